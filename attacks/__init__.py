@@ -1,0 +1,18 @@
+"""Attacks on perceptual metrics: APGD for any loss, and the losses it optimises."""
+from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
+from .losses import TwoAFCObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
+from .threat import ThreatModel, parse_eps
+
+__all__ = [
+    "APGDResult",
+    "Objective",
+    "ObjectiveOutput",
+    "ThreatModel",
+    "TwoAFCObjective",
+    "apgd",
+    "parse_eps",
+    "project",
+    "twoafc_cross_entropy",
+    "twoafc_margin",
+    "twoafc_predictions",
+]

@@ -1,0 +1,225 @@
+"""APGD (Croce & Hein 2020, 'Reliable evaluation of adversarial robustness with an ensemble of
+diverse parameter-free attacks'): projected gradient ascent with momentum and a step size that is
+halved at checkpoints where the loss stopped improving, restarting from the best point found.
+
+Works for any per-sample loss: the caller passes an `Objective` that maps a batch of perturbed
+images (and their positions in the original batch) to a loss and, optionally, a success mask.
+Samples whose attack has succeeded leave the batch, so they cost nothing further.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import torch
+from torch import Tensor
+
+from .threat import NORMS
+
+
+@dataclass
+class ObjectiveOutput:
+    loss: Tensor  # (B,) per-sample loss
+    success: Tensor | None = None  # (B,) bool: the attack reached its goal at this point
+
+
+class Objective(Protocol):
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        """`x` holds the images at positions `index` of the attacked batch."""
+
+
+@dataclass
+class APGDResult:
+    x_adv: Tensor  # (B, C, H, W): the first successful point, else the highest-loss point
+    success: Tensor  # (B,) bool
+    loss: Tensor  # (B,) loss at x_adv (in the direction that was optimised)
+
+
+def checkpoint_schedule(n_iter: int) -> tuple[int, int, int]:
+    """(first checkpoint interval, its decrement, its minimum), as in the reference APGD."""
+    return max(int(0.22 * n_iter), 1), max(int(0.03 * n_iter), 1), max(int(0.06 * n_iter), 1)
+
+
+def project(x_adv: Tensor, x: Tensor, norm: str, eps: float) -> Tensor:
+    """Project onto the eps-ball around `x` intersected with [0, 1]."""
+    delta = x_adv - x
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    else:
+        delta_norm = _l2_norm(delta)
+        delta = delta * torch.clamp(eps / (delta_norm + 1e-12), max=1.0)
+    # Clamping to [0, 1] only shrinks each coordinate of delta, so the point stays in the ball.
+    return (x + delta).clamp(0.0, 1.0)
+
+
+def _l2_norm(t: Tensor) -> Tensor:
+    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.ndim - 1)))
+
+
+def _ascent_direction(grad: Tensor, norm: str) -> Tensor:
+    if norm == "linf":
+        return grad.sign()
+    return grad / (_l2_norm(grad) + 1e-12)
+
+
+def random_start(x: Tensor, norm: str, eps: float, generators: Sequence[torch.Generator]) -> Tensor:
+    """A uniformly random direction scaled to the ball's boundary (Linf) or sphere (L2), clamped to [0, 1]."""
+    noise = torch.stack([
+        (2 * torch.rand(x.shape[1:], generator=g) - 1) if norm == "linf" else torch.randn(x.shape[1:], generator=g)
+        for g in generators
+    ]).to(device=x.device, dtype=x.dtype)
+    if norm == "linf":
+        noise = noise / noise.flatten(1).abs().amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    else:
+        noise = noise / (_l2_norm(noise) + 1e-12)
+    return (x + eps * noise).clamp(0.0, 1.0)
+
+
+def _sample_generators(seed: int, sample_ids: Sequence[int], restart: int) -> list[torch.Generator]:
+    """One generator per sample so the random start of a sample does not depend on its batch."""
+    generators = []
+    for sample_id in sample_ids:
+        g = torch.Generator()
+        g.manual_seed((seed * 1_000_003 + int(sample_id) * 7_919 + restart * 104_729) % (2**63 - 1))
+        generators.append(g)
+    return generators
+
+
+def apgd(
+    objective: Objective,
+    x: Tensor,
+    *,
+    norm: str = "linf",
+    eps: float,
+    n_iter: int = 100,
+    n_restarts: int = 1,
+    random_init: bool = True,
+    seed: int = 0,
+    sample_ids: Sequence[int] | None = None,
+    maximize: bool = True,
+    early_stop: bool = True,
+    rho: float = 0.75,
+    on_iteration: Callable[[int], None] | None = None,
+) -> APGDResult:
+    """Run APGD on a batch `x` in [0, 1] and return, per sample, its best point.
+
+    `maximize=False` minimises the objective's loss instead (e.g. a distance to a target).
+    With `early_stop`, samples leave the batch once `objective` reports success; restarts only
+    attack samples that have not succeeded yet (or, for objectives without success, all samples,
+    keeping the highest-loss point).
+    """
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm '{norm}'; choose one of {', '.join(NORMS)}")
+    if eps < 0 or n_iter < 0 or n_restarts < 1:
+        raise ValueError(f"need eps >= 0, n_iter >= 0, n_restarts >= 1; got eps={eps}, n_iter={n_iter}, n_restarts={n_restarts}")
+    batch_size = x.shape[0]
+    ids = list(range(batch_size)) if sample_ids is None else [int(i) for i in sample_ids]
+    sign = 1.0 if maximize else -1.0
+
+    best_x = x.detach().clone()
+    best_loss = torch.full((batch_size,), -math.inf, device=x.device)
+    success = torch.zeros(batch_size, dtype=torch.bool, device=x.device)
+    for restart in range(n_restarts):
+        todo = (~success).nonzero().flatten()
+        if todo.numel() == 0:
+            break
+        run = _apgd_single_run(
+            objective, x[todo].detach(), todo, norm, eps, n_iter, sign, rho, early_stop,
+            _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
+            on_iteration,
+        )
+        better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
+        best_x[todo[better]] = run.x_adv[better]
+        best_loss[todo[better]] = run.loss[better]
+        success[todo] |= run.success
+    return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
+
+
+def _apgd_single_run(
+    objective: Objective,
+    x: Tensor,
+    index: Tensor,
+    norm: str,
+    eps: float,
+    n_iter: int,
+    sign: float,
+    rho: float,
+    early_stop: bool,
+    generators: list[torch.Generator] | None,
+    on_iteration: Callable[[int], None] | None,
+) -> APGDResult:
+    """One APGD run; returns per sample the successful point, else the best-loss point."""
+    n = x.shape[0]
+    out_x = x.clone()
+    out_loss = torch.full((n,), -math.inf, device=x.device)
+    out_success = torch.zeros(n, dtype=torch.bool, device=x.device)
+
+    def evaluate(points: Tensor, positions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        points = points.detach().requires_grad_(True)
+        with torch.enable_grad():
+            output = objective(points, index[positions])
+            loss = sign * output.loss.float()
+            grad = torch.autograd.grad(loss.sum(), points)[0]
+        succeeded = output.success if output.success is not None else torch.zeros_like(loss, dtype=torch.bool)
+        return loss.detach(), grad.detach(), succeeded.detach()
+
+    # `alive` maps rows of the working tensors to positions in this run's batch.
+    alive = torch.arange(n, device=x.device)
+    x_orig = x
+    x_adv = random_start(x, norm, eps, generators) if generators is not None else x.clone()
+    loss, grad, succeeded = evaluate(x_adv, alive)
+
+    x_best, grad_best, loss_best = x_adv.clone(), grad.clone(), loss.clone()
+    step_size = torch.full((n, 1, 1, 1), 2.0 * eps, device=x.device, dtype=x.dtype)
+    x_adv_old = x_adv.clone()
+    k, k_decrement, k_min = checkpoint_schedule(n_iter)
+    since_checkpoint = 0
+    loss_history = [loss]  # losses since the last checkpoint, starting with the one before it
+    loss_best_last_check = loss_best.clone()
+    reduced_last_check = torch.zeros(n, dtype=torch.bool, device=x.device)
+
+    def record(points: Tensor, losses: Tensor, done: Tensor) -> None:
+        improved = done | (~out_success[alive] & (losses > out_loss[alive]))
+        out_x[alive[improved]] = points[improved]
+        out_loss[alive[improved]] = losses[improved]
+        out_success[alive[done]] = True
+
+    record(x_adv, loss, succeeded)
+    for iteration in range(n_iter):
+        if early_stop and bool(succeeded.any()):
+            keep = ~succeeded
+            alive, x_orig, x_adv, x_adv_old, grad = alive[keep], x_orig[keep], x_adv[keep], x_adv_old[keep], grad[keep]
+            x_best, grad_best, loss_best, step_size = x_best[keep], grad_best[keep], loss_best[keep], step_size[keep]
+            loss_best_last_check, reduced_last_check = loss_best_last_check[keep], reduced_last_check[keep]
+            loss_history = [h[keep] for h in loss_history]
+            if alive.numel() == 0:
+                break
+
+        momentum = 0.75 if iteration > 0 else 1.0
+        with torch.no_grad():
+            z = project(x_adv + step_size * _ascent_direction(grad, norm), x_orig, norm, eps)
+            x_next = project(x_adv + momentum * (z - x_adv) + (1 - momentum) * (x_adv - x_adv_old), x_orig, norm, eps)
+        x_adv_old, x_adv = x_adv, x_next
+
+        loss, grad, succeeded = evaluate(x_adv, alive)
+        record(x_adv, loss, succeeded)
+        improved = loss > loss_best
+        x_best[improved], grad_best[improved], loss_best[improved] = x_adv[improved], grad[improved], loss[improved]
+        loss_history.append(loss)
+
+        since_checkpoint += 1
+        if since_checkpoint == k:
+            increases = sum((b > a).float() for a, b in zip(loss_history[:-1], loss_history[1:]))
+            oscillating = increases <= k * rho
+            no_improvement = ~reduced_last_check & (loss_best_last_check >= loss_best)
+            reduce = oscillating | no_improvement
+            reduced_last_check, loss_best_last_check = reduce, loss_best.clone()
+            step_size[reduce] /= 2.0
+            x_adv[reduce], grad[reduce] = x_best[reduce], grad_best[reduce]
+            k = max(k - k_decrement, k_min)
+            since_checkpoint = 0
+            loss_history = [loss_history[-1]]
+        if on_iteration is not None:
+            on_iteration(iteration)
+    return APGDResult(x_adv=out_x, success=out_success, loss=out_loss)

@@ -1,0 +1,58 @@
+"""Attack objectives as plain functions over a batch: what APGD and Square maximise."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from model_zoo.base import PerceptualModel
+
+from .apgd import ObjectiveOutput
+
+
+def twoafc_predictions(logits: Tensor) -> Tensor:
+    """1 when the second candidate is more similar; a tie goes to the first (as the paper's code)."""
+    return (logits[:, 1] > logits[:, 0]).long()
+
+
+def twoafc_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample cross-entropy of the 2AFC logits [sim(ref, x0), sim(ref, x1)], no temperature."""
+    return F.cross_entropy(logits.float(), labels, reduction="none")
+
+
+def twoafc_margin(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample margin: logit of the wrong candidate minus logit of the right one (> 0 = fooled)."""
+    logits = logits.float()
+    right = logits.gather(1, labels[:, None])[:, 0]
+    wrong = logits.gather(1, (1 - labels)[:, None])[:, 0]
+    return wrong - right
+
+
+TWOAFC_LOSSES = {"ce": twoafc_cross_entropy, "margin": twoafc_margin}
+
+
+class TwoAFCObjective:
+    """Perturb the reference so that the metric prefers the other candidate.
+
+    The candidates' features are computed once per batch, never inside the attack loop.
+    """
+
+    def __init__(self, model: PerceptualModel, candidate_0: Tensor, candidate_1: Tensor, labels: Tensor, loss: str = "ce"):
+        if loss not in TWOAFC_LOSSES:
+            raise ValueError(f"unknown 2AFC loss '{loss}'; choose one of {', '.join(TWOAFC_LOSSES)}")
+        self.model = model
+        self.loss_fn = TWOAFC_LOSSES[loss]
+        self.labels = labels
+        with torch.no_grad():
+            self.features_0 = model.features(candidate_0)
+            self.features_1 = model.features(candidate_1)
+
+    def logits(self, reference: Tensor, index: Tensor | None = None) -> Tensor:
+        if index is None:
+            return self.model.compare(reference, [self.features_0, self.features_1])
+        return self.model.compare(reference, [self.features_0[index], self.features_1[index]])
+
+    def __call__(self, reference: Tensor, index: Tensor) -> ObjectiveOutput:
+        logits = self.logits(reference, index)
+        labels = self.labels[index]
+        return ObjectiveOutput(loss=self.loss_fn(logits, labels), success=twoafc_predictions(logits) != labels)

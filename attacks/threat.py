@@ -1,0 +1,44 @@
+"""Threat models: the norm and radius of allowed perturbations, parsed from user text like '4/255'."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+NORMS = ("linf", "l2")
+DEFAULT_EPS = {"linf": "4/255", "l2": "3.0"}
+
+
+def parse_eps(text: str | float) -> float:
+    """'4/255' -> 0.0156..., '3' -> 3.0; a clear error for anything else."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    cleaned = text.strip()
+    try:
+        return float(Fraction(cleaned)) if "/" in cleaned else float(cleaned)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"cannot read eps '{text}': write a number or a fraction such as 4/255 or 3.0") from None
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    norm: str
+    eps: float
+    eps_text: str
+
+    @classmethod
+    def from_text(cls, norm: str, eps: str | float | None = None) -> "ThreatModel":
+        norm = norm.lower()
+        if norm not in NORMS:
+            raise ValueError(f"unknown threat model '{norm}'; choose one of {', '.join(NORMS)}")
+        eps_text = DEFAULT_EPS[norm] if eps is None else str(eps)
+        value = parse_eps(eps_text)
+        if value < 0:
+            raise ValueError(f"eps must be >= 0, got {eps_text}")
+        if norm == "linf" and value > 1:
+            raise ValueError(f"Linf eps {eps_text} exceeds 1, the whole pixel range; did you mean {eps_text}/255?")
+        return cls(norm=norm, eps=value, eps_text=eps_text)
+
+    @property
+    def label(self) -> str:
+        """Short label for tables and file names, e.g. 'linf-4/255'."""
+        return f"{self.norm}-{self.eps_text}"

@@ -1,0 +1,1 @@
+"""perceptbench benchmark: datasets, tasks, the runner and the `bench` CLI."""

@@ -1,0 +1,145 @@
+"""The `bench` command line: evaluate, list models and datasets, build the leaderboard."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from model_zoo import UnknownModelError, WeightsUnavailableError, get_model_card, list_models
+
+from .datasets import DatasetError, list_datasets, resolve_data_root
+from .results import ResultFormatError
+
+USER_ERRORS = (ValueError, DatasetError, UnknownModelError, WeightsUnavailableError, FileNotFoundError, ResultFormatError)
+
+
+def user_errors(command):
+    """Turn expected failures into a one-line error and exit code 2, never a stack trace."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper
+
+
+def _split_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; values are read as JSON where they can be (true, 3, 0.5), else kept as text."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-kwarg expects KEY=VALUE, got '{pair}'")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """perceptbench: robustness of perceptual similarity metrics."""
+
+
+@main.command()
+@click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
+@click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`).")
+@click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
+@click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
+@click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
+@click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
+@click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations.")
+@click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
+@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
+@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
+    """Evaluate models on a dataset, clean and under attack, and write one result file per run."""
+    from .runner import EvaluationConfig, run_evaluation
+
+    configs = [
+        EvaluationConfig(
+            model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
+            n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
+            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
+        )
+        for model in _split_list(models)
+        for threat in _split_list(threats)
+    ]
+    for config in configs:  # refuse bad input before any run starts
+        config.validate()
+    for config in configs:
+        result, path = run_evaluation(config, output_dir, progress=not quiet)
+        threat = f"{result.threat['norm']} {result.threat['eps_text']}"
+        weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
+        click.echo(
+            f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
+            f"clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}"
+            f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
+        )
+
+
+@main.command()
+@click.argument("pattern", default="*")
+def models(pattern):
+    """List registered models matching PATTERN (shell-style, e.g. 'r-clip-*'), with their cards."""
+    rows = []
+    for name in list_models(pattern):
+        card = get_model_card(name)
+        rows.append([name, card.family, card.backbone, card.robust_training + (f" {card.robust_eps}" if card.robust_eps else ""),
+                     card.finetuning, card.weights.describe()])
+    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights"], tablefmt="simple"))
+    click.echo(f"\n{len(rows)} models")
+
+
+@main.command()
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
+def datasets(data_root):
+    """List datasets and whether each is available locally."""
+    root = resolve_data_root(data_root)
+    rows = []
+    for spec in list_datasets():
+        if spec.relative_path is None:
+            status = "built in"
+        elif root is None:
+            status = "no data root (--data-root or $PERCEPTBENCH_DATA)"
+        else:
+            status = "available" if spec.is_available(root) else f"missing: {spec.location(root)}"
+        rows.append([spec.name, spec.task, status, spec.description])
+    click.echo(tabulate(rows, headers=["dataset", "task", "local copy", "description"], tablefmt="simple"))
+
+
+@main.command()
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="site", show_default=True, type=click.Path(file_okay=False))
+@user_errors
+def leaderboard(results_dir, out_dir):
+    """Build LEADERBOARD.md and a static index.html from a results folder."""
+    from leaderboard import build_site
+
+    written = build_site(Path(results_dir), Path(out_dir))
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

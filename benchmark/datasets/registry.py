@@ -1,0 +1,82 @@
+"""Datasets by name: how to load each, and where it is expected on disk."""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from torch.utils.data import Dataset
+
+from .images import DatasetError
+
+DATA_ROOT_ENV = "PERCEPTBENCH_DATA"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    task: str
+    description: str
+    load: Callable[[Path | None, str | None], Dataset]  # (data_root, split) -> dataset
+    relative_path: str | None = None  # where it lives under the data root; None = needs no data root
+    splits: tuple[str, ...] = ()
+    default_split: str | None = None
+
+    def location(self, data_root: Path | None) -> Path | None:
+        if self.relative_path is None or data_root is None:
+            return None
+        return data_root / self.relative_path
+
+    def is_available(self, data_root: Path | None) -> bool:
+        if self.relative_path is None:
+            return True
+        location = self.location(data_root)
+        return location is not None and location.exists()
+
+
+_DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    _DATASETS[spec.name] = spec
+    return spec
+
+
+def list_datasets() -> list[DatasetSpec]:
+    from . import builtin  # noqa: F401  (registers the built-in datasets)
+
+    return [_DATASETS[name] for name in sorted(_DATASETS)]
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    names = [spec.name for spec in list_datasets()]
+    if name not in _DATASETS:
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise DatasetError(f"unknown dataset '{name}'{hint} (`bench datasets` lists all: {', '.join(names)})")
+    return _DATASETS[name]
+
+
+def resolve_data_root(data_root: str | Path | None) -> Path | None:
+    """`--data-root`, else `$PERCEPTBENCH_DATA`, else None."""
+    if data_root is None:
+        data_root = os.environ.get(DATA_ROOT_ENV)
+    return Path(data_root).expanduser() if data_root else None
+
+
+def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None) -> Dataset:
+    spec = get_dataset_spec(name)
+    root = resolve_data_root(data_root)
+    if spec.relative_path is not None:
+        if root is None:
+            raise DatasetError(f"dataset '{name}' needs a data root: pass --data-root DIR or set ${DATA_ROOT_ENV}")
+        if not spec.is_available(root):
+            raise DatasetError(
+                f"dataset '{name}' not found at {spec.location(root)}; `bench data download {name}` fetches it "
+                "or says where to put it"
+            )
+    if split is not None and spec.splits and split not in spec.splits:
+        raise DatasetError(f"dataset '{name}' has no split '{split}'; choose one of {', '.join(spec.splits)}")
+    return spec.load(root, split)

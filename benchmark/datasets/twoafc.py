@@ -1,0 +1,48 @@
+"""2AFC datasets: a reference, two candidates and the fraction of humans who preferred the second."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from .images import load_image
+
+
+@dataclass(frozen=True)
+class TwoAFCTriplet:
+    sample_id: str
+    split: str
+    reference: Path
+    candidate_0: Path
+    candidate_1: Path
+    judge: float  # fraction of humans preferring candidate 1; hard labels are 0.0 or 1.0
+
+
+class TwoAFCDataset(Dataset):
+    """Triplets read lazily from disk; items are dicts of tensors with the sample's position."""
+
+    task = "2afc"
+
+    def __init__(self, name: str, triplets: list[TwoAFCTriplet], soft_labels: bool):
+        self.name = name
+        self.triplets = triplets
+        self.soft_labels = soft_labels
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted({t.split for t in self.triplets})
+
+    def __len__(self) -> int:
+        return len(self.triplets)
+
+    def __getitem__(self, position: int) -> dict:
+        triplet = self.triplets[position]
+        return {
+            "reference": load_image(triplet.reference),
+            "candidate_0": load_image(triplet.candidate_0),
+            "candidate_1": load_image(triplet.candidate_1),
+            "judge": torch.tensor(triplet.judge, dtype=torch.float32),
+            "position": position,
+        }

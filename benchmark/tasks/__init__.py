@@ -1,0 +1,14 @@
+"""Tasks turn model outputs into predictions and scores, clean and under attack."""
+from .config import ATTACKS, AttackConfig
+from .twoafc import TwoAFCTask, twoafc_labels, twoafc_score
+
+TASKS = {"2afc": TwoAFCTask}
+
+
+def get_task(name: str):
+    if name not in TASKS:
+        raise ValueError(f"unknown task '{name}'; known: {', '.join(TASKS)}")
+    return TASKS[name]()
+
+
+__all__ = ["ATTACKS", "AttackConfig", "TASKS", "TwoAFCTask", "get_task", "twoafc_labels", "twoafc_score"]

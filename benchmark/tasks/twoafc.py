@@ -1,0 +1,95 @@
+"""2AFC: which of two candidates is closer to the reference? The attack perturbs the reference.
+
+Logits are [sim(ref, x0), sim(ref, x1)]; the prediction is 1 when x1 is more similar (a tie goes
+to x0). The per-sample score is the standard 2AFC score: the judge fraction when x1 is predicted,
+one minus it when x0 is; with hard labels (judge 0 or 1) this is plain accuracy.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from attacks import TwoAFCObjective, apgd, twoafc_predictions
+from model_zoo.base import PerceptualModel
+
+from .config import AttackConfig
+
+
+def twoafc_score(predictions: Tensor, judge: Tensor) -> Tensor:
+    """Agreement with humans: `judge` if candidate 1 was chosen, else `1 - judge`."""
+    return torch.where(predictions == 1, judge, 1.0 - judge)
+
+
+def twoafc_labels(judge: Tensor) -> Tensor:
+    """The human majority: 1 when more than half preferred candidate 1."""
+    return (judge > 0.5).long()
+
+
+class TwoAFCTask:
+    name = "2afc"
+
+    def evaluate_batch(
+        self,
+        model: PerceptualModel,
+        batch: dict[str, Any],
+        attack: AttackConfig | None,
+        device: torch.device | str,
+        sample_ids: list[int],
+    ) -> list[dict[str, Any]]:
+        """Clean and (if `attack`) robust outcomes for each sample of a batch."""
+        reference = batch["reference"].to(device)
+        judge = batch["judge"].to(device)
+        labels = twoafc_labels(judge)
+        objective = TwoAFCObjective(model, batch["candidate_0"].to(device), batch["candidate_1"].to(device), labels, loss="ce")
+        with torch.no_grad():
+            clean_logits = objective.logits(reference).float()
+        clean_predictions = twoafc_predictions(clean_logits)
+        robust_predictions = clean_predictions.clone()
+        perturbation = torch.zeros(len(labels), device=device)
+        # Samples already misclassified count as broken; only correct ones are attacked.
+        attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
+        if attack is not None and attacked.any():
+            index = attacked.nonzero().flatten()
+            result = apgd(
+                lambda x, i: objective(x, index[i]),
+                reference[index],
+                norm=attack.norm,
+                eps=attack.eps,
+                n_iter=attack.n_iter,
+                n_restarts=attack.n_restarts,
+                random_init=attack.random_init,
+                seed=attack.seed,
+                sample_ids=[sample_ids[i] for i in index.tolist()],
+            )
+            with torch.no_grad():
+                adversarial_logits = objective.logits(result.x_adv, index).float()
+            robust_predictions[index] = twoafc_predictions(adversarial_logits)
+            delta = (result.x_adv - reference[index]).flatten(1)
+            perturbation[index] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+        clean_scores = twoafc_score(clean_predictions, judge)
+        robust_scores = twoafc_score(robust_predictions, judge)
+        return [
+            {
+                "judge": float(judge[i]),
+                "label": int(labels[i]),
+                "clean_sim_0": float(clean_logits[i, 0]),
+                "clean_sim_1": float(clean_logits[i, 1]),
+                "clean_prediction": int(clean_predictions[i]),
+                "clean_score": float(clean_scores[i]),
+                "attacked": bool(attacked[i]),
+                "robust_prediction": int(robust_predictions[i]),
+                "robust_score": float(robust_scores[i]),
+                "perturbation_norm": float(perturbation[i]),
+            }
+            for i in range(len(labels))
+        ]
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        n = len(records)
+        return {
+            "clean": sum(r["clean_score"] for r in records) / n,
+            "robust": sum(r["robust_score"] for r in records) / n,
+            "n": n,
+        }

@@ -1,0 +1,79 @@
+"""The interface every metric implements.
+
+Images enter as float tensors in [0, 1] of shape (B, 3, H, W); each model resizes and normalises
+inside itself, so attacks always act on pixels. Similarity is higher for more similar images.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .card import ModelCard
+
+
+class PerceptualModel(nn.Module):
+    """A perceptual similarity metric.
+
+    Subclasses implement either `embed` (embedding metrics: similarity is the cosine of embeddings)
+    or `pairwise_sim` (metrics that compare two images jointly, like SSIM or LPIPS).
+
+    `features(y)` and `compare(x, candidates)` let tasks and attacks cache what does not change:
+    the embedding of a fixed image for embedding metrics, the image itself for pairwise ones.
+    """
+
+    has_embedding: bool = False
+    card: ModelCard
+    weights_kind: str = "random"  # set by create_model: pretrained | random | none
+
+    def embed(self, x: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} is a pairwise metric and has no embedding")
+
+    def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def features(self, y: Tensor) -> Tensor:
+        """What `compare` needs of a fixed image: a unit-norm embedding, or the image itself."""
+        if self.has_embedding:
+            return F.normalize(self.embed(y).float(), dim=-1)
+        return y
+
+    def compare(self, x: Tensor, candidates: Sequence[Tensor]) -> Tensor:
+        """Similarities (B, K) of each image in `x` to K cached `features`; `x` is encoded once."""
+        if self.has_embedding:
+            x_features = self.features(x)
+            return torch.stack([(x_features * c).sum(dim=-1) for c in candidates], dim=1)
+        return torch.stack([self.pairwise_sim(x, c) for c in candidates], dim=1)
+
+    def sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """Similarity (B,) of x[i] and y[i]: cosine similarity for embedding metrics."""
+        return self.compare(x, [self.features(y)])[:, 0]
+
+    def distance(self, x: Tensor, y: Tensor) -> Tensor:
+        """sqrt(1 - sim) (paper Eq. 3); zero for identical images."""
+        return torch.sqrt(torch.clamp(1.0 - self.sim(x, y), min=0.0))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.sim(x, y)
+
+
+class EmbeddingModel(PerceptualModel):
+    """An encoder with its own preprocessing; similarity is the cosine of the embeddings."""
+
+    has_embedding = True
+
+    def __init__(self, encoder: nn.Module, preprocess: nn.Module):
+        super().__init__()
+        self.preprocess = preprocess
+        self.encoder = encoder
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.encoder(self.preprocess(x))
+
+
+class PairwiseModel(PerceptualModel):
+    """A metric defined on pairs of images with no embedding of its own."""
+
+    has_embedding = False

@@ -1,0 +1,62 @@
+"""Model cards: what a metric is and where its weights come from, as plain data."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where pretrained weights live. Exactly one of `hub_id` or `url` is set for downloadable weights."""
+
+    hub_id: str | None = None  # e.g. "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg"
+    url: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    package: str | None = None  # weights shipped inside a PyPI package (e.g. "lpips")
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.hub_id:
+            return self.hub_id
+        if self.url:
+            return self.url
+        if self.package:
+            return f"pip:{self.package}"
+        return self.note or "none"
+
+
+NO_WEIGHTS = WeightsSource(note="no weights (analytic metric)")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything a leaderboard row or a paper table needs to say about a metric."""
+
+    name: str
+    family: str
+    backbone: str
+    robust_training: str = "none"  # none | FARE | TeCoA | R-LPIPS | ...
+    robust_eps: str | None = None  # e.g. "4/255"
+    finetuning: str = "none"  # none | NIGHTS-MLP | NIGHTS-LoRA | ...
+    weights: WeightsSource = NO_WEIGHTS
+    license: str = "unknown"
+    paper: str = ""
+    image_size: int | None = None
+    has_embedding: bool = True
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_weights(self) -> bool:
+        return self.weights is not NO_WEIGHTS and self.weights != NO_WEIGHTS
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+        data = dict(data)
+        data["weights"] = WeightsSource(**data.get("weights", {}))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,18 @@
+"""Errors for weights that cannot be had; the message says what to fetch and where to put it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (offline, or the source is gone)."""
+
+
+def perceptbench_cache_dir() -> Path:
+    """`$PERCEPTBENCH_CACHE`, else the user's cache folder (`~/.cache/perceptbench`)."""
+    configured = os.environ.get("PERCEPTBENCH_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "perceptbench"
