@@ -93,8 +93,7 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         sample_positions = [int(p) for p in batch["position"]]
         outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
         for position, outcome in zip(sample_positions, outcomes):
-            triplet = dataset.triplets[position]
-            records.append({"position": position, "sample_id": triplet.sample_id, "split": triplet.split, **outcome})
+            records.append({"position": position, **dataset.sample_info(position), **outcome})
         bar.update(len(outcomes))
         running = task.aggregate(records)
         bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")

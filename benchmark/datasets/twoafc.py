@@ -37,6 +37,11 @@ class TwoAFCDataset(Dataset):
     def __len__(self) -> int:
         return len(self.triplets)
 
+    def sample_info(self, position: int) -> dict[str, str]:
+        """What the per-sample outcome file records about the sample at `position`."""
+        triplet = self.triplets[position]
+        return {"sample_id": triplet.sample_id, "split": triplet.split}
+
     def __getitem__(self, position: int) -> dict:
         triplet = self.triplets[position]
         return {

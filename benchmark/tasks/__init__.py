@@ -1,5 +1,6 @@
 """Tasks turn model outputs into predictions and scores, clean and under attack."""
-from .config import ATTACKS, AttackConfig
+from attacks.config import ATTACKS, AttackConfig
+
 from .twoafc import TwoAFCTask, twoafc_labels, twoafc_score
 
 TASKS = {"2afc": TwoAFCTask}

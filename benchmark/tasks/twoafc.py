@@ -11,10 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import TwoAFCObjective, apgd, twoafc_predictions
+from attacks import AttackConfig, TwoAFCObjective, run_attack, twoafc_predictions
 from model_zoo.base import PerceptualModel
-
-from .config import AttackConfig
 
 
 def twoafc_score(predictions: Tensor, judge: Tensor) -> Tensor:
@@ -52,16 +50,8 @@ class TwoAFCTask:
         attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
         if attack is not None and attacked.any():
             index = attacked.nonzero().flatten()
-            result = apgd(
-                lambda x, i: objective(x, index[i]),
-                reference[index],
-                norm=attack.norm,
-                eps=attack.eps,
-                n_iter=attack.n_iter,
-                n_restarts=attack.n_restarts,
-                random_init=attack.random_init,
-                seed=attack.seed,
-                sample_ids=[sample_ids[i] for i in index.tolist()],
+            result = run_attack(
+                attack, lambda x, i: objective(x, index[i]), reference[index], [sample_ids[i] for i in index.tolist()]
             )
             with torch.no_grad():
                 adversarial_logits = objective.logits(result.x_adv, index).float()
