@@ -1,7 +1,7 @@
 """Attacks on perceptual metrics: APGD for any loss, and the losses it optimises."""
 from .config import ATTACKS, AttackConfig, run_attack
 from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
-from .losses import TwoAFCObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
+from .losses import TargetedEmbeddingObjective, TwoAFCObjective, UntargetedEmbeddingObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
 from .threat import ThreatModel, parse_eps
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "Objective",
     "ObjectiveOutput",
     "ThreatModel",
+    "TargetedEmbeddingObjective",
     "TwoAFCObjective",
+    "UntargetedEmbeddingObjective",
     "apgd",
     "parse_eps",
     "project",

@@ -27,10 +27,14 @@ class AttackConfig:
 
 
 def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> APGDResult:
-    """Attack the batch `x` (images at `sample_ids` of the dataset) as `config` says."""
+    """Attack the batch `x` (images at `sample_ids` of the dataset) as `config` says.
+
+    The objective says which way its loss goes (`maximize`, default True).
+    """
     if config.name not in ATTACKS:
         raise ValueError(f"unknown attack '{config.name}'; choose one of {', '.join(ATTACKS)}")
     return apgd(
         objective, x, norm=config.norm, eps=config.eps, n_iter=config.n_iter, n_restarts=config.n_restarts,
         random_init=config.random_init, seed=config.seed, sample_ids=sample_ids,
+        maximize=getattr(objective, "maximize", True),
     )

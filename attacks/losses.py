@@ -56,3 +56,40 @@ class TwoAFCObjective:
         logits = self.logits(reference, index)
         labels = self.labels[index]
         return ObjectiveOutput(loss=self.loss_fn(logits, labels), success=twoafc_predictions(logits) != labels)
+
+
+class TargetedEmbeddingObjective:
+    """Paper Eq. 5: pull the image towards a target set Y.
+
+    Loss: sum over y in Y of ||e(x)/|e(x)| - e(y)/|e(y)|||^2 = sum_y 2 (1 - sim(x, y)), to be
+    minimised. Written with `compare`, so pairwise metrics without `embed` are attackable too.
+    """
+
+    maximize = False
+
+    def __init__(self, model: PerceptualModel, targets: Tensor):
+        self.model = model
+        with torch.no_grad():
+            self.target_features = [model.features(target[None]) for target in targets]
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        candidates = [f.expand(x.shape[0], *f.shape[1:]) for f in self.target_features]
+        return ObjectiveOutput(loss=(2.0 * (1.0 - self.model.compare(x, candidates))).sum(dim=1))
+
+
+class UntargetedEmbeddingObjective:
+    """Paper Eq. 6: push the image away from its own clean representation.
+
+    Loss: ||e(x + delta)/|.| - e(x)/|.|||^2 = 2 (1 - sim(x + delta, x)), to be maximised.
+    """
+
+    maximize = True
+
+    def __init__(self, model: PerceptualModel, clean: Tensor):
+        self.model = model
+        with torch.no_grad():
+            self.clean_features = model.features(clean)
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        similarity = self.model.compare(x, [self.clean_features[index]])[:, 0]
+        return ObjectiveOutput(loss=2.0 * (1.0 - similarity))
