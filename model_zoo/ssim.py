@@ -15,11 +15,10 @@ from .card import ModelCard
 from .registry import register_model
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> Tensor:
+def gaussian_kernel_1d(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    kernel_1d = torch.exp(-(coords**2) / (2 * sigma**2))
-    kernel_1d = kernel_1d / kernel_1d.sum()
-    return (kernel_1d[:, None] * kernel_1d[None, :]).to(dtype)
+    kernel = torch.exp(-(coords**2) / (2 * sigma**2))
+    return (kernel / kernel.sum()).to(dtype)
 
 
 def ssim(x: Tensor, y: Tensor, window_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> Tensor:
@@ -28,17 +27,18 @@ def ssim(x: Tensor, y: Tensor, window_size: int = 11, sigma: float = 1.5, k1: fl
         raise ValueError(f"SSIM needs images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if min(x.shape[-2:]) < window_size:
         raise ValueError(f"SSIM needs images of at least {window_size}x{window_size} pixels, got {tuple(x.shape[-2:])}")
-    channels = x.shape[1]
-    window = gaussian_window(window_size, sigma, x.dtype).to(x.device).expand(channels, 1, window_size, window_size)
-
-    def blur(image: Tensor) -> Tensor:
-        return F.conv2d(image, window, groups=channels)
+    # The five local statistics in one separable (rows, then columns) grouped convolution.
+    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    groups = stacked.shape[1]
+    kernel = gaussian_kernel_1d(window_size, sigma, x.dtype).to(x.device)
+    blurred = F.conv2d(stacked, kernel.view(1, 1, 1, -1).expand(groups, 1, 1, window_size), groups=groups)
+    blurred = F.conv2d(blurred, kernel.view(1, 1, -1, 1).expand(groups, 1, window_size, 1), groups=groups)
+    mu_x, mu_y, mean_xx, mean_yy, mean_xy = blurred.chunk(5, dim=1)
 
     c1, c2 = k1**2, k2**2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov_xy = blur(x * y) - mu_x * mu_y
+    var_x = mean_xx - mu_x**2
+    var_y = mean_yy - mu_y**2
+    cov_xy = mean_xy - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.flatten(1).mean(dim=1)
 
