@@ -52,7 +52,7 @@ class ModelPage:
     statuses: list[str]  # "verified", "measured", "reported", "random"
     results: list[ResultView] = field(default_factory=list)
     reported: list[ReportedScore] = field(default_factory=list)
-    sweep_svgs: list[str] = field(default_factory=list)
+    sweeps: list[tuple[str, str]] = field(default_factory=list)  # (caption, inline SVG)
     plot_files: list[str] = field(default_factory=list)  # PNG plots copied into SITE/plots/
 
     @property
@@ -114,7 +114,7 @@ def build_model_pages(
     for sweep in sweeps:
         if sweep.model in pages:
             suffix = " [random weights]" if sweep.weights == "random" else ""
-            pages[sweep.model].sweep_svgs.append(line_chart_svg(sweep.title + suffix, sweep.x_label, sweep.points))
+            pages[sweep.model].sweeps.append((sweep.title + suffix, line_chart_svg(sweep.title + suffix, sweep.x_label, sweep.points)))
     for page in pages.values():
         page.weights_source = _weights_source(page.card)
         slug_stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", page.model).strip("-")

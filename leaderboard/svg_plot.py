@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 WIDTH, HEIGHT = 420, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 44
+LEFT, RIGHT, TOP, BOTTOM = 52, 16, 12, 44
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -59,6 +59,5 @@ def line_chart_svg(title: str, x_label: str, points: list[tuple[float, float]], 
         f'<text x="14" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" font-size="12" '
         f'transform="rotate(-90 14 {TOP + plot_h / 2:.1f})">{escape(y_label)}</text>'
     )
-    parts.append(f'<text x="{LEFT}" y="18" font-size="12" font-weight="bold">{escape(title[:70])}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -57,7 +57,8 @@ def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
         if _robust(result) is None or not isinstance(result.threat.get("eps"), (int, float)):
             continue
         attack = result.attack or {}
-        base = (result.model, result.weights, result.dataset, canonical_split(result.dataset, result.split))
+        # Points of one sweep share everything but the swept value, the number of samples included.
+        base = (result.model, result.weights, result.dataset, canonical_split(result.dataset, result.split), result.scores.get("n"))
         norm = result.threat.get("norm", "?")
         attack_name, n_iter, restarts = attack.get("name", "no attack"), attack.get("n_iter", 0), attack.get("n_restarts", 1)
         x = result.threat["eps"] * 255 if norm == "linf" else result.threat["eps"]
@@ -67,13 +68,13 @@ def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
             by_iterations.setdefault(base + (label,), []).append((float(n_iter), result))
     sweeps = []
     for key, members in by_eps.items():
-        model, weights, dataset, split, norm, fixed = key
+        model, weights, dataset, split, _, norm, fixed = key
         points = _points(members)
         if len(points) >= 2:
             x_label = "eps (x/255)" if norm == "linf" else "eps (L2)"
             sweeps.append(Sweep("eps", model, weights, dataset, split, fixed, x_label, points))
     for key, members in by_iterations.items():
-        model, weights, dataset, split, fixed = key
+        model, weights, dataset, split, _, fixed = key
         points = _points(members)
         if len(points) >= 2:
             sweeps.append(Sweep("n_iter", model, weights, dataset, split, fixed, "attack iterations", points))
