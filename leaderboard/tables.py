@@ -6,6 +6,7 @@ A cell holds what we measured and what the paper reports. Rows are "verified" (b
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ class LeaderboardTable:
 
     @property
     def anchor(self) -> str:
-        return "table-" + "".join(ch if ch.isalnum() else "-" for ch in self.title.lower()).strip("-")
+        return "table-" + re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
     def is_best(self, row: LeaderboardRow, column: str) -> bool:
         value = row.value(column)
