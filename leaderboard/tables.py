@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchmark.results import EvaluationResult
@@ -163,6 +163,19 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
     return cells, [str(path) for path, _ in results]
 
 
+def expand_per_split(results: list[tuple[Path, EvaluationResult]]) -> list[tuple[Path, EvaluationResult]]:
+    """A run over several splits (e.g. all of BAPPS) also fills each split's table from its `scores.per_split`."""
+    expanded = list(results)
+    for path, result in results:
+        per_split = result.scores.get("per_split")
+        if not isinstance(per_split, dict) or len(per_split) < 2:
+            continue
+        for split, scores in per_split.items():
+            if isinstance(scores, dict) and split != result.split:
+                expanded.append((path, replace(result, split=str(split), scores=dict(scores))))
+    return expanded
+
+
 def _headline_threats(dataset_rows: list[LeaderboardRow], reported_threats: set[str]) -> list[str]:
     """The paper's radii plus, for a norm with no such column, the radius most rows were measured at."""
     present: dict[str, int] = {}
@@ -189,7 +202,7 @@ def build_tables(
 ) -> list[LeaderboardTable]:
     """Merge measured results and the paper's numbers into one table per (dataset, split)."""
     grouped: dict[tuple[str, str | None], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
-    for path, result in results:
+    for path, result in expand_per_split(results):
         if _score(result, "clean") is None and _score(result, "robust") is None:
             warnings.warn(f"skipping {path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
             continue

@@ -330,3 +330,14 @@ def test_bad_reported_table_files_get_a_clear_error(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ReportedDataError, match=re.escape(message)):
         load_table(path)
+
+
+def test_a_run_over_all_splits_also_fills_each_splits_table(tmp_path):
+    result = make_result("r-clip-t-convnext", dataset="bapps", split=None, clean=0.74, robust=0.27, n=12,
+                         extra_scores={"per_split": {"cnn": {"clean": 0.9, "robust": 0.5, "n": 6}, "color": {"clean": 0.58, "robust": 0.04, "n": 6}}})
+    tables = {table.title: table for table in build_tables([(tmp_path / "a.json", result)], load_reported())}
+    cnn = next(row for row in tables["bapps (cnn)"].rows if row.model == "r-clip-t-convnext")
+    assert cnn.status == "verified" and cnn.cells["linf 4/255"].n == 6
+    assert cnn.cells["clean"].difference == pytest.approx(0.9 - 0.866) and cnn.cells["linf 4/255"].difference == pytest.approx(0.5 - 0.452)
+    mean = next(row for row in tables["bapps"].rows if row.model == "r-clip-t-convnext")
+    assert mean.cells["clean"].measured == pytest.approx(0.74) and mean.cells["clean"].reported == pytest.approx(0.741)
