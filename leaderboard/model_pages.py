@@ -57,7 +57,14 @@ class ModelPage:
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:
-        return [(name.replace("_", " "), str(self.card[name])) for name in CARD_FIELDS if self.card.get(name) not in (None, "", {})]
+        rows = []
+        for name in CARD_FIELDS:
+            value = self.card.get(name)
+            if value in (None, "", {}):
+                continue
+            shown = f"{value / 1e6:.1f}M" if name == "params" and isinstance(value, (int, float)) else str(value)
+            rows.append((name.replace("_", " "), shown))
+        return rows
 
 
 def _versions(result: EvaluationResult) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from html import escape
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,9 +38,14 @@ def _markdown_cell(table: LeaderboardTable, row: LeaderboardRow, column: str) ->
     return f"**{text}**" if row.weights != "random" and table.is_best(row, column) else text
 
 
+def _markdown_text(text: object) -> str:
+    """Text from result files renders as text in GitHub Markdown too: no HTML, no stray table pipes."""
+    return escape(str(text), quote=False).replace("|", "\\|")
+
+
 def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[list[str]]:
     return [
-        [row.model, row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", "")]
+        [_markdown_text(text) for text in (row.model, row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""))]
         + [_markdown_cell(table, row, column) for column in table.columns]
         for row in rows
     ]
@@ -56,7 +62,7 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
     ]
     for table in tables:
         headers = ["model", "status", "backbone", "robust training", "fine-tuning"] + table.columns
-        lines += [f"## {table.title}", ""]
+        lines += [f"## {_markdown_text(table.title)}", ""]
         if table.rows:
             lines += [tabulate(_markdown_rows(table, table.rows), headers=headers, tablefmt="github", disable_numparse=True), ""]
         if table.unranked:
