@@ -131,12 +131,13 @@ def datasets(data_root):
 @main.command()
 @click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", default="site", show_default=True, type=click.Path(file_okay=False))
+@click.option("--no-reported", is_flag=True, help="Leave out the numbers the paper reports (show only results from DIR).")
 @user_errors
-def leaderboard(results_dir, out_dir):
-    """Build LEADERBOARD.md and a static index.html from a results folder."""
+def leaderboard(results_dir, out_dir, no_reported):
+    """Build a static site (index.html, a page per model), LEADERBOARD.md and leaderboard.csv from a results folder."""
     from leaderboard import build_site
 
-    written = build_site(Path(results_dir), Path(out_dir))
+    written = build_site(Path(results_dir), Path(out_dir), include_reported=not no_reported)
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 

@@ -1,6 +1,9 @@
-"""Render leaderboard tables as Markdown (tabulate) and a static HTML page (jinja2, autoescaped)."""
+"""Render the leaderboard: LEADERBOARD.md (tabulate), index.html and a page per model (jinja2, autoescaped), a CSV."""
 from __future__ import annotations
 
+import shutil
+from html import escape
+from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -9,44 +12,136 @@ from tabulate import tabulate
 from benchmark.atomic import atomic_write_text
 
 from .collect import collect_results
-from .tables import LeaderboardTable, build_tables
+from .csv_export import render_csv
+from .model_pages import ModelPage, build_model_pages, model_slug
+from .reported import load_paper_model_cards, load_reported
+from .sweeps import find_sweeps
+from .tables import CLEAN, Cell, LeaderboardRow, LeaderboardTable, build_tables
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ASSET_FILES = ("style.css", "leaderboard.js")
 
 
 def _format(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _markdown_rows(table: LeaderboardTable, rows) -> list[list[str]]:
+def _format_difference(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:+.1f}"
+
+
+def _markdown_cell(table: LeaderboardTable, row: LeaderboardRow, column: str) -> str:
+    cell = row.cells.get(column) or Cell()
+    text = _format(cell.value)
+    if cell.difference is not None:
+        text += f" ({_format_difference(cell.difference)} vs paper)"
+    return f"**{text}**" if row.weights != "random" and table.is_best(row, column) else text
+
+
+def _markdown_text(text: object) -> str:
+    """Text from result files renders as text in GitHub Markdown too: no HTML, no stray table pipes."""
+    return escape(str(text), quote=False).replace("|", "\\|")
+
+
+def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[list[str]]:
     return [
-        [row.model, row.card.get("backbone", ""), row.card.get("robust_training", ""), _format(row.clean)]
-        + [_format(row.robust.get(t)) for t in table.threat_columns]
+        [_markdown_text(text) for text in (row.model, row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""))]
+        + [_markdown_cell(table, row, column) for column in table.columns]
         for row in rows
     ]
 
 
 def render_markdown(tables: list[LeaderboardTable]) -> str:
-    lines = ["# perceptbench leaderboard", "", "Scores in % (2AFC score for 2AFC datasets). Robust columns: APGD at the given radius.", ""]
+    lines = [
+        "# perceptbench leaderboard",
+        "",
+        "Scores in % (2AFC score for 2AFC datasets). Robust columns: the strongest attack we ran at that radius.",
+        "Status: `verified` = re-evaluated here and reported in the paper (difference shown), `measured` = ours only,",
+        "`reported` = the paper's number, not re-evaluated. The best value in each column is in bold.",
+        "",
+    ]
     for table in tables:
-        headers = ["model", "backbone", "robust training", "clean"] + table.threat_columns
-        lines += [f"## {table.title}", ""]
+        headers = ["model", "status", "backbone", "robust training", "fine-tuning"] + table.columns
+        lines += [f"## {_markdown_text(table.title)}", ""]
         if table.rows:
-            lines += [tabulate(_markdown_rows(table, table.rows), headers=headers, tablefmt="github"), ""]
+            lines += [tabulate(_markdown_rows(table, table.rows), headers=headers, tablefmt="github", disable_numparse=True), ""]
         if table.unranked:
             lines += ["Random-weight smoke runs (not ranked, not real results):", ""]
-            lines += [tabulate(_markdown_rows(table, table.unranked), headers=headers, tablefmt="github"), ""]
+            lines += [tabulate(_markdown_rows(table, table.unranked), headers=headers, tablefmt="github", disable_numparse=True), ""]
     return "\n".join(lines)
 
 
-def render_html(tables: list[LeaderboardTable]) -> str:
-    environment = Environment(loader=PackageLoader("leaderboard", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    return environment.get_template("index.html.j2").render(tables=tables, format=_format)
+def _template_environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("leaderboard", "templates"), autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    environment.globals.update(format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN)
+    return environment
 
 
-def build_site(results_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
-    """Write LEADERBOARD.md and index.html for a results folder; return their paths."""
-    out_dir = Path(out_dir)
-    tables = build_tables(collect_results(results_dir))
+def _families(tables: list[LeaderboardTable]) -> list[str]:
+    return sorted({row.family for table in tables for row in table.rows + table.unranked})
+
+
+def render_html(tables: list[LeaderboardTable], generated_at: str | None = None) -> str:
+    return _template_environment().get_template("index.html.j2").render(
+        tables=tables, families=_families(tables), generated_at=generated_at or _now(),
+    )
+
+
+def render_model_page(page: ModelPage, generated_at: str | None = None) -> str:
+    return _template_environment().get_template("model.html.j2").render(page=page, generated_at=generated_at or _now())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _card_lookup():
+    """Cards from the model zoo where it knows a name, else the paper's description of the model."""
+    from model_zoo import get_model_card
+
+    paper_cards = load_paper_model_cards()
+
+    def lookup(name: str) -> dict | None:
+        try:
+            return get_model_card(name).to_dict()
+        except Exception:  # not registered in this checkout
+            return paper_cards.get(name)
+
+    return lookup
+
+
+def _copy_plots(results_dir: Path, out_dir: Path) -> list[str]:
+    """PNG plots written next to results (e.g. by sweeps) are copied to SITE/plots/ for the model pages."""
+    copied = []
+    for source in sorted(results_dir.rglob("*.png")):
+        relative = source.relative_to(results_dir)
+        name = "__".join(relative.parts)
+        target = out_dir / "plots" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied.append(f"plots/{name}")
+    return copied
+
+
+def build_site(results_dir: str | Path, out_dir: str | Path, include_reported: bool = True) -> dict[str, Path]:
+    """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    results = collect_results(results_dir)
+    reported = load_reported() if include_reported else []
+    tables = build_tables(results, reported, _card_lookup())
+    generated_at = _now()
+    for asset in ASSET_FILES:
+        atomic_write_text(out_dir / "assets" / asset, (ASSETS_DIR / asset).read_text(encoding="utf-8"))
+    plots = _copy_plots(results_dir, out_dir)
+    pages = build_model_pages(tables, results, results_dir, reported, find_sweeps(results), plots)
+    for page in pages.values():
+        atomic_write_text(out_dir / "models" / f"{page.slug}.html", render_model_page(page, generated_at))
     return {
         "markdown": atomic_write_text(out_dir / "LEADERBOARD.md", render_markdown(tables)),
-        "html": atomic_write_text(out_dir / "index.html", render_html(tables)),
+        "csv": atomic_write_text(out_dir / "leaderboard.csv", render_csv(tables)),
+        "html": atomic_write_text(out_dir / "index.html", render_html(tables, generated_at)),
+        "model pages": out_dir / "models",
     }

@@ -1,20 +1,81 @@
-"""Leaderboard tables: one per dataset (and split), a row per model, clean and robust columns."""
+"""Leaderboard tables: one per dataset (and split), a row per model, a clean column and one column per threat.
+
+A cell holds what we measured and what the paper reports. Rows are "verified" (both), "measured" (ours only) or
+"reported" (paper only). Random-weight smoke runs are kept apart and never ranked or compared with the paper.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchmark.results import EvaluationResult
+
+from .checks import failed_checks
+from .reported import ReportedScore
+
+CLEAN = "clean"
+HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other radii live on the model pages
+
+
+@dataclass
+class Cell:
+    measured: float | None = None
+    reported: float | None = None
+    reported_in: list[str] = field(default_factory=list)  # paper tables that give this number
+    conflicts: dict[str, float] = field(default_factory=dict)  # table -> a different number for the same cell
+    result_file: str | None = None
+    attack: str | None = None
+    n: int | None = None
+
+    @property
+    def value(self) -> float | None:
+        """What the table shows and sorts by: our measurement when there is one, else the paper's number."""
+        return self.measured if self.measured is not None else self.reported
+
+    @property
+    def difference(self) -> float | None:
+        """Measured minus reported, where both exist."""
+        if self.measured is None or self.reported is None:
+            return None
+        return self.measured - self.reported
 
 
 @dataclass
 class LeaderboardRow:
     model: str
     card: dict
-    weights: str
-    clean: float | None = None
-    robust: dict[str, float] = field(default_factory=dict)  # threat label -> robust score
+    weights: str  # pretrained | random | none | reported
+    cells: dict[str, Cell] = field(default_factory=dict)  # column ("clean" or a threat label) -> cell
     sources: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.weights == "random":
+            return "random"
+        measured = any(cell.measured is not None for cell in self.cells.values())
+        reported = any(cell.reported is not None for cell in self.cells.values())
+        return "verified" if measured and reported else "measured" if measured else "reported"
+
+    @property
+    def family(self) -> str:
+        return str(self.card.get("family") or "other")
+
+    @property
+    def clean(self) -> float | None:
+        cell = self.cells.get(CLEAN)
+        return cell.value if cell else None
+
+    @property
+    def robust(self) -> dict[str, float]:
+        return {column: cell.value for column, cell in self.cells.items() if column != CLEAN and cell.value is not None}
+
+    def value(self, column: str) -> float | None:
+        cell = self.cells.get(column)
+        return cell.value if cell else None
 
 
 @dataclass
@@ -24,36 +85,180 @@ class LeaderboardTable:
     threat_columns: list[str]
     rows: list[LeaderboardRow]  # ranked entries, best first
     unranked: list[LeaderboardRow]  # random-weight smoke runs: shown, never ranked
+    best: dict[str, float] = field(default_factory=dict)  # column -> best value among ranked rows
 
     @property
     def title(self) -> str:
         return self.dataset + (f" ({self.split})" if self.split else "")
+
+    @property
+    def columns(self) -> list[str]:
+        return [CLEAN] + self.threat_columns
+
+    @property
+    def anchor(self) -> str:
+        return "table-" + re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+
+    def is_best(self, row: LeaderboardRow, column: str) -> bool:
+        value = row.value(column)
+        return value is not None and column in self.best and math.isclose(value, self.best[column], abs_tol=1e-9)
 
 
 def threat_label(result: EvaluationResult) -> str:
     return f"{result.threat['norm']} {result.threat['eps_text']}"
 
 
-def _sort_key(threat: str) -> tuple[int, float]:
-    norm, _, eps = threat.partition(" ")
+def threat_sort_key(threat: str) -> tuple[int, float, str]:
     from attacks.threat import parse_eps
 
-    return (0 if norm == "linf" else 1, parse_eps(eps))
+    norm, _, eps = threat.partition(" ")
+    try:
+        radius = float(parse_eps(eps))
+    except (ValueError, TypeError):
+        radius = math.inf
+    return ({"linf": 0, "l2": 1}.get(norm, 2), radius, threat)
 
 
-def build_tables(results: list[tuple[Path, EvaluationResult]]) -> list[LeaderboardTable]:
-    groups: dict[tuple[str, str | None], dict[tuple[str, str], LeaderboardRow]] = {}
-    for path, result in sorted(results, key=lambda item: item[1].created_at):
-        rows = groups.setdefault((result.dataset, result.split), {})
-        row = rows.setdefault((result.model, result.weights), LeaderboardRow(result.model, result.model_card, result.weights))
-        row.clean = result.scores["clean"]  # the newest result wins
-        row.robust[threat_label(result)] = result.scores["robust"]
-        row.sources.append(str(path))
-    tables = []
-    for (dataset, split), rows in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        threats = sorted({t for row in rows.values() for t in row.robust}, key=_sort_key)
-        ranked = [row for row in rows.values() if row.weights != "random"]
-        ranked.sort(key=lambda row: (-(row.robust.get(threats[0], -1.0) if threats else 0.0), -(row.clean or 0.0)))
-        unranked = [row for row in rows.values() if row.weights == "random"]
-        tables.append(LeaderboardTable(dataset, split, threats, ranked, unranked))
-    return tables
+def canonical_split(dataset: str, split: str | None) -> str | None:
+    """A result run with the default split (None) lands in the same table as one that named it."""
+    if split is not None:
+        return split
+    from benchmark.datasets import get_dataset_spec
+
+    try:
+        return get_dataset_spec(dataset).default_split
+    except Exception:  # a dataset this checkout does not know: keep its results as they are
+        return None
+
+
+def _score(result: EvaluationResult, key: str) -> float | None:
+    value = result.scores.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _attack_text(result: EvaluationResult) -> str:
+    attack = result.attack or {}
+    if not attack:
+        return "no attack"
+    return f"{attack.get('name', '?')} {attack.get('n_iter', '?')} it x {attack.get('n_restarts', '?')}"
+
+
+def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[str, Cell], list[str]]:
+    """Per column: among the results with the most samples, the lowest robust score (the strongest attack wins)."""
+    cells: dict[str, Cell] = {}
+    by_threat: dict[str, list[tuple[Path, EvaluationResult]]] = {}
+    for path, result in results:
+        by_threat.setdefault(threat_label(result), []).append((path, result))
+    clean_choice = max(results, key=lambda item: (item[1].scores.get("n") or 0, item[1].created_at))
+    clean = _score(clean_choice[1], "clean")
+    if clean is not None:
+        cells[CLEAN] = Cell(measured=clean, result_file=str(clean_choice[0]), n=clean_choice[1].scores.get("n"))
+    for threat, group in by_threat.items():
+        most = max(result.scores.get("n") or 0 for _, result in group)
+        candidates = [(path, result) for path, result in group if (result.scores.get("n") or 0) == most and _score(result, "robust") is not None]
+        if not candidates:
+            continue
+        path, result = min(candidates, key=lambda item: (_score(item[1], "robust"), item[1].created_at))
+        cells[threat] = Cell(measured=_score(result, "robust"), result_file=str(path), attack=_attack_text(result), n=most)
+    return cells, [str(path) for path, _ in results]
+
+
+def expand_per_split(results: list[tuple[Path, EvaluationResult]]) -> list[tuple[Path, EvaluationResult]]:
+    """A run over several splits (e.g. all of BAPPS) also fills each split's table from its `scores.per_split`."""
+    expanded = list(results)
+    for path, result in results:
+        per_split = result.scores.get("per_split")
+        if not isinstance(per_split, dict) or len(per_split) < 2:
+            continue
+        for split, scores in per_split.items():
+            if isinstance(scores, dict) and split != result.split:
+                expanded.append((path, replace(result, split=str(split), scores=dict(scores))))
+    return expanded
+
+
+def _headline_threats(dataset_rows: list[LeaderboardRow], reported_threats: set[str]) -> list[str]:
+    """The paper's radii plus, for a norm with no such column, the radius most rows were measured at."""
+    present: dict[str, int] = {}
+    for row in dataset_rows:
+        for threat in row.cells:
+            if threat != CLEAN:
+                present[threat] = present.get(threat, 0) + 1
+    chosen = set(reported_threats) | {threat for threat in HEADLINE_THREATS if threat in present}
+    for norm in sorted({threat.partition(" ")[0] for threat in present}):
+        if not any(threat.partition(" ")[0] == norm for threat in chosen):
+            chosen.add(max((t for t in present if t.partition(" ")[0] == norm), key=lambda t: (present[t], t)))
+    return sorted(chosen, key=threat_sort_key)
+
+
+def _card_for(model: str, card_lookup) -> dict:
+    card = card_lookup(model) if card_lookup else None
+    return dict(card) if card else {"name": model}
+
+
+def build_tables(
+    results: list[tuple[Path, EvaluationResult]],
+    reported: list[ReportedScore] = (),
+    card_lookup=None,
+) -> list[LeaderboardTable]:
+    """Merge measured results and the paper's numbers into one table per (dataset, split)."""
+    grouped: dict[tuple[str, str | None], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
+    for path, result in expand_per_split(results):
+        if _score(result, "clean") is None and _score(result, "robust") is None:
+            warnings.warn(f"skipping {path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
+            continue
+        key = (result.dataset, canonical_split(result.dataset, result.split))
+        grouped.setdefault(key, {}).setdefault((result.model, result.weights), []).append((path, result))
+
+    tables: dict[tuple[str, str | None], dict[tuple[str, str], LeaderboardRow]] = {}
+    for key, by_model in grouped.items():
+        rows = tables.setdefault(key, {})
+        for (model, weights), model_results in by_model.items():
+            newest = max(model_results, key=lambda item: item[1].created_at)[1]
+            cells, sources = _measured_cells(model_results)
+            rows[(model, weights)] = LeaderboardRow(
+                model, dict(newest.model_card or {"name": model}), weights, cells, sources,
+                sorted({name for _, result in model_results for name in failed_checks(result.checks)}),
+            )
+
+    reported_threats: dict[tuple[str, str | None], set[str]] = {}
+    for score in reported:
+        if score.metric != "score":
+            continue
+        key = (score.dataset, score.split)
+        rows = tables.setdefault(key, {})
+        if score.threat != CLEAN:
+            reported_threats.setdefault(key, set()).add(score.threat)
+        measured_key = next(((m, w) for (m, w) in rows if m == score.model and w != "random"), None)
+        row = rows.get(measured_key) if measured_key else None
+        if row is None:
+            row = rows.setdefault((score.model, "reported"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported"))
+        cell = row.cells.setdefault(score.threat, Cell())
+        if cell.reported is None:
+            cell.reported, cell.reported_in = score.value, [score.table]
+        elif math.isclose(cell.reported, score.value, abs_tol=1e-9):
+            cell.reported_in.append(score.table)
+        else:
+            cell.conflicts[score.table] = score.value
+
+    built = []
+    for (dataset, split), rows in sorted(tables.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        all_rows = list(rows.values())
+        threats = _headline_threats(all_rows, reported_threats.get((dataset, split), set()))
+        ranked = [row for row in all_rows if row.weights != "random"]
+        first = threats[0] if threats else CLEAN
+
+        def rank_key(row: LeaderboardRow) -> tuple:
+            primary, clean = row.value(first), row.clean
+            return (primary is None, -(primary or 0.0), clean is None, -(clean or 0.0), row.model)
+
+        ranked.sort(key=rank_key)
+        unranked = sorted((row for row in all_rows if row.weights == "random"), key=lambda row: row.model)
+        best = {}
+        for column in [CLEAN] + threats:
+            values = [row.value(column) for row in ranked if row.value(column) is not None]
+            if values:
+                best[column] = max(values)
+        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best))
+    # Tables with our own measurements come first; tables holding only the paper's numbers follow.
+    built.sort(key=lambda table: not any(row.status != "reported" for row in table.rows + table.unranked))
+    return built

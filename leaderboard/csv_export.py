@@ -1,0 +1,37 @@
+"""Every leaderboard cell as one CSV row, for pandas and spreadsheets."""
+from __future__ import annotations
+
+import csv
+import io
+
+from .tables import LeaderboardTable
+
+CSV_COLUMNS = [
+    "dataset", "split", "model", "status", "weights", "family", "backbone", "robust_training", "finetuning",
+    "column", "value", "measured", "reported", "difference", "reported_in", "conflicting_reports", "n", "attack", "result_file",
+]
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def render_csv(tables: list[LeaderboardTable]) -> str:
+    """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for table in tables:
+        for row in table.rows + table.unranked:
+            for column in table.columns:
+                cell = row.cells.get(column)
+                if cell is None or cell.value is None:
+                    continue
+                writer.writerow([
+                    table.dataset, table.split or "", row.model, row.status, row.weights, row.family,
+                    row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""),
+                    column, _number(cell.value), _number(cell.measured), _number(cell.reported), _number(cell.difference),
+                    "; ".join(cell.reported_in), "; ".join(f"{table_name}={value:.6g}" for table_name, value in cell.conflicts.items()),
+                    cell.n if cell.n is not None else "", cell.attack or "", cell.result_file or "",
+                ])
+    return buffer.getvalue()

@@ -1,0 +1,129 @@
+"""What a model's page shows: its card, every result with its configuration and versions, check flags, the paper's
+numbers for it, and sweep plots."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.results import EvaluationResult
+
+from .checks import check_details, check_passed
+from .reported import ReportedScore
+from .svg_plot import line_chart_svg
+from .sweeps import Sweep
+from .tables import LeaderboardTable, threat_label
+
+CARD_FIELDS = ("family", "backbone", "robust_training", "robust_eps", "finetuning", "params", "license", "paper", "notes")
+
+
+def model_slug(name: str) -> str:
+    """A file name for a model's page; names that are not already safe get a short hash so two never collide."""
+    slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", name).strip("-.") or "model"
+    if slug != name:
+        slug += "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return slug
+
+
+@dataclass
+class CheckView:
+    name: str
+    passed: bool | None
+    details: str
+
+
+@dataclass
+class ResultView:
+    path: str  # relative to the results folder
+    result: EvaluationResult
+    threat: str
+    attack: str
+    versions: str
+    checks: list[CheckView]
+
+
+@dataclass
+class ModelPage:
+    model: str
+    slug: str
+    card: dict
+    weights_source: str
+    statuses: list[str]  # "verified", "measured", "reported", "random"
+    results: list[ResultView] = field(default_factory=list)
+    reported: list[ReportedScore] = field(default_factory=list)
+    sweeps: list[tuple[str, str]] = field(default_factory=list)  # (caption, inline SVG)
+    plot_files: list[str] = field(default_factory=list)  # PNG plots copied into SITE/plots/
+
+    @property
+    def card_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for name in CARD_FIELDS:
+            value = self.card.get(name)
+            if value in (None, "", {}):
+                continue
+            shown = f"{value / 1e6:.1f}M" if name == "params" and isinstance(value, (int, float)) else str(value)
+            rows.append((name.replace("_", " "), shown))
+        return rows
+
+
+def _versions(result: EvaluationResult) -> str:
+    environment = result.environment or {}
+    versions = environment.get("versions") or {}
+    text = ", ".join(f"{name} {version}" for name, version in versions.items())
+    revision = environment.get("git_revision") or environment.get("git")
+    device = environment.get("device")
+    return "; ".join(part for part in (text, f"git {str(revision)[:10]}" if revision else "", str(device) if device else "") if part)
+
+
+def _attack(result: EvaluationResult) -> str:
+    attack = result.attack or {}
+    if not attack:
+        return "none (clean only)"
+    return f"{attack.get('name', '?')}, {attack.get('n_iter', '?')} iterations, {attack.get('n_restarts', '?')} restart(s), seed {attack.get('seed', '?')}"
+
+
+def _weights_source(card: dict) -> str:
+    weights = card.get("weights")
+    if isinstance(weights, dict):
+        return str(weights.get("hub_id") or weights.get("url") or (f"pip:{weights['package']}" if weights.get("package") else "") or weights.get("note") or "")
+    return ""
+
+
+def build_model_pages(
+    tables: list[LeaderboardTable],
+    results: list[tuple[Path, EvaluationResult]],
+    results_dir: Path,
+    reported: list[ReportedScore],
+    sweeps: list[Sweep],
+    plot_files: list[str],
+) -> dict[str, ModelPage]:
+    """One page per model that appears in any table or result."""
+    pages: dict[str, ModelPage] = {}
+    for table in tables:
+        for row in table.rows + table.unranked:
+            page = pages.setdefault(row.model, ModelPage(row.model, model_slug(row.model), dict(row.card), "", []))
+            if row.weights not in ("reported", "random") and len(row.card) > len(page.card):
+                page.card = dict(row.card)
+            if row.status not in page.statuses:
+                page.statuses.append(row.status)
+    for path, result in sorted(results, key=lambda item: (item[1].dataset, item[1].split or "", threat_label(item[1]), item[1].created_at)):
+        page = pages.setdefault(result.model, ModelPage(result.model, model_slug(result.model), dict(result.model_card or {}), "", []))
+        try:
+            shown = str(path.relative_to(results_dir))
+        except ValueError:
+            shown = str(path)
+        checks = [CheckView(name, check_passed(record), check_details(record)) for name, record in (result.checks or {}).items()]
+        page.results.append(ResultView(shown, result, threat_label(result), _attack(result), _versions(result), checks))
+    for score in reported:
+        if score.model in pages:
+            pages[score.model].reported.append(score)
+    for sweep in sweeps:
+        if sweep.model in pages:
+            suffix = " [random weights]" if sweep.weights == "random" else ""
+            pages[sweep.model].sweeps.append((sweep.title + suffix, line_chart_svg(sweep.title + suffix, sweep.x_label, sweep.points)))
+    for page in pages.values():
+        page.weights_source = _weights_source(page.card)
+        slug_stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", page.model).strip("-")
+        page.plot_files = [name for name in plot_files if slug_stem and Path(name).name.startswith(slug_stem + "__")]
+    return pages

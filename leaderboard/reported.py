@@ -1,0 +1,90 @@
+"""The numbers the paper reports (Tables I, II, III, IX, XIII, XIV, XV), read from CSV files in `leaderboard/data/`.
+
+Each table is one file `paper_table_<N>.csv` laid out like the paper: a row per model (registry name, then the
+label printed in the paper) and a column per cell, named `dataset|split|threat|metric` (empty split = the dataset's
+whole evaluation set, e.g. the BAPPS mean; threat `clean`, `linf 4/255` or `l2 3.0`; metric `score` is what the
+leaderboard ranks, other metrics such as NSFW confusion fractions are kept for the model pages). Values are in %.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TABLE_FILE_PREFIX = "paper_table_"
+PAPER = "Croce et al., Adversarially Robust CLIP Models Can Induce Better (Robust) Perceptual Metrics"
+
+
+class ReportedDataError(ValueError):
+    """A reported-numbers file does not follow the `dataset|split|threat|metric` layout."""
+
+
+@dataclass(frozen=True)
+class ReportedScore:
+    model: str
+    paper_label: str
+    dataset: str
+    split: str | None
+    threat: str  # "clean" or a threat label such as "linf 4/255"
+    metric: str  # "score" for the ranked number
+    value: float  # a fraction in [0, 1], like scores in result files
+    table: str  # "Table XIII"
+
+
+def _parse_column(name: str, path: Path) -> tuple[str, str | None, str, str]:
+    parts = name.split("|")
+    if len(parts) != 4 or not parts[0] or not parts[2] or not parts[3]:
+        raise ReportedDataError(f"{path}: column '{name}' is not 'dataset|split|threat|metric' (split may be empty)")
+    dataset, split, threat, metric = parts
+    return dataset, split or None, threat, metric
+
+
+def load_table(path: str | Path) -> list[ReportedScore]:
+    """One paper table; '-' marks a cell the paper leaves empty."""
+    path = Path(path)
+    table = "Table " + path.stem.removeprefix(TABLE_FILE_PREFIX)
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fieldnames = reader.fieldnames or []
+        if fieldnames[:2] != ["model", "paper_label"]:
+            raise ReportedDataError(f"{path}: the first columns must be 'model,paper_label', got {fieldnames[:2]}")
+        columns = {name: _parse_column(name, path) for name in fieldnames[2:]}
+        scores = []
+        for line, row in enumerate(reader, start=2):
+            for name, (dataset, split, threat, metric) in columns.items():
+                text = (row.get(name) or "").strip()
+                if text in ("", "-"):
+                    continue
+                try:
+                    value = float(text) / 100.0
+                except ValueError:
+                    raise ReportedDataError(f"{path}:{line}: '{text}' in column '{name}' is not a number (use '-' for an empty cell)") from None
+                scores.append(ReportedScore(row["model"], row["paper_label"], dataset, split, threat, metric, value, table))
+    return scores
+
+
+def _table_order(path: Path) -> int:
+    """Roman numeral of the table, so files load in the paper's order."""
+    numerals = {"I": 1, "V": 5, "X": 10}
+    text = path.stem.removeprefix(TABLE_FILE_PREFIX)
+    total = 0
+    for current, following in zip(text, text[1:] + " "):
+        value = numerals.get(current, 0)
+        total += -value if numerals.get(following, 0) > value else value
+    return total
+
+
+def load_reported(data_dir: str | Path = DATA_DIR) -> list[ReportedScore]:
+    """Every number of every paper table in `data_dir`, tables in the paper's order."""
+    paths = sorted(Path(data_dir).glob(f"{TABLE_FILE_PREFIX}*.csv"), key=_table_order)
+    return [score for path in paths for score in load_table(path)]
+
+
+def load_paper_model_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict[str, str]]:
+    """Card fields for the paper's models, used where the model zoo has no card for a name."""
+    path = Path(data_dir) / "paper_models.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["model"]: {**row, "name": row["model"], "paper": PAPER} for row in csv.DictReader(handle)}

@@ -1,0 +1,81 @@
+"""Sweeps hidden in a results folder: the same evaluation at several radii, or with several iteration budgets.
+
+The attack suite writes sweeps as ordinary result files, so a sweep is simply a group of results that differ only
+in eps (robust score vs eps, paper Fig. 7) or only in the number of attack iterations (paper Fig. 8).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.results import EvaluationResult
+
+from .tables import canonical_split
+
+
+@dataclass
+class Sweep:
+    kind: str  # "eps" or "n_iter"
+    model: str
+    weights: str
+    dataset: str
+    split: str | None
+    fixed: str  # what is held fixed, e.g. "linf, apgd-ce 100 it x 1"
+    x_label: str
+    points: list[tuple[float, float]] = field(default_factory=list)  # (x, robust score), sorted by x
+
+    @property
+    def title(self) -> str:
+        where = self.dataset + (f" ({self.split})" if self.split else "")
+        return f"{where}: robust score vs {'radius' if self.kind == 'eps' else 'attack iterations'} ({self.fixed})"
+
+
+def _robust(result: EvaluationResult) -> float | None:
+    value = result.scores.get("robust")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _points(members: list[tuple[float, EvaluationResult]]) -> list[tuple[float, float]]:
+    """One point per x: among the results with the most samples, the lowest robust score."""
+    by_x: dict[float, list[EvaluationResult]] = {}
+    for x, result in members:
+        by_x.setdefault(x, []).append(result)
+    points = []
+    for x, group in sorted(by_x.items()):
+        most = max(result.scores.get("n") or 0 for result in group)
+        scores = [_robust(result) for result in group if (result.scores.get("n") or 0) == most and _robust(result) is not None]
+        if scores:
+            points.append((x, min(scores)))
+    return points
+
+
+def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
+    """Every eps sweep and iteration sweep with at least two distinct points."""
+    by_eps: dict[tuple, list[tuple[float, EvaluationResult]]] = {}
+    by_iterations: dict[tuple, list[tuple[float, EvaluationResult]]] = {}
+    for _, result in results:
+        if _robust(result) is None or not isinstance(result.threat.get("eps"), (int, float)):
+            continue
+        attack = result.attack or {}
+        # Points of one sweep share everything but the swept value, the number of samples included.
+        base = (result.model, result.weights, result.dataset, canonical_split(result.dataset, result.split), result.scores.get("n"))
+        norm = result.threat.get("norm", "?")
+        attack_name, n_iter, restarts = attack.get("name", "no attack"), attack.get("n_iter", 0), attack.get("n_restarts", 1)
+        x = result.threat["eps"] * 255 if norm == "linf" else result.threat["eps"]
+        by_eps.setdefault(base + (norm, f"{norm}, {attack_name} {n_iter} it x {restarts}"), []).append((x, result))
+        if attack:
+            label = f"{norm} {result.threat.get('eps_text', '?')}, {attack_name} x {restarts}"
+            by_iterations.setdefault(base + (label,), []).append((float(n_iter), result))
+    sweeps = []
+    for key, members in by_eps.items():
+        model, weights, dataset, split, _, norm, fixed = key
+        points = _points(members)
+        if len(points) >= 2:
+            x_label = "eps (x/255)" if norm == "linf" else "eps (L2)"
+            sweeps.append(Sweep("eps", model, weights, dataset, split, fixed, x_label, points))
+    for key, members in by_iterations.items():
+        model, weights, dataset, split, _, fixed = key
+        points = _points(members)
+        if len(points) >= 2:
+            sweeps.append(Sweep("n_iter", model, weights, dataset, split, fixed, "attack iterations", points))
+    return sorted(sweeps, key=lambda sweep: (sweep.model, sweep.dataset, sweep.split or "", sweep.kind, sweep.fixed))
