@@ -44,6 +44,8 @@ class ModelCard:
     paper: str = ""
     image_size: int | None = None
     has_embedding: bool = True
+    parameters: int | None = None  # of the network that computes the metric (image tower, heads included)
+    sim_range: tuple[float, float] = (-1.0, 1.0)  # documented range of `sim`
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -58,5 +60,7 @@ class ModelCard:
     def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
         data = dict(data)
         data["weights"] = WeightsSource(**data.get("weights", {}))
+        if "sim_range" in data:
+            data["sim_range"] = tuple(data["sim_range"])
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
