@@ -69,6 +69,13 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _FACTORIES if fnmatch.fnmatchcase(n, pattern))
 
 
+def factory_accepts(name: str, keyword: str) -> bool:
+    """Whether the factory of `name` takes `keyword` (e.g. `reduced` for tiny test configurations)."""
+    import inspect
+
+    return keyword in inspect.signature(_resolve_factory(name)).parameters
+
+
 def get_model_card(name: str) -> ModelCard:
     _resolve_factory(name)
     return _CARDS[name]

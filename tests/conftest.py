@@ -36,8 +36,10 @@ def hard_label_batch(demo_dataset):
 
 
 def small_model_kwargs(name: str) -> dict:
-    """Tiny random-weight configurations for families with large architectures."""
-    return {"reduced": True} if name.startswith(("clip-", "r-clip-")) else {}
+    """Tiny random-weight configurations for every family whose factory offers one (`reduced=True`)."""
+    from model_zoo.registry import factory_accepts
+
+    return {"reduced": True} if factory_accepts(name, "reduced") else {}
 
 
 @pytest.fixture
