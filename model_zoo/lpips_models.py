@@ -29,7 +29,7 @@ ALEXNET_WEIGHTS = WeightsSource(
 )
 R_LPIPS_WEIGHTS = WeightsSource(
     filename="latest_net_linf_ref.pth",
-    note="R-LPIPS Linf, reference perturbed (github SaraGhazanfari/R-LPIPS); no download URL published",
+    note="R-LPIPS Linf, reference perturbed (github SaraGhazanfari/R-LPIPS); no download URL or sha256 published",
 )
 IMAGE_SIZE = 224
 LPIPS_PARAMETERS = 2_470_848  # AlexNet trunk (2,469,696) + five linear layers (1,152), measured
