@@ -106,7 +106,7 @@ def _card(name: str, robust: str, weights: WeightsSource, paper: str, notes: str
         image_size=IMAGE_SIZE,
         has_embedding=False,
         parameters=LPIPS_PARAMETERS,
-        sim_range=(float("-inf"), 1.0),
+        sim_range=(None, 1.0),
         notes=notes,
     )
 
