@@ -198,3 +198,31 @@ def test_dreamsim_release_folder_loads_backbone_and_adapter(tmp_path):
     reference.eval()
     with torch.no_grad():
         assert torch.allclose(model.embed(x), reference(model.preprocess(x)), atol=1e-4)
+
+
+def test_pretrained_lpips_and_r_lpips_build_offline_from_cached_files(monkeypatch, tmp_path):
+    """The whole pretrained route: card -> cache path -> safe load -> model, with no network."""
+    import torchvision
+
+    from model_zoo import create_model
+    from model_zoo.download import cached_path
+    from model_zoo.lpips_models import ALEXNET_WEIGHTS, R_LPIPS_WEIGHTS, LPIPSMetric
+
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
+    trunk = {k: v for k, v in torchvision.models.alexnet().state_dict().items() if k.startswith("features.")}
+    alexnet_file = cached_path(ALEXNET_WEIGHTS)
+    alexnet_file.parent.mkdir(parents=True)
+    torch.save(trunk, alexnet_file)
+    robust = LPIPSMetric().lpips.state_dict()
+    robust_file = cached_path(R_LPIPS_WEIGHTS)
+    robust_file.parent.mkdir(parents=True)
+    torch.save({f"module.{k}": v for k, v in robust.items()}, robust_file)
+
+    lpips_model = create_model("lpips-alex")
+    r_lpips_model = create_model("r-lpips")
+    assert lpips_model.weights_kind == "pretrained" and r_lpips_model.weights_kind == "pretrained"
+    assert torch.equal(lpips_model.lpips.net.slice1[0].weight, trunk["features.0.weight"])
+    assert torch.equal(r_lpips_model.lpips.lin3.model[1].weight, robust["lin3.model.1.weight"])
+    x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    assert torch.allclose(lpips_model.sim(x, x), torch.ones(2)) and (lpips_model.sim(x, y) < 1).all()
