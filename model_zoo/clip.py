@@ -114,10 +114,8 @@ def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False,
 def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, **extra) -> ModelCard:
     if robust == "none":
         paper = OPENAI_PAPER if "openai" in spec.hub_id else LAION_PAPER
-        license_ = "MIT"
     else:
         paper = FARE_PAPER if "laion2B" in spec.hub_id else ROBUST_CLIP_PAPER
-        license_ = "MIT"
     return ModelCard(
         name=name,
         family="clip" if robust == "none" else "robust-clip",
@@ -125,7 +123,7 @@ def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, ro
         robust_training=robust,
         robust_eps=eps,
         weights=spec.weights,
-        license=license_,
+        license="MIT",
         paper=paper,
         image_size=spec.image_size,
         parameters=parameters,

@@ -24,6 +24,7 @@ from .lora import add_untrained_lora, find_adapter_folder, load_lora_adapter
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ResizeNormalize
 from .registry import register_model
 from .vit_layout import class_token_before_final_norm, dino_layout_vit, load_dino_layout_state_dict
+from .weights import WeightsUnavailableError
 
 DREAMSIM_PAPER = "Fu, Tamir, Sundaram, Chai, Zhang, Dekel, Isola 2023, 'DreamSim: Learning New Dimensions of Human Visual Similarity using Synthetic Data'"
 RELEASES = "https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints"
@@ -136,8 +137,6 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
 def _find(folder: Path, filename: str) -> Path:
     matches = sorted(Path(folder).rglob(filename))
     if not matches:
-        from .weights import WeightsUnavailableError
-
         raise WeightsUnavailableError(f"'{filename}' is missing from the DreamSim checkpoint folder '{folder}'; re-download the release zip")
     return matches[0]
 

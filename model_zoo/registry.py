@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import inspect
 from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import Callable
@@ -71,8 +72,6 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def factory_accepts(name: str, keyword: str) -> bool:
     """Whether the factory of `name` takes `keyword` (e.g. `reduced` for tiny test configurations)."""
-    import inspect
-
     return keyword in inspect.signature(_resolve_factory(name)).parameters
 
 
