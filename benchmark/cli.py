@@ -105,9 +105,11 @@ def models(pattern):
     rows = []
     for name in list_models(pattern):
         card = get_model_card(name)
+        parameters = f"{card.parameters / 1e6:.1f}M" if card.parameters else "-"
         rows.append([name, card.family, card.backbone, card.robust_training + (f" {card.robust_eps}" if card.robust_eps else ""),
-                     card.finetuning, card.weights.describe()])
-    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights"], tablefmt="simple"))
+                     card.finetuning, card.weights.describe(), parameters])
+    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights", "parameters"],
+                        tablefmt="simple", disable_numparse=True))
     click.echo(f"\n{len(rows)} models")
 
 

@@ -44,6 +44,8 @@ class ModelCard:
     paper: str = ""
     image_size: int | None = None
     has_embedding: bool = True
+    parameters: int | None = None  # of the network that computes the metric (image tower, heads included)
+    sim_range: tuple[float | None, float | None] = (-1.0, 1.0)  # documented range of `sim`; None = unbounded
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -52,11 +54,15 @@ class ModelCard:
         return self.weights is not NO_WEIGHTS and self.weights != NO_WEIGHTS
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["sim_range"] = list(self.sim_range)  # the JSON form, so cards round-trip through result files
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
         data = dict(data)
         data["weights"] = WeightsSource(**data.get("weights", {}))
+        if "sim_range" in data:
+            data["sim_range"] = tuple(data["sim_range"])
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import inspect
 from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import Callable
@@ -67,6 +68,11 @@ def list_models(pattern: str = "*") -> list[str]:
     _import_builtin_families()
     _load_entry_points()
     return sorted(n for n in _FACTORIES if fnmatch.fnmatchcase(n, pattern))
+
+
+def factory_accepts(name: str, keyword: str) -> bool:
+    """Whether the factory of `name` takes `keyword` (e.g. `reduced` for tiny test configurations)."""
+    return keyword in inspect.signature(_resolve_factory(name)).parameters
 
 
 def get_model_card(name: str) -> ModelCard:
