@@ -18,6 +18,7 @@ from .threat import NORMS
 
 # Fractions of the query budget (out of 10000) after which the square's area fraction p halves.
 P_SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+NOISE_BLOCK = 128  # steps of random numbers drawn at once per sample
 
 
 def p_selection(query: int, n_queries: int, p_init: float) -> float:
@@ -78,7 +79,10 @@ def _random_sign(uniform: Tensor) -> Tensor:
     return torch.where(uniform < 0.5, -1.0, 1.0)
 
 
-def _random_position(uniform: Tensor, limit: int) -> Tensor:
+def _random_position(uniform: Tensor, limit: int, reference_windows: bool = False) -> Tensor:
+    """A window corner in [0, limit]; AutoAttack's convention draws from [0, limit) instead."""
+    if reference_windows:
+        return (uniform * limit).long().clamp(max=max(limit - 1, 0))
     return (uniform * (limit + 1)).long().clamp(max=limit)
 
 
@@ -89,11 +93,13 @@ def _linf_init(x: Tensor, eps: float, generators: list[torch.Generator]) -> Tens
     return (x + eps * signs).clamp(0.0, 1.0)
 
 
-def _linf_step(x: Tensor, x_best: Tensor, eps: float, side: int, generators: list[torch.Generator]) -> Tensor:
-    """Set one random square per sample to a vertex of the Linf ball (one sign per channel)."""
+def _linf_step(x: Tensor, x_best: Tensor, eps: float, side: int, u: Tensor, reference_windows: bool) -> Tensor:
+    """Set one random square per sample to a vertex of the Linf ball (one sign per channel); `u` holds
+    each sample's uniforms for this step."""
     n, c, h, w = x.shape
-    u = _draw(generators, 2 + c, x.device)
-    mask = _window_mask(_random_position(u[:, 0], h - side), _random_position(u[:, 1], w - side), side, h, w)
+    mask = _window_mask(
+        _random_position(u[:, 0], h - side, reference_windows), _random_position(u[:, 1], w - side, reference_windows), side, h, w
+    )
     vertex = (x + eps * _random_sign(u[:, 2:]).view(n, c, 1, 1).to(x.dtype)).clamp(0.0, 1.0)
     return torch.where(mask, vertex, x_best)
 
@@ -114,7 +120,7 @@ def _l2_init(x: Tensor, eps: float, generators: list[torch.Generator]) -> Tensor
     return (x + eps * delta / (_flat_norm(delta) + 1e-12)).clamp(0.0, 1.0)
 
 
-def _l2_step(x: Tensor, x_best: Tensor, eps: float, side: int, generators: list[torch.Generator]) -> Tensor:
+def _l2_step(x: Tensor, x_best: Tensor, eps: float, side: int, u: Tensor, reference_windows: bool) -> Tensor:
     """Move the perturbation's mass from a second window into the first, as a new pattern.
 
     The first window gets a fresh signed pattern plus its old (normalised) content, scaled per
@@ -122,9 +128,9 @@ def _l2_step(x: Tensor, x_best: Tensor, eps: float, side: int, generators: list[
     is emptied. The whole perturbation is then rescaled to norm eps.
     """
     n, c, h, w = x.shape
-    u = _draw(generators, 5 + c, x.device)
-    first = _window_mask(_random_position(u[:, 0], h - side), _random_position(u[:, 1], w - side), side, h, w)
-    second = _window_mask(_random_position(u[:, 2], h - side), _random_position(u[:, 3], w - side), side, h, w)
+    corners = [_random_position(u[:, k], (h, w, h, w)[k] - side, reference_windows) for k in range(4)]
+    first = _window_mask(corners[0], corners[1], side, h, w)
+    second = _window_mask(corners[2], corners[3], side, h, w)
     delta = x_best - x
 
     pattern = l2_window_pattern(side).to(device=x.device, dtype=x.dtype)
@@ -173,12 +179,17 @@ def square(
     sample_ids: Sequence[int] | None = None,
     maximize: bool = True,
     early_stop: bool = True,
+    reference_windows: bool = False,
 ) -> APGDResult:
     """Run the Square attack on a batch `x` in [0, 1]; each sample spends at most `n_queries` queries per restart.
 
     A candidate is kept when it improves the objective's loss (in the direction `maximize` says)
     or reaches success; successful samples stop (with `early_stop`). Restarts attack only the
     samples that have not succeeded yet.
+
+    Window corners are uniform over every position. AutoAttack (like the paper's code) draws them
+    from [0, H - side), so its updates never reach the last row and column; `reference_windows=True`
+    reproduces that, to compare with it like for like. On small images it makes the attack weaker.
     """
     if norm not in NORMS:
         raise ValueError(f"unknown norm '{norm}'; choose one of {', '.join(NORMS)}")
@@ -203,7 +214,9 @@ def square(
         if todo.numel() == 0:
             break
         generators = _sample_generators(seed, [ids[i] for i in todo.tolist()], restart)
-        run = _square_single_run(objective, x[todo].detach(), todo, norm, eps, n_queries, p_init, sign, early_stop, generators)
+        run = _square_single_run(
+            objective, x[todo].detach(), todo, norm, eps, n_queries, p_init, sign, early_stop, generators, reference_windows
+        )
         better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
         best_x[todo[better]] = run.x_adv[better]
         best_loss[todo[better]] = run.loss[better]
@@ -223,11 +236,13 @@ def _square_single_run(
     sign: float,
     early_stop: bool,
     generators: list[torch.Generator],
+    reference_windows: bool,
 ) -> APGDResult:
     n, c, h, w = x.shape
     n_features = c * h * w
     init, step = (_linf_init, _linf_step) if norm == "linf" else (_l2_init, _l2_step)
     min_side = 1 if norm == "linf" else 3
+    draws_per_step = 2 + c if norm == "linf" else 5 + c
 
     def query(points: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         output = objective(points, index[positions])
@@ -244,8 +259,9 @@ def _square_single_run(
         side = square_side(p_selection(i - 1, n_queries, p_init), n_features, c, min_side, h, w)
         if norm == "l2" and side % 2 == 0 and side < min(h, w):
             side += 1
-        alive_generators = [generators[j] for j in alive.tolist()]
-        candidate = step(x[alive], x_best[alive], eps, side, alive_generators)
+        if (i - 1) % NOISE_BLOCK == 0:  # one generator call per sample every NOISE_BLOCK steps
+            noise = torch.stack([torch.rand(NOISE_BLOCK, draws_per_step, generator=g) for g in generators]).to(x.device)
+        candidate = step(x[alive], x_best[alive], eps, side, noise[alive, (i - 1) % NOISE_BLOCK], reference_windows)
         loss, done = query(candidate, alive)
         keep = done | (~success[alive] & (loss > loss_best[alive]))
         x_best[alive[keep]] = candidate[keep]
