@@ -24,6 +24,9 @@ class SanityConfig:
     tolerance: float = 0.0  # how much robust accuracy may rise with more iterations before the check fails
 
 
+DEFAULT_SANITY = SanityConfig()
+
+
 def _still_correct(records: list[dict[str, Any]]) -> list[bool]:
     if records and not {"label", "robust_prediction"} <= set(records[0]):
         raise ValueError("--checks needs per-sample 'label' and 'robust_prediction' outcomes (the 2afc task); drop --checks for this task")
@@ -48,9 +51,10 @@ def large_radius_eps(norm: str, image_numel: int) -> float:
 
 def run_sanity_checks(
     model, dataset, task, attack: AttackConfig, records: list[dict[str, Any]], device, batch_size: int = 32,
-    config: SanityConfig = SanityConfig(),
+    config: SanityConfig | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the three checks on the samples of an evaluation (`records`, from the runner)."""
+    config = config or DEFAULT_SANITY
     robust = _still_correct(records)
     positions = [int(r["position"]) for r in records]
     attacked = [p for p, r in zip(positions, records) if r.get("attacked", True)]
