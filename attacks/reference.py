@@ -9,12 +9,15 @@ matched to, so a mismatch is an error, never a silent wrong number.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import Tensor
 
 from .apgd import APGDResult, Objective
+
+if TYPE_CHECKING:
+    from .config import AttackConfig
 
 REFERENCE_NORMS = {"linf": "Linf", "l2": "L2"}
 
@@ -93,7 +96,7 @@ class BatchClassifier:
         return logits
 
 
-def run_reference_attack(config, objective: Objective, x: Tensor) -> APGDResult:
+def run_reference_attack(config: "AttackConfig", objective: Objective, x: Tensor) -> APGDResult:
     """Run AutoAttack's APGD-CE (`apgd-ce-reference`) or Square (`square-reference`) on `x`.
 
     `config` is an `AttackConfig`; for Square its `n_iter` is the query budget. AutoAttack seeds

@@ -9,6 +9,7 @@ Each check re-attacks the evaluated samples and is recorded in the result file's
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,10 +58,11 @@ def run_sanity_checks(
     config = config or DEFAULT_SANITY
     robust = _still_correct(records)
     positions = [int(r["position"]) for r in records]
-    attacked = [p for p, r in zip(positions, records) if r.get("attacked", True)]
+    attacked = [p for p, r in zip(positions, records) if str(r.get("attacked", True)).lower() in ("true", "1")]
     robust_positions = [p for p, ok in zip(positions, robust) if ok]
     n = len(records)
     checks: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
 
     image_numel = int(dataset[positions[0]]["reference"].numel()) if positions else 0
     large = replace(attack, eps=large_radius_eps(attack.norm, image_numel), eps_text="large")
@@ -70,7 +72,9 @@ def run_sanity_checks(
         "detail": f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
         "eps": large.eps,
         "still_correct": survivors,
+        "seconds": time.perf_counter() - started,
     }
+    started = time.perf_counter()
 
     more = replace(attack, n_iter=attack.n_iter * config.iteration_factor)
     robust_more = sum(_attack_positions(model, dataset, task, more, attacked, device, batch_size))
@@ -83,7 +87,9 @@ def run_sanity_checks(
         "n_iter": more.n_iter,
         "robust_accuracy": robust_now / max(n, 1),
         "robust_accuracy_more_iterations": robust_more / max(n, 1),
+        "seconds": time.perf_counter() - started,
     }
+    started = time.perf_counter()
 
     square = replace(attack, name="square", n_iter=config.square_queries, n_restarts=1)
     broken = len(robust_positions) - sum(_attack_positions(model, dataset, task, square, robust_positions, device, batch_size))
@@ -93,5 +99,6 @@ def run_sanity_checks(
                   f"{attack.name} left robust (should be 0)",
         "queries": config.square_queries,
         "broken": broken,
+        "seconds": time.perf_counter() - started,
     }
     return checks
