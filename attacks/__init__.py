@@ -1,5 +1,6 @@
-"""Attacks on perceptual metrics: APGD for any loss, and the losses it optimises."""
+"""Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
 from .config import ATTACKS, AttackConfig, run_attack
+from .square import square
 from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
 from .losses import TargetedEmbeddingObjective, TwoAFCObjective, UntargetedEmbeddingObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
 from .threat import ThreatModel, parse_eps
@@ -16,6 +17,7 @@ __all__ = [
     "TwoAFCObjective",
     "UntargetedEmbeddingObjective",
     "apgd",
+    "square",
     "parse_eps",
     "project",
     "twoafc_cross_entropy",

@@ -7,8 +7,18 @@ from typing import Sequence
 from torch import Tensor
 
 from .apgd import APGDResult, Objective, apgd
+from .square import square
 
-ATTACKS = ("apgd-ce",)
+# Attack name -> the classification loss it optimises (tasks build their objective with it).
+ATTACK_LOSSES = {
+    "apgd-ce": "ce",
+    "apgd-margin": "margin",
+    "square": "margin",
+    "apgd-ce-reference": "ce",
+    "square-reference": "margin",
+}
+ATTACKS = tuple(ATTACK_LOSSES)
+QUERY_ATTACKS = ("square", "square-reference")  # for these, n_iter is the query budget
 
 
 @dataclass(frozen=True)
@@ -25,16 +35,32 @@ class AttackConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def loss(self) -> str:
+        """The classification loss this attack optimises ('ce' or 'margin')."""
+        return ATTACK_LOSSES[self.name]
+
 
 def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> APGDResult:
     """Attack the batch `x` (images at `sample_ids` of the dataset) as `config` says.
 
-    The objective says which way its loss goes (`maximize`, default True).
+    The objective says which way its loss goes (`maximize`, default True). For Square attacks
+    `n_iter` is the query budget per sample; the `-reference` attacks run AutoAttack's own code.
     """
     if config.name not in ATTACKS:
         raise ValueError(f"unknown attack '{config.name}'; choose one of {', '.join(ATTACKS)}")
+    maximize = getattr(objective, "maximize", True)
+    if config.name.endswith("-reference"):
+        from .reference import run_reference_attack
+
+        return run_reference_attack(config, objective, x)
+    if config.name == "square":
+        return square(
+            objective, x, norm=config.norm, eps=config.eps, n_queries=config.n_iter, n_restarts=config.n_restarts,
+            seed=config.seed, sample_ids=sample_ids, maximize=maximize,
+        )
     return apgd(
         objective, x, norm=config.norm, eps=config.eps, n_iter=config.n_iter, n_restarts=config.n_restarts,
         random_init=config.random_init, seed=config.seed, sample_ids=sample_ids,
-        maximize=getattr(objective, "maximize", True),
+        maximize=maximize,
     )

@@ -1,6 +1,9 @@
 """Attack objectives as plain functions over a batch: what APGD and Square maximise."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -8,6 +11,15 @@ from torch import Tensor
 from model_zoo.base import PerceptualModel
 
 from .apgd import ObjectiveOutput
+
+
+@dataclass
+class ClassifierOutput(ObjectiveOutput):
+    """An objective output that also carries the logits and labels it came from, so that a
+    classifier-based reference attack (AutoAttack) can run on the same objective."""
+
+    logits: Tensor | None = None
+    labels: Tensor | None = None
 
 
 def twoafc_predictions(logits: Tensor) -> Tensor:
@@ -31,6 +43,38 @@ def twoafc_margin(logits: Tensor, labels: Tensor) -> Tensor:
 TWOAFC_LOSSES = {"ce": twoafc_cross_entropy, "margin": twoafc_margin}
 
 
+def classifier_margin(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample margin for any number of classes: best wrong logit minus the right one (> 0 = fooled)."""
+    logits = logits.float()
+    right = logits.gather(1, labels[:, None])[:, 0]
+    wrong = logits.scatter(1, labels[:, None], -torch.inf).amax(dim=1)
+    return wrong - right
+
+
+CLASSIFIER_LOSSES = {"ce": lambda logits, labels: F.cross_entropy(logits.float(), labels, reduction="none"), "margin": classifier_margin}
+
+
+class ClassifierObjective:
+    """Untargeted attack on any classifier `logits_fn(x) -> (B, K)`: the loss rises as the right class loses.
+
+    Used to check our attacks against the reference on ordinary classifiers.
+    """
+
+    def __init__(self, logits_fn: Callable[[Tensor], Tensor], labels: Tensor, loss: str = "ce"):
+        if loss not in CLASSIFIER_LOSSES:
+            raise ValueError(f"unknown classifier loss '{loss}'; choose one of {', '.join(CLASSIFIER_LOSSES)}")
+        self.logits_fn = logits_fn
+        self.labels = labels
+        self.loss_fn = CLASSIFIER_LOSSES[loss]
+
+    def __call__(self, x: Tensor, index: Tensor) -> ClassifierOutput:
+        logits = self.logits_fn(x)
+        labels = self.labels[index]
+        return ClassifierOutput(
+            loss=self.loss_fn(logits, labels), success=logits.argmax(dim=1) != labels, logits=logits, labels=labels
+        )
+
+
 class TwoAFCObjective:
     """Perturb the reference so that the metric prefers the other candidate.
 
@@ -52,10 +96,12 @@ class TwoAFCObjective:
             return self.model.compare(reference, [self.features_0, self.features_1])
         return self.model.compare(reference, [self.features_0[index], self.features_1[index]])
 
-    def __call__(self, reference: Tensor, index: Tensor) -> ObjectiveOutput:
+    def __call__(self, reference: Tensor, index: Tensor) -> ClassifierOutput:
         logits = self.logits(reference, index)
         labels = self.labels[index]
-        return ObjectiveOutput(loss=self.loss_fn(logits, labels), success=twoafc_predictions(logits) != labels)
+        return ClassifierOutput(
+            loss=self.loss_fn(logits, labels), success=twoafc_predictions(logits) != labels, logits=logits, labels=labels
+        )
 
 
 class TargetedEmbeddingObjective:

@@ -71,8 +71,9 @@ def main() -> None:
 @click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks):
     """Evaluate models on a dataset, clean and under attack, and write one result file per run."""
     from .runner import EvaluationConfig, run_evaluation
 
@@ -80,7 +81,7 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
-            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
+            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs), checks=checks,
         )
         for model in _split_list(models)
         for threat in _split_list(threats)
@@ -96,6 +97,50 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
             f"clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
         )
+        for name, check in result.checks.items():
+            click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
+
+
+@main.command()
+@click.option("--model", required=True, help="Model name (see `bench models`).")
+@click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`).")
+@click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
+@click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
+@click.option("--eps", "eps_values", default=None, help="Radii to sweep, e.g. 0,1/255,2/255,4/255 (or one radius for an --n-iter sweep).")
+@click.option("--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep).")
+@click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
+@click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
+@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
+@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
+    """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
+    from .runner import EvaluationConfig
+    from .sweep import parse_eps_values, parse_iteration_values, run_sweep
+
+    eps_list = parse_eps_values(eps_values) if eps_values else None
+    iteration_list = parse_iteration_values(iteration_values) if iteration_values else None
+    swept = [axis for axis, values in (("eps", eps_list), ("n_iter", iteration_list)) if values and len(values) > 1]
+    if len(swept) != 1:
+        raise ValueError("sweep one axis: give several values to --eps (e.g. 0,1/255,2/255) or to --n-iter (e.g. 0,50,100), not both")
+    axis = swept[0]
+    base = EvaluationConfig(
+        model=model, dataset=dataset, split=split, threat=threat, eps=eps_list[0] if axis == "n_iter" and eps_list else None,
+        attack=attack, n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100, n_restarts=n_restarts,
+        n_ex=n_ex, batch_size=batch_size, device=device, seed=seed, pretrained=not random_weights, data_root=data_root,
+        model_kwargs=_parse_kwargs(model_kwargs),
+    )
+    result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
+    for point in result.points:
+        click.echo(f"{axis} {point.value}: clean {100 * point.result.scores['clean']:.2f}  robust {100 * point.result.scores['robust']:.2f}  -> {point.path}")
+    click.echo(f"plot: {result.plot}")
 
 
 @main.command()

@@ -41,6 +41,8 @@ class EvaluationConfig:
     pretrained: bool = True
     data_root: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    clean_only: bool = False  # sweep points at eps 0 or 0 iterations: no attack, robust = clean
+    checks: bool = False  # run the sanity checks of benchmark/sanity.py and record them
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel.from_text(self.threat, self.eps)
@@ -52,18 +54,20 @@ class EvaluationConfig:
         get_dataset_spec(self.dataset)
         if self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)}")
-        if self.n_iter < 1:
-            raise ValueError(f"--n-iter must be >= 1 for an attack, got {self.n_iter}")
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.n_ex is not None and self.n_ex < 1:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
-        if self.threat_model().eps == 0:
-            raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
+        if self.clean_only:
+            return
+        if self.n_iter < 1:
+            raise ValueError(f"--n-iter must be >= 1 for an attack, got {self.n_iter}")
+        if self.threat_model().eps == 0:
+            raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
 
 
 def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True) -> tuple[EvaluationResult, Path]:
@@ -81,7 +85,7 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     loader = DataLoader(Subset(dataset, positions), batch_size=config.batch_size, shuffle=False)
 
     model = create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
-    attack = AttackConfig(
+    attack = None if config.clean_only else AttackConfig(
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
         n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,
     )
@@ -99,6 +103,11 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
     bar.close()
     finished = time.perf_counter()
+    checks = {}
+    if config.checks and attack is not None:
+        from .sanity import run_sanity_checks
+
+        checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)
 
     scores = task.aggregate(records)
     scores["per_split"] = {
@@ -112,12 +121,13 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         split=config.split,
         task=spec.task,
         threat={"norm": threat.norm, "eps": threat.eps, "eps_text": threat.eps_text},
-        attack=attack.to_dict(),
+        attack=attack.to_dict() if attack is not None else None,
         config=asdict(config),
         scores=scores,
         timing={"setup_s": loaded - started, "evaluation_s": finished - loaded, "total_s": finished - started},
         environment=environment(device),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        checks=checks,
     )
     path = write_result(result, records, output_dir)
     return result, path

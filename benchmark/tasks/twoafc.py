@@ -40,7 +40,7 @@ class TwoAFCTask:
         reference = batch["reference"].to(device)
         judge = batch["judge"].to(device)
         labels = twoafc_labels(judge)
-        objective = TwoAFCObjective(model, batch["candidate_0"].to(device), batch["candidate_1"].to(device), labels, loss="ce")
+        objective = TwoAFCObjective(model, batch["candidate_0"].to(device), batch["candidate_1"].to(device), labels, loss=attack.loss if attack is not None else "ce")
         with torch.no_grad():
             clean_logits = objective.logits(reference).float()
         clean_predictions = twoafc_predictions(clean_logits)

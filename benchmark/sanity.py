@@ -1,0 +1,104 @@
+"""Sanity checks that tell whether a robust score can be trusted (run with `bench evaluate --checks`).
+
+Each check re-attacks the evaluated samples and is recorded in the result file's `checks` field as
+`{"name": {"passed": bool, "detail": str, ...numbers}}`; the leaderboard flags failures.
+- `large_radius`: at a radius covering the whole pixel range every attacked sample must flip.
+- `more_iterations`: twice the iterations must not raise robust accuracy.
+- `square_on_apgd_robust`: Square (queries only) must find nothing on the samples APGD left robust.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from torch.utils.data import default_collate
+
+from attacks.config import AttackConfig
+
+
+@dataclass(frozen=True)
+class SanityConfig:
+    iteration_factor: int = 2
+    square_queries: int = 5000  # as in the paper
+    tolerance: float = 0.0  # how much robust accuracy may rise with more iterations before the check fails
+
+
+DEFAULT_SANITY = SanityConfig()
+
+
+def _still_correct(records: list[dict[str, Any]]) -> list[bool]:
+    if records and not {"label", "robust_prediction"} <= set(records[0]):
+        raise ValueError("--checks needs per-sample 'label' and 'robust_prediction' outcomes (the 2afc task); drop --checks for this task")
+    return [int(r["robust_prediction"]) == int(r["label"]) for r in records]
+
+
+def _attack_positions(model, dataset, task, attack: AttackConfig, positions: list[int], device, batch_size: int) -> list[bool]:
+    """Re-run the task's attack on the samples at `positions`; True where a sample is still correct."""
+    correct: list[bool] = []
+    for start in range(0, len(positions), batch_size):
+        chunk = positions[start:start + batch_size]
+        batch = default_collate([dataset[p] for p in chunk])
+        outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=chunk)
+        correct += _still_correct(outcomes)
+    return correct
+
+
+def large_radius_eps(norm: str, image_numel: int) -> float:
+    """A radius that reaches every image in [0, 1]: 1 in Linf, the cube's diagonal in L2."""
+    return 1.0 if norm == "linf" else math.sqrt(image_numel)
+
+
+def run_sanity_checks(
+    model, dataset, task, attack: AttackConfig, records: list[dict[str, Any]], device, batch_size: int = 32,
+    config: SanityConfig | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run the three checks on the samples of an evaluation (`records`, from the runner)."""
+    config = config or DEFAULT_SANITY
+    robust = _still_correct(records)
+    positions = [int(r["position"]) for r in records]
+    attacked = [p for p, r in zip(positions, records) if str(r.get("attacked", True)).lower() in ("true", "1")]
+    robust_positions = [p for p, ok in zip(positions, robust) if ok]
+    n = len(records)
+    checks: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
+
+    image_numel = int(dataset[positions[0]]["reference"].numel()) if positions else 0
+    large = replace(attack, eps=large_radius_eps(attack.norm, image_numel), eps_text="large")
+    survivors = sum(_attack_positions(model, dataset, task, large, attacked, device, batch_size))
+    checks["large_radius"] = {
+        "passed": survivors == 0,
+        "detail": f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
+        "eps": large.eps,
+        "still_correct": survivors,
+        "seconds": time.perf_counter() - started,
+    }
+    started = time.perf_counter()
+
+    more = replace(attack, n_iter=attack.n_iter * config.iteration_factor)
+    robust_more = sum(_attack_positions(model, dataset, task, more, attacked, device, batch_size))
+    robust_now = sum(robust)
+    rise = (robust_more - robust_now) / max(n, 1)
+    checks["more_iterations"] = {
+        "passed": rise <= config.tolerance,
+        "detail": f"robust accuracy {robust_now / max(n, 1):.4f} at {attack.n_iter} iterations, "
+                  f"{robust_more / max(n, 1):.4f} at {more.n_iter}",
+        "n_iter": more.n_iter,
+        "robust_accuracy": robust_now / max(n, 1),
+        "robust_accuracy_more_iterations": robust_more / max(n, 1),
+        "seconds": time.perf_counter() - started,
+    }
+    started = time.perf_counter()
+
+    square = replace(attack, name="square", n_iter=config.square_queries, n_restarts=1)
+    broken = len(robust_positions) - sum(_attack_positions(model, dataset, task, square, robust_positions, device, batch_size))
+    checks["square_on_apgd_robust"] = {
+        "passed": broken == 0,
+        "detail": f"Square ({config.square_queries} queries) broke {broken} of the {len(robust_positions)} samples "
+                  f"{attack.name} left robust (should be 0)",
+        "queries": config.square_queries,
+        "broken": broken,
+        "seconds": time.perf_counter() - started,
+    }
+    return checks

@@ -1,0 +1,114 @@
+"""Sweeps over the radius or the attack iterations (paper Fig. 7, 8 and Table VI).
+
+Every point is an ordinary evaluation through the runner, written as its own result file; the
+points at eps 0 or 0 iterations are the clean score (no attack). A plot of clean and robust score
+against the swept value is written next to the results.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from attacks.threat import parse_eps
+
+from .atomic import atomic_write_bytes
+from .results import EvaluationResult, _slug
+from .runner import EvaluationConfig, run_evaluation
+
+AXES = ("eps", "n_iter")
+
+
+@dataclass
+class SweepPoint:
+    value: str  # as the user wrote it: '4/255', '100'
+    result: EvaluationResult
+    path: Path
+
+
+@dataclass
+class SweepResult:
+    axis: str
+    points: list[SweepPoint]
+    plot: Path
+
+
+def parse_eps_values(text: str) -> list[str]:
+    """'0,1/255,2/255' -> ['0', '1/255', '2/255'], each checked to be a readable radius."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError(f"--eps '{text}' names no radius; write a comma-separated list such as 0,1/255,2/255")
+    for value in values:
+        parse_eps(value)
+    return values
+
+
+def parse_iteration_values(text: str) -> list[str]:
+    """'0,50,100' -> ['0', '50', '100']; each must be a whole number >= 0."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or not all(v.isdigit() for v in values):
+        raise ValueError(f"--n-iter '{text}' must be comma-separated whole numbers such as 0,50,100")
+    return values
+
+
+def sweep_configs(base: EvaluationConfig, axis: str, values: list[str]) -> list[EvaluationConfig]:
+    """One evaluation per value; eps 0 / 0 iterations become clean-only points."""
+    if axis not in AXES:
+        raise ValueError(f"unknown sweep axis '{axis}'; choose one of {', '.join(AXES)}")
+    configs = []
+    for value in values:
+        if axis == "eps":
+            config = replace(base, eps=value, clean_only=parse_eps(value) == 0)
+        else:
+            config = replace(base, n_iter=int(value), clean_only=int(value) == 0)
+        config.validate()
+        configs.append(config)
+    return configs
+
+
+def run_sweep(base: EvaluationConfig, axis: str, values: list[str], output_dir: str | Path = "results", progress: bool = True) -> SweepResult:
+    """Evaluate every point (all configurations are checked before the first runs), then plot."""
+    configs = sweep_configs(base, axis, values)
+    points = []
+    for value, config in zip(values, configs):
+        result, path = run_evaluation(config, output_dir, progress=progress)
+        points.append(SweepPoint(value=value, result=result, path=path))
+    plot = plot_sweep(base, axis, points, Path(output_dir) / base.dataset)
+    return SweepResult(axis=axis, points=points, plot=plot)
+
+
+def plot_sweep(base: EvaluationConfig, axis: str, points: list[SweepPoint], folder: Path) -> Path:
+    """Clean and robust score against the swept value, as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    threat = base.threat_model()
+    if axis == "eps":
+        scale = 255.0 if threat.norm == "linf" else 1.0
+        xs = [parse_eps(p.value) * scale for p in points]
+        xlabel = f"{threat.norm} eps" + (" (x/255)" if threat.norm == "linf" else "")
+        title = f"{base.model} on {base.dataset}: {base.attack}, {base.n_iter} iterations"
+    else:
+        xs = [int(p.value) for p in points]
+        xlabel = "attack iterations" + (" (queries)" if base.attack.startswith("square") else "")
+        title = f"{base.model} on {base.dataset}: {base.attack}, {threat.norm} eps {threat.eps_text}"
+    weights = points[0].result.weights if points else "none"
+    if weights == "random":
+        title += " [random weights]"
+    figure, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot(xs, [100 * p.result.scores["robust"] for p in points], marker="o", label="robust")
+    ax.plot(xs, [100 * p.result.scores["clean"] for p in points], linestyle="--", color="grey", label="clean")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=8)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    name = f"sweep__{_slug(base.model)}__{threat.norm}__{axis}" + ("__random-weights" if weights == "random" else "") + ".png"
+    return atomic_write_bytes(folder / name, buffer.getvalue())
