@@ -47,7 +47,8 @@ def build_tables(results: list[tuple[Path, EvaluationResult]]) -> list[Leaderboa
         rows = groups.setdefault((result.dataset, result.split), {})
         row = rows.setdefault((result.model, result.weights), LeaderboardRow(result.model, result.model_card, result.weights))
         row.clean = result.scores["clean"]  # the newest result wins
-        row.robust[threat_label(result)] = result.scores["robust"]
+        if result.attack is not None:  # clean-only runs (`--attack none`) have no robust score
+            row.robust[threat_label(result)] = result.scores["robust"]
         row.sources.append(str(path))
     tables = []
     for (dataset, split), rows in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
