@@ -14,6 +14,7 @@ from typing import Callable
 from model_zoo import list_models
 
 from .atomic import atomic_write_text
+from .datasets import DatasetError, get_dataset_spec, resolve_data_root
 from .paper_tables import PAPER_TABLES
 from .runner import NO_ATTACK, EvaluationConfig
 
@@ -71,9 +72,18 @@ def run_table(
     """Run every planned run whose model is in the zoo; write an index of the result files."""
     from .runner import run_evaluation
 
-    for run in planned:  # refuse bad input before the first run starts
+    for run in planned:  # refuse bad input, and missing data, before the first run starts
         if run.registered:
             run.config.validate()
+    missing = sorted({
+        run.config.dataset for run in planned
+        if run.registered and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
+    })
+    if missing:
+        raise DatasetError(
+            f"{name} needs dataset(s) {', '.join(missing)}, not found under the data root "
+            f"({resolve_data_root(planned[0].config.data_root)}); `bench data download NAME` fetches each or says where to put it"
+        )
     index = {"table": name, "title": get_table(name)["title"], "runs": []}
     for run in planned:
         entry = {"config": asdict(run.config)}

@@ -110,6 +110,8 @@ def test_reproduce_table1_dry_run_matches_the_paper():
 
 
 def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
+    out = CliRunner().invoke(main, ["reproduce", "table14", "--models", "pixel-l2", "--data-root", str(tmp_path / "data"), "--quiet"])
+    assert out.exit_code == 1 and "table14 needs dataset(s) bapps, not found" in out.output
     for split in BAPPS_VAL_SPLITS:
         write_bapps_split(tmp_path / "data" / "bapps" / "2afc" / "val", split, [0.6])
     out = CliRunner().invoke(main, ["reproduce", "table14", "--models", "pixel-l2,not-a-model", "--data-root", str(tmp_path / "data"),
