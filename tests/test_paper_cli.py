@@ -26,7 +26,7 @@ def _evaluate(tmp_path, *args):
 def test_evaluate_nights_end_to_end(tmp_path):
     write_nights(tmp_path / "data", [dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True"),
                                      dict(left_vote=6, right_vote=0, votes=6, split="test", is_imagenet="False")])
-    result = _evaluate(tmp_path, "--model", "ssim", "--dataset", "nights", "--n-iter", "2")
+    result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "nights", "--n-iter", "2")
     assert result.dataset == "nights" and result.scores["n"] == 2 and result.task == "2afc"
     assert result.scores["robust"] <= result.scores["clean"] and result.scores["clean"] in (0.0, 0.5, 1.0)
 

@@ -96,3 +96,18 @@ def test_retrieval_task_aggregates_medium_and_hard_and_skips_queries_without_pos
     scores = task.aggregate(records)
     assert scores["clean"] == pytest.approx(0.75) and scores["robust"] == pytest.approx(0.5)
     assert scores["map_hard_clean"] == pytest.approx(0.4) and scores["map_hard_robust"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("name", ["pixel-l2", "clip-convnext"])
+def test_pool_similarities_match_pairwise_sim_for_both_kinds_of_metric(name):
+    from benchmark.tasks.pool import encode_images, similarity_to_set
+    from conftest import small_model_kwargs
+
+    torch.manual_seed(0)
+    model = create_model(name, pretrained=False, **small_model_kwargs(name)).eval()
+    queries, pool = torch.rand(2, 3, 32, 32), torch.rand(5, 3, 32, 32)
+    encoded = encode_images(model, lambda i: pool[i], len(pool), "cpu", batch_size=2)
+    with torch.no_grad():
+        matrix = similarity_to_set(model, queries, encoded, chunk=2)
+        expected = torch.stack([model.sim(queries, pool[j].expand(2, -1, -1, -1)) for j in range(5)], dim=1)
+    assert matrix.shape == (2, 5) and torch.allclose(matrix, expected, atol=1e-5)
