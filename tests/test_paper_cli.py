@@ -124,12 +124,13 @@ def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
 
 
 def _bapps_archive(tmp_path, extra_member=None):
+    """twoafc_val.tar.gz as published: members val/<split>/{ref,p0,p1,judge}/..."""
     staging = tmp_path / "staging"
     for split in BAPPS_VAL_SPLITS:
-        write_bapps_split(staging / "dataset" / "2afc" / "val", split, [0.2, 0.8])
+        write_bapps_split(staging / "val", split, [0.2, 0.8])
     archive = tmp_path / "twoafc_val.tar.gz"
     with tarfile.open(archive, "w:gz") as bundle:
-        bundle.add(staging / "dataset", arcname="dataset")
+        bundle.add(staging / "val", arcname="val")
         if extra_member:
             info = tarfile.TarInfo(extra_member)
             info.size = 3
@@ -163,7 +164,7 @@ def test_data_download_refuses_bad_checksums_and_escaping_archives(tmp_path, mon
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data")])
     assert out.exit_code == 1 and "checksum mismatch" in out.output and "expected " + "0" * 64 in out.output
     assert not (tmp_path / "data" / "bapps").exists()
-    evil = _bapps_archive(tmp_path / "evil", extra_member="dataset/../../escape.txt")
+    evil = _bapps_archive(tmp_path / "evil", extra_member="val/../../escape.txt")
     _use_source(monkeypatch, evil, None)
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data2")])
     assert out.exit_code == 1 and "would escape the data root" in out.output
@@ -180,3 +181,30 @@ def test_data_verify_reports_nights_counts_and_pool_overlap(tmp_path):
     assert out.exit_code == 1 and "1 query image(s) also in the pool" in out.output
     out = CliRunner().invoke(main, ["data", "download", "things", "--data-root", str(tmp_path)])
     assert out.exit_code == 0 and "manual step for things" in out.output and str(tmp_path / "things") in out.output
+
+
+def test_data_download_revisited_flattens_nested_archives_and_verify_counts(tmp_path, monkeypatch):
+    import zipfile
+
+    staging = write_revisited(tmp_path / "staging", "rparis6k", ["paris_defense_000001", "paris_louvre_000002"], ["paris_louvre_000003"],
+                              [{"easy": [1], "hard": [], "junk": [0], "bbx": [0, 0, 10, 10]}],
+                              {"paris_defense_000001": RED, "paris_louvre_000002": BLUE, "paris_louvre_000003": BLUE})
+    archive = tmp_path / "paris_1-v1.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:  # images nested as paris/<landmark>/<name>.jpg
+        for image in sorted((staging / "jpg").iterdir()):
+            bundle.write(image, f"paris/{image.stem.split('_')[1]}/{image.name}")
+    gnd = staging / "gnd_rparis6k.pkl"
+    old = sources.SOURCES["rparis6k"]
+    downloads = (dataclasses.replace(old.downloads[0], url=gnd.as_uri()), dataclasses.replace(old.downloads[1], url=archive.as_uri()))
+    monkeypatch.setitem(sources.SOURCES, "rparis6k", dataclasses.replace(old, downloads=downloads))
+    root = tmp_path / "data"
+    out = CliRunner().invoke(main, ["data", "download", "rparis6k", "--data-root", str(root)])
+    assert out.exit_code == 0, out.output
+    assert "unpacked 3 files" in out.output and "not published by the source; recorded" in out.output
+    assert sorted(p.name for p in (root / "revisited" / "rparis6k" / "jpg").iterdir()) == [
+        "paris_defense_000001.jpg", "paris_louvre_000002.jpg", "paris_louvre_000003.jpg"]
+    record = json.loads((root / "DOWNLOADS.json").read_text())
+    assert record[gnd.as_uri()]["sha256"] == hashlib.sha256(gnd.read_bytes()).hexdigest()
+    out = CliRunner().invoke(main, ["data", "verify", "rparis6k", "--data-root", str(root)])
+    assert out.exit_code == 1 and "ok: 2 database images, 1 queries" in out.output
+    assert "rparis6k has 6322/70" in out.output and "missing" not in out.output

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from ..atomic import atomic_write_text
 from .images import DatasetError
 from .sources import SOURCES, DatasetSource, Download
 
@@ -57,18 +58,11 @@ def verify_checksum(path: Path, expected: str | None, url: str) -> str:
     return actual
 
 
-def _member_target(name: str, download: Download) -> PurePosixPath | None:
-    """Where an archive member goes relative to the destination; None to skip it."""
+def _member_target(name: str, download: Download) -> PurePosixPath:
+    """Where an archive member goes relative to the destination (refusing paths that escape it)."""
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts:
         raise DatasetError(f"archive member '{name}' would escape the data root; refusing to unpack")
-    if download.strip_prefix:
-        prefix = PurePosixPath(download.strip_prefix)
-        if path.parts[: len(prefix.parts)] != prefix.parts:
-            return None
-        path = PurePosixPath(*path.parts[len(prefix.parts):]) if len(path.parts) > len(prefix.parts) else None
-        if path is None:
-            return None
     return PurePosixPath(path.name) if download.flatten else path
 
 
@@ -125,7 +119,5 @@ def download_dataset(name: str, data_root: Path, progress: Callable[[str], None]
         progress(f"sha256 {digest} ({pinned})")
         record[download.url] = {"sha256": digest, "pinned": download.sha256 is not None}
     if source.downloads:
-        from ..atomic import atomic_write_text
-
         atomic_write_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return [source.manual.format(root=data_root)] if source.manual else []

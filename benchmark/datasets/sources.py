@@ -10,7 +10,6 @@ class Download:
     url: str
     destination: str  # folder under the data root it is unpacked (or saved) into
     sha256: str | None = None  # None: the publisher gives no checksum; the computed one is recorded
-    strip_prefix: str = ""  # archive folder prefix to drop, e.g. "dataset/"
     flatten: bool = False  # keep only file names (archives that nest images in sub-folders)
     filename: str | None = None  # save a single file under this name instead of unpacking
 
@@ -37,9 +36,12 @@ SOURCES: dict[str, DatasetSource] = {
     "bapps": DatasetSource(
         name="bapps",
         downloads=(
+            # The archive holds val/<split>/...; LPIPS's download script unpacks it into 2afc/.
+            # The sha256 is the one a public dataset index lists for this file, not LPIPS's own.
             Download(
-                "https://people.eecs.berkeley.edu/~rich.zhang/projects/2018_perceptual/dataset/twoafc_val.tar.gz",
-                destination="bapps", strip_prefix="dataset/",
+                "https://perceptual-similarity.s3.us-west-2.amazonaws.com/dataset/twoafc_val.tar.gz",
+                destination="bapps/2afc",
+                sha256="41486671b06de923e7ba277c4797d4d9d86d609863ba35ecdb576133f8b9d859",
             ),
         ),
         license="BSD-2-Clause (LPIPS repository)",
