@@ -94,9 +94,10 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
         result, path = run_evaluation(config, output_dir, progress=not quiet)
         threat = f"{result.threat['norm']} {result.threat['eps_text']}"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
+        robust = f"  robust {100 * result.scores['robust']:.2f}" if result.attack is not None else " (clean only)"
         click.echo(
             f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
-            f"clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}"
+            f"clean {100 * result.scores['clean']:.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
         )
 

@@ -92,7 +92,9 @@ def run_table(
             echo(f"skip {run.config.model}: not in the zoo (`bench models` lists what is)")
         else:
             result, path = run_evaluation(run.config, output_dir, progress=progress)
-            entry.update(result_file=str(path), clean=result.scores["clean"], robust=result.scores["robust"], weights=result.weights)
-            echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f} robust {result.scores['robust']:.4f} -> {path}")
+            robust = result.scores["robust"] if result.attack is not None else None
+            entry.update(result_file=str(path), clean=result.scores["clean"], robust=robust, weights=result.weights)
+            shown = f" robust {robust:.4f}" if robust is not None else ""
+            echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f}{shown} -> {path}")
         index["runs"].append(entry)
     return atomic_write_text(Path(output_dir) / f"reproduce-{name}.json", json.dumps(index, indent=2) + "\n")

@@ -50,7 +50,10 @@ def _stem(tmp_path, dataset):
 
 def test_evaluate_things_clean_only(tmp_path):
     write_things(tmp_path / "data", 3, [(1, 2, 3, 3), (1, 3, 2, 2)], colours=[RED, (200, 40, 40), BLUE])
-    result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "things", "--attack", "none")
+    out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--dataset", "things", "--attack", "none", "--data-root",
+                                    str(tmp_path / "data"), "--output-dir", str(tmp_path / "results"), "--quiet"])
+    assert out.exit_code == 0 and "clean 100.00 (clean only)" in out.output and "robust" not in out.output
+    result = read_result(out.output.strip().split("-> ")[-1])
     # red-ish pair (1, 2) belongs together: the blue image 3 is odd in both orders
     assert result.task == "odd-one-out" and result.scores["clean"] == 1.0 and result.scores["n"] == 2
     out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--dataset", "things", "--data-root", str(tmp_path / "data"),
@@ -119,7 +122,8 @@ def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
     assert out.exit_code == 0, out.output
     index = json.loads((tmp_path / "results" / "reproduce-table14.json").read_text())
     ran, skipped = index["runs"]
-    assert ran["config"]["attack"] == "none" and ran["weights"] == "none" and read_result(ran["result_file"]).scores["n"] == 6
+    assert ran["config"]["attack"] == "none" and ran["weights"] == "none" and ran["robust"] is None
+    assert read_result(ran["result_file"]).scores["n"] == 6
     assert "not in the zoo" in skipped["skipped"]
 
 
