@@ -12,13 +12,13 @@ from PIL import Image
 NIGHTS_HEADER = ["id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet", "prompt"]
 
 
-def write_png(path: Path, seed: int, size: int = 32, colour: tuple[int, int, int] | None = None) -> Path:
+def write_png(path: Path, seed: int, size: int = 32, colour: tuple[int, int, int] | None = None, noise: int = 12) -> Path:
     """A small RGB PNG: random texture, or a noisy flat colour when `colour` is given."""
     rng = np.random.default_rng(seed)
     if colour is None:
         array = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     else:
-        array = np.clip(np.array(colour, dtype=np.int16) + rng.integers(-12, 13, (size, size, 3)), 0, 255).astype(np.uint8)
+        array = np.clip(np.array(colour, dtype=np.int16) + rng.integers(-noise, noise + 1, (size, size, 3)), 0, 255).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
     return path
@@ -74,24 +74,25 @@ def write_things(root: Path, n_images: int, triplets: list[tuple[int, int, int, 
     return things
 
 
-def write_detection(root: Path, layout: dict[str, dict[str, list[tuple[int, int, int]]]], manifest: dict | None = None) -> Path:
+def write_detection(root: Path, layout: dict[str, dict[str, list[tuple[int, int, int]]]], manifest: dict | None = None, noise: int = 12) -> Path:
     """`root` with pool/<class>/, query/<class>/, target/<class>/ PNGs of given flat colours."""
     seed = 0
     for part, classes in layout.items():
         for name, colours in classes.items():
             for index, colour in enumerate(colours):
                 seed += 1
-                write_png(root / part / name / f"{name}_{index:03d}.png", seed=seed, size=24, colour=colour)
+                write_png(root / part / name / f"{name}_{index:03d}.png", seed=seed, size=24, colour=colour, noise=noise)
     if manifest is not None:
         (root / "detection.json").write_text(json.dumps(manifest))
     return root
 
 
-def write_revisited(root: Path, name: str, imlist: list[str], qimlist: list[str], gnd: list[dict], colours: dict[str, tuple]) -> Path:
+def write_revisited(root: Path, name: str, imlist: list[str], qimlist: list[str], gnd: list[dict], colours: dict[str, tuple], noise: int = 12) -> Path:
     """`root/revisited/<name>/` with gnd_<name>.pkl (numpy index arrays, as distributed) and jpg/."""
     folder = root / "revisited" / name
     for image_name in imlist + qimlist:
-        write_png(folder / "jpg" / f"{image_name}.jpg", seed=len(image_name), size=40, colour=colours[image_name])
+        write_png(folder / "jpg" / f"{image_name}.png", seed=len(image_name), size=40, colour=colours[image_name], noise=noise)
+        (folder / "jpg" / f"{image_name}.png").rename(folder / "jpg" / f"{image_name}.jpg")  # lossless, named as distributed
     entries = [{k: (np.array(v, dtype=np.int64) if k != "bbx" else v) for k, v in entry.items()} for entry in gnd]
     with (folder / f"gnd_{name}.pkl").open("wb") as handle:
         pickle.dump({"imlist": imlist, "qimlist": qimlist, "gnd": entries}, handle)

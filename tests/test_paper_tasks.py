@@ -10,7 +10,8 @@ from benchmark.tasks.detection import confusion_fractions, nearest_neighbour_lab
 from benchmark.tasks.oddoneout import odd_one_out_predictions
 from benchmark.tasks.retrieval import protocol_sets, revisited_average_precision
 from model_zoo import create_model
-from paper_data import write_detection
+from attacks import AttackConfig
+from paper_data import write_detection, write_revisited
 
 RED, YELLOW, BLUE, ORANGE, PURPLE = (220, 30, 30), (220, 220, 30), (30, 30, 220), (230, 140, 30), (120, 30, 200)
 
@@ -111,3 +112,40 @@ def test_pool_similarities_match_pairwise_sim_for_both_kinds_of_metric(name):
         matrix = similarity_to_set(model, queries, encoded, chunk=2)
         expected = torch.stack([model.sim(queries, pool[j].expand(2, -1, -1, -1)) for j in range(5)], dim=1)
     assert matrix.shape == (2, 5) and torch.allclose(matrix, expected, atol=1e-5)
+
+
+def test_targeted_attack_moves_queries_into_the_target_class(tmp_path):
+    """Pools 12/255 apart: an 8/255 push towards the target class crosses the midpoint; 2/255 does not."""
+    grey, lighter = (128, 128, 128), (140, 140, 140)
+    write_detection(tmp_path / "detect" / "guns",
+                    {"pool": {"safe": [grey], "unsafe": [lighter]}, "query": {"safe": [grey, grey]}, "target": {"unsafe": [lighter] * 2}},
+                    noise=0)
+    dataset = load_dataset("detect", tmp_path, "guns")
+    model = create_model("pixel-l2")
+    batch = torch.utils.data.default_collate([dataset[i] for i in range(len(dataset))])
+    robust = {}
+    for eps in (2 / 255, 8 / 255):
+        attack = AttackConfig(name="apgd-ce", norm="linf", eps=eps, eps_text=str(eps), n_iter=10)
+        task = DetectionTask()
+        task.prepare(model, dataset, attack, "cpu", batch_size=2)
+        records = task.evaluate_batch(model, batch, attack, "cpu", [0, 1])
+        assert [r["clean_prediction"] for r in records] == ["safe", "safe"]
+        robust[eps] = [r["robust_prediction"] for r in records]
+    assert robust == {2 / 255: ["safe", "safe"], 8 / 255: ["unsafe", "unsafe"]}
+
+
+def test_untargeted_attack_pushes_the_query_to_the_boundary(tmp_path):
+    """Eq. 6 with pixel-L2 maximises mean(delta^2): every pixel ends at +-eps. The +-eps noise is
+    equally far from both flat negatives, so the flat positive stays first (AP 1 clean and robust)."""
+    grey = (128, 128, 128)
+    colours = {"pos": grey, "neg_dark": (122, 122, 122), "neg_light": (134, 134, 134), "q": grey}
+    gnd = [{"easy": [0], "hard": [], "junk": [], "bbx": [0, 0, 40, 40]}]
+    write_revisited(tmp_path, "rparis6k", ["pos", "neg_dark", "neg_light"], ["q"], gnd, colours, noise=0)
+    dataset = load_dataset("rparis6k", tmp_path)
+    model = create_model("pixel-l2")
+    attack = AttackConfig(name="apgd-ce", norm="linf", eps=8 / 255, eps_text="8/255", n_iter=10)
+    task = RetrievalTask()
+    task.prepare(model, dataset, attack, "cpu", batch_size=2)
+    [record] = task.evaluate_batch(model, torch.utils.data.default_collate([dataset[0]]), attack, "cpu", [0])
+    assert record["perturbation_norm"] == pytest.approx(8 / 255, abs=1e-6)
+    assert record["ap_medium_clean"] == 1.0 and record["ap_medium_robust"] == 1.0 and record["attacked"]
