@@ -92,7 +92,7 @@ PAPER_TABLES: dict[str, dict] = {
             {"dataset": "nights", "split": "test", "threat": "l2", "eps": eps, "n_iter": 100}
             for eps in ("1.0", "2.0", "3.0", "4.0", "6.0")
         ],
-        "note": "the figure's radius grid is not stated in the text; this grid spans it (zero at the largest radius)",
+        "note": "the paper does not list the radii of Fig. 7 in text; this grid is our assumption (robust accuracy should reach 0 at the largest)",
     },
     "fig8": {
         "title": "Figure 8: robust NIGHTS accuracy against the number of APGD iterations (0 = clean)",
