@@ -59,10 +59,12 @@ def main() -> None:
 @click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
 @click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
-@click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
+@click.option("--attack", default="apgd-ce", show_default=True, help="Attack, or 'none' for clean scores only.")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations.")
 @click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
 @click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
+@click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=binary for BAPPS.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -73,7 +75,7 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks):
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks):
     """Evaluate models on a dataset, clean and under attack, and write one result file per run."""
     from .runner import EvaluationConfig, run_evaluation
 
@@ -81,7 +83,8 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
-            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs), checks=checks,
+            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
+            n_ex_per_split=n_ex_per_split, dataset_options=_parse_kwargs(dataset_options), checks=checks,
         )
         for model in _split_list(models)
         for threat in _split_list(threats)
@@ -92,9 +95,10 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
         result, path = run_evaluation(config, output_dir, progress=not quiet)
         threat = f"{result.threat['norm']} {result.threat['eps_text']}"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
+        robust = f"  robust {100 * result.scores['robust']:.2f}" if result.attack is not None else " (clean only)"
         click.echo(
             f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
-            f"clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}"
+            f"clean {100 * result.scores['clean']:.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
         )
         for name, check in result.checks.items():
@@ -188,6 +192,11 @@ def leaderboard(results_dir, out_dir, no_reported):
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 
+
+from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
+
+main.add_command(data)
+main.add_command(reproduce)
 
 if __name__ == "__main__":
     sys.exit(main())

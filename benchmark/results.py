@@ -76,6 +76,10 @@ def result_stem(result: EvaluationResult) -> str:
         parts.append("clean")
     if config.get("n_ex"):
         parts.append(f"n{config['n_ex']}")
+    if config.get("n_ex_per_split"):
+        parts.append(f"n{config['n_ex_per_split']}-per-split")
+    for key, value in sorted((config.get("dataset_options") or {}).items()):
+        parts.append(_slug(f"{key}-{value}"))
     if result.weights == "random":
         parts.append("random-weights")
     return "__".join(parts)

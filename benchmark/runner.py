@@ -21,7 +21,11 @@ from model_zoo import create_model, get_model_card
 from .datasets import get_dataset_spec, load_dataset
 from .environment import environment
 from .results import EvaluationResult, write_result
+from .sampling import select_positions
 from .tasks import ATTACKS, AttackConfig, get_task
+
+
+NO_ATTACK = "none"  # `--attack none`: clean scores only
 
 
 @dataclass
@@ -35,14 +39,20 @@ class EvaluationConfig:
     n_iter: int = 100
     n_restarts: int = 1
     n_ex: int | None = None
+    n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
     batch_size: int = 32
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True
     data_root: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    clean_only: bool = False  # sweep points at eps 0 or 0 iterations: no attack, robust = clean
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "binary"} for BAPPS
     checks: bool = False  # run the sanity checks of benchmark/sanity.py and record them
+
+    @property
+    def clean_only(self) -> bool:
+        """`--attack none` (and sweep points at eps 0 or 0 iterations): robust = clean."""
+        return self.attack == NO_ATTACK
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel.from_text(self.threat, self.eps)
@@ -52,14 +62,16 @@ class EvaluationConfig:
         self.threat_model()
         get_model_card(self.model)  # unknown names fail here, with suggestions
         get_dataset_spec(self.dataset)
-        if self.attack not in ATTACKS:
-            raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)}")
+        if not self.clean_only and self.attack not in ATTACKS:
+            raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.n_ex is not None and self.n_ex < 1:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
+        if self.n_ex_per_split is not None and self.n_ex_per_split < 1:
+            raise ValueError(f"--n-ex-per-split must be >= 1, got {self.n_ex_per_split}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
         if self.clean_only:
@@ -79,9 +91,9 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     device = torch.device(config.device)
 
     spec = get_dataset_spec(config.dataset)
-    dataset = load_dataset(config.dataset, config.data_root, config.split)
+    dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
     task = get_task(spec.task)
-    positions = list(range(len(dataset) if config.n_ex is None else min(config.n_ex, len(dataset))))
+    positions = select_positions(dataset, config.n_ex, config.n_ex_per_split)
     loader = DataLoader(Subset(dataset, positions), batch_size=config.batch_size, shuffle=False)
 
     model = create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
@@ -89,6 +101,8 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
         n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,
     )
+    if hasattr(task, "prepare"):  # tasks with whole-dataset state: a retrieval pool, a database
+        task.prepare(model, dataset, attack, device, config.batch_size)
     loaded = time.perf_counter()
 
     records: list[dict[str, Any]] = []

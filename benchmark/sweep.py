@@ -14,7 +14,7 @@ from attacks.threat import parse_eps
 
 from .atomic import atomic_write_bytes
 from .results import EvaluationResult, _slug
-from .runner import EvaluationConfig, run_evaluation
+from .runner import NO_ATTACK, EvaluationConfig, run_evaluation
 
 AXES = ("eps", "n_iter")
 
@@ -58,9 +58,9 @@ def sweep_configs(base: EvaluationConfig, axis: str, values: list[str]) -> list[
     configs = []
     for value in values:
         if axis == "eps":
-            config = replace(base, eps=value, clean_only=parse_eps(value) == 0)
+            config = replace(base, eps=value, attack=NO_ATTACK if parse_eps(value) == 0 else base.attack)
         else:
-            config = replace(base, n_iter=int(value), clean_only=int(value) == 0)
+            config = replace(base, n_iter=int(value), attack=NO_ATTACK if int(value) == 0 else base.attack)
         config.validate()
         configs.append(config)
     return configs

@@ -148,7 +148,8 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
     cells: dict[str, Cell] = {}
     by_threat: dict[str, list[tuple[Path, EvaluationResult]]] = {}
     for path, result in results:
-        by_threat.setdefault(threat_label(result), []).append((path, result))
+        if result.attack is not None:  # clean-only runs (`--attack none`) have no robust score
+            by_threat.setdefault(threat_label(result), []).append((path, result))
     clean_choice = max(results, key=lambda item: (item[1].scores.get("n") or 0, item[1].created_at))
     clean = _score(clean_choice[1], "clean")
     if clean is not None:

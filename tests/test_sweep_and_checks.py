@@ -66,7 +66,7 @@ def test_checks_are_recorded_in_the_result_file(tmp_path, monkeypatch):
 
 def test_an_attack_that_found_nothing_fails_the_checks(tmp_path, isolated_cache):
     """Records of a 'robust' evaluation where the attack did nothing: Square and the large radius expose it."""
-    _, path = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=4, batch_size=4, clean_only=True), tmp_path, progress=False)
+    _, path = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=4, batch_size=4, attack="none"), tmp_path, progress=False)
     records = read_samples(path)
     assert any(int(r["robust_prediction"]) == int(r["label"]) for r in records)
     dataset = load_dataset("demo")

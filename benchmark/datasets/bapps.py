@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,30 @@ def _find(folder: Path, stem: str) -> Path:
     raise DatasetError(f"missing {folder / stem}.png (every ref/ image needs one in {folder.name}/)")
 
 
-def load_bapps(root: Path, splits: list[str] | tuple[str, ...] = BAPPS_VAL_SPLITS, name: str = "bapps") -> TwoAFCDataset:
-    """BAPPS 2AFC from `root` (the folder holding the split folders, e.g. `dataset/2afc/val`)."""
+BAPPS_LABELS = ("soft", "binary")
+
+
+def binarise(triplet: TwoAFCTriplet) -> TwoAFCTriplet:
+    """The human majority as a hard label (1 when more than half preferred p1), for plain accuracy."""
+    return dataclasses.replace(triplet, judge=1.0 if triplet.judge > 0.5 else 0.0)
+
+
+def load_bapps(
+    root: Path, splits: list[str] | tuple[str, ...] = BAPPS_VAL_SPLITS, name: str = "bapps", labels: str = "soft"
+) -> TwoAFCDataset:
+    """BAPPS 2AFC from `root` (the folder holding the split folders, e.g. `dataset/2afc/val`).
+
+    `labels="soft"` keeps the judge fractions (the standard 2AFC score); `"binary"` scores against
+    the majority vote instead.
+    """
+    if labels not in BAPPS_LABELS:
+        raise DatasetError(f"unknown BAPPS labels '{labels}'; choose one of {', '.join(BAPPS_LABELS)}")
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"BAPPS root {root} does not exist")
     triplets: list[TwoAFCTriplet] = []
     for split in splits:
         triplets.extend(read_bapps_split(root / split, split))
-    return TwoAFCDataset(name, triplets, soft_labels=True)
+    if labels == "binary":
+        triplets = [binarise(t) for t in triplets]
+    return TwoAFCDataset(name, triplets, soft_labels=labels == "soft")

@@ -5,6 +5,10 @@ from pathlib import Path
 
 from .bapps import BAPPS_VAL_SPLITS, load_bapps
 from .demo import DEMO_SPLIT, load_demo
+from .detection import load_detection
+from .nights import NIGHTS_SPLITS, load_nights
+from .revisited import REVISITED_DATASETS, load_revisited
+from .things import THINGS_SPLIT, load_things
 from .registry import DatasetSpec, register_dataset
 
 register_dataset(
@@ -19,8 +23,8 @@ register_dataset(
 )
 
 
-def _load_bapps(root: Path | None, split: str | None):
-    return load_bapps(root / "bapps" / "2afc" / "val", splits=[split] if split else BAPPS_VAL_SPLITS)
+def _load_bapps(root: Path | None, split: str | None, labels: str = "soft"):
+    return load_bapps(root / "bapps" / "2afc" / "val", splits=[split] if split else BAPPS_VAL_SPLITS, labels=labels)
 
 
 register_dataset(
@@ -31,5 +35,54 @@ register_dataset(
         load=_load_bapps,
         relative_path="bapps/2afc/val",
         splits=BAPPS_VAL_SPLITS,
+        options=("labels",),
     )
 )
+
+register_dataset(
+    DatasetSpec(
+        name="nights",
+        task="2afc",
+        description="NIGHTS (Fu et al. 2023): 2AFC on synthetic variations, triplets with >= 6 votes, at 224x224",
+        load=lambda root, split: load_nights(root / "nights", split or "test"),
+        relative_path="nights/data.csv",
+        splits=NIGHTS_SPLITS,
+        default_split="test",
+    )
+)
+
+register_dataset(
+    DatasetSpec(
+        name="things",
+        task="odd-one-out",
+        description="THINGS odd-one-out triplets (Hebart et al. 2020): which image is least similar to the other two",
+        load=lambda root, split: load_things(root / "things"),
+        relative_path="things",
+        splits=(THINGS_SPLIT,),
+        default_split=THINGS_SPLIT,
+    )
+)
+
+register_dataset(
+    DatasetSpec(
+        name="detect",
+        task="detection",
+        description="Retrieval-based detection: nearest neighbour in a labelled pool; split = configuration folder (nsfw, guns, ...)",
+        load=lambda root, split: load_detection(root / "detect" / (split or "nsfw")),
+        relative_path="detect",
+        default_split="nsfw",
+    )
+)
+
+for _name in REVISITED_DATASETS:
+    register_dataset(
+        DatasetSpec(
+            name=_name,
+            task="retrieval",
+            description=f"Revisited {'Oxford' if 'oxford' in _name else 'Paris'} (Radenovic et al. 2018): retrieval mAP, Medium and Hard",
+            load=lambda root, split, _name=_name: load_revisited(root / "revisited" / _name, _name),
+            relative_path=f"revisited/{_name}/gnd_{_name}.pkl",
+            splits=(_name,),
+            default_split=_name,
+        )
+    )

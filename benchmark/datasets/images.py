@@ -13,14 +13,21 @@ class DatasetError(RuntimeError):
     """A dataset on disk is missing, incomplete or malformed; the message names the file."""
 
 
-def load_image(path: str | Path) -> Tensor:
-    """RGB image at `path` as a (3, H, W) float tensor in [0, 1]."""
+def load_image(path: str | Path, size: int | None = None) -> Tensor:
+    """RGB image at `path` as a (3, H, W) float tensor in [0, 1].
+
+    `size` resizes to size x size (bicubic): datasets whose images differ in size batch at the
+    resolution the paper evaluates at, so attacks act on those pixels.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            image = image.convert("RGB")
+            if size is not None and image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.BICUBIC)
+            array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DatasetError(f"cannot read image {path}: {error} (re-download or verify the dataset)") from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)

@@ -19,10 +19,11 @@ class DatasetSpec:
     name: str
     task: str
     description: str
-    load: Callable[[Path | None, str | None], Dataset]  # (data_root, split) -> dataset
+    load: Callable[..., Dataset]  # (data_root, split, **options) -> dataset
     relative_path: str | None = None  # where it lives under the data root; None = needs no data root
     splits: tuple[str, ...] = ()
     default_split: str | None = None
+    options: tuple[str, ...] = ()  # keyword options `load` accepts, e.g. BAPPS's `labels`
 
     def location(self, data_root: Path | None) -> Path | None:
         if self.relative_path is None or data_root is None:
@@ -66,8 +67,12 @@ def resolve_data_root(data_root: str | Path | None) -> Path | None:
     return Path(data_root).expanduser() if data_root else None
 
 
-def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None) -> Dataset:
+def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None, **options) -> Dataset:
     spec = get_dataset_spec(name)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        accepted = ", ".join(spec.options) or "none"
+        raise DatasetError(f"dataset '{name}' has no option {', '.join(unknown)} (accepted: {accepted})")
     root = resolve_data_root(data_root)
     if spec.relative_path is not None:
         if root is None:
@@ -79,4 +84,4 @@ def load_dataset(name: str, data_root: str | Path | None = None, split: str | No
             )
     if split is not None and spec.splits and split not in spec.splits:
         raise DatasetError(f"dataset '{name}' has no split '{split}'; choose one of {', '.join(spec.splits)}")
-    return spec.load(root, split)
+    return spec.load(root, split, **options)

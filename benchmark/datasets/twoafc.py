@@ -25,10 +25,11 @@ class TwoAFCDataset(Dataset):
 
     task = "2afc"
 
-    def __init__(self, name: str, triplets: list[TwoAFCTriplet], soft_labels: bool):
+    def __init__(self, name: str, triplets: list[TwoAFCTriplet], soft_labels: bool, image_size: int | None = None):
         self.name = name
         self.triplets = triplets
         self.soft_labels = soft_labels
+        self.image_size = image_size  # None keeps the files' size (the model resizes inside)
 
     @property
     def splits(self) -> list[str]:
@@ -45,9 +46,9 @@ class TwoAFCDataset(Dataset):
     def __getitem__(self, position: int) -> dict:
         triplet = self.triplets[position]
         return {
-            "reference": load_image(triplet.reference),
-            "candidate_0": load_image(triplet.candidate_0),
-            "candidate_1": load_image(triplet.candidate_1),
+            "reference": load_image(triplet.reference, self.image_size),
+            "candidate_0": load_image(triplet.candidate_0, self.image_size),
+            "candidate_1": load_image(triplet.candidate_1, self.image_size),
             "judge": torch.tensor(triplet.judge, dtype=torch.float32),
             "position": position,
         }

@@ -1,9 +1,12 @@
 """Tasks turn model outputs into predictions and scores, clean and under attack."""
 from attacks.config import ATTACKS, AttackConfig
 
+from .detection import DetectionTask
+from .oddoneout import OddOneOutTask
+from .retrieval import RetrievalTask
 from .twoafc import TwoAFCTask, twoafc_labels, twoafc_score
 
-TASKS = {"2afc": TwoAFCTask}
+TASKS = {"2afc": TwoAFCTask, "odd-one-out": OddOneOutTask, "detection": DetectionTask, "retrieval": RetrievalTask}
 
 
 def get_task(name: str):
@@ -12,4 +15,4 @@ def get_task(name: str):
     return TASKS[name]()
 
 
-__all__ = ["ATTACKS", "AttackConfig", "TASKS", "TwoAFCTask", "get_task", "twoafc_labels", "twoafc_score"]
+__all__ = ["ATTACKS", "AttackConfig", "DetectionTask", "OddOneOutTask", "RetrievalTask", "TASKS", "TwoAFCTask", "get_task", "twoafc_labels", "twoafc_score"]

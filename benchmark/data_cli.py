@@ -1,0 +1,99 @@
+"""`bench data download NAME` and `bench data verify NAME`, and `bench reproduce TABLE`."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from .datasets import DatasetError, resolve_data_root
+from .datasets.download import download_dataset
+from .datasets.sources import SOURCES
+from .datasets.verify import verify_dataset
+
+
+def user_errors(command):
+    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .cli import user_errors as one_line_errors
+
+        return one_line_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+def _require_root(data_root: str | None) -> Path:
+    root = resolve_data_root(data_root)
+    if root is None:
+        raise DatasetError("no data root: pass --data-root DIR or set $PERCEPTBENCH_DATA")
+    return root
+
+
+@click.group()
+def data() -> None:
+    """Fetch and check the paper's datasets."""
+
+
+@data.command()
+@click.argument("name", type=click.Choice(sorted(SOURCES)))
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
+@user_errors
+def download(name, data_root):
+    """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest."""
+    root = _require_root(data_root)
+    for instruction in download_dataset(name, root, progress=click.echo):
+        click.echo(f"manual step for {name}: {instruction}")
+    report = verify_dataset(name, root)
+    click.echo(f"{name}: {'complete' if report.ok else 'incomplete, see `bench data verify ' + name + '`'}")
+
+
+@data.command()
+@click.argument("name", type=click.Choice(sorted(SOURCES)))
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
+@user_errors
+def verify(name, data_root):
+    """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong."""
+    report = verify_dataset(name, _require_root(data_root))
+    click.echo(f"{name} at {report.location}")
+    for fact in report.facts:
+        click.echo(f"  ok: {fact}")
+    for problem in report.problems:
+        click.echo(f"  problem: {problem}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+    click.echo("  all checks passed")
+
+
+@click.command()
+@click.argument("table")
+@click.option("--models", default=None, help="Comma-separated models to run instead of the table's own.")
+@click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
+@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
+@click.option("--random-weights", is_flag=True, help="Random weights (smoke runs; never ranked).")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
+    """Run the paper's configuration for every cell of TABLE (table1, table2, table3, table9, table13, table14, fig7, fig8)."""
+    from .cli import _parse_kwargs, _split_list
+    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
+
+    spec = get_table(table)
+    overrides = dict(data_root=data_root, device=device, batch_size=batch_size, n_ex=n_ex,
+                     pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs))
+    planned = plan_table(table, _split_list(models) if models else None, **overrides)
+    click.echo(f"{spec['title']}: {len(planned)} runs")
+    if spec.get("note"):
+        click.echo(f"note: {spec['note']}")
+    click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
+    if dry_run:
+        return
+    index = run_table(table, planned, Path(output_dir), progress=not quiet, echo=click.echo)
+    click.echo(f"index of results: {index}")

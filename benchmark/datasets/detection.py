@@ -1,0 +1,123 @@
+"""Retrieval-based detection (paper Sec. V-A, App. B-G): labelled pool, queries and attack targets.
+
+On disk, one folder per configuration (e.g. `detect/nsfw`, `detect/guns`):
+- `pool/<class>/*`: the labelled retrieval pool; a query takes the class of its nearest neighbour;
+- `query/<class>/*`: the test queries, disjoint from the pool;
+- `target/<class>/*`: images of each attack-target class outside the pool (16 in the paper),
+  only needed for the targeted attack of Eq. 5;
+- `detection.json` (optional): `{"buffer": "sexy", "targets": {"neutral": "porn", "porn": "neutral"}}`.
+  The buffer is a pool class without queries that absorbs uncertain images (the paper's B). With
+  exactly two non-buffer classes and no `targets`, each class's queries are pushed towards the other.
+
+NSFW detection and gun filtering are two such folders, not special code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from .images import DatasetError, load_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+DETECTION_IMAGE_SIZE = 224
+DETECTION_MANIFEST = "detection.json"
+DETECTION_CONFIGS = ("nsfw", "guns")
+
+
+def list_class_folders(folder: Path) -> dict[str, list[Path]]:
+    """{class: sorted image paths} of `folder/<class>/*`; empty classes are an error."""
+    if not folder.is_dir():
+        raise DatasetError(f"missing folder {folder} (expected one sub-folder of images per class)")
+    classes = {}
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        images = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DatasetError(f"class folder {class_dir} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        classes[class_dir.name] = images
+    if not classes:
+        raise DatasetError(f"{folder} has no class sub-folders (expected {folder}/<class>/*.png)")
+    return classes
+
+
+@dataclass
+class DetectionSetup:
+    classes: list[str]  # pool classes, in label order
+    buffer: str | None = None
+    targets: dict[str, str] = field(default_factory=dict)  # query class -> attack target class
+
+
+def read_detection_setup(root: Path, pool_classes: list[str], query_classes: list[str]) -> DetectionSetup:
+    manifest_path = root / DETECTION_MANIFEST
+    manifest: dict = {}
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"cannot read {manifest_path}: {error}") from error
+        if not isinstance(manifest, dict) or set(manifest) - {"buffer", "targets"}:
+            raise DatasetError(f"{manifest_path} must be an object with optional keys 'buffer' and 'targets', got {manifest!r}")
+    buffer = manifest.get("buffer")
+    if buffer is not None and buffer not in pool_classes:
+        raise DatasetError(f"{manifest_path}: buffer class '{buffer}' has no pool/{buffer}/ folder")
+    unknown = [c for c in query_classes if c not in pool_classes]
+    if unknown:
+        raise DatasetError(f"query class(es) {', '.join(unknown)} under {root / 'query'} have no pool folder; add pool/<class>/")
+    targets = manifest.get("targets")
+    if targets is None:
+        labelled = [c for c in pool_classes if c != buffer]
+        targets = {labelled[0]: labelled[1], labelled[1]: labelled[0]} if len(labelled) == 2 else {}
+    for source, target in targets.items():
+        if target not in pool_classes or target == source:
+            raise DatasetError(f"{manifest_path}: target of '{source}' must be another pool class, got '{target}'")
+    return DetectionSetup(classes=list(pool_classes), buffer=buffer, targets=dict(targets))
+
+
+class DetectionDataset(Dataset):
+    """The query images (what is evaluated and attacked); the pool and targets ride along."""
+
+    task = "detection"
+
+    def __init__(self, name: str, root: Path, image_size: int | None = DETECTION_IMAGE_SIZE):
+        self.name = name
+        self.root = Path(root)
+        self.image_size = image_size
+        self.pool = list_class_folders(self.root / "pool")
+        query = list_class_folders(self.root / "query")
+        self.setup = read_detection_setup(self.root, list(self.pool), list(query))
+        self.queries = [(path, label) for label, paths in query.items() for path in paths]
+
+    @property
+    def classes(self) -> list[str]:
+        return self.setup.classes
+
+    def pool_items(self) -> list[tuple[Path, int]]:
+        return [(path, self.classes.index(label)) for label, paths in self.pool.items() for path in paths]
+
+    def target_images(self, target_class: str) -> list[Path]:
+        """Attack targets of `target_class`, from `target/<class>/` (outside the pool)."""
+        folder = self.root / "target" / target_class
+        if not folder.is_dir():
+            raise DatasetError(f"missing {folder}: the targeted attack needs images of '{target_class}' outside the pool")
+        return list_class_folders(self.root / "target")[target_class]
+
+    def load(self, path: Path) -> torch.Tensor:
+        return load_image(path, self.image_size)
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def sample_info(self, position: int) -> dict[str, str]:
+        path, label = self.queries[position]
+        return {"sample_id": f"{label}/{path.name}", "split": label}
+
+    def __getitem__(self, position: int) -> dict:
+        path, label = self.queries[position]
+        return {"image": self.load(path), "label": torch.tensor(self.classes.index(label)), "position": position}
+
+
+def load_detection(root: Path, name: str = "detect") -> DetectionDataset:
+    return DetectionDataset(name, root)

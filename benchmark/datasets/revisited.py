@@ -1,0 +1,123 @@
+"""Revisited Oxford and Paris (Radenovic et al. 2018): image retrieval with Medium/Hard protocols.
+
+On disk, under `revisited/<name>/` (`roxford5k` or `rparis6k`, the layout of the authors' download
+script): `gnd_<name>.pkl` and `jpg/<image>.jpg`. The pickle holds `imlist` (database images),
+`qimlist` (queries) and `gnd`, one entry per query with `easy`, `hard` and `junk` (indices into
+`imlist`) and `bbx` (the query's box x1, y1, x2, y2). Queries are cropped to their box, as the
+revisited protocol prescribes; all images are evaluated at 224x224, single scale (paper App. B-F).
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .images import DatasetError, load_image
+
+REVISITED_DATASETS = ("roxford5k", "rparis6k")
+REVISITED_IMAGE_SIZE = 224
+REVISITED_COUNTS = {"roxford5k": (4993, 70), "rparis6k": (6322, 70)}  # (database images, queries)
+GND_KEYS = ("easy", "hard", "junk", "bbx")
+
+# The pickles hold lists, dicts and numpy arrays; nothing else may be built while reading one.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+}
+
+
+class _GroundTruthUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a ground-truth file holds only lists and arrays")
+
+
+@dataclass(frozen=True)
+class QueryGroundTruth:
+    easy: tuple[int, ...]
+    hard: tuple[int, ...]
+    junk: tuple[int, ...]
+    bbx: tuple[float, float, float, float] | None
+
+
+def read_ground_truth(path: Path) -> tuple[list[str], list[str], list[QueryGroundTruth]]:
+    """(imlist, qimlist, per-query ground truth) from a `gnd_<name>.pkl`, checked for consistency."""
+    if not path.is_file():
+        raise DatasetError(f"ground-truth file not found: {path} (`bench data download` fetches it)")
+    try:
+        with path.open("rb") as handle:
+            data = _GroundTruthUnpickler(handle).load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as error:
+        raise DatasetError(f"cannot read ground-truth pickle {path}: {error}") from error
+    if not isinstance(data, dict) or not all(k in data for k in ("imlist", "qimlist", "gnd")):
+        raise DatasetError(f"{path} must be a dict with 'imlist', 'qimlist' and 'gnd'")
+    imlist, qimlist, gnd = list(data["imlist"]), list(data["qimlist"]), list(data["gnd"])
+    if len(gnd) != len(qimlist):
+        raise DatasetError(f"{path}: {len(gnd)} 'gnd' entries for {len(qimlist)} queries")
+    truths = []
+    for q, entry in enumerate(gnd):
+        if not isinstance(entry, dict) or any(k not in entry for k in GND_KEYS[:3]):
+            raise DatasetError(f"{path}: gnd[{q}] must hold 'easy', 'hard' and 'junk' index lists")
+        lists = {k: tuple(int(i) for i in np.asarray(entry[k]).reshape(-1)) for k in GND_KEYS[:3]}
+        bad = [i for values in lists.values() for i in values if not 0 <= i < len(imlist)]
+        if bad:
+            raise DatasetError(f"{path}: gnd[{q}] names image index {bad[0]}, outside imlist (0..{len(imlist) - 1})")
+        bbx = entry.get("bbx")
+        box = tuple(float(v) for v in np.asarray(bbx).reshape(-1)) if bbx is not None else None
+        if box is not None and len(box) != 4:
+            raise DatasetError(f"{path}: gnd[{q}]['bbx'] must be x1, y1, x2, y2, got {bbx!r}")
+        truths.append(QueryGroundTruth(bbx=box, **lists))
+    return imlist, qimlist, truths
+
+
+def crop_and_resize(image: torch.Tensor, box: tuple[float, float, float, float] | None, size: int) -> torch.Tensor:
+    """Crop (3, H, W) to the box (clipped to the image), then resize to size x size."""
+    if box is not None:
+        height, width = image.shape[1:]
+        x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
+        x2, y2 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
+        if x2 > x1 and y2 > y1:
+            image = image[:, y1:y2, x1:x2]
+    resized = F.interpolate(image[None], size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+    return resized[0].clamp(0.0, 1.0)
+
+
+class RetrievalDataset(Dataset):
+    """The queries (evaluated and attacked); the database images are read by the task's `prepare`."""
+
+    task = "retrieval"
+
+    def __init__(self, name: str, root: Path, image_size: int = REVISITED_IMAGE_SIZE):
+        self.name = name
+        self.root = Path(root)
+        self.image_size = image_size
+        self.imlist, self.qimlist, self.ground_truth = read_ground_truth(self.root / f"gnd_{name}.pkl")
+
+    def image_path(self, image_name: str) -> Path:
+        return self.root / "jpg" / f"{image_name}.jpg"
+
+    def database_image(self, index: int) -> torch.Tensor:
+        return load_image(self.image_path(self.imlist[index]), self.image_size)
+
+    def __len__(self) -> int:
+        return len(self.qimlist)
+
+    def sample_info(self, position: int) -> dict[str, str]:
+        return {"sample_id": self.qimlist[position], "split": self.name}
+
+    def __getitem__(self, position: int) -> dict:
+        image = load_image(self.image_path(self.qimlist[position]))
+        return {"image": crop_and_resize(image, self.ground_truth[position].bbx, self.image_size), "position": position}
+
+
+def load_revisited(root: Path, name: str) -> RetrievalDataset:
+    if name not in REVISITED_DATASETS:
+        raise DatasetError(f"unknown revisited dataset '{name}'; choose one of {', '.join(REVISITED_DATASETS)}")
+    return RetrievalDataset(name, root)

@@ -1,0 +1,100 @@
+"""`bench reproduce TABLE`: the paper's configuration for every cell of a table, planned and run.
+
+The configurations are data (`paper_tables.py`); this module turns them into `EvaluationConfig`s,
+prints the plan, and runs it with the one runner.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from model_zoo import list_models
+
+from .atomic import atomic_write_text
+from .datasets import DatasetError, get_dataset_spec, resolve_data_root
+from .paper_tables import PAPER_TABLES
+from .runner import NO_ATTACK, EvaluationConfig
+
+DEFAULT_ATTACK = "apgd-ce"
+
+
+@dataclass
+class PlannedRun:
+    config: EvaluationConfig
+    registered: bool  # False: the local zoo has no such model; reported, not run
+
+    def row(self) -> list[str]:
+        c = self.config
+        clean_only = c.attack == NO_ATTACK
+        threat = "clean only" if clean_only else c.threat
+        eps = "-" if clean_only else c.eps
+        iterations = "-" if clean_only else f"{c.n_iter}x{c.n_restarts}"
+        if c.n_ex_per_split:
+            samples = f"first {c.n_ex_per_split} per split"
+        else:
+            samples = f"first {c.n_ex}" if c.n_ex else "all"
+        return [c.model, c.dataset, c.split or "all splits", threat, eps, c.attack, iterations, samples,
+                "yes" if self.registered else "NOT IN ZOO"]
+
+
+PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
+
+
+def get_table(name: str) -> dict:
+    if name not in PAPER_TABLES:
+        close = difflib.get_close_matches(name, list(PAPER_TABLES), n=2, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown table '{name}'{hint} (choose one of {', '.join(PAPER_TABLES)})")
+    return PAPER_TABLES[name]
+
+
+def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[PlannedRun]:
+    """Every run of table `name` (for `models`, default the paper's), as the paper configured it.
+
+    `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...).
+    """
+    table = get_table(name)
+    known = set(list_models())
+    planned = []
+    for model in models or table["models"]:
+        for run in table["runs"]:
+            fields = {"attack": DEFAULT_ATTACK, **run, **overrides}
+            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered=model in known or ":" in model))
+    return planned
+
+
+def run_table(
+    name: str, planned: list[PlannedRun], output_dir: Path, progress: bool = True, echo: Callable[[str], None] = print
+) -> Path:
+    """Run every planned run whose model is in the zoo; write an index of the result files."""
+    from .runner import run_evaluation
+
+    for run in planned:  # refuse bad input, and missing data, before the first run starts
+        if run.registered:
+            run.config.validate()
+    missing = sorted({
+        run.config.dataset for run in planned
+        if run.registered and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
+    })
+    if missing:
+        raise DatasetError(
+            f"{name} needs dataset(s) {', '.join(missing)}, not found under the data root "
+            f"({resolve_data_root(planned[0].config.data_root)}); `bench data download NAME` fetches each or says where to put it"
+        )
+    index = {"table": name, "title": get_table(name)["title"], "runs": []}
+    for run in planned:
+        entry = {"config": asdict(run.config)}
+        if not run.registered:
+            entry["skipped"] = f"model '{run.config.model}' is not in the zoo"
+            echo(f"skip {run.config.model}: not in the zoo (`bench models` lists what is)")
+        else:
+            result, path = run_evaluation(run.config, output_dir, progress=progress)
+            robust = result.scores["robust"] if result.attack is not None else None
+            entry.update(result_file=str(path), clean=result.scores["clean"], robust=robust, weights=result.weights)
+            shown = f" robust {robust:.4f}" if robust is not None else ""
+            echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f}{shown} -> {path}")
+        index["runs"].append(entry)
+    return atomic_write_text(Path(output_dir) / f"reproduce-{name}.json", json.dumps(index, indent=2) + "\n")

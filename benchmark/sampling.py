@@ -1,0 +1,20 @@
+"""Which samples of a dataset a run evaluates: all, the first N, or the first N of every split."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def select_positions(dataset, n_ex: int | None = None, n_ex_per_split: int | None = None) -> list[int]:
+    """Positions in dataset order; `n_ex_per_split` keeps the first N of each split (the paper's 1k
+    per BAPPS split), then `n_ex` caps the total."""
+    positions = list(range(len(dataset)))
+    if n_ex_per_split is not None:
+        taken: dict[str, int] = defaultdict(int)
+        kept = []
+        for position in positions:
+            split = dataset.sample_info(position)["split"]
+            if taken[split] < n_ex_per_split:
+                taken[split] += 1
+                kept.append(position)
+        positions = kept
+    return positions if n_ex is None else positions[:n_ex]

@@ -1,0 +1,52 @@
+"""Odd-one-out (THINGS): the odd image is the one least similar to the other two.
+
+With similarities s01, s02, s12 of a triplet, the most similar pair belongs together and the
+remaining image is the prediction: s12 largest -> 0, s02 largest -> 1, s01 largest -> 2 (a tie goes
+to the lower position). Evaluated clean, as in the paper (Table XII).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from attacks import AttackConfig
+from model_zoo.base import PerceptualModel
+
+
+def odd_one_out_predictions(sim_01: Tensor, sim_02: Tensor, sim_12: Tensor) -> Tensor:
+    """Position (0, 1, 2) of the image outside the most similar pair."""
+    return torch.stack([sim_12, sim_02, sim_01], dim=1).argmax(dim=1)
+
+
+class OddOneOutTask:
+    name = "odd-one-out"
+
+    def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
+        if attack is not None:
+            raise ValueError("the odd-one-out task is evaluated clean (paper Table XII); pass --attack none")
+
+    @torch.no_grad()
+    def evaluate_batch(self, model: PerceptualModel, batch: dict[str, Any], attack, device, sample_ids: list[int]) -> list[dict[str, Any]]:
+        images = [batch[f"image_{n}"].to(device) for n in range(3)]
+        sim_01, sim_02, sim_12 = model.sim(images[0], images[1]), model.sim(images[0], images[2]), model.sim(images[1], images[2])
+        predictions = odd_one_out_predictions(sim_01, sim_02, sim_12)
+        odd = batch["odd"].to(device)
+        return [
+            {
+                "odd": int(odd[i]),
+                "sim_01": float(sim_01[i]),
+                "sim_02": float(sim_02[i]),
+                "sim_12": float(sim_12[i]),
+                "clean_prediction": int(predictions[i]),
+                "clean_score": float(predictions[i] == odd[i]),
+                "robust_score": float(predictions[i] == odd[i]),  # no attack: robust equals clean
+            }
+            for i in range(len(odd))
+        ]
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        n = len(records)
+        clean = sum(r["clean_score"] for r in records) / n
+        return {"clean": clean, "robust": clean, "n": n}
