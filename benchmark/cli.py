@@ -71,9 +71,18 @@ def main() -> None:
 @click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
+@click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
-    """Evaluate models on a dataset, clean and under attack, and write one result file per run."""
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, precision, channels_last, compile_model, distributed):
+    """Evaluate models on a dataset, clean and under attack, and write one result file per run.
+
+    Re-running an interrupted command continues from its checkpoint. Under
+    `torchrun --nproc_per_node N -m benchmark.cli evaluate ...` the batches are shared by the processes.
+    """
+    from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
     configs = [
@@ -81,16 +90,24 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
             pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
+            precision=precision, channels_last=channels_last, compile_model=compile_model,
         )
         for model in _split_list(models)
         for threat in _split_list(threats)
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
+    if distributed or launched_by_torchrun():
+        init_distributed(device)
+    is_main = current_process_group().is_main
     for config in configs:
         result, path = run_evaluation(config, output_dir, progress=not quiet)
+        if not is_main:
+            continue
         threat = f"{result.threat['norm']} {result.threat['eps_text']}"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
+        if result.resumed_samples:
+            click.echo(f"resumed: {result.resumed_samples} of {result.scores['n']} samples came from the checkpoint of an interrupted run")
         click.echo(
             f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
             f"clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}"

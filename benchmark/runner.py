@@ -2,6 +2,8 @@
 
 Computes clean predictions, attacks what is still correct, and writes the result and per-sample
 outcomes. The progress bar shows finished samples and the running clean and robust scores.
+Finished batches are checkpointed, so re-running a killed command continues where it stopped;
+under torchrun, ranks share the batches and rank 0 writes the one result.
 """
 from __future__ import annotations
 
@@ -12,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attacks.threat import ThreatModel
 from model_zoo import create_model, get_model_card
 
-from .datasets import get_dataset_spec, load_dataset
-from .environment import environment
-from .results import EvaluationResult, write_result
+from .acceleration import Acceleration
+from .checkpoint import BatchCheckpoint, configuration_hash
+from .datasets import check_dataset_available, get_dataset_spec, load_dataset
+from .distributed import barrier, current_process_group, gather_batches, rank_device
+from .environment import environment, package_versions
+from .results import EvaluationResult, result_path, write_result
 from .tasks import ATTACKS, AttackConfig, get_task
 
 
@@ -41,6 +46,12 @@ class EvaluationConfig:
     pretrained: bool = True
     data_root: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the model; the attack's arithmetic stays fp32
+    channels_last: bool = False
+    compile_model: bool = False
+
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.channels_last, self.compile_model)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel.from_text(self.threat, self.eps)
@@ -49,7 +60,7 @@ class EvaluationConfig:
         """Refuse bad input before any work is done, with the fix in the message."""
         self.threat_model()
         get_model_card(self.model)  # unknown names fail here, with suggestions
-        get_dataset_spec(self.dataset)
+        check_dataset_available(self.dataset, self.data_root)
         if self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)}")
         if self.n_iter < 1:
@@ -64,46 +75,35 @@ class EvaluationConfig:
             raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
+        self.acceleration().validate(self.device)
 
 
 def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True) -> tuple[EvaluationResult, Path]:
-    """Evaluate one model on one dataset under one threat model and write the result."""
+    """Evaluate one model on one dataset under one threat model and write the result.
+
+    Resumes from the checkpoint of an interrupted run of the same configuration. Inside a
+    torch.distributed process group, each rank evaluates its share of the batches and rank 0
+    writes the result (every rank returns it).
+    """
     config.validate()
     threat = config.threat_model()
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
+    group = current_process_group()
+    device = rank_device(config.device, group)
 
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split)
     task = get_task(spec.task)
     positions = list(range(len(dataset) if config.n_ex is None else min(config.n_ex, len(dataset))))
-    loader = DataLoader(Subset(dataset, positions), batch_size=config.batch_size, shuffle=False)
+    batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
 
-    model = create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
+    acceleration = config.acceleration()
+    model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
     attack = AttackConfig(
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
         n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,
     )
-    loaded = time.perf_counter()
-
-    records: list[dict[str, Any]] = []
-    bar = tqdm(total=len(positions), desc=f"{config.model} {threat.label}", unit="sample", disable=not progress)
-    for batch in loader:
-        sample_positions = [int(p) for p in batch["position"]]
-        outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
-        for position, outcome in zip(sample_positions, outcomes):
-            records.append({"position": position, **dataset.sample_info(position), **outcome})
-        bar.update(len(outcomes))
-        running = task.aggregate(records)
-        bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
-    bar.close()
-    finished = time.perf_counter()
-
-    scores = task.aggregate(records)
-    scores["per_split"] = {
-        split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})
-    }
     result = EvaluationResult(
         model=config.model,
         model_card=model.card.to_dict(),
@@ -114,10 +114,59 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         threat={"norm": threat.norm, "eps": threat.eps, "eps_text": threat.eps_text},
         attack=attack.to_dict(),
         config=asdict(config),
-        scores=scores,
-        timing={"setup_s": loaded - started, "evaluation_s": finished - loaded, "total_s": finished - started},
-        environment=environment(device),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        scores={},
+        timing={},
+        environment={**environment(device), "world_size": group.world_size},
+        created_at="",
     )
-    path = write_result(result, records, output_dir)
+    versions = package_versions()
+    checkpoint = BatchCheckpoint(
+        result_path(result, output_dir),
+        configuration_hash({"config": result.config, "weights": result.weights, "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
+        rank=group.rank,
+    )
+    finished = checkpoint.load()
+    barrier(group)  # every rank has read the checkpoint before any rank adds to it
+    todo = [b for b in range(len(batches)) if group.owns(b) and b not in finished]
+    loaded = time.perf_counter()
+
+    records: list[dict[str, Any]] = [r for b in sorted(finished) for r in finished[b]]
+    resumed_samples = sum(len(finished[b]) for b in finished)
+    evaluated: dict[int, list[dict[str, Any]]] = {}
+    bar = tqdm(
+        total=len(positions), initial=len(records), desc=f"{config.model} {threat.label}", unit="sample",
+        disable=not (progress and group.is_main),
+    )
+    loader = DataLoader(dataset, batch_sampler=[batches[b] for b in todo])
+    for batch_index, batch in zip(todo, loader):
+        sample_positions = [int(p) for p in batch["position"]]
+        with acceleration.autocast(device):
+            outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
+        batch_records = [{"position": p, **dataset.sample_info(p), **outcome} for p, outcome in zip(sample_positions, outcomes)]
+        checkpoint.append(batch_index, batch_records)
+        evaluated[batch_index] = batch_records
+        records.extend(batch_records)
+        bar.update(len(outcomes))
+        running = task.aggregate(records)
+        bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
+    bar.close()
+    finished.update(gather_batches(evaluated, group))
+    finished_time = time.perf_counter()
+
+    records = [r for b in sorted(finished) for r in finished[b]]
+    scores = task.aggregate(records)
+    scores["per_split"] = {
+        split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})
+    }
+    result.scores = scores
+    result.timing = {"setup_s": loaded - started, "evaluation_s": finished_time - loaded, "total_s": finished_time - started}
+    result.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result.resumed_samples = resumed_samples
+    path = result_path(result, output_dir)
+    if group.is_main:
+        path = write_result(result, records, output_dir)
+        checkpoint.discard()
+    else:
+        result.samples_file = path.stem + ".samples.csv"
+    barrier(group)
     return result, path
