@@ -116,6 +116,36 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
 
 
 @main.command()
+@click.option("--model", default="clip-convnext", show_default=True, help="Model name (see `bench models`).")
+@click.option("--random-weights", is_flag=True, help="Random weights (no download needed; timing is the same).")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
+@click.option("--batch-size", default=4, show_default=True, type=int)
+@click.option("--n-iter", default=10, show_default=True, type=int)
+@click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
+@click.option("--threat", default="linf", show_default=True)
+@click.option("--eps", default=None, help="Radius [default: the threat's default].")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--channels-last", is_flag=True)
+@click.option("--compile", "compile_model", is_flag=True)
+@click.option("--repeats", default=3, show_default=True, type=int, help="Round-robin repeats; each method's fastest is kept.")
+@click.option("--no-reference", is_flag=True, help="Skip AutoAttack's APGD (pyautoattack).")
+@user_errors
+def perf(model, random_weights, model_kwargs, batch_size, n_iter, image_size, threat, eps, device, precision, channels_last, compile_model, repeats, no_reference):
+    """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
+    from .perf import ThroughputConfig, format_report, run_throughput
+
+    if min(batch_size, n_iter, image_size, repeats) < 1:
+        raise ValueError(f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}")
+    config = ThroughputConfig(
+        model=model, pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs), batch_size=batch_size,
+        n_iter=n_iter, image_size=image_size, threat=threat, eps=eps, device=device, precision=precision,
+        channels_last=channels_last, compile_model=compile_model, repeats=repeats, reference=not no_reference,
+    )
+    click.echo(format_report(run_throughput(config)))
+
+
+@main.command()
 @click.argument("pattern", default="*")
 def models(pattern):
     """List registered models matching PATTERN (shell-style, e.g. 'r-clip-*'), with their cards."""
