@@ -63,7 +63,7 @@ def main() -> None:
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations.")
 @click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
 @click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
@@ -85,6 +85,11 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
     from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
+    if batch_size != "auto":
+        try:
+            batch_size = int(batch_size)
+        except ValueError:
+            raise ValueError(f"--batch-size must be an integer or 'auto', got '{batch_size}'") from None
     configs = [
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,

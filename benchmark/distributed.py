@@ -79,3 +79,12 @@ def gather_batches(batches: dict[int, Any], group: ProcessGroup) -> dict[int, An
 def barrier(group: ProcessGroup) -> None:
     if group.world_size > 1:
         dist.barrier()
+
+
+def agree_on_minimum(value: int, group: ProcessGroup) -> int:
+    """The smallest of the ranks' values (e.g. batch sizes), so every rank cuts the same batches."""
+    if group.world_size == 1:
+        return value
+    values: list[int | None] = [None] * group.world_size
+    dist.all_gather_object(values, value)
+    return min(int(v) for v in values if v is not None)

@@ -8,7 +8,7 @@ under torchrun, ranks share the batches and rank 0 writes the one result.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,10 @@ from tqdm.auto import tqdm
 from attacks.threat import ThreatModel
 from model_zoo import create_model, get_model_card
 
-from .acceleration import Acceleration
+from .acceleration import Acceleration, auto_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
-from .distributed import barrier, current_process_group, gather_batches, rank_device
+from .distributed import barrier, agree_on_minimum, current_process_group, gather_batches, rank_device
 from .environment import environment, package_versions
 from .results import EvaluationResult, result_path, write_result
 from .tasks import ATTACKS, AttackConfig, get_task
@@ -40,7 +40,7 @@ class EvaluationConfig:
     n_iter: int = 100
     n_restarts: int = 1
     n_ex: int | None = None
-    batch_size: int = 32
+    batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True
@@ -67,8 +67,8 @@ class EvaluationConfig:
             raise ValueError(f"--n-iter must be >= 1 for an attack, got {self.n_iter}")
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"--batch-size must be an integer >= 1 or 'auto', got {self.batch_size}")
         if self.n_ex is not None and self.n_ex < 1:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
         if self.threat_model().eps == 0:
@@ -96,10 +96,15 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     dataset = load_dataset(config.dataset, config.data_root, config.split)
     task = get_task(spec.task)
     positions = list(range(len(dataset) if config.n_ex is None else min(config.n_ex, len(dataset))))
-    batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
 
     acceleration = config.acceleration()
     model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
+    if config.batch_size == "auto":
+        image_size = int(dataset[positions[0]]["reference"].shape[-1])
+        with acceleration.autocast(device):
+            fitting = auto_batch_size(model, image_size, device)
+        config = replace(config, batch_size=agree_on_minimum(fitting, group))
+    batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
     attack = AttackConfig(
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
         n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,

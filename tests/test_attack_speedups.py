@@ -87,3 +87,19 @@ def test_throughput_report_has_floor_ours_reference_ratios_and_goals():
     text = format_report(report)
     assert "ours/floor = " in text and "ours/reference = " in text
     assert "ours / reference <= 1.0" in text and "unmeasured (no GPU in this run)" in text
+
+
+def test_largest_fitting_batch_finds_the_memory_wall():
+    from benchmark.acceleration import auto_batch_size, largest_fitting_batch
+
+    tried = []
+
+    def fits_up_to_100(batch):
+        tried.append(batch)
+        return batch <= 100
+
+    assert largest_fitting_batch(fits_up_to_100) == 64 and tried == [8, 16, 32, 64, 128]
+    assert largest_fitting_batch(lambda batch: batch <= 3) == 2
+    with pytest.raises(ValueError, match="not even a batch of 1"):
+        largest_fitting_batch(lambda batch: False)
+    assert auto_batch_size(torch.nn.Identity(), 64, "cpu") >= 1
