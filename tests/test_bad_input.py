@@ -32,7 +32,8 @@ def _assert_one_line_error(out, *fragments: str) -> None:
     (["--model", "ssim", "--eps", "8"], ["Linf eps 8 exceeds 1", "did you mean 8/255"]),
     (["--model", "ssim", "--eps", "four"], ["cannot read eps 'four'"]),
     (["--model", "ssim", "--n-iter", "0"], ["--n-iter must be >= 1", "got 0"]),
-    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be >= 1"]),
+    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be an integer >= 1 or 'auto'", "got 0"]),
+    (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be an integer or 'auto'", "lots"]),
     (["--model", "ssim", "--precision", "fp16"], ["fp16 needs a GPU", "bf16 or fp32"]),
     (["--model", "ssim", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
 ])
