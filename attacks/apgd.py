@@ -4,7 +4,10 @@ halved at checkpoints where the loss stopped improving, restarting from the best
 
 Works for any per-sample loss: the caller passes an `Objective` that maps a batch of perturbed
 images (and their positions in the original batch) to a loss and, optionally, a success mask.
-Samples whose attack has succeeded leave the batch, so they cost nothing further.
+Samples whose attack has succeeded leave the batch, so they cost nothing further. Inside the
+iteration loop the state is updated with masks (`torch.where`), never with boolean indexing, so the
+loop does not wait on the device except where succeeded samples are removed (every
+`compact_every` iterations: each one on CPU, where waiting is free, every few on GPU).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import torch
 from torch import Tensor
 
 from .threat import NORMS
+
+DEFAULT_GPU_COMPACT_EVERY = 8
 
 
 @dataclass
@@ -51,6 +56,11 @@ def project(x_adv: Tensor, x: Tensor, norm: str, eps: float) -> Tensor:
         delta = delta * torch.clamp(eps / (delta_norm + 1e-12), max=1.0)
     # Clamping to [0, 1] only shrinks each coordinate of delta, so the point stays in the ball.
     return (x + delta).clamp(0.0, 1.0)
+
+
+def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
+    """A (B,) mask shaped to broadcast over `like` (B, ...)."""
+    return mask.view(-1, *([1] * (like.ndim - 1)))
 
 
 def _l2_norm(t: Tensor) -> Tensor:
@@ -101,16 +111,23 @@ def apgd(
     early_stop: bool = True,
     rho: float = 0.75,
     on_iteration: Callable[[int], None] | None = None,
+    compact_every: int | None = None,
 ) -> APGDResult:
     """Run APGD on a batch `x` in [0, 1] and return, per sample, its best point.
 
     `maximize=False` minimises the objective's loss instead (e.g. a distance to a target).
     With `early_stop`, samples leave the batch once `objective` reports success; restarts only
     attack samples that have not succeeded yet (or, for objectives without success, all samples,
-    keeping the highest-loss point).
+    keeping the highest-loss point). `compact_every` sets how often succeeded samples are removed
+    (default: every iteration on CPU, every 8 on GPU); it changes speed, never results, because
+    a sample's first successful point is kept and samples do not interact.
     """
     if norm not in NORMS:
         raise ValueError(f"unknown norm '{norm}'; choose one of {', '.join(NORMS)}")
+    if compact_every is None:
+        compact_every = 1 if x.device.type == "cpu" else DEFAULT_GPU_COMPACT_EVERY
+    if compact_every < 1:
+        raise ValueError(f"compact_every must be >= 1, got {compact_every}")
     if eps < 0 or n_iter < 0 or n_restarts < 1:
         raise ValueError(f"need eps >= 0, n_iter >= 0, n_restarts >= 1; got eps={eps}, n_iter={n_iter}, n_restarts={n_restarts}")
     batch_size = x.shape[0]
@@ -127,7 +144,7 @@ def apgd(
         run = _apgd_single_run(
             objective, x[todo].detach(), todo, norm, eps, n_iter, sign, rho, early_stop,
             _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
-            on_iteration,
+            on_iteration, compact_every,
         )
         better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
         best_x[todo[better]] = run.x_adv[better]
@@ -148,6 +165,7 @@ def _apgd_single_run(
     early_stop: bool,
     generators: list[torch.Generator] | None,
     on_iteration: Callable[[int], None] | None,
+    compact_every: int = 1,
 ) -> APGDResult:
     """One APGD run; returns per sample the successful point, else the best-loss point."""
     n = x.shape[0]
@@ -180,15 +198,17 @@ def _apgd_single_run(
     reduced_last_check = torch.zeros(n, dtype=torch.bool, device=x.device)
 
     def record(points: Tensor, losses: Tensor, done: Tensor) -> None:
-        improved = done | (~out_success[alive] & (losses > out_loss[alive]))
-        out_x[alive[improved]] = points[improved]
-        out_loss[alive[improved]] = losses[improved]
-        out_success[alive[done]] = True
+        """Keep each sample's first successful point, else its highest-loss point."""
+        already = out_success[alive]
+        improved = ~already & (done | (losses > out_loss[alive]))
+        out_x[alive] = torch.where(_per_sample(improved, points), points, out_x[alive])
+        out_loss[alive] = torch.where(improved, losses, out_loss[alive])
+        out_success[alive] = already | done
 
     record(x_adv, loss, succeeded)
     for iteration in range(n_iter):
-        if early_stop and bool(succeeded.any()):
-            keep = ~succeeded
+        if early_stop and iteration % compact_every == 0 and bool(out_success[alive].any()):
+            keep = ~out_success[alive]
             alive, x_orig, x_adv, x_adv_old, grad = alive[keep], x_orig[keep], x_adv[keep], x_adv_old[keep], grad[keep]
             x_best, grad_best, loss_best, step_size = x_best[keep], grad_best[keep], loss_best[keep], step_size[keep]
             loss_best_last_check, reduced_last_check = loss_best_last_check[keep], reduced_last_check[keep]
@@ -205,7 +225,9 @@ def _apgd_single_run(
         loss, grad, succeeded = evaluate(x_adv, alive)
         record(x_adv, loss, succeeded)
         improved = loss > loss_best
-        x_best[improved], grad_best[improved], loss_best[improved] = x_adv[improved], grad[improved], loss[improved]
+        x_best = torch.where(_per_sample(improved, x_best), x_adv, x_best)
+        grad_best = torch.where(_per_sample(improved, grad_best), grad, grad_best)
+        loss_best = torch.where(improved, loss, loss_best)
         loss_history.append(loss)
 
         since_checkpoint += 1
@@ -215,8 +237,9 @@ def _apgd_single_run(
             no_improvement = ~reduced_last_check & (loss_best_last_check >= loss_best)
             reduce = oscillating | no_improvement
             reduced_last_check, loss_best_last_check = reduce, loss_best.clone()
-            step_size[reduce] /= 2.0
-            x_adv[reduce], grad[reduce] = x_best[reduce], grad_best[reduce]
+            step_size = torch.where(_per_sample(reduce, step_size), step_size / 2.0, step_size)
+            x_adv = torch.where(_per_sample(reduce, x_adv), x_best, x_adv)
+            grad = torch.where(_per_sample(reduce, grad), grad_best, grad)
             k = max(k - k_decrement, k_min)
             since_checkpoint = 0
             loss_history = [loss_history[-1]]

@@ -59,13 +59,13 @@ def main() -> None:
 @click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
 @click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
-@click.option("--attack", default="apgd-ce", show_default=True, help="Attack, or 'none' for clean scores only.")
-@click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations.")
+@click.option("--attack", default="apgd-ce", show_default=True, help="Attack (apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
+@click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
 @click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
 @click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=binary for BAPPS.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
@@ -74,28 +74,46 @@ def main() -> None:
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
+@click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks):
-    """Evaluate models on a dataset, clean and under attack, and write one result file per run."""
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks, precision, channels_last, compile_model, distributed):
+    """Evaluate models on a dataset, clean and under attack, and write one result file per run.
+
+    Re-running an interrupted command continues from its checkpoint. Under
+    `torchrun --nproc_per_node N -m benchmark.cli evaluate ...` the batches are shared by the processes.
+    """
+    from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
+    batch_size = _parse_batch_size(batch_size)
     configs = [
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
             pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
             n_ex_per_split=n_ex_per_split, dataset_options=_parse_kwargs(dataset_options), checks=checks,
+            precision=precision, channels_last=channels_last, compile_model=compile_model,
         )
         for model in _split_list(models)
         for threat in _split_list(threats)
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
+    if distributed or launched_by_torchrun():
+        init_distributed(device)
+    is_main = current_process_group().is_main
     for config in configs:
         result, path = run_evaluation(config, output_dir, progress=not quiet)
+        if not is_main:
+            continue
         threat = f"{result.threat['norm']} {result.threat['eps_text']}"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
         robust = f"  robust {100 * result.scores['robust']:.2f}" if result.attack is not None else " (clean only)"
+        if result.resumed_samples:
+            click.echo(f"resumed: {result.resumed_samples} of {result.scores['n']} samples came from the checkpoint of an interrupted run")
         click.echo(
             f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
             f"clean {100 * result.scores['clean']:.2f}{robust}"
@@ -103,6 +121,15 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
         )
         for name, check in result.checks.items():
             click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
+
+
+def _parse_batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--batch-size must be an integer or 'auto', got '{text}'") from None
 
 
 @main.command()
@@ -145,6 +172,36 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
     for point in result.points:
         click.echo(f"{axis} {point.value}: clean {100 * point.result.scores['clean']:.2f}  robust {100 * point.result.scores['robust']:.2f}  -> {point.path}")
     click.echo(f"plot: {result.plot}")
+
+
+@main.command()
+@click.option("--model", default="clip-convnext", show_default=True, help="Model name (see `bench models`).")
+@click.option("--random-weights", is_flag=True, help="Random weights (no download needed; timing is the same).")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
+@click.option("--batch-size", default=4, show_default=True, type=int)
+@click.option("--n-iter", default=10, show_default=True, type=int)
+@click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
+@click.option("--threat", default="linf", show_default=True)
+@click.option("--eps", default=None, help="Radius [default: the threat's default].")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--channels-last", is_flag=True)
+@click.option("--compile", "compile_model", is_flag=True)
+@click.option("--repeats", default=3, show_default=True, type=int, help="Round-robin repeats; each method's fastest is kept.")
+@click.option("--no-reference", is_flag=True, help="Skip AutoAttack's APGD (pyautoattack).")
+@user_errors
+def perf(model, random_weights, model_kwargs, batch_size, n_iter, image_size, threat, eps, device, precision, channels_last, compile_model, repeats, no_reference):
+    """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
+    from .perf import ThroughputConfig, format_report, run_throughput
+
+    if min(batch_size, n_iter, image_size, repeats) < 1:
+        raise ValueError(f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}")
+    config = ThroughputConfig(
+        model=model, pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs), batch_size=batch_size,
+        n_iter=n_iter, image_size=image_size, threat=threat, eps=eps, device=device, precision=precision,
+        channels_last=channels_last, compile_model=compile_model, repeats=repeats, reference=not no_reference,
+    )
+    click.echo(format_report(run_throughput(config)))
 
 
 @main.command()

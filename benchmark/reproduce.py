@@ -72,9 +72,7 @@ def run_table(
     """Run every planned run whose model is in the zoo; write an index of the result files."""
     from .runner import run_evaluation
 
-    for run in planned:  # refuse bad input, and missing data, before the first run starts
-        if run.registered:
-            run.config.validate()
+    # Missing data first: one message naming every dataset the table needs.
     missing = sorted({
         run.config.dataset for run in planned
         if run.registered and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
@@ -84,6 +82,9 @@ def run_table(
             f"{name} needs dataset(s) {', '.join(missing)}, not found under the data root "
             f"({resolve_data_root(planned[0].config.data_root)}); `bench data download NAME` fetches each or says where to put it"
         )
+    for run in planned:  # refuse bad input before the first run starts
+        if run.registered:
+            run.config.validate()
     index = {"table": name, "title": get_table(name)["title"], "runs": []}
     for run in planned:
         entry = {"config": asdict(run.config)}

@@ -36,6 +36,7 @@ class EvaluationResult:
     created_at: str
     samples_file: str | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -2,28 +2,32 @@
 
 Computes clean predictions, attacks what is still correct, and writes the result and per-sample
 outcomes. The progress bar shows finished samples and the running clean and robust scores.
+Finished batches are checkpointed, so re-running a killed command continues where it stopped;
+under torchrun, ranks share the batches and rank 0 writes the one result.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attacks.threat import ThreatModel
 from model_zoo import create_model, get_model_card
 
-from .datasets import get_dataset_spec, load_dataset
-from .environment import environment
-from .results import EvaluationResult, write_result
+from .acceleration import Acceleration, auto_batch_size
+from .checkpoint import BatchCheckpoint, configuration_hash
+from .datasets import check_dataset_available, get_dataset_spec, load_dataset
+from .distributed import barrier, agree_on_minimum, current_process_group, gather_batches, rank_device
+from .environment import environment, package_versions
+from .results import EvaluationResult, result_path, write_result
 from .sampling import select_positions
 from .tasks import ATTACKS, AttackConfig, get_task
-
 
 NO_ATTACK = "none"  # `--attack none`: clean scores only
 
@@ -40,7 +44,7 @@ class EvaluationConfig:
     n_restarts: int = 1
     n_ex: int | None = None
     n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
-    batch_size: int = 32
+    batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True
@@ -48,11 +52,17 @@ class EvaluationConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "binary"} for BAPPS
     checks: bool = False  # run the sanity checks of benchmark/sanity.py and record them
+    precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the model; the attack's arithmetic stays fp32
+    channels_last: bool = False
+    compile_model: bool = False
 
     @property
     def clean_only(self) -> bool:
         """`--attack none` (and sweep points at eps 0 or 0 iterations): robust = clean."""
         return self.attack == NO_ATTACK
+
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.channels_last, self.compile_model)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel.from_text(self.threat, self.eps)
@@ -61,19 +71,20 @@ class EvaluationConfig:
         """Refuse bad input before any work is done, with the fix in the message."""
         self.threat_model()
         get_model_card(self.model)  # unknown names fail here, with suggestions
-        get_dataset_spec(self.dataset)
+        check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"--batch-size must be an integer >= 1 or 'auto', got {self.batch_size}")
         if self.n_ex is not None and self.n_ex < 1:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
         if self.n_ex_per_split is not None and self.n_ex_per_split < 1:
             raise ValueError(f"--n-ex-per-split must be >= 1, got {self.n_ex_per_split}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
+        self.acceleration().validate(self.device)
         if self.clean_only:
             return
         if self.n_iter < 1:
@@ -83,50 +94,39 @@ class EvaluationConfig:
 
 
 def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True) -> tuple[EvaluationResult, Path]:
-    """Evaluate one model on one dataset under one threat model and write the result."""
+    """Evaluate one model on one dataset under one threat model and write the result.
+
+    Resumes from the checkpoint of an interrupted run of the same configuration. Inside a
+    torch.distributed process group, each rank evaluates its share of the batches and rank 0
+    writes the result (every rank returns it).
+    """
     config.validate()
     threat = config.threat_model()
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
+    group = current_process_group()
+    device = rank_device(config.device, group)
 
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
     task = get_task(spec.task)
     positions = select_positions(dataset, config.n_ex, config.n_ex_per_split)
-    loader = DataLoader(Subset(dataset, positions), batch_size=config.batch_size, shuffle=False)
 
-    model = create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
+    acceleration = config.acceleration()
+    model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
+    if config.batch_size == "auto":
+        image_size = int(dataset[positions[0]]["reference"].shape[-1])
+        with acceleration.autocast(device):
+            fitting = auto_batch_size(model, image_size, device)
+        config = replace(config, batch_size=agree_on_minimum(fitting, group))
+    batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
     attack = None if config.clean_only else AttackConfig(
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
         n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,
     )
     if hasattr(task, "prepare"):  # tasks with whole-dataset state: a retrieval pool, a database
-        task.prepare(model, dataset, attack, device, config.batch_size)
-    loaded = time.perf_counter()
-
-    records: list[dict[str, Any]] = []
-    bar = tqdm(total=len(positions), desc=f"{config.model} {threat.label}", unit="sample", disable=not progress)
-    for batch in loader:
-        sample_positions = [int(p) for p in batch["position"]]
-        outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
-        for position, outcome in zip(sample_positions, outcomes):
-            records.append({"position": position, **dataset.sample_info(position), **outcome})
-        bar.update(len(outcomes))
-        running = task.aggregate(records)
-        bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
-    bar.close()
-    finished = time.perf_counter()
-    checks = {}
-    if config.checks and attack is not None:
-        from .sanity import run_sanity_checks
-
-        checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)
-
-    scores = task.aggregate(records)
-    scores["per_split"] = {
-        split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})
-    }
+        with acceleration.autocast(device):
+            task.prepare(model, dataset, attack, device, config.batch_size)
     result = EvaluationResult(
         model=config.model,
         model_card=model.card.to_dict(),
@@ -137,11 +137,63 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         threat={"norm": threat.norm, "eps": threat.eps, "eps_text": threat.eps_text},
         attack=attack.to_dict() if attack is not None else None,
         config=asdict(config),
-        scores=scores,
-        timing={"setup_s": loaded - started, "evaluation_s": finished - loaded, "total_s": finished - started},
-        environment=environment(device),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        checks=checks,
+        scores={},
+        timing={},
+        environment={**environment(device), "world_size": group.world_size},
+        created_at="",
     )
-    path = write_result(result, records, output_dir)
+    versions = package_versions()
+    checkpoint = BatchCheckpoint(
+        result_path(result, output_dir),
+        configuration_hash({"config": result.config, "weights": result.weights, "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
+        rank=group.rank,
+    )
+    finished = checkpoint.load()
+    barrier(group)  # every rank has read the checkpoint before any rank adds to it
+    todo = [b for b in range(len(batches)) if group.owns(b) and b not in finished]
+    loaded = time.perf_counter()
+
+    records: list[dict[str, Any]] = [r for b in sorted(finished) for r in finished[b]]
+    resumed_samples = sum(len(finished[b]) for b in finished)
+    evaluated: dict[int, list[dict[str, Any]]] = {}
+    bar = tqdm(
+        total=len(positions), initial=len(records), desc=f"{config.model} {threat.label}", unit="sample",
+        disable=not (progress and group.is_main),
+    )
+    loader = DataLoader(dataset, batch_sampler=[batches[b] for b in todo])
+    for batch_index, batch in zip(todo, loader):
+        sample_positions = [int(p) for p in batch["position"]]
+        with acceleration.autocast(device):
+            outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
+        batch_records = [{"position": p, **dataset.sample_info(p), **outcome} for p, outcome in zip(sample_positions, outcomes)]
+        checkpoint.append(batch_index, batch_records)
+        evaluated[batch_index] = batch_records
+        records.extend(batch_records)
+        bar.update(len(outcomes))
+        running = task.aggregate(records)
+        bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
+    bar.close()
+    finished.update(gather_batches(evaluated, group))
+    finished_time = time.perf_counter()
+
+    records = [r for b in sorted(finished) for r in finished[b]]
+    if config.checks and attack is not None and group.is_main:
+        from .sanity import run_sanity_checks
+
+        result.checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)
+    scores = task.aggregate(records)
+    scores["per_split"] = {
+        split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})
+    }
+    result.scores = scores
+    result.timing = {"setup_s": loaded - started, "evaluation_s": finished_time - loaded, "total_s": finished_time - started}
+    result.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result.resumed_samples = resumed_samples
+    path = result_path(result, output_dir)
+    if group.is_main:
+        path = write_result(result, records, output_dir)
+        checkpoint.discard()
+    else:
+        result.samples_file = path.stem + ".samples.csv"
+    barrier(group)
     return result, path

@@ -194,7 +194,7 @@ def test_model_page_lists_every_result_with_config_versions_and_sweep_plots(site
     threats = sorted(r["cells"][2]["text"] for r in data_rows)
     assert threats == sorted(["linf 4/255"] * 3 + ["l2 3.0", "linf 1/255", "linf 2/255", "linf 8/255"])
     text = " ".join(page.text)
-    assert "88.0M" in text and "torch 2.x-test" in text and "git abc123def4" in text and "hf-hub:chs20/FARE4-convnext" in text
+    assert "88.2M" in text and "torch 2.x-test" in text and "git abc123def4" in text and "hf-hub:chs20/FARE4-convnext" in text
     html = page_path.read_text()
     svgs = re.findall(r"<svg class=\"sweep-plot\".*?</svg>", html, flags=re.S)
     assert len(svgs) == 2  # robust vs eps (4 radii) and robust vs iterations (10, 100)

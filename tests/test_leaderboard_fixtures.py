@@ -8,7 +8,7 @@ from benchmark.results import EvaluationResult, write_result
 
 INJECTED_NAME = '<script>alert("pwned")</script><b>bold-model</b>'
 CONVNEXT_CARD = {"name": "r-clip-f-convnext", "family": "clip", "backbone": "ConvNeXt-B", "robust_training": "FARE",
-                 "robust_eps": "4/255", "finetuning": "none", "params": 88_000_000,
+                 "robust_eps": "4/255", "finetuning": "none", "parameters": 88_221_824,
                  "weights": {"hub_id": "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg"}}
 
 

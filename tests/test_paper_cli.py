@@ -101,13 +101,14 @@ def test_reproduce_table1_dry_run_matches_the_paper():
     assert "125 runs" in lines[0]  # 25 models x (NIGHTS linf, NIGHTS l2, BAPPS clean, BAPPS linf, BAPPS l2)
     rows = [line.split() for line in lines if line.startswith("r-clip-t-convnext ")]
     assert rows == [
-        ["r-clip-t-convnext", "nights", "test", "linf", "4/255", "apgd-ce", "100x1", "all", "NOT", "IN", "ZOO"],
-        ["r-clip-t-convnext", "nights", "test", "l2", "3.0", "apgd-ce", "100x1", "all", "NOT", "IN", "ZOO"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "clean", "only", "-", "none", "-", "all", "NOT", "IN", "ZOO"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "linf", "4/255", "apgd-ce", "100x1", "first", "1000", "per", "split", "NOT", "IN", "ZOO"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", "NOT", "IN", "ZOO"],
+        ["r-clip-t-convnext", "nights", "test", "linf", "4/255", "apgd-ce", "100x1", "all", "yes"],
+        ["r-clip-t-convnext", "nights", "test", "l2", "3.0", "apgd-ce", "100x1", "all", "yes"],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "clean", "only", "-", "none", "-", "all", "yes"],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "linf", "4/255", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
     ]
     assert any(line.startswith("clip-convnext ") and line.rstrip().endswith("yes") for line in lines)
+    assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO") for line in lines)
     table3 = CliRunner().invoke(main, ["reproduce", "table3", "--dry-run"]).output
     assert "detect" in table3 and "8/255" in table3 and "200x1" in table3
 

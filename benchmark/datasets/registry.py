@@ -67,7 +67,8 @@ def resolve_data_root(data_root: str | Path | None) -> Path | None:
     return Path(data_root).expanduser() if data_root else None
 
 
-def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None, **options) -> Dataset:
+def check_dataset_available(name: str, data_root: str | Path | None = None, **options) -> DatasetSpec:
+    """Refuse an unknown dataset or option, or one whose files are not under the data root, before any work."""
     spec = get_dataset_spec(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
@@ -82,6 +83,12 @@ def load_dataset(name: str, data_root: str | Path | None = None, split: str | No
                 f"dataset '{name}' not found at {spec.location(root)}; `bench data download {name}` fetches it "
                 "or says where to put it"
             )
+    return spec
+
+
+def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None, **options) -> Dataset:
+    spec = check_dataset_available(name, data_root, **options)
+    root = resolve_data_root(data_root)
     if split is not None and spec.splits and split not in spec.splits:
         raise DatasetError(f"dataset '{name}' has no split '{split}'; choose one of {', '.join(spec.splits)}")
     return spec.load(root, split, **options)

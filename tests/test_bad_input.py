@@ -1,0 +1,84 @@
+"""Every bad input gets a one-line error that names the bad value, a non-zero exit, and loses nothing."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark.checkpoint import PARTIAL_SUFFIX
+from benchmark.cli import main
+from benchmark.datasets.demo import write_demo
+from benchmark.results import read_samples
+from leaderboard.collect import collect_results
+
+
+def _evaluate(args: list[str], output_dir, env: dict | None = None):
+    return CliRunner().invoke(main, ["evaluate", "--quiet", "--output-dir", str(output_dir), *args], env=env)
+
+
+def _assert_one_line_error(out, *fragments: str) -> None:
+    assert out.exit_code != 0, out.output
+    lines = [line for line in out.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), out.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--model", "ssmi"], ["unknown model 'ssmi'", "did you mean 'ssim'"]),
+    (["--model", "ssim", "--dataset", "nights-tset"], ["unknown dataset 'nights-tset'", "bench datasets"]),
+    (["--model", "ssim", "--threat", "l3"], ["unknown threat model 'l3'", "linf, l2"]),
+    (["--model", "ssim", "--eps", "-4/255"], ["eps must be >= 0", "-4/255"]),
+    (["--model", "ssim", "--eps", "0"], ["eps 0 leaves nothing to attack", "4/255"]),
+    (["--model", "ssim", "--eps", "8"], ["Linf eps 8 exceeds 1", "did you mean 8/255"]),
+    (["--model", "ssim", "--eps", "four"], ["cannot read eps 'four'"]),
+    (["--model", "ssim", "--n-iter", "0"], ["--n-iter must be >= 1", "got 0"]),
+    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be an integer >= 1 or 'auto'", "got 0"]),
+    (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be an integer or 'auto'", "lots"]),
+    (["--model", "ssim", "--precision", "fp16"], ["fp16 needs a GPU", "bf16 or fp32"]),
+    (["--model", "ssim", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
+])
+def test_bad_arguments_are_refused_before_any_work(args, fragments, tmp_path):
+    _assert_one_line_error(_evaluate(args, tmp_path / "results"), *fragments)
+    assert not (tmp_path / "results").exists()
+
+
+def test_dataset_without_a_data_root_says_how_to_give_one(tmp_path):
+    out = _evaluate(["--model", "ssim", "--dataset", "bapps"], tmp_path / "results", env={"PERCEPTBENCH_DATA": ""})
+    _assert_one_line_error(out, "dataset 'bapps' needs a data root", "--data-root")
+    out = _evaluate(["--model", "ssim", "--dataset", "bapps", "--data-root", str(tmp_path / "nowhere")], tmp_path / "results")
+    _assert_one_line_error(out, "not found at", str(tmp_path / "nowhere"))
+    assert not (tmp_path / "results").exists()
+
+
+def test_corrupt_image_names_the_file_and_keeps_finished_batches(tmp_path):
+    split = tmp_path / "data" / "bapps" / "2afc" / "val" / "traditional"
+    write_demo(split, n_triplets=4)
+    broken = split / "p1" / "000002.png"
+    good_bytes = broken.read_bytes()
+    broken.write_bytes(good_bytes[: len(good_bytes) // 3])  # a truncated download
+    args = ["--model", "pixel-l2", "--threat", "l2", "--dataset", "bapps", "--split", "traditional",
+            "--data-root", str(tmp_path / "data"), "--batch-size", "1", "--n-iter", "2"]
+    out = _evaluate(args, tmp_path / "results")
+    _assert_one_line_error(out, "cannot read image", str(broken))
+    partial = list((tmp_path / "results").rglob(f"*{PARTIAL_SUFFIX}"))
+    assert len(partial) == 1 and partial[0].read_text().count("\n") == 2, "batches before the bad image are kept"
+
+    broken.write_bytes(good_bytes)
+    out = _evaluate(args, tmp_path / "results")
+    assert out.exit_code == 0, out.output
+    assert "resumed: 2 of 4 samples" in out.output
+    result_file = next((tmp_path / "results").rglob("*.json"))
+    assert [int(s["position"]) for s in read_samples(result_file)] == [0, 1, 2, 3]
+
+
+def test_malformed_result_files_are_skipped_with_a_warning(tmp_path):
+    results = tmp_path / "results"
+    assert _evaluate(["--model", "ssim", "--n-ex", "2", "--n-iter", "1"], results).exit_code == 0
+    good = next(results.rglob("*.json"))
+    (results / "torn.json").write_text(good.read_text()[:100])  # a half-written copy
+    (results / "foreign.json").write_text('{"hello": 1}')
+    with pytest.warns(UserWarning) as caught:
+        collected = collect_results(results)
+    assert [path for path, _ in collected] == [good]
+    messages = " ".join(str(w.message) for w in caught)
+    assert "torn.json" in messages and "foreign.json" in messages
