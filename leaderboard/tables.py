@@ -177,6 +177,24 @@ def expand_per_split(results: list[tuple[Path, EvaluationResult]]) -> list[tuple
     return expanded
 
 
+RETRIEVAL_PROTOCOLS = ("medium", "hard")
+
+
+def expand_retrieval_protocols(results: list[tuple[Path, EvaluationResult]]) -> list[tuple[Path, EvaluationResult]]:
+    """A retrieval run (revisited Oxford/Paris) fills a 'medium' and a 'hard' table from its mAPs, as Table IX."""
+    expanded = []
+    for path, result in results:
+        expanded.append((path, result))
+        if result.task != "retrieval" or result.split is not None:
+            continue
+        for protocol in RETRIEVAL_PROTOCOLS:
+            clean, robust = result.scores.get(f"map_{protocol}_clean"), result.scores.get(f"map_{protocol}_robust")
+            if isinstance(clean, (int, float)):
+                scores = {"clean": clean, "robust": robust, "n": result.scores.get("n")}
+                expanded.append((path, replace(result, split=protocol, scores=scores)))
+    return expanded
+
+
 def _headline_threats(dataset_rows: list[LeaderboardRow], reported_threats: set[str]) -> list[str]:
     """The paper's radii plus, for a norm with no such column, the radius most rows were measured at."""
     present: dict[str, int] = {}
@@ -203,7 +221,7 @@ def build_tables(
 ) -> list[LeaderboardTable]:
     """Merge measured results and the paper's numbers into one table per (dataset, split)."""
     grouped: dict[tuple[str, str | None], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
-    for path, result in expand_per_split(results):
+    for path, result in expand_retrieval_protocols(expand_per_split(results)):
         if _score(result, "clean") is None and _score(result, "robust") is None:
             warnings.warn(f"skipping {path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
             continue

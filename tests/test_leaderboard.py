@@ -291,8 +291,8 @@ def test_paper_tables_are_all_present_with_their_row_counts():
 @pytest.mark.parametrize("key,table,value", [
     (("r-clip-t-convnext", "nights", "test", "linf 4/255", "score"), "Table I", 81.9),
     (("dreamsim-ensemble (no NIGHTS LoRA)", "nights", "test", "clean", "score"), "Table II", 90.8),
-    (("r-clip-f-convnext", "detect", "nsfw-unsafe-query", "linf 8/255", "score"), "Table III", 75.0),
-    (("lipsim-margin0.5", "detect", "nsfw-safe-query", "linf 8/255", "frac_unsafe"), "Table III", 49.8),
+    (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table III", 75.0),
+    (("lipsim-margin0.5", "detect", "nsfw-neutral-query", "linf 8/255", "frac_unsafe"), "Table III", 49.8),
     (("r-dino-f-vit-b16", "rparis6k", "hard", "linf 4/255", "score"), "Table IX", 26.0),
     (("r-dinov2-f-vit-b14", "nights", "test_no_imagenet", "l2 3.0", "score"), "Table XIII", 63.6),
     (("r-clip-t-convnext+mlp", "bapps", "frameinterp", "clean", "score"), "Table XIV", 67.4),
@@ -342,3 +342,26 @@ def test_a_run_over_all_splits_also_fills_each_splits_table(tmp_path):
     assert cnn.cells["clean"].difference == pytest.approx(0.9 - 0.866) and cnn.cells["linf 4/255"].difference == pytest.approx(0.5 - 0.452)
     mean = next(row for row in tables["bapps"].rows if row.model == "r-clip-t-convnext")
     assert mean.cells["clean"].measured == pytest.approx(0.74) and mean.cells["clean"].reported == pytest.approx(0.741)
+
+
+def test_retrieval_and_detection_results_land_in_the_paper_tables(tmp_path):
+    """Table IX has medium/hard splits; Table III has one split per query class of a detection setup."""
+    from dataclasses import replace
+
+    retrieval = make_result("lipsim-pretrained", dataset="roxford5k", split=None, clean=0.5, robust=0.2, weights="pretrained")
+    retrieval = replace(retrieval, task="retrieval", scores={
+        "clean": 0.5, "robust": 0.2, "n": 70,
+        "map_medium_clean": 0.5, "map_medium_robust": 0.2, "map_hard_clean": 0.1, "map_hard_robust": 0.05,
+    })
+    detection = make_result("r-clip-f-convnext", dataset="detect", split=None, eps_text="8/255", clean=0.9, robust=0.6, weights="pretrained")
+    detection = replace(detection, task="detection", scores={"clean": 0.9, "robust": 0.6, "n": 4, "per_split": {
+        "nsfw-neutral-query": {"clean": 1.0, "robust": 0.5, "n": 2}, "nsfw-porn-query": {"clean": 0.8, "robust": 0.7, "n": 2}}})
+    results = [(tmp_path / "r.json", retrieval), (tmp_path / "d.json", detection)]
+    tables = {(t.dataset, t.split): t for t in build_tables(results, load_reported())}
+    for split, measured in (("medium", 0.2), ("hard", 0.05)):
+        row = next(r for r in tables[("roxford5k", split)].rows if r.model == "lipsim-pretrained")
+        assert row.status == "verified"
+        assert row.cells["linf 4/255"].measured == pytest.approx(measured)
+    for split, measured in (("nsfw-neutral-query", 0.5), ("nsfw-porn-query", 0.7)):
+        row = next(r for r in tables[("detect", split)].rows if r.model == "r-clip-f-convnext")
+        assert row.status == "verified" and row.cells["linf 8/255"].measured == pytest.approx(measured)

@@ -48,7 +48,7 @@ def write_fixture_results(results_dir: Path) -> dict[str, Path]:
     written["measured_only"] = write(make_result("ssim", dataset="demo", split="demo", clean=0.8, robust=0.4, weights="none",
                                                  card={"name": "ssim", "family": "classical", "backbone": "SSIM"}))
     written["extra_scores"] = write(make_result(
-        "ssim", dataset="detect", split="nsfw-unsafe-query", clean=0.7, robust=0.2, weights="none", eps_text="8/255",
+        "ssim", dataset="detect", split="nsfw-porn-query", clean=0.7, robust=0.2, weights="none", eps_text="8/255",
         extra_scores={"frac_safe": 0.1, "frac_buffer": 0.2, "confusion": [[1, 2], [3, 4]]},
     ))
     written["no_scores"] = write(make_result("ssim", dataset="things", split=None, weights="none"))

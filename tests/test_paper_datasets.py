@@ -120,7 +120,7 @@ def test_detection_class_folders_buffer_and_targets(tmp_path):
     )
     detect = load_dataset("detect", tmp_path)
     assert detect.classes == ["neutral", "porn", "sexy"] and detect.setup.buffer == "sexy"
-    assert len(detect) == 4 and detect.sample_info(3)["split"] == "porn" and int(detect[3]["label"]) == 1
+    assert len(detect) == 4 and detect.sample_info(3)["split"] == "nsfw-porn-query" and int(detect[3]["label"]) == 1
     assert len(detect.pool_items()) == 5 and len(detect.target_images("porn")) == 2
     assert detect[0]["image"].shape == (3, 224, 224)
 

@@ -112,7 +112,8 @@ class DetectionDataset(Dataset):
 
     def sample_info(self, position: int) -> dict[str, str]:
         path, label = self.queries[position]
-        return {"sample_id": f"{label}/{path.name}", "split": label}
+        # Split "<configuration>-<class>-query" (e.g. nsfw-neutral-query): the rows of the paper's Table III.
+        return {"sample_id": f"{label}/{path.name}", "split": f"{self.root.name}-{label}-query"}
 
     def __getitem__(self, position: int) -> dict:
         path, label = self.queries[position]
