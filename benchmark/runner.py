@@ -115,7 +115,8 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     acceleration = config.acceleration()
     model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
     if config.batch_size == "auto":
-        image_size = int(dataset[positions[0]]["reference"].shape[-1])
+        first_item = dataset[positions[0]]
+        image_size = int(next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3).shape[-1])  # any task's image
         with acceleration.autocast(device):
             fitting = auto_batch_size(model, image_size, device)
         config = replace(config, batch_size=agree_on_minimum(fitting, group))

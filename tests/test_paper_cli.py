@@ -76,7 +76,7 @@ def test_evaluate_detection_under_targeted_attack(tmp_path):
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "detect", "--eps", "8/255", "--n-iter", "3")
     fractions = result.scores["clean_fractions"]
     assert fractions["neutral"] == {"neutral": 0.5, "porn": 0.0, "sexy": 0.5} and fractions["porn"]["porn"] == 1.0
-    assert set(result.scores["per_split"]) == {"neutral", "porn"}
+    assert set(result.scores["per_split"]) == {"nsfw-neutral-query", "nsfw-porn-query"}  # the rows of Table III
     samples = read_samples(tmp_path / "results" / "detect" / _stem(tmp_path, "detect"))
     assert [s["target_class"] for s in samples] == ["porn", "porn", "neutral"]
     assert all(0 < float(s["perturbation_norm"]) <= 8 / 255 + 1e-6 for s in samples)
