@@ -48,31 +48,40 @@ def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
     return parsed
 
 
+def run_options(command):
+    """The options of every command that runs evaluations (evaluate, sweep)."""
+    for option in reversed([
+        click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
+        click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
+        click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
+        click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only."),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA]."),
+        click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
+        click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked)."),
+        click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """perceptbench: robustness of perceptual similarity metrics."""
 
 
 @main.command()
+@run_options
 @click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
-@click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`).")
-@click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
 @click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack (apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
-@click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
-@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=binary for BAPPS.")
 @click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
-@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
-@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
@@ -133,23 +142,13 @@ def _parse_batch_size(text: str) -> int | str:
 
 
 @main.command()
+@run_options
 @click.option("--model", required=True, help="Model name (see `bench models`).")
-@click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`).")
-@click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split).")
 @click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
 @click.option("--eps", "eps_values", default=None, help="Radii to sweep, e.g. 0,1/255,2/255,4/255 (or one radius for an --n-iter sweep).")
 @click.option("--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep).")
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
-@click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts.")
-@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
-@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked).")
-@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
