@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch.utils.data import default_collate
 
 from attacks import TwoAFCObjective, apgd, twoafc_predictions
-from attacks.threat import ThreatModel
+from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
 from model_zoo.base import PerceptualModel
 
@@ -200,7 +200,7 @@ def format_report(report: ThroughputReport) -> str:
     lines = [
         f"attack throughput: {config.model} ({'pretrained' if config.pretrained else 'random weights'}"
         f"{', ' + str(config.model_kwargs) if config.model_kwargs else ''}), {config.image_size}x{config.image_size}, "
-        f"batch {config.batch_size}, {config.n_iter} iterations, {config.threat} eps {config.eps or 'default'}, "
+        f"batch {config.batch_size}, {config.n_iter} iterations, {config.threat} eps {config.eps or DEFAULT_EPS[config.threat]}, "
         f"precision {config.precision}{', channels_last' if config.channels_last else ''}{', compiled' if config.compile_model else ''}",
         f"device: {report.device}",
         "",
