@@ -1,7 +1,8 @@
 """`bench reproduce TABLE`: the paper's configuration for every cell of a table, planned and run.
 
-The configurations are data (`paper_tables.py`); this module turns them into `EvaluationConfig`s,
-prints the plan, and runs it with the one runner.
+The configurations are data (`paper_tables.py`); a table's models are the rows of the paper's numbers
+stored in `leaderboard/data/`. This module turns them into `EvaluationConfig`s, prints the plan, and
+runs it with the one runner.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from model_zoo import list_models
 
 from .atomic import atomic_write_text
 from .datasets import DatasetError, get_dataset_spec, resolve_data_root
-from .paper_tables import PAPER_TABLES
+from .paper_tables import NOT_IN_ZOO, PAPER_TABLES
 from .runner import NO_ATTACK, EvaluationConfig
 
 DEFAULT_ATTACK = "apgd-ce"
@@ -25,6 +26,11 @@ DEFAULT_ATTACK = "apgd-ce"
 class PlannedRun:
     config: EvaluationConfig
     registered: bool  # False: the local zoo has no such model; reported, not run
+
+    @property
+    def skip_reason(self) -> str:
+        """Why a row is reported, not run ('' when it runs)."""
+        return "" if self.registered else NOT_IN_ZOO.get(self.config.model, "not registered")
 
     def row(self) -> list[str]:
         c = self.config
@@ -37,7 +43,7 @@ class PlannedRun:
         else:
             samples = f"first {c.n_ex}" if c.n_ex else "all"
         return [c.model, c.dataset, c.split or "all splits", threat, eps, c.attack, iterations, samples,
-                "yes" if self.registered else "NOT IN ZOO"]
+                "yes" if self.registered else f"NOT IN ZOO: {self.skip_reason}"]
 
 
 PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
@@ -51,17 +57,29 @@ def get_table(name: str) -> dict:
     return PAPER_TABLES[name]
 
 
+def table_models(name: str) -> list[str]:
+    """The paper's rows of table `name`: those of its stored numbers, or the list a figure names."""
+    table = get_table(name)
+    if "models" in table:
+        return list(table["models"])
+    from leaderboard.reported import table_rows_and_columns
+
+    return table_rows_and_columns(table["reported"])[0]
+
+
 def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[PlannedRun]:
     """Every run of table `name` (for `models`, default the paper's), as the paper configured it.
 
-    `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...).
+    `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...);
+    one left at None keeps the paper's value (e.g. a run's own sample count).
     """
     table = get_table(name)
     known = set(list_models())
+    given = {key: value for key, value in overrides.items() if value is not None}
     planned = []
-    for model in models or table["models"]:
+    for model in models or table_models(name):
         for run in table["runs"]:
-            fields = {"attack": DEFAULT_ATTACK, **run, **overrides}
+            fields = {"attack": DEFAULT_ATTACK, **run, **given}
             planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered=model in known or ":" in model))
     return planned
 
@@ -89,8 +107,8 @@ def run_table(
     for run in planned:
         entry = {"config": asdict(run.config)}
         if not run.registered:
-            entry["skipped"] = f"model '{run.config.model}' is not in the zoo"
-            echo(f"skip {run.config.model}: not in the zoo (`bench models` lists what is)")
+            entry["skipped"] = f"model '{run.config.model}' is not in the zoo: {run.skip_reason}"
+            echo(f"skip {run.config.model}: not in the zoo, {run.skip_reason} (`bench models` lists what is)")
         else:
             result, path = run_evaluation(run.config, output_dir, progress=progress)
             robust = result.scores["robust"] if result.attack is not None else None

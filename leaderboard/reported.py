@@ -53,6 +53,23 @@ def _parse_column(name: str, path: Path) -> tuple[str, str | None, str, str]:
     return dataset, split or None, threat, metric
 
 
+def table_path(numeral: str, data_dir: str | Path = DATA_DIR) -> Path:
+    """The file of paper table `numeral` ("XIII"); an error names the tables there are."""
+    path = Path(data_dir) / f"{TABLE_FILE_PREFIX}{numeral}.csv"
+    if not path.is_file():
+        stored = ", ".join(p.stem.removeprefix(TABLE_FILE_PREFIX) for p in sorted(Path(data_dir).glob(f"{TABLE_FILE_PREFIX}*.csv"), key=_table_order))
+        raise ReportedDataError(f"no paper table '{numeral}' in {data_dir} (stored: {stored})")
+    return path
+
+
+def table_rows_and_columns(numeral: str, data_dir: str | Path = DATA_DIR) -> tuple[list[str], list[tuple[str, str | None, str, str]]]:
+    """(models in the paper's row order, parsed `dataset|split|threat|metric` columns) of one paper table."""
+    path = table_path(numeral, data_dir)
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    return [row[0] for row in rows if row], [_parse_column(name, path) for name in header[2:]]
+
+
 def load_table(path: str | Path) -> list[ReportedScore]:
     """One paper table; '-' marks a cell the paper leaves empty."""
     path = Path(path)

@@ -108,7 +108,7 @@ def test_reproduce_table1_dry_run_matches_the_paper():
         ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
     ]
     assert any(line.startswith("clip-convnext ") and line.rstrip().endswith("yes") for line in lines)
-    assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO") for line in lines)
+    assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO: weights not published") for line in lines)
     table3 = CliRunner().invoke(main, ["reproduce", "table3", "--dry-run"]).output
     assert "detect" in table3 and "8/255" in table3 and "200x1" in table3
 
