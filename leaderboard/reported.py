@@ -6,7 +6,8 @@ whole evaluation set, e.g. the BAPPS mean; threat `clean`, `linf 4/255` or `l2 3
 cell the paper leaves empty.
 
 Metric `score` is what the leaderboard ranks: 2AFC accuracy (I, II, XIII-XV), detection accuracy of a query class
-(III, VIII, X), mAP (IX), odd-one-out accuracy (XII). Every other metric is kept for the model pages only:
+(III, VIII, X), mAP (IX), odd-one-out accuracy (XII). Every other metric is kept for the model pages only
+(a model in no leaderboard table, such as Table IV's LAION detector, has no page; its numbers stay data):
 - `frac_safe`, `frac_buffer`, `frac_unsafe` (III, VIII): share of a query class assigned to another pool class;
 - `score_no_buffer` (IV): NSFW detection with the pool's buffer class left out, as the LAION detector has none;
 - `score_<N>it` (VI, the values of Fig. 8): robust NIGHTS accuracy after N APGD iterations (0 = clean);

@@ -350,11 +350,32 @@ def test_paper_tables_agree_with_each_other_except_where_the_paper_does():
     assert conflicts == PAPER_CONFLICTS
 
 
+def test_iteration_table_agrees_with_the_2afc_tables():
+    """Table VI at 100 iterations is Table I's robust score, and at 0 iterations its clean score."""
+    index = _reported_index()
+    for threat in ("linf 4/255", "l2 3.0"):
+        key = ("r-clip-f-convnext", "nights", "test", threat)
+        assert index[(*key, "score_100it")]["Table VI"] == index[(*key, "score")]["Table I"]
+        assert index[(*key, "score_0it")]["Table VI"] == index[("r-clip-f-convnext", "nights", "test", "clean", "score")]["Table I"]
+
+
+def test_paper_tables_land_in_leaderboard_tables_only_where_they_hold_scores(tmp_path):
+    tables = {(table.dataset, table.split): table for table in build_tables([], load_reported())}
+    assert {("detect", "guns-safe-query"), ("detect", "guns-unsafe-query"), ("things", "test")} <= set(tables)
+    assert not {dataset for dataset, _ in tables} & {"coco", "imagenet", "zero-shot-13"}
+    guns = {row.model: row for row in tables[("detect", "guns-unsafe-query")].rows}
+    assert guns["r-clip-f-convnext"].cells["linf 8/255"].reported == pytest.approx(0.924)
+    assert tables[("detect", "guns-unsafe-query")].rows[0].model == "r-clip-f-convnext"  # ranked by robust score
+    nsfw = {row.model: row for row in tables[("detect", "nsfw-porn-query")].rows}
+    assert nsfw["r-clip-f-convnext"].cells["linf 8/255"].reported_in == ["Table III", "Table VIII"]
+    assert nsfw["r-clip-t-vit-b16"].cells["clean"].reported == pytest.approx(0.322)  # in Table VIII only
+
+
 def test_every_paper_model_has_a_registry_style_name_and_a_card():
     cards = load_paper_model_cards()
     pattern = re.compile(r"^(r-)?(clip|dino|dinov2)(-[ft])?-(vit-b32|vit-b16|vit-l14|convnext|vit-b14)(\+mlp|\+lora)?$"
                          r"|^dreamsim-(ensemble|openclip-vit-b32|clip-vit-b32|dino-vit-b16)$|^lipsim-(pretrained|margin0\.[25])$|^r-lpips$"
-                        r"|^laion-nsfw-detector(-or-r-clip-f-convnext)?$")
+                         r"|^laion-nsfw-detector(-or-r-clip-f-convnext)?$")
     names = {score.model for score in load_reported()}
     assert names <= set(cards)
     assert [name for name in names if not pattern.match(name)] == ["dreamsim-ensemble (no NIGHTS LoRA)"]
