@@ -82,6 +82,8 @@ def verify(name, data_root):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
+    from model_zoo import get_model_card
+
     from .cli import _parse_kwargs, _split_list
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
 
@@ -93,6 +95,8 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")
     click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
+    for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
+        click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")
     if dry_run:
         return
     index = run_table(table, planned, Path(output_dir), progress=not quiet, echo=click.echo)

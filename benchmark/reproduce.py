@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from model_zoo import list_models
+from model_zoo import get_model_card, list_models
+from model_zoo.download import cached_path
 
 from .atomic import atomic_write_text
 from .datasets import DatasetError, get_dataset_spec, resolve_data_root
@@ -26,11 +27,20 @@ DEFAULT_ATTACK = "apgd-ce"
 class PlannedRun:
     config: EvaluationConfig
     registered: bool  # False: the local zoo has no such model; reported, not run
+    weights_to_place: Path | None = None  # weights with no public download, not in the cache: reported, not run
+
+    @property
+    def runnable(self) -> bool:
+        return self.registered and self.weights_to_place is None
 
     @property
     def skip_reason(self) -> str:
         """Why a row is reported, not run ('' when it runs)."""
-        return "" if self.registered else NOT_IN_ZOO.get(self.config.model, "not registered")
+        if not self.registered:
+            return NOT_IN_ZOO.get(self.config.model, "not registered")
+        if self.weights_to_place is not None:
+            return f"its weights have no public download; put the file at {self.weights_to_place}"
+        return ""
 
     def row(self) -> list[str]:
         c = self.config
@@ -43,7 +53,7 @@ class PlannedRun:
         else:
             samples = f"first {c.n_ex}" if c.n_ex else "all"
         return [c.model, c.dataset, c.split or "all splits", threat, eps, c.attack, iterations, samples,
-                "yes" if self.registered else f"NOT IN ZOO: {self.skip_reason}"]
+                "yes" if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}"]
 
 
 PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
@@ -67,6 +77,16 @@ def table_models(name: str) -> list[str]:
     return table_rows_and_columns(table["reported"])[0]
 
 
+def weights_to_place(model: str) -> Path | None:
+    """Where a registered model's weights must be put by hand, when they have no public download and are not there yet."""
+    card = get_model_card(model)
+    weights = card.weights
+    if not card.needs_weights or weights.hub_id or weights.url or weights.package:
+        return None
+    path = cached_path(weights)
+    return None if path.exists() else path
+
+
 def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[PlannedRun]:
     """Every run of table `name` (for `models`, default the paper's), as the paper configured it.
 
@@ -78,9 +98,11 @@ def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[
     given = {key: value for key, value in overrides.items() if value is not None}
     planned = []
     for model in models or table_models(name):
+        registered = model in known or ":" in model
+        to_place = weights_to_place(model) if model in known and given.get("pretrained", True) else None
         for run in table["runs"]:
             fields = {"attack": DEFAULT_ATTACK, **run, **given}
-            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered=model in known or ":" in model))
+            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered, to_place))
     return planned
 
 
@@ -93,7 +115,7 @@ def run_table(
     # Missing data first: one message naming every dataset the table needs.
     missing = sorted({
         run.config.dataset for run in planned
-        if run.registered and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
+        if run.runnable and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
     })
     if missing:
         raise DatasetError(
@@ -101,7 +123,7 @@ def run_table(
             f"({resolve_data_root(planned[0].config.data_root)}); `bench data download NAME` fetches each or says where to put it"
         )
     for run in planned:  # refuse bad input before the first run starts
-        if run.registered:
+        if run.runnable:
             run.config.validate()
     index = {"table": name, "title": get_table(name)["title"], "runs": []}
     for run in planned:
@@ -109,6 +131,9 @@ def run_table(
         if not run.registered:
             entry["skipped"] = f"model '{run.config.model}' is not in the zoo: {run.skip_reason}"
             echo(f"skip {run.config.model}: not in the zoo, {run.skip_reason} (`bench models` lists what is)")
+        elif not run.runnable:
+            entry["skipped"] = f"model '{run.config.model}': {run.skip_reason}"
+            echo(f"skip {run.config.model}: {run.skip_reason}")
         else:
             result, path = run_evaluation(run.config, output_dir, progress=progress)
             robust = result.scores["robust"] if result.attack is not None else None

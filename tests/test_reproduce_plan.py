@@ -76,13 +76,29 @@ def test_dry_run_lists_every_paper_row_and_says_why_one_is_not_run(name):
     assert out.output.splitlines()[0].endswith(f": {n_runs} runs")
     rows = [line for line in out.output.splitlines() if line.split(" ", 1)[0] in models or line.startswith("dreamsim-ensemble (")]
     assert len(rows) == n_runs
+    runnable = {run.config.model: run.runnable for run in plan_table(name)}
     known = set(list_models())
     for line in rows:
         model = next(m for m in sorted(models, key=len, reverse=True) if line.startswith(m + " "))
-        if model in known:
-            assert line.rstrip().endswith(" yes"), line
-        else:
+        if model not in known:
             assert line.rstrip().endswith(f"NOT IN ZOO: {NOT_IN_ZOO[model]}"), line
+        else:
+            assert line.rstrip().endswith(" yes" if runnable[model] else " WEIGHTS NOT CACHED"), line
+    for model in known & set(models):
+        if not runnable[model]:  # weights with no public download: where to put them, and why they are missing
+            assert f"WEIGHTS NOT CACHED {model} (" in out.output and "put the file at" in out.output
+
+
+def test_a_model_whose_weights_were_never_published_is_reported_not_run(tmp_path, isolated_cache):
+    planned = plan_table("table12", models=["r-dino-f-vit-b16", "clip-convnext"])
+    assert [run.runnable for run in planned] == [False, True]
+    assert planned[0].skip_reason == f"its weights have no public download; put the file at {planned[0].weights_to_place}"
+    assert planned[0].weights_to_place.parent.is_relative_to(isolated_cache)
+    assert all(run.runnable for run in plan_table("table12", models=["r-dino-f-vit-b16"], pretrained=False))
+    planned[0].weights_to_place.parent.mkdir(parents=True, exist_ok=True)
+    planned[0].weights_to_place.write_bytes(b"placed by hand")
+    assert plan_table("table12", models=["r-dino-f-vit-b16"])[0].runnable
+    planned[0].weights_to_place.unlink()
 
 
 def test_every_model_the_zoo_lacks_has_a_reason():
