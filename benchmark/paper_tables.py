@@ -33,6 +33,7 @@ RETRIEVAL = [
     {"dataset": "roxford5k", "threat": "linf", "eps": "4/255", "n_iter": 100},
     {"dataset": "rparis6k", "threat": "linf", "eps": "4/255", "n_iter": 100},
 ]
+# App. B-A (Table VI, Fig. 8): NIGHTS test at 0 (clean), 50, 100, 200, 500 and 1000 APGD iterations.
 ITERATION_ABLATION = [{"dataset": "nights", "split": "test", "attack": "none"}] + [
     {"dataset": "nights", "split": "test", "threat": threat, "eps": eps, "n_iter": n_iter}
     for threat, eps in (("linf", "4/255"), ("l2", "3.0"))
