@@ -50,7 +50,7 @@ class EvaluationConfig:
     pretrained: bool = True
     data_root: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "binary"} for BAPPS
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "soft"} for BAPPS
     checks: bool = False  # run the sanity checks of benchmark/sanity.py and record them
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the model; the attack's arithmetic stays fp32
     channels_last: bool = False
