@@ -176,7 +176,9 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     versions = package_versions()
     checkpoint = BatchCheckpoint(
         result_path(result, output_dir),
-        configuration_hash({"config": result.config, "weights": result.weights, "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
+        # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
+        configuration_hash({"config": result.config, "weights": result.weights, "protocol": protocol,
+                            "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
         rank=group.rank,
     )
     finished = checkpoint.load()

@@ -92,7 +92,8 @@ def _register(name: str, spec: TimmVitSpec, backbone: str, paper: str, parameter
         image_size=spec.image_size,
         preprocessing=DINO_PREPROCESSING.to_dict(),
         parameters=parameters,
-        notes=notes,
+        notes=("embedding: the last block's class token before the final LayerNorm, as DreamSim reads DINO (paper App. A-A)"
+               + (f"; {notes}" if notes else "")),
     )
 
     @register_model(name, card=card)
