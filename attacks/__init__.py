@@ -1,5 +1,6 @@
 """Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
 from .config import ATTACKS, AttackConfig, run_attack
+from .ensemble import STANDARD, EnsembleResult, Subset, ensemble_columns
 from .square import square
 from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
 from .losses import TargetedEmbeddingObjective, TwoAFCObjective, UntargetedEmbeddingObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
@@ -9,6 +10,10 @@ __all__ = [
     "ATTACKS",
     "AttackConfig",
     "run_attack",
+    "STANDARD",
+    "EnsembleResult",
+    "Subset",
+    "ensemble_columns",
     "APGDResult",
     "Objective",
     "ObjectiveOutput",

@@ -98,6 +98,20 @@ def _sample_generators(seed: int, sample_ids: Sequence[int], restart: int) -> li
     return generators
 
 
+def keep_best(best_x: Tensor, best_loss: Tensor, success: Tensor, todo: Tensor, run: APGDResult) -> Tensor:
+    """Fold one run on the samples `todo` into the per-sample best (in place); return which rows it improved.
+
+    A run's point replaces the kept one where it succeeded, or where neither has succeeded and its
+    loss is higher (losses oriented so that higher is better for the attacker). Every restart loop
+    (APGD, Square) and the standard ensemble keep their best points with this one rule.
+    """
+    better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
+    best_x[todo[better]] = run.x_adv[better]
+    best_loss[todo[better]] = run.loss[better]
+    success[todo] |= run.success
+    return better
+
+
 def apgd(
     objective: Objective,
     x: Tensor,
@@ -148,10 +162,7 @@ def apgd(
             _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
             on_iteration, compact_every,
         )
-        better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
-        best_x[todo[better]] = run.x_adv[better]
-        best_loss[todo[better]] = run.loss[better]
-        success[todo] |= run.success
+        keep_best(best_x, best_loss, success, todo, run)
     return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
 
 

@@ -7,6 +7,7 @@ from typing import Sequence
 from torch import Tensor
 
 from .apgd import APGDResult, Objective, apgd
+from .ensemble import STANDARD, run_standard
 from .square import square
 
 # Attack name -> the classification loss it optimises (tasks build their objective with it).
@@ -16,6 +17,7 @@ ATTACK_LOSSES = {
     "square": "margin",
     "apgd-ce-reference": "ce",
     "square-reference": "margin",
+    "standard": "ce",  # the ensemble of attacks/ensemble.py; its members switch loss as they need
 }
 ATTACKS = tuple(ATTACK_LOSSES)
 QUERY_ATTACKS = ("square", "square-reference")  # for these, n_iter is the query budget
@@ -31,9 +33,13 @@ class AttackConfig:
     n_restarts: int = 1
     random_init: bool = True
     seed: int = 0
+    square_queries: int = 5000  # the Square member's budget in the standard ensemble
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if self.name != STANDARD:  # only the ensemble has a Square member; other attacks' records stay as they were
+            data.pop("square_queries")
+        return data
 
     @property
     def loss(self) -> str:
@@ -50,6 +56,8 @@ def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids
     if config.name not in ATTACKS:
         raise ValueError(f"unknown attack '{config.name}'; choose one of {', '.join(ATTACKS)}")
     maximize = getattr(objective, "maximize", True)
+    if config.name == STANDARD:
+        return run_standard(config, objective, x, sample_ids)
     if config.name.endswith("-reference"):
         from .reference import run_reference_attack
 

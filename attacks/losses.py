@@ -1,6 +1,7 @@
 """Attack objectives as plain functions over a batch: what APGD and Square maximise."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -67,6 +68,10 @@ class ClassifierObjective:
         self.labels = labels
         self.loss_fn = CLASSIFIER_LOSSES[loss]
 
+    def with_loss(self, loss: str) -> "ClassifierObjective":
+        """The same classifier and labels under another loss (the standard ensemble switches CE -> margin)."""
+        return ClassifierObjective(self.logits_fn, self.labels, loss)
+
     def __call__(self, x: Tensor, index: Tensor) -> ClassifierOutput:
         logits = self.logits_fn(x)
         labels = self.labels[index]
@@ -90,6 +95,14 @@ class TwoAFCObjective:
         with torch.no_grad():
             self.features_0 = model.features(candidate_0)
             self.features_1 = model.features(candidate_1)
+
+    def with_loss(self, loss: str) -> "TwoAFCObjective":
+        """The same candidates (features not recomputed) under another loss, for the standard ensemble."""
+        if loss not in TWOAFC_LOSSES:
+            raise ValueError(f"unknown 2AFC loss '{loss}'; choose one of {', '.join(TWOAFC_LOSSES)}")
+        other = copy.copy(self)
+        other.loss_fn = TWOAFC_LOSSES[loss]
+        return other
 
     def logits(self, reference: Tensor, index: Tensor | None = None) -> Tensor:
         if index is None:

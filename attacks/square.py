@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .apgd import APGDResult, Objective, _sample_generators
+from .apgd import APGDResult, Objective, _sample_generators, keep_best
 from .threat import NORMS
 
 # Fractions of the query budget (out of 10000) after which the square's area fraction p halves.
@@ -217,10 +217,7 @@ def square(
         run = _square_single_run(
             objective, x[todo].detach(), todo, norm, eps, n_queries, p_init, sign, early_stop, generators, reference_windows
         )
-        better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
-        best_x[todo[better]] = run.x_adv[better]
-        best_loss[todo[better]] = run.loss[better]
-        success[todo] |= run.success
+        keep_best(best_x, best_loss, success, todo, run)
     return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
 
 

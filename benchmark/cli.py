@@ -77,8 +77,9 @@ def main() -> None:
 @click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
 @click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
-@click.option("--attack", default="apgd-ce", show_default=True, help="Attack (apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
+@click.option("--attack", default="apgd-ce", show_default=True, help="Attack (standard = the ensemble APGD-CE, APGD-margin x2, Square; apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
+@click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's query budget inside --attack standard.")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.")
 @click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
@@ -88,7 +89,7 @@ def main() -> None:
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks, precision, channels_last, compile_model, distributed):
+def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_queries, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks, precision, channels_last, compile_model, distributed):
     """Evaluate models on a dataset, clean and under attack, and write one result file per run.
 
     Re-running an interrupted command continues from its checkpoint. Under
@@ -104,7 +105,7 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
             pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
             n_ex_per_split=n_ex_per_split, dataset_options=_parse_kwargs(dataset_options), checks=checks,
-            precision=precision, channels_last=channels_last, compile_model=compile_model,
+            precision=precision, channels_last=channels_last, compile_model=compile_model, square_queries=square_queries,
         )
         for model in _split_list(models)
         for threat in _split_list(threats)
@@ -128,6 +129,10 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, n_restarts, n
             f"clean {100 * result.scores['clean']:.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
         )
+        for member in result.ensemble.get("members", []):
+            count = f"broke {member['broken']}" if "broken" in member else f"kept point on {member['kept_points']}"
+            click.echo(f"  member {member['name']} ({member['n_iter']} {'queries' if member['name'] == 'square' else 'it'} x {member['n_restarts']}): "
+                       f"{count} samples, {member['seconds']:.1f}s")
         for name, check in result.checks.items():
             click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
 

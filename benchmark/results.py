@@ -40,6 +40,8 @@ class EvaluationResult:
     # splits, the image transform, the model's preprocessing, the resolution the attack acted on.
     protocol: dict[str, Any] = field(default_factory=dict)
     resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
+    # `--attack standard`: per member of the ensemble its configuration, samples broken and seconds (attacks/ensemble.py).
+    ensemble: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -76,12 +78,16 @@ def result_stem(result: EvaluationResult) -> str:
     if result.attack:
         attack = result.attack
         parts.append(f"{attack['name']}-{attack['n_iter']}it-{attack['n_restarts']}r-seed{attack['seed']}")
+        if attack.get("square_queries") is not None:
+            parts.append(f"square{attack['square_queries']}q")
     else:
         parts.append("clean")
     if config.get("n_ex"):
         parts.append(f"n{config['n_ex']}")
     if config.get("n_ex_per_split"):
         parts.append(f"n{config['n_ex_per_split']}-per-split")
+    if config.get("random_subset"):
+        parts.append(f"random{config['random_subset']}-seed{config.get('seed', 0)}")
     for key, value in sorted((config.get("dataset_options") or {}).items()):
         parts.append(_slug(f"{key}-{value}"))
     if result.weights == "random":

@@ -17,8 +17,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from attacks.ensemble import STANDARD, summarise_members
 from attacks.threat import ThreatModel
-from model_zoo import create_model, get_model_card
+from model_zoo import ModelCard, PerceptualModel, create_model, get_model_card
+from model_zoo.eot import ExpectationOverTransformation
 
 from .acceleration import Acceleration, auto_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
@@ -39,11 +41,13 @@ class EvaluationConfig:
     split: str | None = None
     threat: str = "linf"
     eps: str | None = None  # default per threat: 4/255 (linf), 3.0 (l2)
-    attack: str = "apgd-ce"
+    attack: str = "apgd-ce"  # or "standard": the ensemble of attacks/ensemble.py
     n_iter: int = 100
     n_restarts: int = 1
     n_ex: int | None = None
     n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
+    random_subset: int | None = None  # N samples drawn at random with `seed` (after n_ex_per_split and n_ex): verification re-runs
+    square_queries: int = 5000  # the Square member's budget in `--attack standard`
     batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
     seed: int = 0
@@ -67,10 +71,11 @@ class EvaluationConfig:
     def threat_model(self) -> ThreatModel:
         return ThreatModel.from_text(self.threat, self.eps)
 
-    def validate(self) -> None:
+    def validate(self, check_model: bool = True) -> None:
         """Refuse bad input before any work is done, with the fix in the message."""
         self.threat_model()
-        get_model_card(self.model)  # unknown names fail here, with suggestions
+        if check_model:
+            get_model_card(self.model)  # unknown names fail here, with suggestions
         check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
@@ -82,6 +87,10 @@ class EvaluationConfig:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
         if self.n_ex_per_split is not None and self.n_ex_per_split < 1:
             raise ValueError(f"--n-ex-per-split must be >= 1, got {self.n_ex_per_split}")
+        if self.random_subset is not None and self.random_subset < 1:
+            raise ValueError(f"random_subset must be >= 1, got {self.random_subset}")
+        if self.square_queries < 1:
+            raise ValueError(f"--square-queries must be >= 1, got {self.square_queries}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
         self.acceleration().validate(self.device)
@@ -91,6 +100,22 @@ class EvaluationConfig:
             raise ValueError(f"--n-iter must be >= 1 for an attack, got {self.n_iter}")
         if self.threat_model().eps == 0:
             raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
+
+
+def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualModel:
+    """A user's model instance made ready like `create_model` makes registry models: a card, eval mode, frozen, on `device`.
+
+    An instance that did not come from `create_model` says nothing about its weights: it is taken as
+    pretrained when it has parameters (a user benchmarks the model they trained), else as weight-free.
+    """
+    if not isinstance(model, PerceptualModel):
+        raise TypeError(f"expected a PerceptualModel instance, got {type(model).__name__}; wrap your metric in model_zoo.PairwiseModel or EmbeddingModel")
+    if not isinstance(getattr(model, "card", None), ModelCard):
+        model.card = ModelCard(name=name, family="custom", backbone=type(model).__name__)
+    if "weights_kind" not in vars(model):
+        model.weights_kind = "pretrained" if any(True for _ in model.parameters()) else "none"
+    model.eval().requires_grad_(False)
+    return model.to(device)
 
 
 def evaluation_protocol(dataset: Any, model: Any, first_position: int) -> dict[str, Any]:
@@ -123,14 +148,17 @@ def aggregate_scores(task: Any, records: list[dict[str, Any]], averaging: str = 
     return scores
 
 
-def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True) -> tuple[EvaluationResult, Path]:
+def run_evaluation(
+    config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True, model: PerceptualModel | None = None,
+) -> tuple[EvaluationResult, Path]:
     """Evaluate one model on one dataset under one threat model and write the result.
 
-    Resumes from the checkpoint of an interrupted run of the same configuration. Inside a
-    torch.distributed process group, each rank evaluates its share of the batches and rank 0
-    writes the result (every rank returns it).
+    `model` evaluates a `PerceptualModel` instance instead of building `config.model` from the
+    registry (`config.model` then only names it). Resumes from the checkpoint of an interrupted
+    run of the same configuration. Inside a torch.distributed process group, each rank evaluates
+    its share of the batches and rank 0 writes the result (every rank returns it).
     """
-    config.validate()
+    config.validate(check_model=model is None)
     threat = config.threat_model()
     started = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -140,11 +168,17 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
     task = get_task(spec.task, **getattr(dataset, "task_options", {}))
-    positions = select_positions(dataset, config.n_ex, config.n_ex_per_split)
+    positions = select_positions(dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.seed)
 
     acceleration = config.acceleration()
-    model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
+    model = acceleration.prepare(
+        create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs) if model is None
+        else prepare_instance(model, config.model, device)
+    )
     protocol = evaluation_protocol(dataset, model, positions[0])
+    if model.is_randomised:
+        model = ExpectationOverTransformation(model)
+        protocol["expectation_over_transformation"] = model.n_samples
     if config.batch_size == "auto":
         with acceleration.autocast(device):
             fitting = auto_batch_size(model, protocol["attacked_resolution"][-1], device)
@@ -152,7 +186,7 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
     attack = None if config.clean_only else AttackConfig(
         name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
-        n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed,
+        n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed, square_queries=config.square_queries,
     )
     if hasattr(task, "prepare"):  # tasks with whole-dataset state: a retrieval pool, a database
         with acceleration.autocast(device):
@@ -210,7 +244,12 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
     finished_time = time.perf_counter()
 
     records = [r for b in sorted(finished) for r in finished[b]]
-    if config.checks and attack is not None and group.is_main:
+    if attack is not None and attack.name == STANDARD and group.is_main:
+        from .sanity import standard_checks
+
+        result.ensemble = summarise_members(attack.to_dict(), records)
+        result.checks = standard_checks(model, dataset, task, attack, records, result.ensemble, device, batch_size=config.batch_size)
+    elif config.checks and attack is not None and group.is_main:
         from .sanity import run_sanity_checks
 
         result.checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)

@@ -1,12 +1,16 @@
 """Which samples of a dataset a run evaluates: all, the first N, or the first N of every split."""
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 
 
-def select_positions(dataset, n_ex: int | None = None, n_ex_per_split: int | None = None) -> list[int]:
+def select_positions(
+    dataset, n_ex: int | None = None, n_ex_per_split: int | None = None, random_subset: int | None = None, seed: int = 0,
+) -> list[int]:
     """Positions in dataset order; `n_ex_per_split` keeps the first N of each split (the paper's 1k
-    per BAPPS split), then `n_ex` caps the total."""
+    per BAPPS split), then `n_ex` caps the total, then `random_subset` draws N of those with `seed`
+    (kept in dataset order; a verification re-run of a submitted claim)."""
     positions = list(range(len(dataset)))
     if n_ex_per_split is not None:
         taken: dict[str, int] = defaultdict(int)
@@ -17,4 +21,7 @@ def select_positions(dataset, n_ex: int | None = None, n_ex_per_split: int | Non
                 taken[split] += 1
                 kept.append(position)
         positions = kept
-    return positions if n_ex is None else positions[:n_ex]
+    positions = positions if n_ex is None else positions[:n_ex]
+    if random_subset is not None and random_subset < len(positions):
+        positions = sorted(random.Random(seed).sample(positions, random_subset))
+    return positions

@@ -102,3 +102,53 @@ def run_sanity_checks(
         "seconds": time.perf_counter() - started,
     }
     return checks
+
+
+LARGE_RADIUS_SAMPLES = 16  # how many attacked samples the standard ensemble's large-radius check re-attacks
+
+
+def standard_checks(
+    model, dataset, task, attack: AttackConfig, records: list[dict[str, Any]], ensemble: dict[str, Any], device,
+    batch_size: int = 32, large_radius_samples: int = LARGE_RADIUS_SAMPLES,
+) -> dict[str, dict[str, Any]]:
+    """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.
+
+    - `square_on_apgd_robust`: read from the ensemble, whose Square member only attacks what both
+      APGDs left robust; any sample it broke means the gradients misled APGD.
+    - `gradients`: every gradient-based member ran (a metric without gradients is attacked by Square alone).
+    - `large_radius` (2AFC): APGD-CE at a radius covering the whole pixel range flips the first
+      `large_radius_samples` attacked samples.
+    """
+    checks: dict[str, dict[str, Any]] = {}
+    members = {member["name"]: member for member in ensemble.get("members", [])}
+    if ensemble.get("success_based") and "square" in members:
+        square_member = members["square"]
+        checks["square_on_apgd_robust"] = {
+            "passed": square_member["broken"] == 0,
+            "detail": f"Square ({square_member['n_iter']} queries) broke {square_member['broken']} of the samples "
+                      f"both APGDs left robust (should be 0)",
+            "broken": square_member["broken"],
+            "from": "ensemble",
+        }
+    skipped = {name: member.get("skipped_on", 0) for name, member in members.items() if member.get("skipped_on", 0)}
+    checks["gradients"] = {
+        "passed": not skipped,
+        "detail": "every gradient-based member ran" if not skipped
+                  else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
+        "skipped_on": skipped,
+    }
+    if records and {"label", "robust_prediction"} <= set(records[0]):
+        started = time.perf_counter()
+        attacked = [int(r["position"]) for r in records if str(r.get("attacked", True)).lower() in ("true", "1")][:large_radius_samples]
+        image_numel = int(dataset[attacked[0]]["reference"].numel()) if attacked else 0
+        large = replace(attack, name="apgd-ce", n_restarts=1, eps=large_radius_eps(attack.norm, image_numel), eps_text="large")
+        survivors = sum(_attack_positions(model, dataset, task, large, attacked, device, batch_size))
+        checks["large_radius"] = {
+            "passed": survivors == 0,
+            "detail": f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
+            "eps": large.eps,
+            "samples": len(attacked),
+            "still_correct": survivors,
+            "seconds": time.perf_counter() - started,
+        }
+    return checks

@@ -26,6 +26,9 @@ class PerceptualModel(nn.Module):
     """
 
     has_embedding: bool = False
+    # A metric whose `sim` draws randomness (random crops, noise) says so; it is then evaluated with
+    # expectation over transformation (model_zoo/eot.py), and a submission checks the claim.
+    is_randomised: bool = False
     card: ModelCard
     weights_kind: str = "random"  # set by create_model: pretrained | random | none
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import AttackConfig, TargetedEmbeddingObjective, run_attack
+from attacks import STANDARD, AttackConfig, EnsembleResult, TargetedEmbeddingObjective, ensemble_columns, run_attack
 from model_zoo.base import PerceptualModel
 
 from .pool import encode_images, similarity_to_set
@@ -75,6 +75,7 @@ class DetectionTask:
         robust_labels = clean_labels.clone()
         perturbation = torch.zeros(len(labels), device=device)
         target_names = [""] * len(labels)
+        ensemble = [ensemble_columns(success_based=False) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
         if attack is not None:
             query_names = [self.classes[int(label)] for label in labels]
             for target_class, target_images in self.targets.items():
@@ -89,8 +90,10 @@ class DetectionTask:
                 robust_labels[index] = self._predict(model, result.x_adv)[0]
                 delta = (result.x_adv - images[index]).flatten(1)
                 perturbation[index] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
-                for i in index.tolist():
+                for row, i in enumerate(index.tolist()):
                     target_names[i] = target_class
+                    if isinstance(result, EnsembleResult) and ensemble is not None:
+                        ensemble[i] = result.sample_columns(row)
         return [
             {
                 "query_class": self.classes[int(labels[i])],
@@ -102,6 +105,7 @@ class DetectionTask:
                 "robust_prediction": self.classes[int(robust_labels[i])],
                 "robust_score": float(robust_labels[i] == labels[i]),
                 "perturbation_norm": float(perturbation[i]),
+                **(ensemble[i] if ensemble is not None else {}),
             }
             for i in range(len(labels))
         ]

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from attacks import AttackConfig, UntargetedEmbeddingObjective, run_attack
+from attacks import STANDARD, AttackConfig, EnsembleResult, UntargetedEmbeddingObjective, ensemble_columns, run_attack
 from model_zoo.base import PerceptualModel
 
 from .pool import encode_images, similarity_to_set
@@ -83,8 +83,11 @@ class RetrievalTask:
         clean = self._average_precisions(model, images, positions)
         robust = clean
         perturbation = torch.zeros(len(positions), device=device)
+        ensemble = [ensemble_columns(success_based=False) for _ in positions] if attack is not None and attack.name == STANDARD else None
         if attack is not None:
             result = run_attack(attack, UntargetedEmbeddingObjective(model, images), images, sample_ids)
+            if isinstance(result, EnsembleResult) and ensemble is not None:
+                ensemble = [result.sample_columns(row) for row in range(len(positions))]
             robust = self._average_precisions(model, result.x_adv, positions)
             delta = (result.x_adv - images).flatten(1)
             perturbation = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
@@ -98,6 +101,7 @@ class RetrievalTask:
                 "robust_score": robust[i]["medium"],
                 "attacked": attack is not None,
                 "perturbation_norm": float(perturbation[i]),
+                **(ensemble[i] if ensemble is not None else {}),
             }
             for i in range(len(positions))
         ]

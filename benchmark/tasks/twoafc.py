@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import AttackConfig, TwoAFCObjective, run_attack, twoafc_predictions
+from attacks import STANDARD, AttackConfig, EnsembleResult, Subset, TwoAFCObjective, ensemble_columns, run_attack, twoafc_predictions
 from model_zoo.base import PerceptualModel
 
 
@@ -59,11 +59,13 @@ class TwoAFCTask:
         perturbation = torch.zeros(len(labels), device=device)
         # Samples already misclassified count as broken; only correct ones are attacked.
         attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
+        ensemble = [ensemble_columns(success_based=True) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
         if attack is not None and attacked.any():
             index = attacked.nonzero().flatten()
-            result = run_attack(
-                attack, lambda x, i: objective(x, index[i]), reference[index], [sample_ids[i] for i in index.tolist()]
-            )
+            result = run_attack(attack, Subset(objective, index), reference[index], [sample_ids[i] for i in index.tolist()])
+            if isinstance(result, EnsembleResult) and ensemble is not None:
+                for row, i in enumerate(index.tolist()):
+                    ensemble[i] = result.sample_columns(row)
             with torch.no_grad():
                 adversarial_logits = objective.logits(result.x_adv, index).float()
             robust_predictions[index] = twoafc_predictions(adversarial_logits)
@@ -84,6 +86,7 @@ class TwoAFCTask:
                 "robust_prediction": int(robust_predictions[i]),
                 "robust_score": float(robust_scores[i]),
                 "perturbation_norm": float(perturbation[i]),
+                **(ensemble[i] if ensemble is not None else {}),
             }
             for i in range(len(labels))
         ]

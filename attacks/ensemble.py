@@ -1,0 +1,181 @@
+"""The standard attack ensemble (`--attack standard`): the worst case per sample over attacks run in sequence.
+
+As AutoAttack's standard version does for classifiers, each member only attacks the samples the
+members before it left unbroken, and a sample counts as broken when any member broke it:
+1. APGD-CE, `n_iter` iterations (100), one random start;
+2. APGD on the margin loss, `n_iter` iterations, two random restarts;
+3. Square, `square_queries` queries (5000), which needs no gradients.
+Every member is the same attack, with the same seed and per-sample generators, as running it alone
+(`--attack apgd-ce`, `--attack apgd-margin --n-restarts 2`, `--attack square --n-iter 5000`), and
+samples never interact, so on the same samples the ensemble's robust set is the intersection of
+the members': its robust score is at most each member's.
+
+Objectives without a success mask (the embedding losses of detection and retrieval, paper Eq. 5
+and 6) cannot say which samples are broken; there every member runs on every sample with the task's
+own loss (APGD, APGD from other random starts, Square) and each sample keeps its highest-loss point.
+A metric whose loss carries no gradient is attacked by Square alone, and the record says so.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+from .apgd import APGDResult, Objective, ObjectiveOutput, keep_best
+
+STANDARD = "standard"
+SQUARE = "square"
+GRADIENT_MEMBERS = ("apgd-ce", "apgd-margin", "apgd", "apgd-restart")
+# Members for objectives that report success (2AFC) and for those that do not (embedding losses).
+CLASSIFICATION_MEMBERS = ("apgd-ce", "apgd-margin", SQUARE)
+EMBEDDING_MEMBERS = ("apgd", "apgd-restart", SQUARE)
+SECONDS_PREFIX = "seconds_"
+SKIPPED_COLUMN = "skipped_members"  # per sample: members that could not run on it (no gradient)
+
+
+class Subset:
+    """An objective restricted to rows `index` of the batch it was built for."""
+
+    def __init__(self, objective: Objective, index: Tensor):
+        self.objective = objective
+        self.index = index
+        self.maximize = getattr(objective, "maximize", True)
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        return self.objective(x, self.index[index])
+
+    def with_loss(self, loss: str) -> "Subset":
+        return Subset(self.objective.with_loss(loss), self.index)
+
+
+def standard_members(config, success_based: bool) -> list:
+    """The member configurations (AttackConfig) of the standard ensemble `config`, in order."""
+    if success_based:
+        return [
+            replace(config, name="apgd-ce", n_restarts=1),
+            replace(config, name="apgd-margin", n_restarts=2),
+            replace(config, name=SQUARE, n_iter=config.square_queries, n_restarts=1),
+        ]
+    return [
+        replace(config, name="apgd-ce", n_restarts=1),
+        replace(config, name="apgd-ce", n_restarts=2, seed=config.seed + 1),  # other random starts, same loss
+        replace(config, name=SQUARE, n_iter=config.square_queries, n_restarts=1),
+    ]
+
+
+@dataclass
+class EnsembleResult(APGDResult):
+    """APGD's result plus, per sample, the member whose point it ends with and the seconds each member spent on it."""
+
+    success_based: bool = True
+    member: list[str] = field(default_factory=list)  # per sample: who broke it ('' if none) / whose point was kept
+    seconds: dict[str, Tensor] = field(default_factory=dict)  # member -> (B,) seconds attributed to each sample
+    skipped: dict[str, str] = field(default_factory=dict)  # member -> why it did not run
+
+    def sample_columns(self, row: int) -> dict[str, Any]:
+        return ensemble_columns(
+            self.success_based, self.member[row], {name: float(s[row]) for name, s in self.seconds.items()}, list(self.skipped)
+        )
+
+
+def member_names(success_based: bool) -> tuple[str, ...]:
+    return CLASSIFICATION_MEMBERS if success_based else EMBEDDING_MEMBERS
+
+
+def member_column(success_based: bool) -> str:
+    """The per-sample column naming a member: who broke the sample (2AFC) or whose point was kept (embeddings)."""
+    return "broken_by" if success_based else "strongest_member"
+
+
+def ensemble_columns(
+    success_based: bool, member: str = "", seconds: dict[str, float] | None = None, skipped: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The per-sample outcome columns of a standard evaluation; the defaults fill samples that were not attacked."""
+    seconds = seconds or {}
+    return {
+        member_column(success_based): member,
+        **{SECONDS_PREFIX + name: seconds.get(name, 0.0) for name in member_names(success_based)},
+        SKIPPED_COLUMN: ";".join(skipped),
+    }
+
+
+def _probe(objective: Objective, x: Tensor) -> tuple[bool, bool]:
+    """(whether the objective reports success, whether its loss has a gradient with respect to the input)."""
+    points = x[:1].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        output = objective(points, torch.zeros(1, dtype=torch.long, device=x.device))
+    return output.success is not None, bool(output.loss.requires_grad)
+
+
+def _elapsed(started: float, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - started
+
+
+def run_standard(config, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
+    """Run the standard ensemble `config` on the batch `x`; each sample keeps its worst case over the members."""
+    from .config import run_attack
+
+    n = x.shape[0]
+    everyone = torch.arange(n, device=x.device)
+    success_based, has_gradient = _probe(objective, x)
+    names = member_names(success_based)
+    sign = 1.0 if getattr(objective, "maximize", True) else -1.0
+    best_x = x.detach().clone()
+    best_loss = torch.full((n,), -torch.inf, device=x.device)
+    success = torch.zeros(n, dtype=torch.bool, device=x.device)
+    member = [""] * n
+    seconds = {name: torch.zeros(n) for name in names}
+    skipped: dict[str, str] = {}
+    for name, member_config in zip(names, standard_members(config, success_based)):
+        if name in GRADIENT_MEMBERS and not has_gradient:
+            skipped[name] = "the metric's loss has no gradient with respect to the input: black-box attacks only"
+            continue
+        todo = (~success).nonzero().flatten() if success_based else everyone
+        if todo.numel() == 0:
+            break
+        subset = Subset(objective, todo)
+        if success_based and member_config.loss != config.loss and hasattr(objective, "with_loss"):
+            subset = subset.with_loss(member_config.loss)
+        started = time.perf_counter()
+        run = run_attack(member_config, subset, x[todo], [sample_ids[i] for i in todo.tolist()])
+        spent = _elapsed(started, x.device)
+        oriented = APGDResult(x_adv=run.x_adv, success=run.success, loss=sign * run.loss)
+        if success_based:  # losses of different members are not comparable: only a success replaces a point
+            oriented.loss = torch.full_like(run.loss, -torch.inf)
+        improved = keep_best(best_x, best_loss, success, todo, oriented)
+        for row in todo[improved].tolist():
+            member[row] = name
+        seconds[name][todo.cpu()] = spent / todo.numel()
+    if success_based:  # the loss the ensemble was configured with, at each sample's final point
+        with torch.no_grad():
+            best_loss = sign * objective(best_x, everyone).loss.detach().float()
+    return EnsembleResult(
+        x_adv=best_x, success=success, loss=sign * best_loss, success_based=success_based, member=member,
+        seconds=seconds, skipped=skipped,
+    )
+
+
+def summarise_members(attack: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result file's `ensemble` record: per member its configuration, the samples it broke and its time."""
+    from .config import AttackConfig
+
+    success_based = not records or "broken_by" in records[0]
+    column = member_column(success_based)
+    members = []
+    for name, member_config in zip(member_names(success_based), standard_members(AttackConfig(**attack), success_based)):
+        members.append({
+            "name": name,
+            "attack": member_config.name,
+            "n_iter": member_config.n_iter,
+            "n_restarts": member_config.n_restarts,
+            "seed": member_config.seed,
+            ("broken" if success_based else "kept_points"): sum(1 for r in records if r.get(column) == name),
+            "seconds": sum(float(r.get(SECONDS_PREFIX + name) or 0.0) for r in records),
+            "skipped_on": sum(1 for r in records if name in str(r.get(SKIPPED_COLUMN) or "").split(";")),
+        })
+    return {"members": members, "per_sample_column": column, "success_based": success_based}
