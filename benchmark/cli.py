@@ -245,12 +245,13 @@ def datasets(data_root):
 @click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", default="site", show_default=True, type=click.Path(file_okay=False))
 @click.option("--no-reported", is_flag=True, help="Leave out the numbers the paper reports (show only results from DIR).")
+@click.option("--submissions", "submissions_dir", default=None, type=click.Path(file_okay=False), help="Also read the submission folders here (e.g. submissions/).")
 @user_errors
-def leaderboard(results_dir, out_dir, no_reported):
+def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
     """Build a static site (index.html, a page per model), LEADERBOARD.md and leaderboard.csv from a results folder."""
     from leaderboard import build_site
 
-    written = build_site(Path(results_dir), Path(out_dir), include_reported=not no_reported)
+    written = build_site(Path(results_dir), Path(out_dir), include_reported=not no_reported, submissions_dir=submissions_dir)
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 
@@ -259,6 +260,12 @@ from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
 
 main.add_command(data)
 main.add_command(reproduce)
+
+from .submission_cli import results, submit, verify_submission_command  # noqa: E402
+
+main.add_command(submit)
+main.add_command(verify_submission_command)
+main.add_command(results)
 
 if __name__ == "__main__":
     sys.exit(main())

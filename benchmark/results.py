@@ -87,7 +87,7 @@ def result_stem(result: EvaluationResult) -> str:
     if config.get("n_ex_per_split"):
         parts.append(f"n{config['n_ex_per_split']}-per-split")
     if config.get("random_subset"):
-        parts.append(f"random{config['random_subset']}-seed{config.get('seed', 0)}")
+        parts.append(f"random{config['random_subset']}-seed{config.get('subset_seed', 0)}")
     for key, value in sorted((config.get("dataset_options") or {}).items()):
         parts.append(_slug(f"{key}-{value}"))
     if result.weights == "random":

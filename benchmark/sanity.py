@@ -137,7 +137,7 @@ def standard_checks(
                   else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
         "skipped_on": skipped,
     }
-    if records and {"label", "robust_prediction"} <= set(records[0]):
+    if records and {"label", "robust_prediction"} <= set(records[0]) and not skipped:  # APGD needs gradients
         started = time.perf_counter()
         attacked = [int(r["position"]) for r in records if str(r.get("attacked", True)).lower() in ("true", "1")][:large_radius_samples]
         image_numel = int(dataset[attacked[0]]["reference"].numel()) if attacked else 0

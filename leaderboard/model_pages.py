@@ -49,11 +49,13 @@ class ModelPage:
     slug: str
     card: dict
     weights_source: str
-    statuses: list[str]  # "verified", "measured", "reported", "random"
+    statuses: list[str]  # "verified", "measured", "reported", "random", "submitted", "flagged"
     results: list[ResultView] = field(default_factory=list)
     reported: list[ReportedScore] = field(default_factory=list)
     sweeps: list[tuple[str, str]] = field(default_factory=list)  # (caption, inline SVG)
     plot_files: list[str] = field(default_factory=list)  # PNG plots copied into SITE/plots/
+    flags: list[str] = field(default_factory=list)  # why a submission was flagged
+    submission_labels: list[str] = field(default_factory=list)  # e.g. "verified (subset, n=200)"
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:
@@ -107,6 +109,9 @@ def build_model_pages(
                 page.card = dict(row.card)
             if row.status not in page.statuses:
                 page.statuses.append(row.status)
+            page.flags += [reason for reason in row.flag_reasons if reason not in page.flags]
+            if row.submission_label and row.submission_label not in page.submission_labels:
+                page.submission_labels.append(row.submission_label)
     for path, result in sorted(results, key=lambda item: (item[1].dataset, item[1].split or "", threat_label(item[1]), item[1].created_at)):
         page = pages.setdefault(result.model, ModelPage(result.model, model_slug(result.model), dict(result.model_card or {}), "", []))
         try:

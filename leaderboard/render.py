@@ -13,6 +13,7 @@ from benchmark.atomic import atomic_write_text
 
 from .collect import collect_results
 from .csv_export import render_csv
+from .frame import collect_entries
 from .model_pages import ModelPage, build_model_pages, model_slug
 from .reported import load_paper_model_cards, load_reported
 from .sweeps import find_sweeps
@@ -35,7 +36,10 @@ def _markdown_cell(table: LeaderboardTable, row: LeaderboardRow, column: str) ->
     text = _format(cell.value)
     if cell.difference is not None:
         text += f" ({_format_difference(cell.difference)} vs paper)"
-    return f"**{text}**" if row.weights != "random" and table.is_best(row, column) else text
+    text = f"**{text}**" if row.weights != "random" and table.is_best(row, column) else text
+    if column != CLEAN and cell.measured is not None and cell.attack_name:
+        text += f" [{cell.attack_name}]"  # which attack the number comes from
+    return text
 
 
 def _markdown_text(text: object) -> str:
@@ -45,7 +49,7 @@ def _markdown_text(text: object) -> str:
 
 def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[list[str]]:
     return [
-        [_markdown_text(text) for text in (row.model, row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""))]
+        [_markdown_text(text) for text in (row.model, row.submission_label or row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""))]
         + [_markdown_cell(table, row, column) for column in table.columns]
         for row in rows
     ]
@@ -55,9 +59,12 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
     lines = [
         "# perceptbench leaderboard",
         "",
-        "Scores in % (2AFC score for 2AFC datasets). Robust columns: the strongest attack we ran at that radius.",
-        "Status: `verified` = re-evaluated here and reported in the paper (difference shown), `measured` = ours only,",
-        "`reported` = the paper's number, not re-evaluated. The best value in each column is in bold.",
+        "Scores in % (2AFC score for 2AFC datasets). Robust columns: the standard ensemble (APGD-CE, APGD-margin, Square)",
+        "where it was run, else the strongest attack we ran at that radius; the attack is named in brackets.",
+        "Status: `verified` = re-evaluated here and reported in the paper (difference shown), or a submission re-run here",
+        "(full, or a subset of n samples); `measured` = ours only; `reported` = the paper's number, not re-evaluated;",
+        "`submitted` = a submission's claim, not yet verified; `flagged` = verification or sanity checks failed (reasons",
+        "on the model page). The best value in each column is in bold.",
         "",
     ]
     for table in tables:
@@ -126,17 +133,23 @@ def _copy_plots(results_dir: Path, out_dir: Path) -> list[str]:
     return copied
 
 
-def build_site(results_dir: str | Path, out_dir: str | Path, include_reported: bool = True) -> dict[str, Path]:
-    """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths."""
+def build_site(
+    results_dir: str | Path, out_dir: str | Path, include_reported: bool = True, submissions_dir: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths.
+
+    `submissions_dir` adds every submission folder under it (benchmark/submission.py) with its status.
+    """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results = collect_results(results_dir)
+    submissions = [entry for entry in collect_entries(None, submissions_dir)] if submissions_dir is not None else []
     reported = load_reported() if include_reported else []
-    tables = build_tables(results, reported, _card_lookup())
+    tables = build_tables(results, reported, _card_lookup(), submissions)
     generated_at = _now()
     for asset in ASSET_FILES:
         atomic_write_text(out_dir / "assets" / asset, (ASSETS_DIR / asset).read_text(encoding="utf-8"))
     plots = _copy_plots(results_dir, out_dir)
-    pages = build_model_pages(tables, results, results_dir, reported, find_sweeps(results), plots)
+    pages = build_model_pages(tables, results + [(e.path, e.result) for e in submissions], results_dir, reported, find_sweeps(results), plots)
     for page in pages.values():
         atomic_write_text(out_dir / "models" / f"{page.slug}.html", render_model_page(page, generated_at))
     return {

@@ -2,6 +2,9 @@
 
 A cell holds what we measured and what the paper reports. Rows are "verified" (both), "measured" (ours only) or
 "reported" (paper only). Random-weight smoke runs are kept apart and never ranked or compared with the paper.
+Submissions (benchmark/submission.py) are rows of their own: "submitted" (claimed, not verified), "verified" (re-run
+here, in full or on a subset of n) or "flagged" (verification or sanity checks failed; the reasons are on the model
+page). A robust cell shows the standard ensemble where it was run, else the strongest single attack, and names it.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Cell:
     conflicts: dict[str, float] = field(default_factory=dict)  # table -> a different number for the same cell
     result_file: str | None = None
     attack: str | None = None
+    attack_name: str | None = None  # the attack the measured robust number comes from, e.g. "standard"
     n: int | None = None
 
     @property
@@ -51,9 +55,14 @@ class LeaderboardRow:
     cells: dict[str, Cell] = field(default_factory=dict)  # column ("clean" or a threat label) -> cell
     sources: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    submission_status: str | None = None  # submitted | verified | flagged, for a submission's row
+    submission_label: str = ""  # e.g. "verified (subset, n=200)"
+    flag_reasons: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
+        if self.submission_status:
+            return self.submission_status
         if self.weights == "random":
             return "random"
         measured = any(cell.measured is not None for cell in self.cells.values())
@@ -162,15 +171,22 @@ def _score(result: EvaluationResult, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+STANDARD = "standard"
+
+
 def _attack_text(result: EvaluationResult) -> str:
     attack = result.attack or {}
     if not attack:
         return "no attack"
+    if attack.get("name") == STANDARD:
+        return (f"standard: APGD-CE {attack.get('n_iter', '?')} it, APGD-margin {attack.get('n_iter', '?')} it x 2, "
+                f"Square {attack.get('square_queries', '?')} queries")
     return f"{attack.get('name', '?')} {attack.get('n_iter', '?')} it x {attack.get('n_restarts', '?')}"
 
 
 def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[str, Cell], list[str]]:
-    """Per column: among the results with the most samples, the lowest robust score (the strongest attack wins)."""
+    """Per column: among the results with the most samples, the standard ensemble's robust score where it was run,
+    else the lowest robust score (the strongest attack wins)."""
     cells: dict[str, Cell] = {}
     by_threat: dict[str, list[tuple[Path, EvaluationResult]]] = {}
     for path, result in results:
@@ -185,8 +201,10 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
         candidates = [(path, result) for path, result in group if (result.scores.get("n") or 0) == most and _score(result, "robust") is not None]
         if not candidates:
             continue
-        path, result = min(candidates, key=lambda item: (_score(item[1], "robust"), item[1].created_at))
-        cells[threat] = Cell(measured=_score(result, "robust"), result_file=str(path), attack=_attack_text(result), n=most)
+        standard = [(path, result) for path, result in candidates if (result.attack or {}).get("name") == STANDARD]
+        path, result = min(standard or candidates, key=lambda item: (_score(item[1], "robust"), item[1].created_at))
+        cells[threat] = Cell(measured=_score(result, "robust"), result_file=str(path), attack=_attack_text(result),
+                             attack_name=(result.attack or {}).get("name"), n=most)
     return cells, [str(path) for path, _ in results]
 
 
@@ -244,26 +262,34 @@ def build_tables(
     results: list[tuple[Path, EvaluationResult]],
     reported: list[ReportedScore] = (),
     card_lookup=None,
+    submissions: list = (),
 ) -> list[LeaderboardTable]:
-    """Merge measured results and the paper's numbers into one table per (dataset, split)."""
-    grouped: dict[tuple[str, str | None, str], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
-    for path, result in expand_retrieval_protocols(expand_per_split(results)):
-        if _score(result, "clean") is None and _score(result, "robust") is None:
-            warnings.warn(f"skipping {path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
-            continue
-        key = (result.dataset, canonical_split(result.dataset, result.split), score_protocol(result))
-        grouped.setdefault(key, {}).setdefault((result.model, result.weights), []).append((path, result))
+    """Merge measured results, submissions (`frame.Entry` of a submission) and the paper's numbers into one table per (dataset, split)."""
+    grouped: dict[tuple[str, str | None, str], dict[tuple[str, str, str], list[tuple[Path, EvaluationResult]]]] = {}
+    standing = {str(entry.path): entry for entry in submissions}
+    tagged = [(path, result, "results") for path, result in results] + [(e.path, e.result, e.source) for e in submissions]
+    for path, result, source in tagged:
+        for expanded_path, expanded in expand_retrieval_protocols(expand_per_split([(path, result)])):
+            if _score(expanded, "clean") is None and _score(expanded, "robust") is None:
+                warnings.warn(f"skipping {expanded_path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
+                continue
+            key = (expanded.dataset, canonical_split(expanded.dataset, expanded.split), score_protocol(expanded))
+            grouped.setdefault(key, {}).setdefault((expanded.model, expanded.weights, source), []).append((expanded_path, expanded))
 
-    tables: dict[tuple[str, str | None, str], dict[tuple[str, str], LeaderboardRow]] = {}
+    tables: dict[tuple[str, str | None, str], dict[tuple[str, str, str], LeaderboardRow]] = {}
     for key, by_model in grouped.items():
         rows = tables.setdefault(key, {})
-        for (model, weights), model_results in by_model.items():
+        for (model, weights, source), model_results in by_model.items():
             newest = max(model_results, key=lambda item: item[1].created_at)[1]
             cells, sources = _measured_cells(model_results)
-            rows[(model, weights)] = LeaderboardRow(
+            row = LeaderboardRow(
                 model, dict(newest.model_card or {"name": model}), weights, cells, sources,
                 sorted({name for _, result in model_results for name in failed_checks(result.checks)}),
             )
+            entry = standing.get(str(model_results[0][0]))
+            if entry is not None:
+                row.submission_status, row.submission_label, row.flag_reasons = entry.status, entry.label, list(entry.reasons)
+            rows[(model, weights, source)] = row
 
     reported_threats: dict[tuple[str, str | None, str], set[str]] = {}
     for score in reported:
@@ -273,10 +299,10 @@ def build_tables(
         rows = tables.setdefault(key, {})
         if score.threat != CLEAN:
             reported_threats.setdefault(key, set()).add(score.threat)
-        measured_key = next(((m, w) for (m, w) in rows if m == score.model and w != "random"), None)
+        measured_key = next(((m, w, src) for (m, w, src) in rows if m == score.model and w != "random" and src == "results"), None)
         row = rows.get(measured_key) if measured_key else None
         if row is None:
-            row = rows.setdefault((score.model, "reported"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported"))
+            row = rows.setdefault((score.model, "reported", "paper"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported"))
         cell = row.cells.setdefault(score.threat, Cell())
         if cell.reported is None:
             cell.reported, cell.reported_in = score.value, [score.table]

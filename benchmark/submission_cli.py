@@ -1,0 +1,97 @@
+"""`bench submit`, `bench verify-submission` and `bench results`."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+
+def user_errors(command):
+    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .cli import user_errors as one_line_errors
+
+        return one_line_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command()
+@click.option("--model", required=True, help="Registered name, entry-point name or pkg.module:factory of the metric.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Submission folder to write, e.g. submissions/NAME.")
+@click.option("--card", "card_file", default=None, type=click.Path(dir_okay=False), help="JSON with authors, link, license, weights, ... (completes the registry's card).")
+@click.option("--smoke", is_flag=True, help="Evaluate on the demo only (a smoke submission, marked so; never ranked beside full ones).")
+@click.option("--threat", "threats", default="linf,l2", show_default=True, help="Threat models to evaluate.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only (smoke runs).")
+@click.option("--n-iter", default=100, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
+@click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
+@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
+    """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
+    from .cli import _parse_kwargs, _split_list
+    from .submission import create_submission
+
+    record = create_submission(
+        model, out_dir, card_file=card_file, smoke=smoke, threats=tuple(_split_list(threats)), device=device, data_root=data_root,
+        progress=not quiet, echo=click.echo, batch_size=batch_size, n_ex=n_ex, n_iter=n_iter, square_queries=square_queries,
+        model_kwargs=_parse_kwargs(model_kwargs),
+    )
+    flags = f" (flagged: {'; '.join(record.flags)})" if record.flags else ""
+    click.echo(f"submission written to {out_dir}{flags}; next: bench verify-submission {out_dir}")
+
+
+@click.command("verify-submission")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--n", "n_samples", default=200, show_default=True, type=int, help="Samples re-run per result file (dataset and threat).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random subset.")
+@click.option("--confidence", default=0.99, show_default=True, type=float, help="Confidence of the Wilson interval a claim must fall in.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data-root", default=None, type=click.Path(file_okay=False))
+@click.option("--batch-size", default=None, type=int, help="[default: the submission's]")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def verify_submission_command(folder, n_samples, seed, confidence, device, data_root, batch_size, quiet):
+    """Re-run a seeded random subset of a submission and accept its claims if they lie in the re-run's interval."""
+    from .submission import VERIFICATION_FILE, verify_submission
+
+    if n_samples < 1 or not 0 < confidence < 1:
+        raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")
+    record = verify_submission(folder, n=n_samples, seed=seed, confidence=confidence, device=device, data_root=data_root,
+                               batch_size=batch_size, progress=not quiet, echo=click.echo)
+    click.echo(f"{record.label}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
+    click.echo(f"-> {folder}/{VERIFICATION_FILE}")
+    if record.status != "verified":
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--submissions", "submissions_dir", default=None, type=click.Path(file_okay=False), help="Also read submission folders here.")
+@click.option("--model", "model_pattern", default="*", show_default=True, help="Shell-style filter on model names.")
+@click.option("--dataset", default=None)
+@click.option("--threat", default=None, help="linf or l2.")
+@click.option("--attack", default=None)
+@click.option("--status", default=None, help="measured, random, flagged, submitted, verified.")
+@click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv"]))
+@user_errors
+def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format):
+    """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
+    from leaderboard.frame import filter_results, load_results
+
+    frame = filter_results(load_results(results_dir, submissions_dir), model=model_pattern, dataset=dataset, threat=threat,
+                           attack=attack, status=status)
+    if output_format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    if frame.empty:
+        click.echo("no results match")
+        return
+    click.echo(frame.to_markdown(index=False, floatfmt=".4f"))

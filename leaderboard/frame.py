@@ -1,0 +1,114 @@
+"""Every result as a pandas DataFrame: one row per (model, dataset, split, protocol, threat, eps, attack, source).
+
+`load_results(folder)` reads a results folder (and, optionally, a folder of submissions) into the
+table `bench results` prints and the leaderboard collects through (`collect_entries`).
+Status: `measured` (run here), `random` (random-weight smoke run, never ranked), `flagged` (a sanity
+check failed, or a submission failed verification), `submitted` (a submission's claim, not yet
+verified), `verified` (a submission whose claim a re-run here supported).
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.results import EvaluationResult
+
+from .checks import failed_checks
+from .collect import collect_results
+
+COLUMNS = [
+    "model", "dataset", "split", "protocol", "threat", "eps", "attack", "clean", "robust", "n", "status", "weights",
+    "failed_checks", "source", "result_file",
+]
+KEY = ["model", "dataset", "split", "protocol", "threat", "eps", "attack", "source"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A result file with where it came from and the status it carries."""
+
+    path: Path
+    result: EvaluationResult
+    status: str
+    source: str  # "results" or "submission:<folder name>"
+    label: str = ""  # the status as shown, e.g. "verified (subset, n=200)"
+    reasons: tuple[str, ...] = ()
+
+
+def result_status(result: EvaluationResult) -> str:
+    if result.weights == "random":
+        return "random"
+    return "flagged" if failed_checks(result.checks) else "measured"
+
+
+def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path | None = None) -> list[Entry]:
+    """Our own results (status from their checks) and every submission's results (status from its verification)."""
+    from benchmark.submission import RESULTS_DIR, find_submissions, read_submission, submission_status
+
+    entries = []
+    if results_dir is not None:
+        for path, result in collect_results(results_dir):
+            status = result_status(result)
+            entries.append(Entry(path, result, status, "results", status, tuple(f"sanity check {c} failed" for c in failed_checks(result.checks))))
+    for folder in find_submissions(submissions_dir) if submissions_dir is not None else []:
+        standing = submission_status(folder)
+        record = read_submission(folder)
+        for path, result in collect_results(folder / RESULTS_DIR):
+            if str(path.relative_to(folder)) not in record.results:
+                continue
+            entries.append(Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons))
+    return entries
+
+
+def _row(entry: Entry) -> dict:
+    from .tables import canonical_split, score_protocol
+
+    result = entry.result
+    scores = result.scores
+    return {
+        "model": result.model,
+        "dataset": result.dataset,
+        "split": canonical_split(result.dataset, result.split) or "",
+        "protocol": score_protocol(result),
+        "threat": result.threat["norm"],
+        "eps": result.threat["eps_text"],
+        "attack": (result.attack or {}).get("name", "none"),
+        "clean": scores.get("clean"),
+        "robust": scores.get("robust") if result.attack is not None else None,
+        "n": scores.get("n"),
+        "status": entry.status,
+        "weights": result.weights,
+        "failed_checks": ";".join(failed_checks(result.checks)),
+        "source": entry.source,
+        "result_file": str(entry.path),
+        "_created_at": result.created_at,
+    }
+
+
+def load_results(folder: str | Path, submissions: str | Path | None = None) -> pd.DataFrame:
+    """One row per (model, dataset, split, protocol, threat, eps, attack, source) with clean, robust, n and status.
+
+    Where a key has several result files, the one with the most samples wins, then the newest.
+    """
+    rows = [_row(entry) for entry in collect_entries(folder, submissions)]
+    frame = pd.DataFrame(rows, columns=COLUMNS + ["_created_at"])
+    if frame.empty:
+        return frame[COLUMNS]
+    frame = frame.sort_values(["n", "_created_at"], ascending=[False, False], na_position="last")
+    frame = frame.drop_duplicates(subset=KEY, keep="first")
+    return frame.sort_values(KEY).reset_index(drop=True)[COLUMNS]
+
+
+def filter_results(
+    frame: pd.DataFrame, model: str = "*", dataset: str | None = None, threat: str | None = None, attack: str | None = None,
+    status: str | None = None,
+) -> pd.DataFrame:
+    """Rows whose model matches the shell-style `model` pattern and whose other columns equal what is given."""
+    kept = frame[frame["model"].map(lambda name: fnmatch.fnmatchcase(str(name), model))]
+    for column, value in (("dataset", dataset), ("threat", threat), ("attack", attack), ("status", status)):
+        if value is not None:
+            kept = kept[kept[column] == value]
+    return kept.reset_index(drop=True)
