@@ -451,7 +451,8 @@ def verify_submission(
     folder = Path(folder)
     record = read_submission(folder)
     name = record.card["name"]
-    model = create_model(name, device=device)
+    first = read_result(folder / record.results[0]) if record.results else None
+    model = create_model(name, device=device, **((first.config.get("model_kwargs") or {}) if first else {}))
     card = SubmissionCard.from_dict(record.card)
     checks = submission_checks(name, model, card, device)
     reasons = [f"{c.name}: {c.message}" for c in checks if not c.passed]
