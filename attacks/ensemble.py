@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from torch import Tensor
 
 from .apgd import APGDResult, Objective, ObjectiveOutput, keep_best
+
+if TYPE_CHECKING:
+    from .config import AttackConfig
 
 STANDARD = "standard"
 SQUARE = "square"
@@ -51,7 +54,7 @@ class Subset:
         return Subset(self.objective.with_loss(loss), self.index)
 
 
-def standard_members(config, success_based: bool) -> list:
+def standard_members(config: "AttackConfig", success_based: bool) -> list["AttackConfig"]:
     """The member configurations (AttackConfig) of the standard ensemble `config`, in order."""
     if success_based:
         return [
@@ -116,7 +119,7 @@ def _elapsed(started: float, device: torch.device) -> float:
     return time.perf_counter() - started
 
 
-def run_standard(config, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
+def run_standard(config: "AttackConfig", objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
     """Run the standard ensemble `config` on the batch `x`; each sample keeps its worst case over the members."""
     from .config import run_attack
 
