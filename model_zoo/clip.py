@@ -35,6 +35,9 @@ _REDUCED_VISION_CFG: dict[str, dict[str, Any]] = {
 }
 REDUCED_EMBED_DIM = 32
 
+# Registered name -> architecture and weights, for code that rebuilds a tower by name (`bench finetune`).
+OPEN_CLIP_SPECS: dict[str, "OpenClipSpec"] = {}
+
 
 @dataclass(frozen=True)
 class OpenClipSpec:
@@ -133,6 +136,7 @@ def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, ro
 
 def _register_clip(name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, notes: str = ""):
     card = _clip_card(name, spec, backbone, parameters, robust, eps, notes=notes)
+    OPEN_CLIP_SPECS[name] = spec
 
     @register_model(name, card=card)
     def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:

@@ -91,6 +91,11 @@ def _resolve_factory(name: str) -> ModelFactory:
     _load_entry_points()
     if name in _FACTORIES:
         return _FACTORIES[name]
+    from .trained_folder import is_trained_folder, trained_folder_factory
+
+    if is_trained_folder(name):  # a `bench finetune` output folder, named by its path
+        factory = trained_folder_factory(name)
+        return register_model(name, card=factory.card)(factory)
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
@@ -123,5 +128,6 @@ def create_model(
         raise TypeError(f"factory for '{name}' returned {type(model).__name__}, expected a PerceptualModel")
     model.card = _CARDS[name]
     model.weights_kind = "none" if not model.card.needs_weights else ("pretrained" if pretrained else "random")
+    model.weights_kind = model.card.extra.get("weights_kind", model.weights_kind)  # a trained folder knows its own
     model.eval().requires_grad_(False)
     return model.to(device)
