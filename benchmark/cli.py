@@ -253,6 +253,7 @@ from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
 
 main.add_command(data)
 main.add_command(reproduce)
+main.add_command(__import__("finetune.cli", fromlist=["finetune"]).finetune)  # `bench finetune`: finetune/cli.py
 
 if __name__ == "__main__":
     sys.exit(main())
