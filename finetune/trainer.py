@@ -136,20 +136,20 @@ def _gather(value: Any, group: ProcessGroup) -> list[Any]:
 
 
 class TrainingLog:
-    """One JSON object per line: steps and validations. A resumed run drops the lines after its checkpoint."""
+    """One JSON object per line: steps and validations. A resumed run drops the lines written after its checkpoint."""
 
-    def __init__(self, path: Path, keep_before_step: int, enabled: bool):
+    def __init__(self, path: Path, resume_step: int, enabled: bool):
         self.path, self.enabled = path, enabled
         if not enabled:
             return
         kept = []
-        if keep_before_step > 0 and path.exists():
+        if resume_step > 0 and path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # torn by a kill
-                if entry.get("step", 0) < keep_before_step or (entry.get("event") == "validation" and entry.get("step", 0) <= keep_before_step):
+                if entry.get("step", 0) <= resume_step:  # `step` counts the optimiser steps done when it was written
                     kept.append(line)
         atomic_write_text(path, "".join(line + "\n" for line in kept))
 
