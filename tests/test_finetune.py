@@ -139,8 +139,26 @@ def test_a_finished_run_is_not_trained_again_and_other_settings_are_refused(tmp_
     first = train(config)
     again = train(config)
     assert again.already_done and not first.already_done
+    # A short name for the folder, as a `perceptbench.models` entry-point module would declare it.
+    from model_zoo.trained_folder import register_trained_folder
+
+    register_trained_folder("acme-fare-tiny", tmp_path / "out")
+    named = create_model("acme-fare-tiny")
+    assert named.card.robust_training == "FARE" and named.weights_kind == "random"
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(named.embed(x), create_model(str(tmp_path / "out")).embed(x))
     with pytest.raises(ValueError, match="other settings"):
         train(default_config("fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=2, steps=2, pgd_steps=1, **TINY))
+
+
+def test_bad_settings_are_one_line_errors():
+    with pytest.raises(ValueError, match="bf16 needs a GPU"):
+        default_config("fare", "clip-convnext", "out", precision="bf16").validate()
+    with pytest.raises(ValueError, match="did you mean 4/255"):
+        default_config("fare", "clip-convnext", "out", eps="4").validate()
+    with pytest.raises(ValueError, match="LoRA fine-tuning supports ConvNeXt"):
+        load_base_tower("clip-vit-b32", False, {"reduced": True}).lora_backbone
 
 
 def _environment(cache: Path) -> dict[str, str]:
