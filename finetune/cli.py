@@ -42,6 +42,7 @@ def common_options(command):
         click.option("--random-weights", is_flag=True, help="Start from random weights (smoke runs; the result is never ranked)."),
         click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="reduced=true: the tiny test architecture."),
         click.option("--n-train", type=int, default=None, help="Train on the first N samples only."),
+        click.option("--workers", type=int, default=None, help="Data-loading processes per training process [default: 8 on GPU, 0 on CPU]."),
         click.option("--checkpoint-every", type=int, default=100, show_default=True, help="Steps between checkpoints (also at every epoch end)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]):
@@ -59,6 +60,8 @@ def _run(method: str, options: dict) -> None:
     model = options.pop("model")
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
     options["model_kwargs"] = _parse_kwargs(options.pop("model_kwargs"))
+    if options.get("workers") is None:
+        options["workers"] = 8 if options["device"].startswith("cuda") else 0
     options["command"] = " ".join(shlex.quote(a) for a in ["bench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "bench" else " ".join(shlex.quote(a) for a in sys.argv)
     config = default_config(method, model, output_dir, **options)
     config.validate()

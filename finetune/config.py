@@ -65,6 +65,7 @@ class FinetuneConfig:
     n_train: int | None = None  # the first N training samples only (smoke runs)
     n_val: int | None = None
     checkpoint_every: int = 100  # optimiser steps between checkpoints (and at every epoch end)
+    workers: int = 0  # data-loading processes per training process
     quiet: bool = False
     command: str = ""
 
@@ -87,6 +88,8 @@ class FinetuneConfig:
             raise ValueError(f"--optimizer must be adam or adamw, got '{self.optimizer}'")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"--schedule must be constant or cosine, got '{self.schedule}'")
+        if self.workers < 0:
+            raise ValueError(f"--workers must be >= 0, got {self.workers}")
         if min(self.batch_size, self.epochs, self.checkpoint_every) < 1 or (self.steps is not None and self.steps < 1):
             raise ValueError(f"--batch-size, --epochs, --steps and --checkpoint-every must be >= 1; got {self.batch_size}, {self.epochs}, {self.steps}, {self.checkpoint_every}")
         if self.method in ADVERSARIAL_METHODS:
@@ -102,20 +105,20 @@ class FinetuneConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that change the trained weights (not where they go, how often they are saved, or the log)."""
         data = asdict(self)
-        for key in ("output_dir", "checkpoint_every", "quiet", "command", "data_root", "device"):
+        for key in ("output_dir", "checkpoint_every", "quiet", "command", "data_root", "device", "workers"):
             data.pop(key)
         return data
 
     def hyperparameters(self) -> dict[str, Any]:
         data = self.identity()
         relevant = {
-            "lora": ("margin", "lora_rank", "lora_alpha", "lora_dropout"),
-            "mlp": ("margin", "mlp_hidden"),
+            "lora": ("margin", "lora_rank", "lora_alpha", "lora_dropout", "n_val"),
+            "mlp": ("margin", "mlp_hidden", "n_val"),
             "fare": ("eps", "pgd_steps", "pgd_step_size"),
             "tecoa": ("eps", "pgd_steps", "pgd_step_size", "logit_scale", "templates"),
         }[self.method]
         common = ("epochs", "steps", "batch_size", "lr", "weight_decay", "optimizer", "betas", "schedule", "warmup_steps",
-                  "warmup_fraction", "drop_last", "seed", "precision", "n_train", "n_val")
+                  "warmup_fraction", "drop_last", "seed", "precision", "n_train")
         return {k: data[k] for k in common + relevant}
 
 

@@ -7,6 +7,7 @@ process's samples, so the trainer can normalise by the whole batch across proces
 from __future__ import annotations
 
 import copy
+import json
 import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -173,12 +174,22 @@ class NightsRecipe(Recipe):
             files["mlp_head"] = MLP_HEAD_FILE
         else:
             self.peft_model.save_pretrained(str(folder / LORA_FOLDER))
+            _sort_target_modules(folder / LORA_FOLDER / "adapter_config.json")
             files["lora"] = LORA_FOLDER
         return files
 
     def data_info(self):
         return {"dataset": "nights", "train_split": "train", "selection_split": "val",
                 "n_train": len(self.train_set), "n_val": len(self.val_set)}
+
+
+def _sort_target_modules(config_path: Path) -> None:
+    """peft writes `target_modules` from a set, in an order that changes between processes; sort it so the file
+    (and its sha256 on the card) is the same for the same training."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
 
 
 class EmbeddingDriftObjective:

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import default_collate
+from torch.utils.data import DataLoader, default_collate
 from tqdm import tqdm
 
 from benchmark.atomic import atomic_write_bytes, atomic_write_text
@@ -72,6 +72,40 @@ def _seed_for(*parts: int) -> int:
 def epoch_order(seed: int, epoch: int, n: int) -> list[int]:
     """The sample order of an epoch: a permutation that depends only on (seed, epoch)."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(_seed_for(seed, 1, epoch))).tolist()
+
+
+class StepBatches:
+    """The sample positions of this process for each step from `start` to `total` (a DataLoader batch sampler).
+
+    Step s is slice s % steps_per_epoch of the order of epoch s // steps_per_epoch; the process takes
+    every world_size-th sample of that global batch.
+    """
+
+    def __init__(self, seed: int, n: int, batch_size: int, steps_per_epoch: int, start: int, total: int, group: ProcessGroup):
+        self.seed, self.n, self.batch_size, self.steps_per_epoch = seed, n, batch_size, steps_per_epoch
+        self.start, self.total, self.group = start, total, group
+
+    def shape(self, step: int) -> tuple[int, list[int]]:
+        """The global batch size of `step` and this process's rows in it."""
+        position = step % self.steps_per_epoch
+        size = min(self.batch_size, self.n - position * self.batch_size)
+        return size, list(range(self.group.rank, size, self.group.world_size))
+
+    def __len__(self) -> int:
+        return self.total - self.start
+
+    def __iter__(self):
+        order_epoch, order = -1, []
+        for step in range(self.start, self.total):
+            epoch, position = divmod(step, self.steps_per_epoch)
+            if epoch != order_epoch:
+                order_epoch, order = epoch, epoch_order(self.seed, epoch, self.n)
+            _, rows = self.shape(step)
+            yield [order[position * self.batch_size + row] for row in rows]
+
+
+def collate_or_none(items: list) -> Any:
+    return default_collate(items) if items else None
 
 
 def learning_rate_factor(config: FinetuneConfig, total_steps: int):
@@ -232,29 +266,31 @@ def train(config: FinetuneConfig) -> TrainingRun:
                     disable=config.quiet or not group.is_main, dynamic_ncols=True)
     step_seconds: list[float] = []
     stat_keys = ["loss", "count", "correct"]
-    order_epoch, order = -1, []
-    for step in range(start_step, total_steps):
-        started = time.perf_counter()
+    steps = StepBatches(config.seed, n, batch_size, steps_per_epoch, start_step, total_steps, group)
+    # A private generator: the loader's seed draw must not consume the global RNG that dropout uses.
+    loader = DataLoader(recipe.train_set, batch_sampler=steps, num_workers=config.workers, collate_fn=collate_or_none,
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(config.seed))
+    started = time.perf_counter()
+    for step, batch in zip(range(start_step, total_steps), loader):
         epoch, position = divmod(step, steps_per_epoch)
-        if epoch != order_epoch:
-            order_epoch, order = epoch, epoch_order(config.seed, epoch, n)
-        batch_positions = order[position * batch_size:(position + 1) * batch_size]
-        rows = list(range(group.rank, len(batch_positions), group.world_size))
-        batch = default_collate([recipe.train_set[batch_positions[r]] for r in rows])
-        batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
-        generator = torch.Generator().manual_seed(_seed_for(config.seed, 3, step))
-        loss_sum, stats = recipe.batch_loss(batch, rows, len(batch_positions), generator)
-        (loss_sum / len(batch_positions)).backward()
+        global_size, rows = steps.shape(step)
+        if batch is not None:  # a short last batch can leave a process without samples
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
+            generator = torch.Generator().manual_seed(_seed_for(config.seed, 3, step))
+            loss_sum, stats = recipe.batch_loss(batch, rows, global_size, generator)
+            (loss_sum / global_size).backward()
+        else:
+            stats = {"count": 0.0}
         _sum_gradients(parameters, group)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         totals = _sum_stats(stats, stat_keys, group)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started  # data wait + compute (not the validation or checkpoint before it)
         step_seconds.append(elapsed)
         entry = {"event": "step", "step": step + 1, "epoch": epoch, "loss": totals["loss"] / totals["count"],
                  "lr": optimizer.param_groups[0]["lr"], "images_per_s": totals["count"] / elapsed, "step_s": elapsed}
-        if "correct" in stats:
+        if config.method != "fare":
             entry["accuracy"] = totals["correct"] / totals["count"]
         log.write(entry)
         progress.set_postfix(loss=f"{entry['loss']:.4f}", img_s=f"{entry['images_per_s']:.1f}", epoch=epoch)
@@ -277,6 +313,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
                             "best": best, "history": history}, buffer)
                 atomic_write_bytes(state_path, buffer.getvalue())
             barrier(group)
+        started = time.perf_counter()
     progress.close()
 
     if recipe.selects_best and best is not None:
