@@ -158,9 +158,19 @@ def trained_folder_factory(folder: str | Path):
     def factory(pretrained: bool = True, **ignored) -> EmbeddingModel:
         return build_trained_folder(folder)
 
-    factory.card = model_card(folder, read_card(folder))
+    card = read_card(folder)
+    factory.card = model_card(folder, card)
     factory.__name__ = f"trained_folder_{folder.name}"
+    _share_text_tower(str(folder), card)
     return factory
+
+
+def _share_text_tower(name: str, card: FinetuneCard) -> None:
+    """A FARE/TeCoA folder keeps its base's text space, so text inversion and zero-shot use the base's text tower."""
+    from .text_tower import TEXT_TOWER_SOURCES, register_text_tower
+
+    if card.method in ("fare", "tecoa") and card.architecture in TEXT_TOWER_SOURCES:
+        register_text_tower(name, TEXT_TOWER_SOURCES[card.architecture])
 
 
 def register_trained_folder(name: str, folder: str | Path) -> None:
@@ -171,3 +181,4 @@ def register_trained_folder(name: str, folder: str | Path) -> None:
 
     factory = trained_folder_factory(folder)
     register_model(name, card=replace(factory.card, name=name))(factory)
+    _share_text_tower(name, read_card(folder))

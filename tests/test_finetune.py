@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.utils.data import default_collate
 
 from attacks.pgd import uniform_linf_start
 from benchmark.distributed import ProcessGroup
@@ -145,11 +146,30 @@ def test_a_finished_run_is_not_trained_again_and_other_settings_are_refused(tmp_
     register_trained_folder("acme-fare-tiny", tmp_path / "out")
     named = create_model("acme-fare-tiny")
     assert named.card.robust_training == "FARE" and named.weights_kind == "random"
+    from model_zoo.text_tower import has_text_tower
+
+    assert has_text_tower("acme-fare-tiny") and has_text_tower(str(tmp_path / "out")), "FARE keeps the base's text space"
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(named.embed(x), create_model(str(tmp_path / "out")).embed(x))
     with pytest.raises(ValueError, match="other settings"):
         train(default_config("fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=2, steps=2, pgd_steps=1, **TINY))
+
+
+@pytest.mark.parametrize("method", ["lora", "tecoa"])
+def test_the_bf16_autocast_path_runs(tmp_path, method):
+    """`--precision bf16` is for GPUs; the same autocast on the CPU checks the losses handle bf16 activations."""
+    write_nights(tmp_path / "data", _nights_rows(n_train=2, n_val=1, n_test=0))
+    write_imagenet(tmp_path / "imagenet", {"n01440764": 2})
+    root = tmp_path / ("data" if method == "lora" else "imagenet")
+    config = default_config(method, "clip-vit-b16", str(tmp_path / "out"), data_root=str(root), batch_size=2, pgd_steps=1, **TINY)
+    base = load_base_tower(config.model, False, config.model_kwargs, config.seed)
+    recipe = build_recipe(config, base, torch.device("cpu"), lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    batch = {k: v for k, v in default_collate([recipe.train_set[0], recipe.train_set[1]]).items() if torch.is_tensor(v)}
+    loss, stats = recipe.batch_loss(batch, [0, 1], 2, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in recipe.trainable_parameters().values())
 
 
 def test_bad_settings_are_one_line_errors():
