@@ -105,7 +105,7 @@ class FinetuneConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that change the trained weights (not where they go, how often they are saved, or the log)."""
         data = asdict(self)
-        for key in ("output_dir", "checkpoint_every", "quiet", "command", "data_root", "device", "workers"):
+        for key in ("output_dir", "checkpoint_every", "quiet", "command", "device", "workers"):
             data.pop(key)
         return data
 

@@ -208,7 +208,7 @@ def _existing_run(folder: Path, config_hash: str) -> FinetuneCard | None:
         return card
     state_path = folder / STATE_FILE
     if state_path.exists():
-        stored = torch.load(state_path, map_location="cpu", weights_only=True)
+        stored = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
         if stored.get("config_hash") != config_hash:
             raise ValueError(
                 f"'{state_path}' is the checkpoint of a run with other settings; re-run that command to finish it, "
@@ -249,7 +249,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
     state_path = folder / STATE_FILE
     start_step, best, history = 0, None, []
     if state_path.exists():
-        stored = torch.load(state_path, map_location="cpu", weights_only=True)
+        stored = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
         recipe.load_trainable_state(stored["trainable"])
         optimizer.load_state_dict(stored["optimizer"])
         scheduler.load_state_dict(stored["scheduler"])

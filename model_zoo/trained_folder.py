@@ -107,7 +107,7 @@ def model_card(folder: Path, card: FinetuneCard) -> ModelCard:
         license="same as the base model",
         paper="",
         image_size=architecture.image_size,
-        parameters=architecture.parameters,
+        parameters=None if card.reduced else architecture.parameters,
         notes=note,
         extra={"finetune_card": card.to_dict(), "weights_kind": "random" if card.base_weights == "random" else "pretrained"},
     )
