@@ -239,8 +239,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
     if batch_size < group.world_size:
         raise ValueError(f"--batch-size {batch_size} is smaller than the {group.world_size} processes; raise it")
     total_steps = config.steps or config.epochs * steps_per_epoch
-    named = recipe.trainable_parameters()
-    parameters = list(named.values())
+    parameters = list(recipe.trainable_parameters().values())
     optimizer = _optimizer(config, parameters)
     factor, warmup = learning_rate_factor(config, total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -249,7 +248,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
     state_path = folder / STATE_FILE
     start_step, best, history = 0, None, []
     if state_path.exists():
-        stored = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
+        stored = torch.load(state_path, map_location="cpu", weights_only=True)
         recipe.load_trainable_state(stored["trainable"])
         optimizer.load_state_dict(stored["optimizer"])
         scheduler.load_state_dict(stored["scheduler"])
