@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from benchmark.datasets.images import DatasetError, load_image
 from benchmark.datasets.nights import load_nights
 from benchmark.datasets.registry import resolve_data_root
-from model_zoo.preprocess import ResizeNormalize
+from model_zoo.preprocess import Preprocessing
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp", ".bmp")
 
@@ -32,13 +32,14 @@ def load_nights_split(data_root: str | Path | None, split: str) -> Dataset:
 class ImageFolderDataset(Dataset):
     """ImageNet's layout, `<root>/<split>/<wnid>/*.JPEG`: items {image, label}, labels in sorted-wnid order.
 
-    Images are resized (shorter side) and centre-cropped to `image_size` without normalisation,
-    as the FARE/TeCoA training code preprocesses them (Resize + CenterCrop + ToTensor).
+    Images go through the geometric part of `preprocessing` (the model's own: open_clip's Resize +
+    CenterCrop), not normalised, as the FARE/TeCoA training code prepares them (its `image_processor`
+    without Normalize); the attack then acts on those pixels.
     """
 
     task = "classification"
 
-    def __init__(self, root: str | Path | None, split: str = "train", image_size: int = 224):
+    def __init__(self, root: str | Path | None, preprocessing: Preprocessing, split: str = "train"):
         data_root = resolve_data_root(root)
         if data_root is None:
             raise DatasetError("adversarial fine-tuning needs an ImageNet-format folder: pass --data-root DIR (holding train/<wnid>/*.JPEG)")
@@ -52,17 +53,15 @@ class ImageFolderDataset(Dataset):
             self.items.extend((path, label) for path in files)
         if not self.items:
             raise DatasetError(f"'{folder}' holds no images in class folders (expected {folder}/<wnid>/*.JPEG)")
-        self.image_size = image_size
-        self._geometry = ResizeNormalize(image_size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+        self.preprocessing = preprocessing
+        self.image_transform = preprocessing.image_transform()
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, position: int) -> dict:
         path, label = self.items[position]
-        with torch.no_grad():
-            image = self._geometry(load_image(path)[None])[0].clamp(0.0, 1.0)
-        return {"image": image, "label": torch.tensor(label), "position": position}
+        return {"image": load_image(path, self.image_transform), "label": torch.tensor(label), "position": position}
 
 
 class Subset(Dataset):

@@ -23,8 +23,9 @@ from attacks.apgd import ObjectiveOutput
 from attacks.pgd import pgd, uniform_linf_start
 from benchmark.distributed import ProcessGroup
 from model_zoo.base import EmbeddingModel
-from model_zoo.clip import REDUCED_EMBED_DIM, OpenClipImageEncoder
-from model_zoo.finetuned import MLP_HIDDEN, attach_mlp_head, clip_preprocess, trainable_lora
+from model_zoo.clip import OPEN_CLIP_SPECS, REDUCED_EMBED_DIM, OpenClipImageEncoder
+from model_zoo.finetuned import MLP_HIDDEN, attach_mlp_head, trainable_lora
+from model_zoo.preprocess import ImagePreprocess
 from model_zoo.trained_folder import LORA_FOLDER, MLP_HEAD_FILE, VISUAL_FILE, embedding_dim
 
 from .base import BaseTower
@@ -127,6 +128,9 @@ class NightsRecipe(Recipe):
                                                          config.lora_rank, config.lora_alpha, config.lora_dropout)
         self.model.preprocess.requires_grad_(False)
         self.model.to(device)
+        # Images reach the model as the benchmark feeds it: through its own transform (DreamSim's 224x224 stretch).
+        for dataset in (self.train_set.dataset, self.val_set.dataset):
+            dataset.image_transform = self.model.input_preprocessing.image_transform()
 
     def _distances(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         images = torch.cat([batch["reference"], batch["candidate_0"], batch["candidate_1"]])
@@ -230,8 +234,10 @@ class AdversarialRecipe(Recipe):
         self.robust_training = "FARE" if config.method == "fare" else "TeCoA"
         self.robust_eps = config.eps
         self.finetuning = "none"
-        self.train_set = Subset(ImageFolderDataset(config.data_root, "train", base.image_size), config.n_train)
-        self.model = EmbeddingModel(OpenClipImageEncoder(base.visual), clip_preprocess(base.image_size)).to(device)
+        spec = OPEN_CLIP_SPECS[base.architecture]
+        # The tower keeps its base's preprocessing (open_clip's eval transform, as `build_open_clip`).
+        self.model = EmbeddingModel(OpenClipImageEncoder(base.visual), ImagePreprocess(spec.preprocessing.at_input_size(base.image_size))).to(device)
+        self.train_set = Subset(ImageFolderDataset(config.data_root, self.model.input_preprocessing, "train"), config.n_train)
         self.model.requires_grad_(False)
         base.visual.requires_grad_(True)
         self.original = copy.deepcopy(self.model).eval().requires_grad_(False) if config.method == "fare" else None

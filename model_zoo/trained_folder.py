@@ -92,9 +92,12 @@ def verify_folder(folder: Path, card: FinetuneCard) -> None:
 
 
 def model_card(folder: Path, card: FinetuneCard) -> ModelCard:
+    from .preprocess import NIGHTS_FINETUNED_CLIP
     from .registry import get_model_card
 
     architecture = get_model_card(card.architecture)
+    # NIGHTS fine-tunes take DreamSim's 224x224 stretch (as +mlp/+lora); FARE/TeCoA towers keep their base's.
+    preprocessing = NIGHTS_FINETUNED_CLIP.to_dict() if card.method in ("lora", "mlp") else architecture.preprocessing
     note = f"trained with `bench finetune {card.method if card.method in ('fare', 'tecoa') else 'nights --method ' + card.method}` from {card.base_model}"
     return ModelCard(
         name=str(folder),
@@ -107,6 +110,7 @@ def model_card(folder: Path, card: FinetuneCard) -> ModelCard:
         license="same as the base model",
         paper="",
         image_size=architecture.image_size,
+        preprocessing=preprocessing,
         parameters=None if card.reduced else architecture.parameters,
         notes=note,
         extra={"finetune_card": card.to_dict(), "weights_kind": "random" if card.base_weights == "random" else "pretrained"},
@@ -117,7 +121,8 @@ def build_trained_folder(folder: str | Path, verify: bool = True) -> EmbeddingMo
     """The metric a `bench finetune` folder describes, with its weights loaded."""
     from .clip import OPEN_CLIP_SPECS, OPEN_CLIP_WEIGHT_FILES, OpenClipImageEncoder, build_open_clip_visual, load_open_clip_visual_weights
     from .download import fetch_first_available
-    from .finetuned import attach_lora, attach_mlp_head, clip_preprocess
+    from .finetuned import attach_lora, attach_mlp_head
+    from .preprocess import ImagePreprocess
     from .registry import get_model_card
 
     folder = Path(folder)
@@ -137,7 +142,7 @@ def build_trained_folder(folder: str | Path, verify: bool = True) -> EmbeddingMo
         return attach_mlp_head(visual, image_size, embedding_dim(card.architecture, card.reduced), card.mlp_hidden, folder / card.files["mlp_head"])
     if "lora" in card.files:
         return attach_lora(visual, image_size, card.lora_backbone, card.reduced, folder / card.files["lora"])
-    return EmbeddingModel(OpenClipImageEncoder(visual), clip_preprocess(image_size))
+    return EmbeddingModel(OpenClipImageEncoder(visual), ImagePreprocess(spec.preprocessing.at_input_size(image_size)))
 
 
 def embedding_dim(architecture: str, reduced: bool) -> int:

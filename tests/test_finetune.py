@@ -232,7 +232,10 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path, isolated_cache):
 def test_two_gloo_processes_train_what_one_process_trains(tmp_path, isolated_cache):
     write_imagenet(tmp_path / "imagenet", {"n01440764": 3, "n01443537": 3})
     args = ["finetune", "fare", "--model", "clip-vit-b32", "--random-weights", "--model-kwarg", "reduced=true", "--data-root",
-            str(tmp_path / "imagenet"), "--batch-size", "4", "--steps", "2", "--pgd-steps", "2", "--lr", "1e-3", "--warmup-steps", "0", "--quiet"]
+            str(tmp_path / "imagenet"), "--batch-size", "4", "--steps", "2", "--pgd-steps", "0", "--warmup-steps", "0", "--quiet"]
+    # --pgd-steps 0 trains at the random start, drawn for the whole batch and split by rows. With PGD steps the
+    # points also agree only up to reduction order, and sign(gradient) turns that noise into +-step flips of
+    # near-zero gradient pixels (test_pgd checks that a split batch attacks each sample as the whole batch).
     env = _environment(isolated_cache)
     single = subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "one")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -253,9 +256,12 @@ def test_two_gloo_processes_train_what_one_process_trains(tmp_path, isolated_cac
             # its gradient is reduction-order noise that Adam scales up to +-lr steps: compare the query and value parts.
             width = a.shape[0] // 3
             a, b = torch.cat([a[:width], a[2 * width:]]), torch.cat([b[:width], b[2 * width:]])
-        # Adam divides by the gradient's running RMS, which magnifies reduction-order noise on small gradients;
-        # 5e-5 is 5% of one lr-sized step.
-        assert torch.allclose(a, b, atol=5e-5, rtol=0), key
+        # Adam divides by the gradient's running RMS, which magnifies reduction-order noise on small gradients:
+        # allow a tenth of the two lr-sized steps (lr 1e-5, the recipe's).
+        assert torch.allclose(a, b, atol=0.1 * 2 * 1e-5, rtol=0), key
+    losses = [[json.loads(line)["loss"] for line in (tmp_path / run / LOG_FILE).read_text().splitlines() if json.loads(line)["event"] == "step"]
+              for run in ("one", "two")]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4, abs=1e-7), "the same loss at every step, gathered over the ranks"
 
 
 def test_bench_evaluate_takes_the_output_folder(tmp_path):
