@@ -45,22 +45,13 @@ def _open_clip_names() -> list[str]:
     return sorted(OPEN_CLIP_SPECS)
 
 
-def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, Any] | None = None, seed: int = 0) -> BaseTower:
-    """Build the tower of `name` (seeded, so a random-weight tower is the same in every process and re-run)."""
-    model_kwargs = dict(model_kwargs or {})
-    torch.manual_seed(seed)
+def check_base(name: str) -> None:
+    """Refuse a base that `bench finetune` cannot train, before any data is read or weights are built."""
     if is_trained_folder(name):
-        folder = Path(name)
-        card = read_card(folder)
+        card = read_card(name)
         if card.method in ("lora", "mlp"):
             raise ValueError(f"'{name}' is a NIGHTS fine-tune ({card.finetuning}); train from the tower it started from, '{card.base_model}'")
-        verify_folder(folder, card)
-        _open_clip_names()
-        spec = OPEN_CLIP_SPECS[card.architecture]
-        visual, image_size = build_open_clip_visual(spec, card.reduced)
-        load_open_clip_visual_weights(visual, folder / card.files["visual"])
-        return BaseTower(name, card.architecture, card.reduced, card.base_weights, visual, image_size,
-                         card.robust_training, card.robust_eps, published=False)
+        return
     names = _open_clip_names()
     card = get_model_card(name)  # unknown names fail here, with suggestions
     if name not in OPEN_CLIP_SPECS:
@@ -68,6 +59,25 @@ def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, 
             f"`bench finetune` trains open_clip image towers; '{name}' is a {card.family} model. "
             f"Choose one of {', '.join(names)}, or the folder of an earlier `bench finetune fare|tecoa` run"
         )
+
+
+def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, Any] | None = None, seed: int = 0) -> BaseTower:
+    """Build the tower of `name` (seeded, so a random-weight tower is the same in every process and re-run)."""
+    model_kwargs = dict(model_kwargs or {})
+    torch.manual_seed(seed)
+    if is_trained_folder(name):
+        check_base(name)
+        folder = Path(name)
+        card = read_card(folder)
+        verify_folder(folder, card)
+        _open_clip_names()
+        spec = OPEN_CLIP_SPECS[card.architecture]
+        visual, image_size = build_open_clip_visual(spec, card.reduced)
+        load_open_clip_visual_weights(visual, folder / card.files["visual"])
+        return BaseTower(name, card.architecture, card.reduced, card.base_weights, visual, image_size,
+                         card.robust_training, card.robust_eps, published=False)
+    check_base(name)
+    card = get_model_card(name)
     unknown = sorted(set(model_kwargs) - {"reduced"})
     if unknown:
         raise ValueError(f"--model-kwarg {', '.join(unknown)} is not accepted here (only reduced=true, for smoke runs)")

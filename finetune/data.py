@@ -29,6 +29,25 @@ def load_nights_split(data_root: str | Path | None, split: str) -> Dataset:
     return load_nights(nights_folder(data_root), split)
 
 
+def image_folder_split(data_root: str | Path | None, split: str = "train") -> Path:
+    """`<data root>/<split>`, the folder of ImageNet-style class folders; a clear error when it is not there."""
+    root = resolve_data_root(data_root)
+    if root is None:
+        raise DatasetError("adversarial fine-tuning needs an ImageNet-format folder: pass --data-root DIR (holding train/<wnid>/*.JPEG)")
+    folder = root / split
+    if not folder.is_dir():
+        raise DatasetError(f"no '{split}' folder under '{root}': expected {folder}/<wnid>/*.JPEG (ImageNet's layout)")
+    return folder
+
+
+def check_training_data(method: str, data_root: str | Path | None) -> None:
+    """Fail on a missing dataset before any weights are built or downloaded."""
+    if method in ("lora", "mlp"):
+        nights_folder(data_root)
+    else:
+        image_folder_split(data_root)
+
+
 class ImageFolderDataset(Dataset):
     """ImageNet's layout, `<root>/<split>/<wnid>/*.JPEG`: items {image, label}, labels in sorted-wnid order.
 
@@ -40,12 +59,7 @@ class ImageFolderDataset(Dataset):
     task = "classification"
 
     def __init__(self, root: str | Path | None, preprocessing: Preprocessing, split: str = "train"):
-        data_root = resolve_data_root(root)
-        if data_root is None:
-            raise DatasetError("adversarial fine-tuning needs an ImageNet-format folder: pass --data-root DIR (holding train/<wnid>/*.JPEG)")
-        folder = data_root / split
-        if not folder.is_dir():
-            raise DatasetError(f"no '{split}' folder under '{data_root}': expected {folder}/<wnid>/*.JPEG (ImageNet's layout)")
+        folder = image_folder_split(root, split)
         self.classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
         self.items: list[tuple[Path, int]] = []
         for label, wnid in enumerate(self.classes):

@@ -115,7 +115,7 @@ class NightsRecipe(Recipe):
         self.val_set = Subset(load_nights_split(config.data_root, "val"), config.n_val)
         base.visual.requires_grad_(False)
         # The tower as it was before LoRA wraps its layers: what the output folder stores when it is not the published one.
-        self.base_tower_state = {k: v.clone() for k, v in base.visual.state_dict().items()}
+        self.base_tower_state = None if base.published else {k: v.clone() for k, v in base.visual.state_dict().items()}
         if config.method == "mlp":
             self.finetuning = "NIGHTS-MLP"
             self.hidden = config.mlp_hidden or (REDUCED_EMBED_DIM if base.reduced else MLP_HIDDEN)

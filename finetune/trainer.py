@@ -43,8 +43,9 @@ from model_zoo.base import EmbeddingModel
 from model_zoo.download import sha256_of
 from model_zoo.trained_folder import CARD_FILE, FinetuneCard, build_trained_folder, read_card
 
-from .base import load_base_tower
+from .base import check_base, load_base_tower
 from .config import FinetuneConfig, default_sources
+from .data import check_training_data
 from .recipes import Recipe, build_recipe
 
 STATE_FILE = "training-state.pt"
@@ -229,6 +230,8 @@ def train(config: FinetuneConfig) -> TrainingRun:
         model = build_trained_folder(folder).to(device).eval()
         return TrainingRun(folder, model, done, done.training.get("steps", 0), done.training.get("steps", 0), None, already_done=True)
 
+    check_base(config.model)
+    check_training_data(config.method, config.data_root)
     base = load_base_tower(config.model, pretrained=not config.random_weights, model_kwargs=config.model_kwargs, seed=config.seed)
     autocast = _autocast_factory(config, device)
     recipe = build_recipe(config, base, device, autocast)

@@ -172,7 +172,13 @@ def test_the_bf16_autocast_path_runs(tmp_path, method):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in recipe.trainable_parameters().values())
 
 
-def test_bad_settings_are_one_line_errors():
+def test_bad_settings_are_one_line_errors(tmp_path):
+    from benchmark.datasets.images import DatasetError
+
+    with pytest.raises(DatasetError, match="no 'train' folder"):  # before any weights are downloaded
+        train(default_config("fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path)))
+    with pytest.raises(DatasetError, match="no NIGHTS under"):
+        train(default_config("lora", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path)))
     with pytest.raises(ValueError, match="bf16 needs a GPU"):
         default_config("fare", "clip-convnext", "out", precision="bf16").validate()
     with pytest.raises(ValueError, match="did you mean 4/255"):
