@@ -253,6 +253,9 @@ from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
 
 main.add_command(data)
 main.add_command(reproduce)
+from .invert_cli import invert  # noqa: E402
+
+main.add_command(invert)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -49,3 +49,51 @@ def test_feature_inversion_improves_the_objective(seeded):
     assert torch.all(out.similarity >= start_similarity - 1e-5)
     assert torch.allclose(out.similarity, (model.features(out.images) * targets).sum(dim=-1), atol=1e-4)
     assert torch.all((out.images - start).flatten(1).norm(dim=1) <= TINY.radius + 1e-3)
+
+
+def _cli(args):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+TINY_CLI = ["--n-iter", "6", "--image-size", "32", "--random-weights", "--model-kwarg", "reduced=true", "--quiet"]
+
+
+def test_bench_invert_features_writes_pngs_grid_and_json(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from benchmark.datasets.images import save_image
+
+    images = []
+    for i in range(2):
+        path = tmp_path / f"photo{i}.png"
+        save_image(torch.rand(3, 40, 48), path)
+        images += ["--image", str(path)]
+    out = tmp_path / "out"
+    result = _cli(["invert", "features", "--model", "r-clip-f-convnext,clip-vit-b32", *images, "--seeds", "0,1",
+                   "--batch-size", "3", "--output-dir", str(out), *TINY_CLI])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "inversion.json").read_text())
+    assert report["weights"] == "random" and "not a real result" in report["note"]
+    assert len(report["images"]) == 2 * 2 * 2  # models x images x seeds
+    for record in report["images"]:
+        assert Image.open(out / record["file"]).size == (32, 32)
+        assert record["similarity"] >= record["start_similarity"] - 1e-4
+    grid = Image.open(out / report["grid"])
+    assert grid.size[0] > 4 * 160 and grid.size[1] > 3 * 160  # 4 columns; originals + 2 model rows
+
+
+def test_bench_invert_text_needs_a_clip_model(tmp_path):
+    out = tmp_path / "out"
+    result = _cli(["invert", "text", "--model", "clip-vit-b16", "--prompt", "an astronaut riding a horse",
+                   "--prompt", "an octopus playing chess", "--output-dir", str(out), *TINY_CLI])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "clip-vit-b16").glob("*.png"))) == 2 and (out / "grid.png").is_file()
+
+    refused = _cli(["invert", "text", "--model", "dino-vit-b16", "--prompt", "a cat", "--output-dir", str(out), *TINY_CLI])
+    assert refused.exit_code != 0 and "has no text tower" in refused.output and "Traceback" not in refused.output
