@@ -161,3 +161,18 @@ def create_text_tower(
     tokenizer = open_clip.get_tokenizer(source.architecture)
     tower = ClipTextTower(text, tokenizer, model_name, source, "pretrained" if pretrained else "random")
     return tower.eval().requires_grad_(False).to(device)
+
+
+def text_tower_for_model(model, device: str | torch.device | None = None) -> ClipTextTower:
+    """The text tower matching a built zoo model: same name, same weights kind, same (reduced or full) size."""
+    name = model.card.name
+    source = text_tower_source(name)
+    full_dim = open_clip.get_model_config(source.architecture)["embed_dim"]
+    parameter = next(model.parameters())
+    with torch.no_grad():
+        image_dim = model.embed(torch.zeros(1, 3, 64, 64, device=parameter.device, dtype=parameter.dtype)).shape[-1]
+    pretrained = model.weights_kind == "pretrained"
+    reduced = not pretrained and image_dim == REDUCED_EMBED_DIM != full_dim
+    if not reduced and image_dim != full_dim:
+        raise ValueError(f"model '{name}' embeds in {image_dim} dimensions, its text tower in {full_dim}; build the model unchanged")
+    return create_text_tower(name, pretrained=pretrained, device=device or parameter.device, reduced=reduced)
