@@ -47,15 +47,17 @@ def checkpoint_schedule(n_iter: int) -> tuple[int, int, int]:
 
 
 def project(x_adv: Tensor, x: Tensor, norm: str, eps: float) -> Tensor:
-    """Project onto the eps-ball around `x` intersected with [0, 1]."""
-    delta = x_adv - x
+    """Project onto the eps-ball around `x` intersected with [0, 1].
+
+    Written as AutoAttack writes it (same operations in the same order), so the two APGDs agree
+    to the last bit on Linf and to rounding on L2. Clamping to [0, 1] only shrinks each coordinate
+    of the perturbation, so the point stays in the ball.
+    """
     if norm == "linf":
-        delta = delta.clamp(-eps, eps)
-    else:
-        delta_norm = _l2_norm(delta)
-        delta = delta * torch.clamp(eps / (delta_norm + 1e-12), max=1.0)
-    # Clamping to [0, 1] only shrinks each coordinate of delta, so the point stays in the ball.
-    return (x + delta).clamp(0.0, 1.0)
+        return torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+    delta = x_adv - x
+    delta_norm = _l2_norm(delta)
+    return (x + delta / (delta_norm + 1e-12) * torch.clamp(delta_norm, max=eps)).clamp(0.0, 1.0)
 
 
 def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
@@ -64,7 +66,7 @@ def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
 
 
 def _l2_norm(t: Tensor) -> Tensor:
-    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.ndim - 1)))
+    return t.flatten(1).pow(2).sum(dim=1).sqrt().view(-1, *([1] * (t.ndim - 1)))
 
 
 def _ascent_direction(grad: Tensor, norm: str) -> Tensor:
@@ -200,9 +202,16 @@ def _apgd_single_run(
     x_adv_old = x_adv.clone()
     k, k_decrement, k_min = checkpoint_schedule(n_iter)
     since_checkpoint = 0
-    loss_history = [loss]  # losses since the last checkpoint, starting with the one before it
+    # The step-size rule as AutoAttack's `attack_single_run` states it, detail for detail, so the
+    # two give the same trajectory (tests/test_reference_agreement.py checks this sample by sample):
+    # - `loss_steps[i]` is the loss after iteration i, in a table that starts at zero. The
+    #   oscillation count at iteration j compares rows j-c and j-c-1 for c < k, so the first
+    #   window compares its first step with row -1: the table's last row, not yet written (zero).
+    # - "reduced at the last checkpoint" starts true, so the first checkpoint never halves a step
+    #   for want of improvement, only for oscillation.
+    loss_steps = torch.zeros(max(n_iter, 1), n, device=x.device)
     loss_best_last_check = loss_best.clone()
-    reduced_last_check = torch.zeros(n, dtype=torch.bool, device=x.device)
+    reduced_last_check = torch.ones(n, dtype=torch.bool, device=x.device)
 
     def record(points: Tensor, losses: Tensor, done: Tensor) -> None:
         """Keep each sample's first successful point, else its highest-loss point."""
@@ -219,7 +228,7 @@ def _apgd_single_run(
             alive, x_orig, x_adv, x_adv_old, grad = alive[keep], x_orig[keep], x_adv[keep], x_adv_old[keep], grad[keep]
             x_best, grad_best, loss_best, step_size = x_best[keep], grad_best[keep], loss_best[keep], step_size[keep]
             loss_best_last_check, reduced_last_check = loss_best_last_check[keep], reduced_last_check[keep]
-            loss_history = [h[keep] for h in loss_history]
+            loss_steps = loss_steps[:, keep]
             if alive.numel() == 0:
                 break
 
@@ -235,11 +244,11 @@ def _apgd_single_run(
         x_best = torch.where(_per_sample(improved, x_best), x_adv, x_best)
         grad_best = torch.where(_per_sample(improved, grad_best), grad, grad_best)
         loss_best = torch.where(improved, loss, loss_best)
-        loss_history.append(loss)
+        loss_steps[iteration] = loss
 
         since_checkpoint += 1
         if since_checkpoint == k:
-            increases = sum((b > a).float() for a, b in zip(loss_history[:-1], loss_history[1:]))
+            increases = sum((loss_steps[iteration - c] > loss_steps[iteration - c - 1]).float() for c in range(k))
             oscillating = increases <= k * rho
             no_improvement = ~reduced_last_check & (loss_best_last_check >= loss_best)
             reduce = oscillating | no_improvement
@@ -249,7 +258,6 @@ def _apgd_single_run(
             grad = torch.where(_per_sample(reduce, grad), grad_best, grad)
             k = max(k - k_decrement, k_min)
             since_checkpoint = 0
-            loss_history = [loss_history[-1]]
         if on_iteration is not None:
             on_iteration(iteration)
     return APGDResult(x_adv=out_x, success=out_success, loss=out_loss)

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from attacks import AttackConfig, run_attack
+from attacks import AttackConfig, ObjectiveOutput, apgd, run_attack
 from attacks.losses import ClassifierObjective, TwoAFCObjective
+from attacks.reference import REFERENCE_NORMS
 from attacks.square import square
 from model_zoo.base import EmbeddingModel
 
@@ -102,3 +103,80 @@ def test_square_agrees_with_reference(problem_name, eps, request, monkeypatch):
     assert 0.05 < theirs < 0.95
     assert abs(like_for_like - theirs) <= TOLERANCE
     assert default <= theirs + TOLERANCE
+
+
+def _without_success(objective):
+    """The same loss with no success signal: APGD then returns each sample's highest-loss point."""
+    def loss_only(x, index):
+        output = objective(x, index)
+        return ObjectiveOutput(loss=output.loss)
+    return loss_only
+
+
+@pytest.mark.parametrize("problem_name,norm,eps", [
+    ("twoafc_problem", "linf", 1 / 255), ("twoafc_problem", "l2", 0.1),
+    ("digits_problem", "linf", 0.1), ("digits_problem", "l2", 0.5),
+])
+def test_apgd_ce_follows_the_reference_trajectory_sample_by_sample(problem_name, norm, eps, request):
+    """Random start off: the same samples are broken, and where the reference's run ends with its
+    highest-loss point (x_best), ours ends at the same point, to 1e-5, with the same loss."""
+    from pyautoattack.autopgd_base import APGDAttack
+
+    x, make_objective = request.getfixturevalue(problem_name)
+    objective = make_objective("ce")
+    everyone = torch.arange(len(x))
+    labels = objective(x, everyone).labels
+    n_iter = 25
+    reference = APGDAttack(lambda z: objective(z, everyone).logits, norm=REFERENCE_NORMS[norm], n_iter=n_iter,
+                           eps=eps, loss="ce", device=x.device)
+    reference.init_hyperparam(x)
+    # AutoAttack's random start off: its single run started from x_init = x.
+    reference_best, reference_robust, reference_loss, _ = reference.attack_single_run(x.clone(), labels.clone(), x_init=x.clone())
+
+    ours = apgd(objective, x, norm=norm, eps=eps, n_iter=n_iter, random_init=False)
+    assert torch.equal(ours.success, ~reference_robust.bool())
+    assert 0.05 < ours.success.float().mean() < 0.95, "pick an eps where some samples break and some do not"
+
+    loss_only = apgd(_without_success(objective), x, norm=norm, eps=eps, n_iter=n_iter, random_init=False, early_stop=False)
+    assert torch.allclose(loss_only.x_adv, reference_best, atol=1e-5, rtol=0)
+    assert torch.allclose(loss_only.loss, reference_loss, atol=1e-5, rtol=1e-5)
+    # Samples neither run breaks end at the highest-loss point in both.
+    never = ~ours.success
+    assert torch.allclose(ours.x_adv[never], reference_best[never], atol=1e-5, rtol=0)
+
+
+class ScriptedLoss:
+    """A 2-class classifier whose cross-entropy follows a script over successive queries (plus a small
+    linear term in a new direction at each query, so the points depend on the step size): the first k steps never beat the starting
+    loss but rise steadily. AutoAttack then keeps its step size at the first checkpoint (its "reduced
+    at the last checkpoint" flags start true); halving it there changes every later point."""
+
+    def __init__(self, weights: torch.Tensor):
+        self.weights = weights
+        self.calls = 0
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        script = 10.0 if self.calls == 0 else 1.5 * self.calls
+        direction = self.weights * torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(self.calls))
+        self.calls += 1
+        z = script + (x * direction).flatten(1).sum(dim=1)
+        return torch.stack([torch.zeros_like(z), z], dim=1)
+
+    def objective(self, x: torch.Tensor, index: torch.Tensor) -> ObjectiveOutput:
+        logits = self.logits(x)
+        return ObjectiveOutput(loss=torch.nn.functional.cross_entropy(logits, torch.zeros(len(x), dtype=torch.long), reduction="none"))
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 8 / 255), ("l2", 0.5)])
+def test_apgd_first_checkpoint_keeps_the_step_size_as_the_reference_does(norm, eps):
+    from pyautoattack.autopgd_base import APGDAttack
+
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    weights = 1e-3 * torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(1))
+    reference_model = ScriptedLoss(weights)
+    reference = APGDAttack(reference_model.logits, norm=REFERENCE_NORMS[norm], n_iter=25, eps=eps, loss="ce", device=x.device)
+    reference.init_hyperparam(x)
+    reference_best, _, _, _ = reference.attack_single_run(x.clone(), torch.zeros(len(x), dtype=torch.long), x_init=x.clone())
+    ours = apgd(ScriptedLoss(weights).objective, x, norm=norm, eps=eps, n_iter=25, random_init=False, early_stop=False)
+    assert not torch.allclose(reference_best, x), "the script should lead to a new best point after the first checkpoint"
+    assert torch.allclose(ours.x_adv, reference_best, atol=1e-6, rtol=0)
