@@ -88,7 +88,7 @@ class LaionNSFWDetector(EmbeddingModel):
 
 
 _CARD = ModelCard(
-    name="laion-nsfw-vit-l14",
+    name="laion-nsfw-detector",
     family="nsfw-detector",
     backbone="ViT-L/14 (OpenAI CLIP) + LAION NSFW MLP head",
     weights=LAION_NSFW_HEAD,
@@ -102,10 +102,10 @@ _CARD = ModelCard(
 )
 
 
-@register_model("laion-nsfw-vit-l14", card=_CARD)
-def laion_nsfw_vit_l14(pretrained: bool = True, reduced: bool = False) -> LaionNSFWDetector:
+@register_model("laion-nsfw-detector", card=_CARD)
+def laion_nsfw_detector(pretrained: bool = True, reduced: bool = False) -> LaionNSFWDetector:
     """LAION's NSFW detector: OpenAI CLIP ViT-L/14 image tower and the published PyTorch head."""
-    clip = build_open_clip(CLIP_VIT_L14, pretrained, reduced, what="laion-nsfw-vit-l14 (image tower)")
+    clip = build_open_clip(CLIP_VIT_L14, pretrained, reduced, what="laion-nsfw-detector (image tower)")
     head = LaionNSFWHead(REDUCED_EMBED_DIM if reduced else 768, (16, 32, 16) if reduced else HEAD_WIDTHS)
     if pretrained:
         load_laion_head(head, fetch_weights(LAION_NSFW_HEAD, what="the LAION NSFW head"))
