@@ -11,6 +11,7 @@ from .datasets import DatasetError, resolve_data_root
 from .datasets.download import download_dataset
 from .datasets.sources import SOURCES
 from .datasets.verify import verify_dataset
+from .paper_tables import PAPER_TABLES
 
 
 def user_errors(command):
@@ -67,7 +68,7 @@ def verify(name, data_root):
     click.echo("  all checks passed")
 
 
-@click.command()
+@click.command(help=f"Run the paper's configuration for every cell of TABLE ({', '.join(PAPER_TABLES)}).")
 @click.argument("table")
 @click.option("--models", default=None, help="Comma-separated models to run instead of the table's own.")
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
@@ -81,7 +82,8 @@ def verify(name, data_root):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
-    """Run the paper's configuration for every cell of TABLE (table1, table2, table3, table9, table13, table14, fig7, fig8)."""
+    from model_zoo import get_model_card
+
     from .cli import _parse_kwargs, _split_list
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
 
@@ -93,6 +95,8 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")
     click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
+    for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
+        click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")
     if dry_run:
         return
     index = run_table(table, planned, Path(output_dir), progress=not quiet, echo=click.echo)

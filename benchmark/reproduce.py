@@ -1,7 +1,8 @@
 """`bench reproduce TABLE`: the paper's configuration for every cell of a table, planned and run.
 
-The configurations are data (`paper_tables.py`); this module turns them into `EvaluationConfig`s,
-prints the plan, and runs it with the one runner.
+The configurations are data (`paper_tables.py`); a table's models are the rows of the paper's numbers
+stored in `leaderboard/data/`. This module turns them into `EvaluationConfig`s, prints the plan, and
+runs it with the one runner.
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from model_zoo import list_models
+from model_zoo import get_model_card, list_models
+from model_zoo.download import cached_path
 
 from .atomic import atomic_write_text
 from .datasets import DatasetError, get_dataset_spec, resolve_data_root
-from .paper_tables import PAPER_TABLES
+from .paper_tables import NOT_IN_ZOO, PAPER_TABLES
 from .runner import NO_ATTACK, EvaluationConfig
 
 DEFAULT_ATTACK = "apgd-ce"
@@ -25,6 +27,20 @@ DEFAULT_ATTACK = "apgd-ce"
 class PlannedRun:
     config: EvaluationConfig
     registered: bool  # False: the local zoo has no such model; reported, not run
+    weights_to_place: Path | None = None  # weights with no public download, not in the cache: reported, not run
+
+    @property
+    def runnable(self) -> bool:
+        return self.registered and self.weights_to_place is None
+
+    @property
+    def skip_reason(self) -> str:
+        """Why a row is reported, not run ('' when it runs)."""
+        if not self.registered:
+            return NOT_IN_ZOO.get(self.config.model, "not registered")
+        if self.weights_to_place is not None:
+            return f"its weights have no public download; put the file at {self.weights_to_place}"
+        return ""
 
     def row(self) -> list[str]:
         c = self.config
@@ -37,7 +53,7 @@ class PlannedRun:
         else:
             samples = f"first {c.n_ex}" if c.n_ex else "all"
         return [c.model, c.dataset, c.split or "all splits", threat, eps, c.attack, iterations, samples,
-                "yes" if self.registered else "NOT IN ZOO"]
+                "yes" if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}"]
 
 
 PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
@@ -51,18 +67,42 @@ def get_table(name: str) -> dict:
     return PAPER_TABLES[name]
 
 
+def table_models(name: str) -> list[str]:
+    """The paper's rows of table `name`: those of its stored numbers, or the list a figure names."""
+    table = get_table(name)
+    if "models" in table:
+        return list(table["models"])
+    from leaderboard.reported import table_rows_and_columns
+
+    return table_rows_and_columns(table["reported"])[0]
+
+
+def weights_to_place(model: str) -> Path | None:
+    """Where a registered model's weights must be put by hand, when they have no public download and are not there yet."""
+    card = get_model_card(model)
+    weights = card.weights
+    if not card.needs_weights or weights.hub_id or weights.url or weights.package:
+        return None
+    path = cached_path(weights)
+    return None if path.exists() else path
+
+
 def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[PlannedRun]:
     """Every run of table `name` (for `models`, default the paper's), as the paper configured it.
 
-    `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...).
+    `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...);
+    one left at None keeps the paper's value (e.g. a run's own sample count).
     """
     table = get_table(name)
     known = set(list_models())
+    given = {key: value for key, value in overrides.items() if value is not None}
     planned = []
-    for model in models or table["models"]:
+    for model in models or table_models(name):
+        registered = model in known or ":" in model
+        to_place = weights_to_place(model) if model in known and given.get("pretrained", True) else None
         for run in table["runs"]:
-            fields = {"attack": DEFAULT_ATTACK, **run, **overrides}
-            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered=model in known or ":" in model))
+            fields = {"attack": DEFAULT_ATTACK, **run, **given}
+            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered, to_place))
     return planned
 
 
@@ -75,7 +115,7 @@ def run_table(
     # Missing data first: one message naming every dataset the table needs.
     missing = sorted({
         run.config.dataset for run in planned
-        if run.registered and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
+        if run.runnable and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
     })
     if missing:
         raise DatasetError(
@@ -83,14 +123,17 @@ def run_table(
             f"({resolve_data_root(planned[0].config.data_root)}); `bench data download NAME` fetches each or says where to put it"
         )
     for run in planned:  # refuse bad input before the first run starts
-        if run.registered:
+        if run.runnable:
             run.config.validate()
     index = {"table": name, "title": get_table(name)["title"], "runs": []}
     for run in planned:
         entry = {"config": asdict(run.config)}
         if not run.registered:
-            entry["skipped"] = f"model '{run.config.model}' is not in the zoo"
-            echo(f"skip {run.config.model}: not in the zoo (`bench models` lists what is)")
+            entry["skipped"] = f"model '{run.config.model}' is not in the zoo: {run.skip_reason}"
+            echo(f"skip {run.config.model}: not in the zoo, {run.skip_reason} (`bench models` lists what is)")
+        elif not run.runnable:
+            entry["skipped"] = f"model '{run.config.model}': {run.skip_reason}"
+            echo(f"skip {run.config.model}: {run.skip_reason}")
         else:
             result, path = run_evaluation(run.config, output_dir, progress=progress)
             robust = result.scores["robust"] if result.attack is not None else None

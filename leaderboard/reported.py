@@ -1,9 +1,23 @@
-"""The numbers the paper reports (Tables I, II, III, IX, XIII, XIV, XV), read from CSV files in `leaderboard/data/`.
+"""The numbers the paper reports (Tables I-IV and VI-XV; Table V holds no numbers), read from CSV files in `leaderboard/data/`.
 
 Each table is one file `paper_table_<N>.csv` laid out like the paper: a row per model (registry name, then the
 label printed in the paper) and a column per cell, named `dataset|split|threat|metric` (empty split = the dataset's
-whole evaluation set, e.g. the BAPPS mean; threat `clean`, `linf 4/255` or `l2 3.0`; metric `score` is what the
-leaderboard ranks, other metrics such as NSFW confusion fractions are kept for the model pages). Values are in %.
+whole evaluation set, e.g. the BAPPS mean; threat `clean`, `linf 4/255` or `l2 3.0`). Values are in %; '-' marks a
+cell the paper leaves empty.
+
+Metric `score` is what the leaderboard ranks: 2AFC accuracy (I, II, XIII-XV), detection accuracy of a query class
+(III, VIII, X), mAP (IX), odd-one-out accuracy (XII). Every other metric is kept for the model pages only
+(a model in no leaderboard table, such as Table IV's LAION detector, has no page; its numbers stay data):
+- `frac_safe`, `frac_buffer`, `frac_unsafe` (III, VIII): share of a query class assigned to another pool class;
+- `score_no_buffer` (IV): NSFW detection with the pool's buffer class left out, as the LAION detector has none;
+- `score_<N>it` (VI, the values of Fig. 8): robust NIGHTS accuracy after N APGD iterations (0 = clean);
+- `cosine_by_<judge>` (VII, dataset `coco`, split `feature-inversion`): mean cosine similarity, as judged by the
+  named model, between 100 COCO images and their feature inversions by the row's model; stored x100 like every
+  other value, so one rule (value / 100) reads all files;
+- `accuracy` (XI): zero-shot classification on `imagenet|val` and averaged over the 13 datasets of Schlarmann et al.
+  (`zero-shot-13`), which the 2AFC leaderboard does not rank.
+Detection splits are `<configuration>-<query class>-query`: `nsfw-neutral-query` / `nsfw-porn-query` (safe / unsafe
+NSFW queries) and `guns-safe-query` / `guns-unsafe-query` (ImageNet gun filtering, Table X).
 """
 from __future__ import annotations
 
@@ -38,6 +52,23 @@ def _parse_column(name: str, path: Path) -> tuple[str, str | None, str, str]:
         raise ReportedDataError(f"{path}: column '{name}' is not 'dataset|split|threat|metric' (split may be empty)")
     dataset, split, threat, metric = parts
     return dataset, split or None, threat, metric
+
+
+def table_path(numeral: str, data_dir: str | Path = DATA_DIR) -> Path:
+    """The file of paper table `numeral` ("XIII"); an error names the tables there are."""
+    path = Path(data_dir) / f"{TABLE_FILE_PREFIX}{numeral}.csv"
+    if not path.is_file():
+        stored = ", ".join(p.stem.removeprefix(TABLE_FILE_PREFIX) for p in sorted(Path(data_dir).glob(f"{TABLE_FILE_PREFIX}*.csv"), key=_table_order))
+        raise ReportedDataError(f"no paper table '{numeral}' in {data_dir} (stored: {stored})")
+    return path
+
+
+def table_rows_and_columns(numeral: str, data_dir: str | Path = DATA_DIR) -> tuple[list[str], list[tuple[str, str | None, str, str]]]:
+    """(models in the paper's row order, parsed `dataset|split|threat|metric` columns) of one paper table."""
+    path = table_path(numeral, data_dir)
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    return [row[0] for row in rows if row], [_parse_column(name, path) for name in header[2:]]
 
 
 def load_table(path: str | Path) -> list[ReportedScore]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from benchmark.cli import main
 from leaderboard import build_site, build_tables, collect_results, load_reported
 from leaderboard.model_pages import model_slug
-from leaderboard.reported import ReportedDataError, load_paper_model_cards, load_table
+from leaderboard.reported import DATA_DIR, TABLE_FILE_PREFIX, ReportedDataError, load_paper_model_cards, load_table
 from test_leaderboard_fixtures import INJECTED_NAME, make_result, write_fixture_results
 
 
@@ -279,13 +279,40 @@ def _reported_index():
     return index
 
 
-def test_paper_tables_are_all_present_with_their_row_counts():
-    tables = {}
+# (rows, value columns) of every stored paper table, counted in the paper's text. Our layout is a row per model, so
+# where the paper lays a table out otherwise the comment says how its cells map.
+PAPER_TABLE_SHAPES = {
+    "Table I": (25, 6),  # NIGHTS and BAPPS x clean, linf, l2
+    "Table II": (17, 6),
+    "Table III": (13, 12),  # 2 query classes x (clean, linf 8/255) x 3 pool classes
+    "Table IV": (4, 4),  # (clean, linf 8/255) x (safe, unsafe queries)
+    "Table VI": (1, 12),  # the paper's 2 rows (linf, l2) x 6 iteration counts, for its one model
+    "Table VII": (5, 5),  # generator x judge
+    "Table VIII": (16, 12),
+    "Table IX": (17, 8),  # Oxford and Paris x (clean, linf) x (Medium, Hard)
+    "Table X": (13, 3),  # clean safe, clean unsafe, robust unsafe queries
+    "Table XI": (9, 6),  # ImageNet and 13-dataset mean x (clean, linf 2/255, linf 4/255)
+    "Table XII": (13, 1),
+    "Table XIII": (43, 9),  # ImageNet, non-ImageNet, average x clean, linf, l2
+    "Table XIV": (43, 7),  # 6 BAPPS splits and their mean
+    "Table XV": (43, 14),  # 7 x (linf, l2)
+}
+
+
+def test_every_paper_table_is_stored_with_the_papers_rows_and_columns():
+    shapes = {}
+    for path in DATA_DIR.glob(f"{TABLE_FILE_PREFIX}*.csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            header, *rows = list(csv.reader(handle))
+        assert all(len(row) == len(header) for row in rows), path
+        models = [row[0] for row in rows]
+        assert len(set(models)) == len(models), f"{path} names a model twice"
+        shapes["Table " + path.stem.removeprefix(TABLE_FILE_PREFIX)] = (len(rows), len(header) - 2)
+    assert shapes == PAPER_TABLE_SHAPES
+    loaded = {}
     for score in load_reported():
-        tables.setdefault(score.table, set()).add(score.model)
-    assert {name: len(models) for name, models in tables.items()} == {
-        "Table I": 25, "Table II": 17, "Table III": 13, "Table IX": 17, "Table XIII": 43, "Table XIV": 43, "Table XV": 43,
-    }
+        loaded.setdefault(score.table, set()).add(score.model)
+    assert {table: len(models) for table, models in loaded.items()} == {table: rows for table, (rows, _) in PAPER_TABLE_SHAPES.items()}
 
 
 @pytest.mark.parametrize("key,table,value", [
@@ -297,6 +324,18 @@ def test_paper_tables_are_all_present_with_their_row_counts():
     (("r-dinov2-f-vit-b14", "nights", "test_no_imagenet", "l2 3.0", "score"), "Table XIII", 63.6),
     (("r-clip-t-convnext+mlp", "bapps", "frameinterp", "clean", "score"), "Table XIV", 67.4),
     (("r-clip-t-convnext", "bapps", "deblur", "l2 3.0", "score"), "Table XV", 4.3),
+    # the new tables: numbers the paper's prose repeats, and one cell per table
+    (("r-clip-f-convnext", "detect", "nsfw-neutral-query", "linf 8/255", "score"), "Table VIII", 50.6),
+    (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table VIII", 75.0),
+    (("r-clip-f-convnext", "detect", "guns-safe-query", "clean", "score"), "Table X", 85.8),
+    (("r-clip-f-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 98.0),
+    (("clip-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 99.1),
+    (("r-clip-f-convnext", "detect", "guns-unsafe-query", "linf 8/255", "score"), "Table X", 92.4),
+    (("laion-nsfw-detector-or-r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score_no_buffer"), "Table IV", 91.0),
+    (("r-clip-f-convnext", "nights", "test", "l2 3.0", "score_1000it"), "Table VI", 65.6),
+    (("dino-vit-b16", "coco", "feature-inversion", "clean", "cosine_by_r-clip-t-convnext"), "Table VII", 66.0),
+    (("r-clip-t-convnext", "imagenet", "val", "linf 4/255", "accuracy"), "Table XI", 35.3),
+    (("r-clip-f-convnext", "things", "test", "clean", "score"), "Table XII", 51.2),
 ])
 def test_spot_checked_numbers_match_the_paper(key, table, value):
     assert _reported_index()[key][table] == value
@@ -311,10 +350,32 @@ def test_paper_tables_agree_with_each_other_except_where_the_paper_does():
     assert conflicts == PAPER_CONFLICTS
 
 
+def test_iteration_table_agrees_with_the_2afc_tables():
+    """Table VI at 100 iterations is Table I's robust score, and at 0 iterations its clean score."""
+    index = _reported_index()
+    for threat in ("linf 4/255", "l2 3.0"):
+        key = ("r-clip-f-convnext", "nights", "test", threat)
+        assert index[(*key, "score_100it")]["Table VI"] == index[(*key, "score")]["Table I"]
+        assert index[(*key, "score_0it")]["Table VI"] == index[("r-clip-f-convnext", "nights", "test", "clean", "score")]["Table I"]
+
+
+def test_paper_tables_land_in_leaderboard_tables_only_where_they_hold_scores(tmp_path):
+    tables = {(table.dataset, table.split): table for table in build_tables([], load_reported())}
+    assert {("detect", "guns-safe-query"), ("detect", "guns-unsafe-query"), ("things", "test")} <= set(tables)
+    assert not {dataset for dataset, _ in tables} & {"coco", "imagenet", "zero-shot-13"}
+    guns = {row.model: row for row in tables[("detect", "guns-unsafe-query")].rows}
+    assert guns["r-clip-f-convnext"].cells["linf 8/255"].reported == pytest.approx(0.924)
+    assert tables[("detect", "guns-unsafe-query")].rows[0].model == "r-clip-f-convnext"  # ranked by robust score
+    nsfw = {row.model: row for row in tables[("detect", "nsfw-porn-query")].rows}
+    assert nsfw["r-clip-f-convnext"].cells["linf 8/255"].reported_in == ["Table III", "Table VIII"]
+    assert nsfw["r-clip-t-vit-b16"].cells["clean"].reported == pytest.approx(0.322)  # in Table VIII only
+
+
 def test_every_paper_model_has_a_registry_style_name_and_a_card():
     cards = load_paper_model_cards()
     pattern = re.compile(r"^(r-)?(clip|dino|dinov2)(-[ft])?-(vit-b32|vit-b16|vit-l14|convnext|vit-b14)(\+mlp|\+lora)?$"
-                         r"|^dreamsim-(ensemble|openclip-vit-b32|clip-vit-b32|dino-vit-b16)$|^lipsim-(pretrained|margin0\.[25])$|^r-lpips$")
+                         r"|^dreamsim-(ensemble|openclip-vit-b32|clip-vit-b32|dino-vit-b16)$|^lipsim-(pretrained|margin0\.[25])$|^r-lpips$"
+                         r"|^laion-nsfw-detector(-or-r-clip-f-convnext)?$")
     names = {score.model for score in load_reported()}
     assert names <= set(cards)
     assert [name for name in names if not pattern.match(name)] == ["dreamsim-ensemble (no NIGHTS LoRA)"]

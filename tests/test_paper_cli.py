@@ -108,7 +108,7 @@ def test_reproduce_table1_dry_run_matches_the_paper():
         ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
     ]
     assert any(line.startswith("clip-convnext ") and line.rstrip().endswith("yes") for line in lines)
-    assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO") for line in lines)
+    assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO: weights not published") for line in lines)
     table3 = CliRunner().invoke(main, ["reproduce", "table3", "--dry-run"]).output
     assert "detect" in table3 and "8/255" in table3 and "200x1" in table3
 
@@ -118,14 +118,15 @@ def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
     assert out.exit_code == 1 and "table14 needs dataset(s) bapps, not found" in out.output
     for split in BAPPS_VAL_SPLITS:
         write_bapps_split(tmp_path / "data" / "bapps" / "2afc" / "val", split, [0.6])
-    out = CliRunner().invoke(main, ["reproduce", "table14", "--models", "pixel-l2,not-a-model", "--data-root", str(tmp_path / "data"),
+    out = CliRunner().invoke(main, ["reproduce", "table14", "--models", "pixel-l2,not-a-model,r-dino-f-vit-b16", "--data-root", str(tmp_path / "data"),
                                     "--output-dir", str(tmp_path / "results"), "--quiet"])
     assert out.exit_code == 0, out.output
     index = json.loads((tmp_path / "results" / "reproduce-table14.json").read_text())
-    ran, skipped = index["runs"]
+    ran, skipped, unpublished = index["runs"]
     assert ran["config"]["attack"] == "none" and ran["weights"] == "none" and ran["robust"] is None
     assert read_result(ran["result_file"]).scores["n"] == 6
-    assert "not in the zoo" in skipped["skipped"]
+    assert "not in the zoo: not registered" in skipped["skipped"]
+    assert "no public download; put the file at" in unpublished["skipped"] and "skip r-dino-f-vit-b16" in out.output
 
 
 def _bapps_archive(tmp_path, extra_member=None):

@@ -83,8 +83,13 @@ SOURCES: dict[str, DatasetSource] = {
             "16 per class in the paper) and an optional detection.json ({{\"buffer\": ..., \"targets\": {{...}}}}). "
             "Paper's NSFW set (detect/nsfw): 500 pool images each of 'neutral' (safe), 'porn' (unsafe) and 'sexy' "
             "(buffer) from https://huggingface.co/datasets/deepghs/nsfw_detect, 1000 disjoint queries each for neutral "
-            "and porn, detection.json {{\"buffer\": \"sexy\"}}. Gun filtering (detect/guns): pools of 500 Flickr images "
-            "(guns vs common objects and animals), queries from the ImageNet train classes listed in the paper's App. B-G."
+            "and porn, detection.json {{\"buffer\": \"sexy\"}}. Gun filtering (detect/guns, paper App. B-G, Table X), no buffer: "
+            "pool/unsafe/ 500 Flickr images tagged handgun, pistol, assault rifle, rifle, shotgun, sniper, bazooka, glock, "
+            "klashnikov; pool/safe/ 500 Flickr images tagged Dog, Cat, Bird, Fish, Horse, Cow, Pig, Rabbit, Chicken, Chair, "
+            "Table, Pen, Notebook, Bottle, Backpack, Lamp, Wallet, Keys, Clock; query/unsafe/ the ImageNet train images of "
+            "assault_rifle, rifle, revolver (4k); query/safe/ 10k ImageNet train images of desktop_computer, car_wheel, "
+            "frilled_lizard, lorikeet, snowplow, otter, fire_engine, koala, tusker, African_hunting_dog; target/safe/ and "
+            "target/unsafe/ 16 images each outside the pool."
         ),
         notes=("the paper's exact image samples were not published; results depend on the sample",),
     ),
