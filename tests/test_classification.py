@@ -75,3 +75,13 @@ def test_models_without_text_tower_cannot_classify(data_root, tmp_path):
                               pretrained=False, model_kwargs={"reduced": True})
     with pytest.raises(ValueError, match="has no text tower"):
         run_evaluation(config, tmp_path, progress=False)
+
+
+def test_bench_data_verify_imagenet_names_missing_class_folders(data_root):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    result = CliRunner().invoke(main, ["data", "verify", "imagenet", "--data-root", str(data_root)])
+    assert result.exit_code == 1
+    assert "997 of the 1000 WordNet-id folders are missing" in result.output
