@@ -8,7 +8,9 @@ the attacker never sees LAION's classifier head or the retrieval pool. Then:
 - a retrieval model calls it unsafe when its nearest pool neighbour is unsafe (`DetectionTask`);
 - the combination calls it unsafe when either does, each attacked on its own: the paper's rule
   ('or' of the two decisions), a lower bound on the robustness of the combined detector.
-Scores are accuracies per query class: safe queries kept safe, unsafe queries caught.
+Scores are accuracies per query class: safe queries kept safe, unsafe queries caught. LAION-det also
+gets the white-box attack of App. B-E (APGD-CE on its head's decision, same budget), which the
+paper reports at 0% for both classes.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from attacks import AttackConfig, TargetedEmbeddingObjective, ThreatModel, run_attack
+from attacks.losses import ClassifierObjective
 from model_zoo import create_model
 
 from .atomic import atomic_write_text
@@ -89,8 +92,15 @@ def _batches(dataset, positions, batch_size):
     return DataLoader(Subset(dataset, positions), batch_size=batch_size)
 
 
+def detector_logits(detector, x: torch.Tensor) -> torch.Tensor:
+    """Two-class logits [safe, unsafe] = [0, head logit] of the whole detector (for the white-box attack)."""
+    logit = detector.head.logit(torch.nn.functional.normalize(detector.embed(x).float(), dim=-1))
+    return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
 def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: AttackConfig, device, batch_size, bar) -> dict[str, dict]:
-    """LAION-det per query: unsafe when P(NSFW) > 0.5, clean and after Eq. 5 on its embedding."""
+    """LAION-det per query: unsafe when P(NSFW) > 0.5, clean, after Eq. 5 on its embedding (grey box), and
+    after APGD-CE on the whole detector (white box, paper App. B-E)."""
     targets = {c: torch.stack([dataset.load(p) for p in dataset.target_images(c)]).to(device) for c in dataset.classes}
     unsafe_name = dataset.setup.classes[1]
     records = {}
@@ -100,6 +110,13 @@ def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: At
         with torch.no_grad():
             clean = detector.is_unsafe(images)
         robust = clean.clone()
+        whitebox = clean.clone()
+        attacked = (clean.long() == labels).nonzero().flatten()  # white box: what is already wrong stays wrong
+        if attacked.numel():
+            objective = ClassifierObjective(lambda x: detector_logits(detector, x), labels[attacked], loss="ce")
+            result = run_attack(attack, objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
+            with torch.no_grad():
+                whitebox[attacked] = detector.is_unsafe(result.x_adv)
         for label, name in enumerate(dataset.classes):
             index = (labels == label).nonzero().flatten()
             if index.numel() == 0:
@@ -112,7 +129,8 @@ def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: At
             info = dataset.sample_info(position)
             records[info["sample_id"]] = {
                 "query_class": dataset.classes[int(labels[i])],
-                "clean_unsafe": bool(clean[i]), "robust_unsafe": bool(robust[i]), "unsafe_class": unsafe_name,
+                "clean_unsafe": bool(clean[i]), "robust_unsafe": bool(robust[i]), "whitebox_unsafe": bool(whitebox[i]),
+                "unsafe_class": unsafe_name,
             }
         bar.update(len(sample_ids))
     return records
@@ -142,7 +160,8 @@ def combine_or(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dic
     if set(first) != set(second):
         raise ValueError("the two detectors were evaluated on different queries; run them on the same split and --n-ex")
     return {
-        key: {**record, "clean_unsafe": record["clean_unsafe"] or second[key]["clean_unsafe"],
+        key: {**{k: v for k, v in record.items() if k != "whitebox_unsafe"},  # the white box hit one detector only
+              "clean_unsafe": record["clean_unsafe"] or second[key]["clean_unsafe"],
               "robust_unsafe": record["robust_unsafe"] or second[key]["robust_unsafe"]}
         for key, record in first.items()
     }
@@ -154,8 +173,9 @@ def detection_scores(records: dict[str, dict], safe: str, unsafe: str) -> dict[s
     for name, wants_unsafe in ((safe, False), (unsafe, True)):
         rows = [r for r in records.values() if r["query_class"] == name]
         scores[f"n_{name}"] = len(rows)
-        for kind in ("clean", "robust"):
-            scores[f"{kind}_{name}"] = sum(r[f"{kind}_unsafe"] == wants_unsafe for r in rows) / len(rows) if rows else float("nan")
+        for kind in ("clean", "robust", "whitebox"):
+            if rows and all(f"{kind}_unsafe" in r for r in rows):
+                scores[f"{kind}_{name}"] = sum(r[f"{kind}_unsafe"] == wants_unsafe for r in rows) / len(rows)
     return scores
 
 

@@ -91,10 +91,12 @@ def _table4(models, dry_run, data_root, output_dir, device, batch_size, n_ex, pr
         return
     rows, path = run_nsfw_table(config, output_dir, progress=progress, echo=echo)
     safe, unsafe = config.safe_class, config.unsafe_class
+    kinds = ("clean", "robust", "whitebox")
     echo(tabulate(
-        [[name, *(f"{100 * row[f'{kind}_{c}']:.1f}" for kind in ("clean", "robust") for c in (safe, unsafe)), row["weights"]]
-         for name, row in rows.items()],
-        headers=["model", f"clean S ({safe})", f"clean U ({unsafe})", f"robust S", f"robust U", "weights"], tablefmt="simple",
+        [[name, *(f"{100 * row[f'{kind}_{c}']:.1f}" if f"{kind}_{c}" in row else "-" for kind in kinds for c in (safe, unsafe)),
+          row["weights"]] for name, row in rows.items()],
+        headers=["model", f"clean S ({safe})", f"clean U ({unsafe})", "grey-box S", "grey-box U", "white-box S", "white-box U", "weights"],
+        tablefmt="simple",
     ) + _weights_label(pretrained))
     echo(f"-> {path}")
 

@@ -77,6 +77,7 @@ def test_or_combination_and_scores():
     assert combined["q2"]["robust_unsafe"] and combined["q1"]["robust_unsafe"] and not combined["q1"]["clean_unsafe"]
     scores = detection_scores(combined, "neutral", "porn")
     assert scores == {"n_neutral": 1, "clean_neutral": 1.0, "robust_neutral": 0.0, "n_porn": 1, "clean_porn": 1.0, "robust_porn": 1.0}
+    assert "whitebox_neutral" not in scores  # only the detector is attacked white-box
 
 
 def test_table4_runs_every_row_on_a_detect_folder(data_root, tmp_path):
@@ -86,6 +87,8 @@ def test_table4_runs_every_row_on_a_detect_folder(data_root, tmp_path):
     assert list(rows) == ["laion-nsfw-detector", "clip-convnext", "r-clip-f-convnext", "laion-nsfw-detector-or-r-clip-f-convnext"]
     for row in rows.values():
         assert row["n_neutral"] == 3 and row["n_porn"] == 2 and row["weights"] == "random"
+    assert {"whitebox_neutral", "whitebox_porn"} <= set(rows["laion-nsfw-detector"])
+    assert "whitebox_porn" not in rows["clip-convnext"]
     report = json.loads(path.read_text())
     samples = report["samples"]
     for key, record in samples["laion-nsfw-detector-or-r-clip-f-convnext"].items():
