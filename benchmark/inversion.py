@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 
 from attacks.inversion import InversionConfig, invert, noisy_grey_start
 from model_zoo import create_model
-from model_zoo.text_tower import create_text_tower, text_tower_source
+from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
 from .atomic import atomic_write_text
-from .datasets.images import load_image, save_image
+from .datasets.images import load_image_center_crop, save_image
 from .environment import environment
 
 KINDS = ("features", "text")
@@ -110,9 +110,7 @@ def target_embeddings(run: InversionRun, model, name: str, originals: Tensor | N
     with torch.no_grad():
         if run.kind == "features":
             return model.features(originals.to(run.device))
-        tower = create_text_tower(name, pretrained=run.pretrained, device=run.device,
-                                  reduced=bool(run.model_kwargs.get("reduced", False)))
-        return tower.encode_text(run.targets)
+        return text_tower_for_model(model, run.device).encode_text(run.targets)
 
 
 def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = True) -> InversionReport:
@@ -121,7 +119,7 @@ def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = Tr
     output_dir = Path(output_dir)
     started = time.perf_counter()
     size = run.config.image_size
-    originals = torch.stack([load_image(t, size) for t in run.targets]) if run.kind == "features" else None
+    originals = torch.stack([load_image_center_crop(t, size) for t in run.targets]) if run.kind == "features" else None
     slugs = _target_slugs(run)
     pairs = [(t, s) for t in range(len(run.targets)) for s in run.seeds]  # grid columns
     n_batches = -(-len(pairs) // run.batch_size)

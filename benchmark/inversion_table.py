@@ -18,7 +18,7 @@ from model_zoo import create_model
 
 from .atomic import atomic_write_text
 from .datasets.detection import IMAGE_SUFFIXES
-from .datasets.images import DatasetError, load_image
+from .datasets.images import DatasetError, load_image, load_image_center_crop
 from .inversion import RANDOM_WEIGHTS_LABEL, InversionRun, run_inversion
 
 TABLE7_MODELS = ["clip-convnext", "r-clip-t-convnext", "r-clip-f-convnext", "dino-vit-b16", "r-dino-f-vit-b16"]
@@ -65,7 +65,7 @@ def run_inversion_table(
     run = InversionRun(kind="features", models=models, targets=[str(p) for p in images], seeds=[0], config=config,
                        pretrained=pretrained, model_kwargs=model_kwargs, device=device, batch_size=batch_size)
     report = run_inversion(run, inversion_dir, progress=progress)
-    originals = torch.stack([load_image(p, config.image_size) for p in images])
+    originals = torch.stack([load_image_center_crop(p, config.image_size) for p in images])
     reconstructions = {
         generator: torch.stack([load_image(inversion_dir / r.file) for r in report.images if r.model == generator])
         for generator in models

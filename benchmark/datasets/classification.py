@@ -16,13 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torchvision.transforms.functional as TF
 from torch.utils.data import Dataset
 
 from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET_TEMPLATES, SIMPLE_TEMPLATES
 
 from .detection import list_class_folders
-from .images import DatasetError, load_image
+from .images import DatasetError, load_image_center_crop
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
@@ -80,9 +79,7 @@ class ClassificationDataset(Dataset):
         return len(self.samples)
 
     def load(self, path: Path) -> torch.Tensor:
-        image = load_image(path)
-        image = TF.resize(image, self.image_size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-        return TF.center_crop(image, [self.image_size, self.image_size]).clamp(0.0, 1.0)
+        return load_image_center_crop(path, self.image_size)
 
     def sample_info(self, position: int) -> dict[str, str]:
         path, label = self.samples[position]

@@ -33,6 +33,15 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
+def load_image_center_crop(path: str | Path, size: int) -> Tensor:
+    """RGB image resized (shorter side to `size`, bicubic, antialiased) and centre-cropped to size x size, as CLIP
+    evaluates photographs: no distortion of the aspect ratio."""
+    import torchvision.transforms.functional as TF
+
+    image = TF.resize(load_image(path), size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+    return TF.center_crop(image, [size, size]).clamp(0.0, 1.0)
+
+
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> None:
     """Write a (3, H, W) float tensor in [0, 1], or an (H, W, 3) uint8 array, as PNG."""
     if isinstance(image, Tensor):
