@@ -80,7 +80,7 @@ def main() -> None:
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack (apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
-@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=binary for BAPPS.")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.")
 @click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
@@ -212,8 +212,9 @@ def models(pattern):
         card = get_model_card(name)
         parameters = f"{card.parameters / 1e6:.1f}M" if card.parameters else "-"
         rows.append([name, card.family, card.backbone, card.robust_training + (f" {card.robust_eps}" if card.robust_eps else ""),
-                     card.finetuning, card.weights.describe(), parameters])
-    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights", "parameters"],
+                     card.finetuning, card.weights.describe(), parameters,
+                     card.preprocessing.get("description", "-").split(";")[0].split(" (")[0]])
+    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights", "parameters", "preprocessing"],
                         tablefmt="simple", disable_numparse=True))
     click.echo(f"\n{len(rows)} models")
 

@@ -36,6 +36,9 @@ class EvaluationResult:
     created_at: str
     samples_file: str | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    # How the dataset was scored and its images prepared: labels and score rule, averaging over
+    # splits, the image transform, the model's preprocessing, the resolution the attack acted on.
+    protocol: dict[str, Any] = field(default_factory=dict)
     resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
     schema_version: int = SCHEMA_VERSION
 

@@ -50,7 +50,7 @@ class EvaluationConfig:
     pretrained: bool = True
     data_root: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "binary"} for BAPPS
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": "soft"} for BAPPS
     checks: bool = False  # run the sanity checks of benchmark/sanity.py and record them
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the model; the attack's arithmetic stays fp32
     channels_last: bool = False
@@ -93,6 +93,36 @@ class EvaluationConfig:
             raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
 
 
+def evaluation_protocol(dataset: Any, model: Any, first_position: int) -> dict[str, Any]:
+    """Install the model's image transform where the dataset follows it, and describe what was run.
+
+    The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
+    each model's own transform before attacking them; BAPPS has a fixed one. Whatever applies, the
+    result records it with the resolution the attack acted on.
+    """
+    protocol = dict(dataset.protocol()) if hasattr(dataset, "protocol") else {}
+    if getattr(dataset, "follows_model_preprocessing", False):
+        dataset.image_transform = model.input_preprocessing.image_transform()
+        protocol["image_transform"] = f"the model's: {model.input_preprocessing.describe()}"
+    protocol["model_preprocessing"] = model.input_preprocessing.to_dict()
+    first_item = dataset[first_position]
+    image = next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3)  # any task's image
+    protocol["attacked_resolution"] = [int(image.shape[-2]), int(image.shape[-1])]
+    return protocol
+
+
+def aggregate_scores(task: Any, records: list[dict[str, Any]], averaging: str = "samples") -> dict[str, Any]:
+    """Headline scores and per-split scores; `averaging="splits"` makes the headline the mean of split means."""
+    per_split = {split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})}
+    scores = task.aggregate(records)
+    if averaging == "splits":
+        for key in ("clean", "robust"):
+            if all(key in split_scores for split_scores in per_split.values()):
+                scores[key] = sum(split_scores[key] for split_scores in per_split.values()) / len(per_split)
+    scores["per_split"] = per_split
+    return scores
+
+
 def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True) -> tuple[EvaluationResult, Path]:
     """Evaluate one model on one dataset under one threat model and write the result.
 
@@ -109,16 +139,15 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
 
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
-    task = get_task(spec.task)
+    task = get_task(spec.task, **getattr(dataset, "task_options", {}))
     positions = select_positions(dataset, config.n_ex, config.n_ex_per_split)
 
     acceleration = config.acceleration()
     model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
+    protocol = evaluation_protocol(dataset, model, positions[0])
     if config.batch_size == "auto":
-        first_item = dataset[positions[0]]
-        image_size = int(next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3).shape[-1])  # any task's image
         with acceleration.autocast(device):
-            fitting = auto_batch_size(model, image_size, device)
+            fitting = auto_batch_size(model, protocol["attacked_resolution"][-1], device)
         config = replace(config, batch_size=agree_on_minimum(fitting, group))
     batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
     attack = None if config.clean_only else AttackConfig(
@@ -142,11 +171,14 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         timing={},
         environment={**environment(device), "world_size": group.world_size},
         created_at="",
+        protocol=protocol,
     )
     versions = package_versions()
     checkpoint = BatchCheckpoint(
         result_path(result, output_dir),
-        configuration_hash({"config": result.config, "weights": result.weights, "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
+        # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
+        configuration_hash({"config": result.config, "weights": result.weights, "protocol": protocol,
+                            "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
         rank=group.rank,
     )
     finished = checkpoint.load()
@@ -182,11 +214,7 @@ def run_evaluation(config: EvaluationConfig, output_dir: str | Path = "results",
         from .sanity import run_sanity_checks
 
         result.checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)
-    scores = task.aggregate(records)
-    scores["per_split"] = {
-        split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})
-    }
-    result.scores = scores
+    result.scores = aggregate_scores(task, records, getattr(dataset, "score_averaging", "samples"))
     result.timing = {"setup_s": loaded - started, "evaluation_s": finished_time - loaded, "total_s": finished_time - started}
     result.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.resumed_samples = resumed_samples

@@ -7,7 +7,7 @@ import io
 from .tables import LeaderboardTable
 
 CSV_COLUMNS = [
-    "dataset", "split", "model", "status", "weights", "family", "backbone", "robust_training", "finetuning",
+    "dataset", "split", "protocol", "model", "status", "weights", "family", "backbone", "robust_training", "finetuning",
     "column", "value", "measured", "reported", "difference", "reported_in", "conflicting_reports", "n", "attack", "result_file",
 ]
 
@@ -28,7 +28,7 @@ def render_csv(tables: list[LeaderboardTable]) -> str:
                 if cell is None or cell.value is None:
                     continue
                 writer.writerow([
-                    table.dataset, table.split or "", row.model, row.status, row.weights, row.family,
+                    table.dataset, table.split or "", table.protocol, row.model, row.status, row.weights, row.family,
                     row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""),
                     column, _number(cell.value), _number(cell.measured), _number(cell.reported), _number(cell.difference),
                     "; ".join(cell.reported_in), "; ".join(f"{table_name}={value:.6g}" for table_name, value in cell.conflicts.items()),

@@ -61,7 +61,7 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
         "",
     ]
     for table in tables:
-        headers = ["model", "status", "backbone", "robust training", "fine-tuning"] + table.columns
+        headers = ["model", "status", "backbone", "robust training", "fine-tuning"] + [table.column_header(c) for c in table.columns]
         lines += [f"## {_markdown_text(table.title)}", ""]
         if table.rows:
             lines += [tabulate(_markdown_rows(table, table.rows), headers=headers, tablefmt="github", disable_numparse=True), ""]

@@ -86,10 +86,15 @@ class LeaderboardTable:
     rows: list[LeaderboardRow]  # ranked entries, best first
     unranked: list[LeaderboardRow]  # random-weight smoke runs: shown, never ranked
     best: dict[str, float] = field(default_factory=dict)  # column -> best value among ranked rows
+    protocol: str = ""  # how scores were computed, e.g. "hard labels" for 2AFC (never mixed in one table)
 
     @property
     def title(self) -> str:
-        return self.dataset + (f" ({self.split})" if self.split else "")
+        return self.dataset + (f" ({self.split})" if self.split else "") + (f", {self.protocol}" if self.protocol else "")
+
+    def column_header(self, column: str) -> str:
+        """A score column's header, naming the protocol so no reader compares a soft score with an accuracy."""
+        return f"{column} ({self.protocol})" if self.protocol else column
 
     @property
     def columns(self) -> list[str]:
@@ -102,6 +107,27 @@ class LeaderboardTable:
     def is_best(self, row: LeaderboardRow, column: str) -> bool:
         value = row.value(column)
         return value is not None and column in self.best and math.isclose(value, self.best[column], abs_tol=1e-9)
+
+
+# 2AFC scoring protocols as headers show them; the paper's own numbers are hard-label accuracies.
+TWOAFC_PROTOCOL_NAMES = {"hard": "hard labels", "soft": "soft score"}
+PAPER_PROTOCOLS = {"2afc": TWOAFC_PROTOCOL_NAMES["hard"]}
+TWOAFC_DATASETS = ("nights", "bapps", "demo")
+
+
+def score_protocol(result: EvaluationResult) -> str:
+    """The scoring protocol a result was computed under, from its `protocol` record.
+
+    Results written before protocols were recorded scored BAPPS and the demo with the soft score
+    unless asked for binary labels; NIGHTS labels were always hard.
+    """
+    if result.task != "2afc":
+        return ""
+    labels = (result.protocol or {}).get("labels")
+    if labels is None:
+        option = (result.config.get("dataset_options") or {}).get("labels")
+        labels = "hard" if option in ("binary", "hard") or result.dataset == "nights" else "soft"
+    return TWOAFC_PROTOCOL_NAMES.get(labels, labels)
 
 
 def threat_label(result: EvaluationResult) -> str:
@@ -220,15 +246,15 @@ def build_tables(
     card_lookup=None,
 ) -> list[LeaderboardTable]:
     """Merge measured results and the paper's numbers into one table per (dataset, split)."""
-    grouped: dict[tuple[str, str | None], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
+    grouped: dict[tuple[str, str | None, str], dict[tuple[str, str], list[tuple[Path, EvaluationResult]]]] = {}
     for path, result in expand_retrieval_protocols(expand_per_split(results)):
         if _score(result, "clean") is None and _score(result, "robust") is None:
             warnings.warn(f"skipping {path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
             continue
-        key = (result.dataset, canonical_split(result.dataset, result.split))
+        key = (result.dataset, canonical_split(result.dataset, result.split), score_protocol(result))
         grouped.setdefault(key, {}).setdefault((result.model, result.weights), []).append((path, result))
 
-    tables: dict[tuple[str, str | None], dict[tuple[str, str], LeaderboardRow]] = {}
+    tables: dict[tuple[str, str | None, str], dict[tuple[str, str], LeaderboardRow]] = {}
     for key, by_model in grouped.items():
         rows = tables.setdefault(key, {})
         for (model, weights), model_results in by_model.items():
@@ -239,11 +265,11 @@ def build_tables(
                 sorted({name for _, result in model_results for name in failed_checks(result.checks)}),
             )
 
-    reported_threats: dict[tuple[str, str | None], set[str]] = {}
+    reported_threats: dict[tuple[str, str | None, str], set[str]] = {}
     for score in reported:
         if score.metric != "score":
             continue
-        key = (score.dataset, score.split)
+        key = (score.dataset, score.split, PAPER_PROTOCOLS["2afc"] if score.dataset in TWOAFC_DATASETS else "")
         rows = tables.setdefault(key, {})
         if score.threat != CLEAN:
             reported_threats.setdefault(key, set()).add(score.threat)
@@ -260,9 +286,9 @@ def build_tables(
             cell.conflicts[score.table] = score.value
 
     built = []
-    for (dataset, split), rows in sorted(tables.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+    for (dataset, split, protocol), rows in sorted(tables.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])):
         all_rows = list(rows.values())
-        threats = _headline_threats(all_rows, reported_threats.get((dataset, split), set()))
+        threats = _headline_threats(all_rows, reported_threats.get((dataset, split, protocol), set()))
         ranked = [row for row in all_rows if row.weights != "random"]
         first = threats[0] if threats else CLEAN
 
@@ -277,7 +303,7 @@ def build_tables(
             values = [row.value(column) for row in ranked if row.value(column) is not None]
             if values:
                 best[column] = max(values)
-        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best))
+        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol))
     # Tables with our own measurements come first; tables holding only the paper's numbers follow.
     built.sort(key=lambda table: not any(row.status != "reported" for row in table.rows + table.unranked))
     return built

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .card import ModelCard
+from .preprocess import DEFAULT_PREPROCESSING, ImagePreprocess, Preprocessing
 
 
 class PerceptualModel(nn.Module):
@@ -27,6 +28,16 @@ class PerceptualModel(nn.Module):
     has_embedding: bool = False
     card: ModelCard
     weights_kind: str = "random"  # set by create_model: pretrained | random | none
+
+    @property
+    def input_preprocessing(self) -> Preprocessing:
+        """The resize/crop the data pipeline applies before images reach this metric (and the attack).
+
+        A metric with an `ImagePreprocess` module as `preprocess` declares its own; others get
+        DreamSim's 224x224 (DEFAULT_PREPROCESSING).
+        """
+        preprocess = getattr(self, "preprocess", None)
+        return preprocess.config if isinstance(preprocess, ImagePreprocess) else DEFAULT_PREPROCESSING
 
     def embed(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is a pairwise metric and has no embedding")

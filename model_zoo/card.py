@@ -43,6 +43,7 @@ class ModelCard:
     license: str = "unknown"
     paper: str = ""
     image_size: int | None = None
+    preprocessing: dict[str, Any] = field(default_factory=dict)  # Preprocessing.to_dict(): resize, crop, interpolation, mean/std, source
     has_embedding: bool = True
     parameters: int | None = None  # of the network that computes the metric (image tower, heads included)
     sim_range: tuple[float | None, float | None] = (-1.0, 1.0)  # documented range of `sim`; None = unbounded

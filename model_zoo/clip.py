@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
 from .download import fetch_first_available, load_checkpoint, strip_prefix
-from .preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ResizeNormalize
+from .preprocess import OPEN_CLIP_CONVNEXT, OPEN_CLIP_VIT, ImagePreprocess, Preprocessing
 from .registry import register_model
 
 FARE_PAPER = "Croce, Schlarmann, Singh, Hein 2025, 'Adversarially Robust CLIP Models Can Induce Better (Robust) Perceptual Metrics'"
@@ -38,13 +38,15 @@ REDUCED_EMBED_DIM = 32
 
 @dataclass(frozen=True)
 class OpenClipSpec:
-    """An open_clip architecture, the hub repository of its weights, and its evaluation size."""
+    """An open_clip architecture, the hub repository of its weights, and its evaluation preprocessing."""
 
     architecture: str
     hub_id: str
-    image_size: int = 224
-    mean: tuple[float, float, float] = OPENAI_CLIP_MEAN
-    std: tuple[float, float, float] = OPENAI_CLIP_STD
+    preprocessing: Preprocessing = OPEN_CLIP_VIT
+
+    @property
+    def image_size(self) -> int:
+        return self.preprocessing.input_size[0]
 
     @property
     def family_kind(self) -> str:
@@ -107,7 +109,7 @@ def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False,
         load_open_clip_visual_weights(visual, path)
     return EmbeddingModel(
         encoder=OpenClipImageEncoder(visual),
-        preprocess=ResizeNormalize(image_size, spec.mean, spec.std, interpolation="bicubic"),
+        preprocess=ImagePreprocess(spec.preprocessing.at_input_size(image_size)),
     )
 
 
@@ -126,6 +128,7 @@ def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, ro
         license="MIT",
         paper=paper,
         image_size=spec.image_size,
+        preprocessing=spec.preprocessing.to_dict(),
         parameters=parameters,
         **extra,
     )
@@ -148,8 +151,8 @@ _VIT_B32, _VIT_B16, _CONVNEXT, _VIT_L14 = 87_849_216, 86_192_640, 88_221_824, 30
 
 CLIP_VIT_B32 = OpenClipSpec("ViT-B-32", "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
 CLIP_VIT_B16 = OpenClipSpec("ViT-B-16", "hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K")
-# ConvNeXt-B was trained at 256 px; the paper evaluates it at 224 (no position embedding to resize).
-CLIP_CONVNEXT = OpenClipSpec("convnext_base_w", "hf-hub:laion/CLIP-convnext_base_w-laion2B-s13B-b82K-augreg")
+# ConvNeXt-B was trained at 256 px; the paper evaluates it at 224 after open_clip's Resize(256).
+CLIP_CONVNEXT = OpenClipSpec("convnext_base_w", "hf-hub:laion/CLIP-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT)
 CLIP_VIT_L14 = OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:timm/vit_large_patch14_clip_224.openai")
 
 ROBUST_SPECS = {
@@ -157,8 +160,8 @@ ROBUST_SPECS = {
     ("t", "vit-b32"): OpenClipSpec("ViT-B-32", "hf-hub:chs20/TeCoA4-ViT-B-32-laion2B-s34B-b79K"),
     ("f", "vit-b16"): OpenClipSpec("ViT-B-16", "hf-hub:chs20/FARE4-ViT-B-16-laion2B-s34B-b88K"),
     ("t", "vit-b16"): OpenClipSpec("ViT-B-16", "hf-hub:chs20/TeCoA4-ViT-B-16-laion2B-s34B-b88K"),
-    ("f", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg"),
-    ("t", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/TeCoA4-convnext_base_w-laion2B-s13B-b82K-augreg"),
+    ("f", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT),
+    ("t", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/TeCoA4-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT),
     ("f", "vit-l14"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/fare4-clip"),
     ("t", "vit-l14"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/tecoa4-clip"),
     ("f", "vit-l14-eps2"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/fare2-clip"),

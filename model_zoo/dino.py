@@ -1,4 +1,10 @@
-"""DINO and DINOv2 ViTs through timm: the final class token (after the last LayerNorm) is the embedding.
+"""DINO and DINOv2 ViTs through timm: the class token of the last block is the embedding.
+
+The paper (App. A-A): "Similar to [DreamSim], we use the final class token embedding as the output
+feature for all transformer-based models". DreamSim's DINO feature is the class token as the last
+block outputs it, before the final LayerNorm (its `_extract_cls` hooks block 11), so zero-shot DINO
+here takes the same token as `dreamsim-dino-vit-b16` does; images are stretched to 224x224 as in
+DreamSim's evaluation.
 
 Weights are timm's hub copies of the official releases (`timm/<model>.<tag>`, `model.safetensors`).
 DINOv2 was trained at 518 px; at 224 px its position embedding is resampled on load (timm's filter).
@@ -17,12 +23,25 @@ from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
 from .clip import FARE_PAPER
 from .download import fetch_weights, load_checkpoint
-from .preprocess import IMAGENET_MEAN, IMAGENET_STD, ResizeNormalize
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocess, dreamsim_style
 from .registry import register_model
+from .vit_layout import class_token_before_final_norm
 
 DINO_PAPER = "Caron et al. 2021, 'Emerging Properties in Self-Supervised Vision Transformers'"
 DINOV2_PAPER = "Oquab et al. 2024, 'DINOv2: Learning Robust Visual Features without Supervision'"
 NOT_PUBLISHED = "weights not published"
+DINO_PREPROCESSING = dreamsim_style(IMAGENET_MEAN, IMAGENET_STD)
+
+
+class LastBlockClassToken(nn.Module):
+    """A timm ViT read out as DreamSim reads DINO: the class token before the final LayerNorm."""
+
+    def __init__(self, vit: nn.Module):
+        super().__init__()
+        self.vit = vit
+
+    def forward(self, x):
+        return class_token_before_final_norm(self.vit, x)
 
 
 @dataclass(frozen=True)
@@ -34,7 +53,7 @@ class TimmVitSpec:
 
 
 def build_timm_vit(spec: TimmVitSpec, pretrained: bool, reduced: bool = False, what: str = "") -> EmbeddingModel:
-    """A timm ViT that returns its final class token, with ImageNet normalisation inside."""
+    """A timm ViT read out at its last block's class token, with ImageNet normalisation inside."""
     if reduced and pretrained:
         raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
     # DINOv2's layer scale starts at 1e-5, which makes a random-weight build ignore its input.
@@ -48,7 +67,7 @@ def build_timm_vit(spec: TimmVitSpec, pretrained: bool, reduced: bool = False, w
         vit = timm.create_model(spec.architecture, pretrained=False, num_classes=0, global_pool="token", img_size=image_size, **random_init)
     if pretrained:
         load_timm_vit_weights(vit, fetch_weights(spec.weights, what=what))
-    return EmbeddingModel(vit, ResizeNormalize(image_size, IMAGENET_MEAN, IMAGENET_STD, interpolation="bicubic"))
+    return EmbeddingModel(LastBlockClassToken(vit), ImagePreprocess(DINO_PREPROCESSING.at_input_size(image_size)))
 
 
 def load_timm_vit_weights(vit: nn.Module, path: Path) -> None:
@@ -71,8 +90,10 @@ def _register(name: str, spec: TimmVitSpec, backbone: str, paper: str, parameter
         license="Apache-2.0",
         paper=paper,
         image_size=spec.image_size,
+        preprocessing=DINO_PREPROCESSING.to_dict(),
         parameters=parameters,
-        notes=notes,
+        notes=("embedding: the last block's class token before the final LayerNorm, as DreamSim reads DINO (paper App. A-A)"
+               + (f"; {notes}" if notes else "")),
     )
 
     @register_model(name, card=card)

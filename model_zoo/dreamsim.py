@@ -21,7 +21,7 @@ from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
 from .download import fetch_folder, fetch_weights, load_checkpoint
 from .lora import add_untrained_lora, find_adapter_folder, load_lora_adapter
-from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ResizeNormalize
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImagePreprocess, dreamsim_style
 from .registry import register_model
 from .vit_layout import class_token_before_final_norm, dino_layout_vit, load_dino_layout_state_dict
 from .weights import WeightsUnavailableError
@@ -32,7 +32,10 @@ DINO_VITB16_WEIGHTS = WeightsSource(
     url="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
     note="official DINO ViT-B/16 backbone (what DreamSim loads through torch.hub); sha256 not published",
 )
+DREAMSIM_DINO_FILE = "dino_vitb16_pretrain.pth"  # dreamsim/feature_extraction/extractor.py loads this name
 IMAGE_SIZE = 224
+# Each backbone normalises inside `DreamSimExtractor`; the shared geometry is DreamSim's own.
+DREAMSIM_PREPROCESSING = dreamsim_style()
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,10 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
         folder = checkpoint_folder or fetch_folder(spec.weights, what=what)
         for extractor in encoder.extractor_list:
             if extractor.spec.kind == "dino":
-                path = fetch_weights(DINO_VITB16_WEIGHTS, what=f"{what} (DINO backbone)") if checkpoint_folder is None else _find(folder, "dino_vitbase16_pretrain.pth")
+                # The release zip holds the DINO backbone as DreamSim's loader names it; the official
+                # DINO release is the same file under another name, used when the zip lacks it.
+                packaged = sorted(Path(folder).rglob(DREAMSIM_DINO_FILE))
+                path = packaged[0] if packaged else fetch_weights(DINO_VITB16_WEIGHTS, what=f"{what} (DINO backbone)")
             else:
                 path = _find(folder, f"{extractor.spec.key}_pretrain.pth.tar")
             extractor.load_backbone(path)
@@ -131,7 +137,7 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
     else:
         encoder = add_untrained_lora(encoder, ["qkv"])
     size = 64 if reduced else IMAGE_SIZE
-    return EmbeddingModel(encoder, ResizeNormalize(size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), interpolation="bicubic"))
+    return EmbeddingModel(encoder, ImagePreprocess(DREAMSIM_PREPROCESSING.at_input_size(size)))
 
 
 def _find(folder: Path, filename: str) -> Path:
@@ -165,6 +171,7 @@ def _register(name: str, spec: DreamSimSpec) -> None:
         license="MIT",
         paper=DREAMSIM_PAPER,
         image_size=IMAGE_SIZE,
+        preprocessing=DREAMSIM_PREPROCESSING.to_dict(),
         parameters=_PARAMETERS[name],
         notes=("v0.2 release: the ensemble uses ViT-B/16 backbones (the paper's README says the same); " if spec.dreamsim_type == "ensemble" else "")
         + "sim = cosine of centred, normalised embeddings = 1 - DreamSim distance",

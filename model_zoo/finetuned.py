@@ -30,7 +30,7 @@ from .clip import (
 )
 from .download import fetch_first_available, fetch_folder, fetch_weights, load_checkpoint, strip_prefix
 from .lora import LoraHost, add_untrained_lora, find_adapter_folder, load_lora_adapter
-from .preprocess import ResizeNormalize
+from .preprocess import NIGHTS_FINETUNED_CLIP, ImagePreprocess
 from .registry import register_model
 from .vit_layout import ProjectedViT, dino_layout_vit, load_dino_layout_state_dict, open_clip_visual_to_dino_layout
 
@@ -94,9 +94,8 @@ class FinetunedSpec:
         return WeightsSource(url=TUEBINGEN_SHARE.format(token=self.share_token), filename=self.filename, note=NO_SHA256_NOTE)
 
 
-def _preprocess(image_size: int) -> ResizeNormalize:
-    spec = ROBUST_SPECS[("f", "vit-b16")]
-    return ResizeNormalize(image_size, spec.mean, spec.std, interpolation="bicubic")
+def _preprocess(image_size: int) -> ImagePreprocess:
+    return ImagePreprocess(NIGHTS_FINETUNED_CLIP.at_input_size(image_size))
 
 
 def _load_backbone(visual: nn.Module, spec: FinetunedSpec, what: str) -> None:
@@ -195,6 +194,7 @@ def _register(spec: FinetunedSpec) -> None:
         license="MIT",
         paper=FARE_PAPER,
         image_size=224,
+        preprocessing=NIGHTS_FINETUNED_CLIP.to_dict(),
         parameters=parameters,
         notes=(f"backbone weights: {spec.backbone_spec.hub_id}; head: {spec.weights.url} ({NO_SHA256_NOTE}); "
                + ("MLP head x + fc2(relu(fc1(x))) on the image embedding" if spec.head == "mlp"

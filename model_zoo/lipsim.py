@@ -18,8 +18,11 @@ from torch import Tensor, nn
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
 from .download import fetch_weights, load_checkpoint, strip_prefix
-from .preprocess import ResizeNormalize
+from .preprocess import ImagePreprocess, dreamsim_style
 from .registry import register_model
+
+# LipSim takes [0, 1] pixels (no normalisation); it was distilled from DreamSim, whose 224x224 transform we use.
+LIPSIM_PREPROCESSING = dreamsim_style()
 
 LIPSIM_PAPER = "Ghazanfari, Araujo, Krishnamurthy, Khorrami, Garg 2024, 'LipSim: A Provably Robust Perceptual Similarity Metric'"
 
@@ -140,7 +143,7 @@ def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: 
     network = LipSimNetwork(config)
     if pretrained:
         load_lipsim_weights(network, fetch_weights(weights, what=what))
-    return EmbeddingModel(network, ResizeNormalize(config.image_size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), interpolation="bicubic"))
+    return EmbeddingModel(network, ImagePreprocess(LIPSIM_PREPROCESSING.at_input_size(config.image_size)))
 
 
 LIPSIM_PARAMETERS = 63_276_796  # measured on the full-size random build
@@ -164,6 +167,7 @@ def _register(name: str, filename: str, finetuning: str, description: str) -> No
         license="unknown",
         paper=LIPSIM_PAPER,
         image_size=224,
+        preprocessing=LIPSIM_PREPROCESSING.to_dict(),
         parameters=LIPSIM_PARAMETERS,
         notes=f"{description}; checkpoint file name as in the paper's evaluation code; sim = cosine of the 1792-d embedding",
     )

@@ -18,8 +18,11 @@ from torch import Tensor
 from .base import PairwiseModel
 from .card import ModelCard, WeightsSource
 from .download import fetch_weights, load_checkpoint, strip_prefix
-from .preprocess import ResizeNormalize
+from .preprocess import ImagePreprocess, dreamsim_style
 from .registry import register_model
+
+# LPIPS scales inputs to [-1, 1]; images at DreamSim's 224x224 (the paper follows DreamSim for baselines).
+LPIPS_PREPROCESSING = dreamsim_style((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 LPIPS_PAPER = "Zhang, Isola, Efros, Shechtman, Wang 2018, 'The Unreasonable Effectiveness of Deep Features as a Perceptual Metric'"
 R_LPIPS_PAPER = "Ghazanfari, Garg, Krishnamurthy, Khorrami, Araujo 2023, 'R-LPIPS: An Adversarially Robust Perceptual Similarity Metric'"
@@ -28,8 +31,9 @@ ALEXNET_WEIGHTS = WeightsSource(
     note="torchvision's AlexNet; only the sha256 prefix 7be5be79 is published (in the file name), full sha256 left None",
 )
 R_LPIPS_WEIGHTS = WeightsSource(
+    url="https://github.com/SaraGhazanfari/R-LPIPS/raw/main/checkpoints/latest_net_linf_ref.pth",
     filename="latest_net_linf_ref.pth",
-    note="R-LPIPS Linf, reference perturbed (github SaraGhazanfari/R-LPIPS); no download URL or sha256 published",
+    note="R-LPIPS Linf, reference perturbed, as the paper evaluates; no sha256 published (git blob 9c94a5bdf515e1724a0229f07b0442ba309490b5)",
 )
 IMAGE_SIZE = 224
 LPIPS_PARAMETERS = 2_470_848  # AlexNet trunk (2,469,696) + five linear layers (1,152), measured
@@ -48,7 +52,7 @@ class LPIPSMetric(PairwiseModel):
         with torch.no_grad():  # LPIPS keeps its linear weights non-negative; random ones are drawn so too
             for layer in self.lpips.lins:
                 layer.model[1].weight.abs_()
-        self.preprocess = ResizeNormalize(image_size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), interpolation="bicubic")
+        self.preprocess = ImagePreprocess(LPIPS_PREPROCESSING.at_input_size(image_size))
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
         distance = self.lpips(self.preprocess(x), self.preprocess(y), normalize=False)
@@ -104,6 +108,7 @@ def _card(name: str, robust: str, weights: WeightsSource, paper: str, notes: str
         license="BSD-2-Clause",
         paper=paper,
         image_size=IMAGE_SIZE,
+        preprocessing=LPIPS_PREPROCESSING.to_dict(),
         has_embedding=False,
         parameters=LPIPS_PARAMETERS,
         sim_range=(None, 1.0),
@@ -128,7 +133,7 @@ def lpips_alex(pretrained: bool = True) -> LPIPSMetric:
     "r-lpips",
     card=_card("r-lpips", "R-LPIPS", R_LPIPS_WEIGHTS, R_LPIPS_PAPER,
                "sim = 1 - distance; adversarially trained linear layers (Linf, reference perturbed); the paper evaluates "
-               "latest_net_linf_ref.pth, whose download URL is not published: put the file in the cache"),
+               "latest_net_linf_ref.pth from the authors' repository (checkpoints/ on its main branch)"),
 )
 def r_lpips(pretrained: bool = True) -> LPIPSMetric:
     metric = LPIPSMetric()

@@ -174,9 +174,9 @@ def test_timm_vit_checkpoint_at_another_resolution_is_resampled_on_load(tmp_path
                                                embed_dim=64, depth=2, num_heads=2, init_values=1.0)
     save_file({k: v.contiguous() for k, v in trained_at_larger_size.state_dict().items()}, str(tmp_path / "model.safetensors"))
     model = build_timm_vit(DINOV2_VIT_B14, pretrained=False, reduced=True)
-    load_timm_vit_weights(model.encoder, tmp_path / "model.safetensors")
-    assert torch.equal(model.encoder.blocks[1].attn.qkv.weight, trained_at_larger_size.blocks[1].attn.qkv.weight)
-    assert model.encoder.pos_embed.shape[1] == 1 + 4 * 4
+    load_timm_vit_weights(model.encoder.vit, tmp_path / "model.safetensors")
+    assert torch.equal(model.encoder.vit.blocks[1].attn.qkv.weight, trained_at_larger_size.blocks[1].attn.qkv.weight)
+    assert model.encoder.vit.pos_embed.shape[1] == 1 + 4 * 4
 
 
 def test_dreamsim_release_folder_loads_backbone_and_adapter(tmp_path):
@@ -216,7 +216,7 @@ def test_pretrained_lpips_and_r_lpips_build_offline_from_cached_files(monkeypatc
     torch.save(trunk, alexnet_file)
     robust = LPIPSMetric().lpips.state_dict()
     robust_file = cached_path(R_LPIPS_WEIGHTS)
-    robust_file.parent.mkdir(parents=True)
+    robust_file.parent.mkdir(parents=True, exist_ok=True)
     torch.save({f"module.{k}": v for k, v in robust.items()}, robust_file)
 
     lpips_model = create_model("lpips-alex")
@@ -226,3 +226,36 @@ def test_pretrained_lpips_and_r_lpips_build_offline_from_cached_files(monkeypatc
     assert torch.equal(r_lpips_model.lpips.lin3.model[1].weight, robust["lin3.model.1.weight"])
     x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
     assert torch.allclose(lpips_model.sim(x, x), torch.ones(2)) and (lpips_model.sim(x, y) < 1).all()
+
+
+def test_dino_zero_shot_and_dreamsim_dino_read_the_same_class_token():
+    """Paper App. A-A follows DreamSim: the class token of the last block, before the final LayerNorm."""
+    from model_zoo import create_model
+    from model_zoo.dreamsim import BackboneSpec, DreamSimExtractor
+
+    torch.manual_seed(0)
+    dino = create_model("dino-vit-b16", pretrained=False, reduced=True).eval()
+    extractor = DreamSimExtractor(BackboneSpec("dino", 16), reduced=True).eval()
+    extractor.model.load_state_dict(dino.encoder.vit.state_dict())
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(dino.embed(x), extractor(x), atol=1e-5)
+        dino.encoder.vit.norm.weight.mul_(3.0)  # the final norm plays no part
+        assert torch.allclose(dino.embed(x), extractor(x), atol=1e-5)
+
+
+def test_dreamsim_release_folder_provides_the_dino_backbone_under_dreamsims_name(tmp_path, monkeypatch):
+    from model_zoo.dreamsim import _SPECS, DREAMSIM_DINO_FILE, DreamSimEncoder, build_dreamsim
+
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")  # the folder must suffice: no download of the DINO release
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
+    spec = _SPECS["dreamsim-dino-vit-b16"]
+    torch.manual_seed(2)
+    trained = DreamSimEncoder(spec.backbones, reduced=True)
+    torch.save(trained.extractor_list[0].model.state_dict(), tmp_path / DREAMSIM_DINO_FILE)
+    reference = _save_random_adapter(trained, ["qkv"], tmp_path / "dino_vitb16_single_lora")
+    model = build_dreamsim(spec, pretrained=False, reduced=True, what="test", checkpoint_folder=tmp_path)
+    x = torch.rand(2, 3, 64, 64)
+    reference.eval()
+    with torch.no_grad():
+        assert torch.allclose(model.embed(x), reference(model.preprocess(x)), atol=1e-4)

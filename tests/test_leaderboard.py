@@ -74,7 +74,8 @@ def leaderboard_table(page: SiteParser, title: str) -> dict:
 
 
 def column(table: dict, name: str) -> int:
-    return [cell["text"].strip() for cell in table["header"][0]["cells"]].index(name)
+    headers = [cell["text"].strip() for cell in table["header"][0]["cells"]]
+    return next(i for i, header in enumerate(headers) if header == name or header.startswith(name + " ("))
 
 
 def row_of(table: dict, model: str, section="ranked") -> dict:
@@ -99,7 +100,7 @@ def test_malformed_foreign_and_scoreless_files_are_skipped_with_a_warning_naming
 
 def test_verified_row_shows_measured_value_and_difference_from_the_paper(site):
     page = parse(site["root"] / "site" / "index.html")
-    nights = leaderboard_table(page, "nights (test)")
+    nights = leaderboard_table(page, "nights (test), hard labels")
     row = row_of(nights, "r-clip-f-convnext")
     assert row["attrs"]["data-status"] == "verified"
     linf = row["cells"][column(nights, "linf 4/255")]
@@ -110,12 +111,12 @@ def test_verified_row_shows_measured_value_and_difference_from_the_paper(site):
     l2 = row["cells"][column(nights, "l2 3.0")]
     assert l2["text"].strip() == "60.0-6.1"
     # Other radii from the sweep are not headline columns.
-    assert [c["text"].strip() for c in nights["header"][0]["cells"]][6:] == ["clean", "linf 4/255", "l2 3.0"]
+    assert [c["text"].strip() for c in nights["header"][0]["cells"]][6:] == ["clean (hard labels)", "linf 4/255 (hard labels)", "l2 3.0 (hard labels)"]
 
 
 def test_paper_only_rows_are_badged_reported_and_random_weight_rows_are_not_ranked(site):
     page = parse(site["root"] / "site" / "index.html")
-    nights = leaderboard_table(page, "nights (test)")
+    nights = leaderboard_table(page, "nights (test), hard labels")
     reported = row_of(nights, "r-clip-t-convnext")
     assert reported["attrs"]["data-status"] == "reported"
     assert "reported" in reported["cells"][column(nights, "model")]["text"]
@@ -129,7 +130,7 @@ def test_paper_only_rows_are_badged_reported_and_random_weight_rows_are_not_rank
 
 def test_best_value_per_column_is_marked_among_ranked_rows(site):
     page = parse(site["root"] / "site" / "index.html")
-    nights = leaderboard_table(page, "nights (test)")
+    nights = leaderboard_table(page, "nights (test), hard labels")
     for name in ("clean", "linf 4/255", "l2 3.0"):
         index = column(nights, name)
         cells = [r["cells"][index] for r in nights["rows"] if r["section"] == "ranked"]
@@ -146,7 +147,7 @@ def test_best_value_per_column_is_marked_among_ranked_rows(site):
 
 def test_failed_sanity_check_is_flagged_on_the_table_and_the_model_page(site):
     page = parse(site["root"] / "site" / "index.html")
-    row = row_of(leaderboard_table(page, "nights (test)"), "clip-convnext")
+    row = row_of(leaderboard_table(page, "nights (test), hard labels"), "clip-convnext")
     assert "check failed: large_eps_reaches_zero" in row["cells"][1]["text"]
     model_page = parse(site["root"] / "site" / "models" / "clip-convnext.html")
     text = " ".join(model_page.text)
@@ -206,7 +207,7 @@ def test_model_page_lists_every_result_with_config_versions_and_sweep_plots(site
 def test_markdown_and_csv_hold_every_row(site):
     out = site["root"] / "site"
     markdown = (out / "LEADERBOARD.md").read_text()
-    assert markdown.index("## demo (demo)") < markdown.index("## nights (test)")  # tables with our results first
+    assert markdown.index("## demo (demo)") < markdown.index("## nights (test), hard labels")  # tables with our results first
     assert "&lt;script&gt;alert" in markdown and "<script>" not in markdown and "<b>" not in markdown
     assert "| r-clip-f-convnext" in markdown and "**95.0**" in markdown and "80.0 (+5.7 vs paper)" in markdown
     rows = list(csv.DictReader((out / "leaderboard.csv").open(encoding="utf-8")))
@@ -226,7 +227,7 @@ def test_cli_writes_the_site_and_can_leave_out_the_paper(tmp_path):
     assert out.exit_code == 0, out.output
     assert "html:" in out.output and "csv:" in out.output
     page = parse(tmp_path / "site" / "index.html")
-    nights = leaderboard_table(page, "nights (test)")
+    nights = leaderboard_table(page, "nights (test), hard labels")
     assert {r["attrs"]["data-status"] for r in nights["rows"] if "data-model" in r["attrs"]} == {"measured", "random"}
     missing = CliRunner().invoke(main, ["leaderboard", "--results", str(tmp_path / "nope"), "--out", str(tmp_path / "site")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
@@ -240,7 +241,7 @@ def test_strongest_attack_with_most_samples_sets_a_cell_and_unknown_score_keys_a
         (tmp_path / "d.json", make_result("m", dataset="detect", split="x", robust=0.3, extra_scores={"map_hard": 0.9})),
     ]
     tables = {table.title: table for table in build_tables(results)}
-    row = tables["nights (test)"].rows[0]
+    row = tables["nights (test), hard labels"].rows[0]
     assert row.cells["linf 4/255"].measured == pytest.approx(0.6) and row.cells["linf 4/255"].result_file.endswith("b.json")
     assert tables["detect (x)"].rows[0].robust == {"linf 4/255": pytest.approx(0.3)}
 
@@ -398,10 +399,10 @@ def test_a_run_over_all_splits_also_fills_each_splits_table(tmp_path):
     result = make_result("r-clip-t-convnext", dataset="bapps", split=None, clean=0.74, robust=0.27, n=12,
                          extra_scores={"per_split": {"cnn": {"clean": 0.9, "robust": 0.5, "n": 6}, "color": {"clean": 0.58, "robust": 0.04, "n": 6}}})
     tables = {table.title: table for table in build_tables([(tmp_path / "a.json", result)], load_reported())}
-    cnn = next(row for row in tables["bapps (cnn)"].rows if row.model == "r-clip-t-convnext")
+    cnn = next(row for row in tables["bapps (cnn), hard labels"].rows if row.model == "r-clip-t-convnext")
     assert cnn.status == "verified" and cnn.cells["linf 4/255"].n == 6
     assert cnn.cells["clean"].difference == pytest.approx(0.9 - 0.866) and cnn.cells["linf 4/255"].difference == pytest.approx(0.5 - 0.452)
-    mean = next(row for row in tables["bapps"].rows if row.model == "r-clip-t-convnext")
+    mean = next(row for row in tables["bapps, hard labels"].rows if row.model == "r-clip-t-convnext")
     assert mean.cells["clean"].measured == pytest.approx(0.74) and mean.cells["clean"].reported == pytest.approx(0.741)
 
 
@@ -426,3 +427,22 @@ def test_retrieval_and_detection_results_land_in_the_paper_tables(tmp_path):
     for split, measured in (("nsfw-neutral-query", 0.5), ("nsfw-porn-query", 0.7)):
         row = next(r for r in tables[("detect", split)].rows if r.model == "r-clip-f-convnext")
         assert row.status == "verified" and row.cells["linf 8/255"].measured == pytest.approx(measured)
+
+
+def test_soft_and_hard_label_results_never_share_a_table_and_headers_name_the_protocol():
+    """A soft 2AFC score is not an accuracy: BAPPS under each protocol gets its own table; the paper's
+    numbers (hard labels) sit with the hard-label results."""
+    from dataclasses import replace
+
+    hard = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.75, robust=0.2),
+                   protocol={"labels": "hard"})
+    soft = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.70, robust=0.45),
+                   protocol={"labels": "soft"})
+    tables = build_tables([(Path("hard.json"), hard), (Path("soft.json"), soft)], load_reported())
+    bapps = {table.protocol: table for table in tables if table.dataset == "bapps" and table.split is None}
+    assert set(bapps) == {"hard labels", "soft score"}
+    assert bapps["hard labels"].column_header("clean") == "clean (hard labels)"
+    hard_row = next(row for row in bapps["hard labels"].rows if row.model == "r-clip-f-convnext")
+    assert hard_row.cells["clean"].measured == 0.75 and hard_row.cells["clean"].reported is not None  # beside the paper's number
+    soft_row = next(row for row in bapps["soft score"].rows if row.model == "r-clip-f-convnext")
+    assert soft_row.cells["clean"].measured == 0.70 and soft_row.cells["clean"].reported is None

@@ -12,18 +12,23 @@ CONVNEXT_CARD = {"name": "r-clip-f-convnext", "family": "clip", "backbone": "Con
                  "weights": {"hub_id": "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg"}}
 
 
+DATASET_TASKS = {"detect": "detection", "things": "odd-one-out", "roxford5k": "retrieval", "rparis6k": "retrieval"}
+
+
 def make_result(model, dataset="nights", split="test", norm="linf", eps_text="4/255", clean=0.9, robust=0.5, n=100,
-                n_iter=100, weights="pretrained", checks=None, card=None, extra_scores=None, created_at="2026-01-01T00:00:00+00:00"):
+                n_iter=100, weights="pretrained", checks=None, card=None, extra_scores=None, created_at="2026-01-01T00:00:00+00:00",
+                task=None):
     eps = float(eps_text.split("/")[0]) / 255 if "/" in eps_text else float(eps_text)
     scores = {"clean": clean, "robust": robust, "n": n, "per_split": {}}
     scores.update(extra_scores or {})
     return EvaluationResult(
         model=model, model_card=card or {"name": model, "family": "clip", "backbone": "ConvNeXt-B", "robust_training": "none", "finetuning": "none"},
-        weights=weights, dataset=dataset, split=split, task="2afc", threat={"norm": norm, "eps": eps, "eps_text": eps_text},
+        weights=weights, dataset=dataset, split=split, task=task or DATASET_TASKS.get(dataset, "2afc"), threat={"norm": norm, "eps": eps, "eps_text": eps_text},
         attack={"name": "apgd-ce", "n_iter": n_iter, "n_restarts": 1, "seed": 0}, config={"model": model, "n_iter": n_iter, "n_ex": n},
         scores=scores, timing={"total_s": 1.0},
         environment={"versions": {"torch": "2.x-test", "perceptbench": "0.1.0"}, "device": "cpu (test)", "git_revision": "abc123def456"},
         created_at=created_at, checks=checks or {},
+        protocol={"labels": "hard"} if (task or DATASET_TASKS.get(dataset, "2afc")) == "2afc" else {},
     )
 
 

@@ -31,16 +31,18 @@ def test_evaluate_nights_end_to_end(tmp_path):
     assert result.scores["robust"] <= result.scores["clean"] and result.scores["clean"] in (0.0, 0.5, 1.0)
 
 
-def test_evaluate_bapps_first_n_per_split_with_binary_labels(tmp_path):
+def test_evaluate_bapps_first_n_per_split_with_soft_labels(tmp_path):
     for split in BAPPS_VAL_SPLITS:
         write_bapps_split(tmp_path / "data" / "bapps" / "2afc" / "val", split, [0.6, 0.4, 0.8])
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "bapps", "--attack", "none",
-                       "--n-ex-per-split", "2", "--dataset-option", "labels=binary")
+                       "--n-ex-per-split", "2", "--dataset-option", "labels=soft")
     assert result.scores["n"] == 12 and set(result.scores["per_split"]) == set(BAPPS_VAL_SPLITS)
-    assert result.attack is None and result.config["dataset_options"] == {"labels": "binary"}
+    assert result.attack is None and result.config["dataset_options"] == {"labels": "soft"}
+    assert result.protocol["labels"] == "soft" and result.protocol["attacked_resolution"] == [224, 224]
     samples = read_samples(tmp_path / "results" / "bapps" / (result_stem := _stem(tmp_path, "bapps")))
-    assert {float(s["judge"]) for s in samples} == {0.0, 1.0}  # binarised
-    assert "n2-per-split" in result_stem and "labels-binary" in result_stem
+    assert sorted({round(float(s["judge"]), 4) for s in samples}) == [0.4, 0.6]  # the judge fractions
+    assert {round(float(s["clean_score"]), 4) for s in samples} <= {0.4, 0.6}  # soft score: the agreeing fraction
+    assert "n2-per-split" in result_stem and "labels-soft" in result_stem
 
 
 def _stem(tmp_path, dataset):

@@ -7,6 +7,8 @@ import torch
 
 from benchmark.datasets import DatasetError, load_dataset
 from benchmark.sampling import select_positions
+from model_zoo import create_model
+from model_zoo.preprocess import DEFAULT_PREPROCESSING
 from paper_data import write_bapps_split, write_detection, write_nights, write_png, write_revisited, write_things
 
 
@@ -29,7 +31,8 @@ def test_nights_reads_columns_by_name_keeps_six_votes_and_splits(tmp_path):
     assert [t.sample_id for t in load_dataset("nights", tmp_path, "test_no_imagenet").triplets] == ["1", "4"]
     assert [t.sample_id for t in load_dataset("nights", tmp_path, "val").triplets] == ["3"]
     item = test[0]
-    assert item["reference"].shape == (3, 224, 224) and item["judge"] == 1.0
+    assert item["reference"].shape == (3, 32, 32) and item["judge"] == 1.0  # the files' size until a model's transform is set
+    assert test.follows_model_preprocessing and test.protocol()["labels"] == "hard"
     assert test.triplets[0].candidate_1.name == "000_1.png"
 
 
@@ -58,10 +61,15 @@ def test_bapps_binary_labels_and_first_n_per_split(tmp_path):
 
     for n, split in enumerate(BAPPS_VAL_SPLITS):
         write_bapps_split(val, split, [0.2, 0.8, 0.6][: 1 + n % 3])
-    soft = load_dataset("bapps", tmp_path)
-    assert soft.soft_labels and [t.judge for t in soft.triplets[:3]] == pytest.approx([0.2, 0.2, 0.8])
-    binary = load_dataset("bapps", tmp_path, labels="binary")
-    assert not binary.soft_labels and [t.judge for t in binary.triplets[:3]] == [0.0, 0.0, 1.0]
+    hard = load_dataset("bapps", tmp_path)  # the paper's protocol by default
+    assert hard.labels == "hard" and hard.score_averaging == "splits"
+    assert [t.judge for t in hard.triplets[:3]] == pytest.approx([0.2, 0.2, 0.8])  # fractions kept; the task takes the majority
+    assert hard[0]["reference"].shape == (3, 224, 224)  # upsampled before the attack (App. A-A)
+    assert "Resize(224, bilinear)" in hard.protocol()["image_transform"]
+    soft = load_dataset("bapps", tmp_path, labels="soft")
+    assert soft.labels == "soft" and soft.task_options == {"labels": "soft"}
+    native = load_dataset("bapps", tmp_path, image_size="native")
+    assert native[0]["reference"].shape == (3, 16, 16)
     positions = select_positions(soft, n_ex_per_split=2)
     per_split = {}
     for p in positions:
@@ -70,8 +78,10 @@ def test_bapps_binary_labels_and_first_n_per_split(tmp_path):
     assert select_positions(soft, n_ex=3, n_ex_per_split=1) == [0, 1, 3]
     with pytest.raises(DatasetError, match="no option shuffle"):
         load_dataset("bapps", tmp_path, shuffle=True)
-    with pytest.raises(DatasetError, match="unknown BAPPS labels 'hard'"):
-        load_dataset("bapps", tmp_path, labels="hard")
+    with pytest.raises(DatasetError, match="unknown 2AFC labels 'binary' \\('binary' is now called 'hard'\\)"):
+        load_dataset("bapps", tmp_path, labels="binary")
+    with pytest.raises(DatasetError, match="image_size must be a whole number"):
+        load_dataset("bapps", tmp_path, image_size="big")
 
 
 def test_bapps_malformed_judge_names_the_file(tmp_path):
@@ -94,7 +104,9 @@ def test_things_triplets_and_image_list(tmp_path):
     assert len(things) == 2 and [t.odd for t in things.triplets] == [2, 0]
     assert things.triplets[1].images[0].name == "concept_03_01b.jpg"
     item = things[1]
-    assert item["image_0"].shape == (3, 224, 224) and int(item["odd"]) == 0
+    assert item["image_0"].shape[0] == 3 and int(item["odd"]) == 0
+    things.image_transform = create_model("clip-vit-b16", pretrained=False, reduced=True).input_preprocessing.image_transform()
+    assert things[1]["image_0"].shape == (3, 64, 64)  # the model's transform, as the paper's code loads THINGS
 
 
 @pytest.mark.parametrize("triplet,message", [
@@ -122,7 +134,7 @@ def test_detection_class_folders_buffer_and_targets(tmp_path):
     assert detect.classes == ["neutral", "porn", "sexy"] and detect.setup.buffer == "sexy"
     assert len(detect) == 4 and detect.sample_info(3)["split"] == "nsfw-porn-query" and int(detect[3]["label"]) == 1
     assert len(detect.pool_items()) == 5 and len(detect.target_images("porn")) == 2
-    assert detect[0]["image"].shape == (3, 224, 224)
+    assert detect.follows_model_preprocessing and detect[0]["image"].shape[0] == 3
 
 
 def test_detection_without_manifest_pairs_two_classes_and_errors_name_the_folder(tmp_path):
@@ -152,12 +164,22 @@ def test_revisited_ground_truth_pickle_and_query_crop(tmp_path):
     truth = oxford.ground_truth[0]
     assert (truth.easy, truth.hard, truth.junk, truth.bbx) == ((0,), (2,), (1,), (5.0, 10.0, 25.0, 30.0))
     assert oxford.imlist == ["db_a", "db_b", "db_c"] and len(oxford) == 1
+    assert oxford[0]["image"].shape == (3, 20, 20)  # the query cropped to its box (x 5..25, y 10..30)
+    oxford.image_transform = DEFAULT_PREPROCESSING.image_transform()
     assert oxford[0]["image"].shape == (3, 224, 224) and oxford.database_image(2).shape == (3, 224, 224)
-    from benchmark.datasets.revisited import crop_and_resize
 
-    image = torch.zeros(3, 40, 40)
-    image[:, 10:30, 5:25] = 1.0  # exactly the box
-    assert torch.allclose(crop_and_resize(image, (5.0, 10.0, 25.0, 30.0), 8), torch.ones(3, 8, 8))
+
+def test_query_box_is_cropped_before_the_models_transform(tmp_path):
+    from benchmark.datasets.images import load_image
+
+    image = np.zeros((40, 40, 3), dtype=np.uint8)
+    image[10:30, 5:25] = 255  # exactly the box
+    path = tmp_path / "query.png"
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    loaded = load_image(path, DEFAULT_PREPROCESSING.at_input_size(8).image_transform(), box=(5.0, 10.0, 25.0, 30.0))
+    assert torch.allclose(loaded, torch.ones(3, 8, 8))
 
 
 def test_revisited_malformed_ground_truth_names_the_file(tmp_path):

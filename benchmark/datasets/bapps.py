@@ -1,13 +1,17 @@
 """BAPPS 2AFC (Zhang et al. 2018) in its distributed layout: `<split>/{ref,p0,p1,judge}`.
 
 `judge/NNNNNN.npy` holds the fraction of humans who found p1 closer to the reference.
+The paper's protocol (App. A-A and its code's `BAPPSTwoAFCDataset`): the 64x64 images are upsampled
+to 224x224 (torchvision `Resize(224)`, bilinear) before the attack, for every model; labels are the
+human majority (`bapps-bin`); the BAPPS score is the mean of the six split means (Table XIV).
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
+
+from model_zoo.preprocess import Preprocessing
 
 from .images import DatasetError
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
@@ -55,30 +59,46 @@ def _find(folder: Path, stem: str) -> Path:
     raise DatasetError(f"missing {folder / stem}.png (every ref/ image needs one in {folder.name}/)")
 
 
-BAPPS_LABELS = ("soft", "binary")
+BAPPS_IMAGE_SIZE = 224  # the paper's: upsampled from 64 before the attack
 
 
-def binarise(triplet: TwoAFCTriplet) -> TwoAFCTriplet:
-    """The human majority as a hard label (1 when more than half preferred p1), for plain accuracy."""
-    return dataclasses.replace(triplet, judge=1.0 if triplet.judge > 0.5 else 0.0)
+def bapps_image_size(value: int | str | None) -> int | None:
+    """`image_size` option: a side length, or 0 / 'native' / None for the files' own 64x64."""
+    if value is None or value == "native":
+        return None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise DatasetError(f"BAPPS image_size must be a whole number of pixels or 'native', got {value!r} (the paper's is {BAPPS_IMAGE_SIZE})") from None
+    if size < 0:
+        raise DatasetError(f"BAPPS image_size must be >= 0, got {size}")
+    return size or None
 
 
 def load_bapps(
-    root: Path, splits: list[str] | tuple[str, ...] = BAPPS_VAL_SPLITS, name: str = "bapps", labels: str = "soft"
+    root: Path,
+    splits: list[str] | tuple[str, ...] = BAPPS_VAL_SPLITS,
+    name: str = "bapps",
+    labels: str = "hard",
+    image_size: int | str | None = BAPPS_IMAGE_SIZE,
 ) -> TwoAFCDataset:
     """BAPPS 2AFC from `root` (the folder holding the split folders, e.g. `dataset/2afc/val`).
 
-    `labels="soft"` keeps the judge fractions (the standard 2AFC score); `"binary"` scores against
-    the majority vote instead.
+    Defaults are the paper's protocol: hard labels, images at 224x224, the mean of split means.
+    `labels="soft"` gives LPIPS's 2AFC score; `image_size=None` attacks the files' 64x64 pixels.
     """
-    if labels not in BAPPS_LABELS:
-        raise DatasetError(f"unknown BAPPS labels '{labels}'; choose one of {', '.join(BAPPS_LABELS)}")
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"BAPPS root {root} does not exist")
+    size = bapps_image_size(image_size)
     triplets: list[TwoAFCTriplet] = []
     for split in splits:
         triplets.extend(read_bapps_split(root / split, split))
-    if labels == "binary":
-        triplets = [binarise(t) for t in triplets]
-    return TwoAFCDataset(name, triplets, soft_labels=labels == "soft")
+    upsample = Preprocessing(size, None, "bilinear", source="the paper's code: BAPPSTwoAFCDataset, Resize(img_res=224)") if size else None
+    return TwoAFCDataset(
+        name, triplets, labels=labels,
+        image_transform=upsample.image_transform() if upsample else None,
+        follows_model_preprocessing=False,
+        score_averaging="splits",
+        transform_description=upsample.describe() if upsample else "none (the files' 64x64 pixels)",
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bapps import BAPPS_VAL_SPLITS, load_bapps
+from .bapps import BAPPS_IMAGE_SIZE, BAPPS_VAL_SPLITS, load_bapps
 from .classification import load_image_folder, load_imagenet
 from .demo import DEMO_SPLIT, load_demo
 from .detection import load_detection
@@ -17,26 +17,27 @@ register_dataset(
         name="demo",
         task="2afc",
         description="240 BAPPS-style 2AFC triplets at 64x64 built from scikit-image's photographs; no download",
-        load=lambda root, split: load_demo(),
+        load=lambda root, split, labels="hard": load_demo(labels=labels),
         splits=(DEMO_SPLIT,),
         default_split=DEMO_SPLIT,
+        options=("labels",),
     )
 )
 
 
-def _load_bapps(root: Path | None, split: str | None, labels: str = "soft"):
-    return load_bapps(root / "bapps" / "2afc" / "val", splits=[split] if split else BAPPS_VAL_SPLITS, labels=labels)
+def _load_bapps(root: Path | None, split: str | None, labels: str = "hard", image_size: int | str = BAPPS_IMAGE_SIZE):
+    return load_bapps(root / "bapps" / "2afc" / "val", splits=[split] if split else BAPPS_VAL_SPLITS, labels=labels, image_size=image_size)
 
 
 register_dataset(
     DatasetSpec(
         name="bapps",
         task="2afc",
-        description="BAPPS 2AFC val (Zhang et al. 2018): six splits of 64x64 triplets with soft human judgements",
+        description="BAPPS 2AFC val (Zhang et al. 2018): six splits of 64x64 triplets, upsampled to 224 and scored against the human majority (the paper's protocol)",
         load=_load_bapps,
         relative_path="bapps/2afc/val",
         splits=BAPPS_VAL_SPLITS,
-        options=("labels",),
+        options=("labels", "image_size"),
     )
 )
 
@@ -44,7 +45,7 @@ register_dataset(
     DatasetSpec(
         name="nights",
         task="2afc",
-        description="NIGHTS (Fu et al. 2023): 2AFC on synthetic variations, triplets with >= 6 votes, at 224x224",
+        description="NIGHTS (Fu et al. 2023): 2AFC on synthetic variations, triplets with >= 6 votes, through each model's own preprocessing",
         load=lambda root, split: load_nights(root / "nights", split or "test"),
         relative_path="nights/data.csv",
         splits=NIGHTS_SPLITS,

@@ -8,7 +8,8 @@
   are used as they are, underscores read as spaces. A `classnames.txt` beside the class folders
   (`<folder>\\t<class name>` per line) overrides them.
 
-Images are resized (shorter side) and centre-cropped to 224, as CLIP's evaluation does. Samples are
+Images go through the model's own resize and centre crop (224 for every CLIP of the zoo), installed by
+the runner as for detection; without a model, shorter side to 224 and the central 224 x 224. Samples are
 ordered round-robin over classes, so `--n-ex N` takes a class-balanced subset.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch.utils.data import Dataset
 from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET_TEMPLATES, SIMPLE_TEMPLATES
 
 from .detection import list_class_folders
-from .images import DatasetError, load_image_center_crop
+from .images import DatasetError, center_crop_transform, load_image
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
@@ -53,6 +54,8 @@ class ClassificationDataset(Dataset):
 
     task = "classification"
 
+    follows_model_preprocessing = True  # the runner installs the model's own resize/crop, as for detection
+
     def __init__(self, name: str, root: Path, split: str, templates: str = "openai-imagenet",
                  image_size: int = CLASSIFICATION_IMAGE_SIZE):
         if templates not in TEMPLATE_SETS:
@@ -60,7 +63,7 @@ class ClassificationDataset(Dataset):
         self.name = name
         self.root = Path(root)
         self.split = split
-        self.image_size = image_size
+        self.image_transform = center_crop_transform(image_size)  # until the runner installs the model's
         self.templates = TEMPLATE_SETS[templates]
         self.template_set = templates
         folders = list_class_folders(self.root)
@@ -79,7 +82,7 @@ class ClassificationDataset(Dataset):
         return len(self.samples)
 
     def load(self, path: Path) -> torch.Tensor:
-        return load_image_center_crop(path, self.image_size)
+        return load_image(path, self.image_transform)
 
     def sample_info(self, position: int) -> dict[str, str]:
         path, label = self.samples[position]

@@ -20,10 +20,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .images import DatasetError, load_image
+from .images import DatasetError, ImageTransform, load_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-DETECTION_IMAGE_SIZE = 224
 DETECTION_MANIFEST = "detection.json"
 DETECTION_CONFIGS = ("nsfw", "guns")
 
@@ -81,10 +80,12 @@ class DetectionDataset(Dataset):
 
     task = "detection"
 
-    def __init__(self, name: str, root: Path, image_size: int | None = DETECTION_IMAGE_SIZE):
+    follows_model_preprocessing = True  # pool, targets and queries alike, as THINGS and NIGHTS in the paper's code
+
+    def __init__(self, name: str, root: Path, image_transform: ImageTransform | None = None):
         self.name = name
         self.root = Path(root)
-        self.image_size = image_size
+        self.image_transform = image_transform
         self.pool = list_class_folders(self.root / "pool")
         query = list_class_folders(self.root / "query")
         self.setup = read_detection_setup(self.root, list(self.pool), list(query))
@@ -105,7 +106,7 @@ class DetectionDataset(Dataset):
         return list_class_folders(self.root / "target")[target_class]
 
     def load(self, path: Path) -> torch.Tensor:
-        return load_image(path, self.image_size)
+        return load_image(path, self.image_transform)
 
     def __len__(self) -> int:
         return len(self.queries)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -13,11 +14,15 @@ class DatasetError(RuntimeError):
     """A dataset on disk is missing, incomplete or malformed; the message names the file."""
 
 
-def load_image(path: str | Path, size: int | None = None) -> Tensor:
+ImageTransform = Callable[[Any], Any]  # PIL image -> PIL image (a torchvision transform)
+
+
+def load_image(path: str | Path, transform: ImageTransform | None = None, box: tuple[float, float, float, float] | None = None) -> Tensor:
     """RGB image at `path` as a (3, H, W) float tensor in [0, 1].
 
-    `size` resizes to size x size (bicubic): datasets whose images differ in size batch at the
-    resolution the paper evaluates at, so attacks act on those pixels.
+    `box` (x1, y1, x2, y2) crops first (clipped to the image); `transform` then applies the
+    resize/crop the paper used for this model or dataset, on the decoded image as the paper's code
+    does, so attacks act on exactly those pixels.
     """
     path = Path(path)
     if not path.is_file():
@@ -25,21 +30,32 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
-            if size is not None and image.size != (size, size):
-                image = image.resize((size, size), Image.Resampling.BICUBIC)
+            if box is not None:
+                x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
+                x2, y2 = min(int(np.ceil(box[2])), image.width), min(int(np.ceil(box[3])), image.height)
+                if x2 > x1 and y2 > y1:
+                    image = image.crop((x1, y1, x2, y2))
+            if transform is not None:
+                image = transform(image)
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DatasetError(f"cannot read image {path}: {error} (re-download or verify the dataset)") from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
-def load_image_center_crop(path: str | Path, size: int) -> Tensor:
-    """RGB image resized (shorter side to `size`, bicubic, antialiased) and centre-cropped to size x size, as CLIP
-    evaluates photographs: no distortion of the aspect ratio."""
-    import torchvision.transforms.functional as TF
+def center_crop_transform(size: int) -> ImageTransform:
+    """Shorter side to `size` (bicubic, antialiased), then the central size x size: CLIP's evaluation crop."""
+    from torchvision import transforms
 
-    image = TF.resize(load_image(path), size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-    return TF.center_crop(image, [size, size]).clamp(0.0, 1.0)
+    return transforms.Compose([
+        transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
+        transforms.CenterCrop(size),
+    ])
+
+
+def load_image_center_crop(path: str | Path, size: int) -> Tensor:
+    """RGB image resized and centre-cropped to size x size (`center_crop_transform`): no aspect distortion."""
+    return load_image(path, center_crop_transform(size))
 
 
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> None:

@@ -16,7 +16,6 @@ from .twoafc import TwoAFCDataset, TwoAFCTriplet
 NIGHTS_COLUMNS = ("id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet")
 NIGHTS_SPLITS = ("test", "test_imagenet", "test_no_imagenet", "val", "train")
 NIGHTS_MIN_VOTES = 6
-NIGHTS_IMAGE_SIZE = 224
 
 
 def _is_true(text: str) -> bool:
@@ -69,5 +68,9 @@ def read_nights_csv(csv_path: Path, split: str = "test", min_votes: int = NIGHTS
 
 
 def load_nights(root: Path, split: str = "test") -> TwoAFCDataset:
-    """NIGHTS from `root` (the folder holding data.csv, ref/ and distort/)."""
-    return TwoAFCDataset("nights", read_nights_csv(Path(root) / "data.csv", split), soft_labels=False, image_size=NIGHTS_IMAGE_SIZE)
+    """NIGHTS from `root` (the folder holding data.csv, ref/ and distort/).
+
+    Images go through the evaluated model's own transform (the paper's code passes each model's
+    preprocessing to its NIGHTS dataset), so each model is attacked at its 224x224 input.
+    """
+    return TwoAFCDataset("nights", read_nights_csv(Path(root) / "data.csv", split), labels="hard")

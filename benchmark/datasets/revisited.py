@@ -14,13 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .images import DatasetError, load_image
+from .images import DatasetError, ImageTransform, load_image
 
 REVISITED_DATASETS = ("roxford5k", "rparis6k")
-REVISITED_IMAGE_SIZE = 224
 REVISITED_COUNTS = {"roxford5k": (4993, 70), "rparis6k": (6322, 70)}  # (database images, queries)
 GND_KEYS = ("easy", "hard", "junk", "bbx")
 
@@ -77,34 +75,26 @@ def read_ground_truth(path: Path) -> tuple[list[str], list[str], list[QueryGroun
     return imlist, qimlist, truths
 
 
-def crop_and_resize(image: torch.Tensor, box: tuple[float, float, float, float] | None, size: int) -> torch.Tensor:
-    """Crop (3, H, W) to the box (clipped to the image), then resize to size x size."""
-    if box is not None:
-        height, width = image.shape[1:]
-        x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
-        x2, y2 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
-        if x2 > x1 and y2 > y1:
-            image = image[:, y1:y2, x1:x2]
-    resized = F.interpolate(image[None], size=(size, size), mode="bicubic", antialias=True, align_corners=False)
-    return resized[0].clamp(0.0, 1.0)
-
-
 class RetrievalDataset(Dataset):
     """The queries (evaluated and attacked); the database images are read by the task's `prepare`."""
 
     task = "retrieval"
 
-    def __init__(self, name: str, root: Path, image_size: int = REVISITED_IMAGE_SIZE):
+    # Single scale at the model's 224x224 input (paper App. B: "we always evaluate with image size
+    # 224x224 with single-scale"), through the model's own transform; queries cropped to their box first.
+    follows_model_preprocessing = True
+
+    def __init__(self, name: str, root: Path, image_transform: ImageTransform | None = None):
         self.name = name
         self.root = Path(root)
-        self.image_size = image_size
+        self.image_transform = image_transform
         self.imlist, self.qimlist, self.ground_truth = read_ground_truth(self.root / f"gnd_{name}.pkl")
 
     def image_path(self, image_name: str) -> Path:
         return self.root / "jpg" / f"{image_name}.jpg"
 
     def database_image(self, index: int) -> torch.Tensor:
-        return load_image(self.image_path(self.imlist[index]), self.image_size)
+        return load_image(self.image_path(self.imlist[index]), self.image_transform)
 
     def __len__(self) -> int:
         return len(self.qimlist)
@@ -113,8 +103,8 @@ class RetrievalDataset(Dataset):
         return {"sample_id": self.qimlist[position], "split": self.name}
 
     def __getitem__(self, position: int) -> dict:
-        image = load_image(self.image_path(self.qimlist[position]))
-        return {"image": crop_and_resize(image, self.ground_truth[position].bbx, self.image_size), "position": position}
+        image = load_image(self.image_path(self.qimlist[position]), self.image_transform, box=self.ground_truth[position].bbx)
+        return {"image": image, "position": position}
 
 
 def load_revisited(root: Path, name: str) -> RetrievalDataset:

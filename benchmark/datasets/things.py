@@ -17,12 +17,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .images import DatasetError, load_image
+from .images import DatasetError, ImageTransform, load_image
 
 THINGS_IMAGE_LIST = "things_first_imgs_idx.txt"
 THINGS_TRIPLETS = "triplets_large_final_correctednc_correctedorder.csv"
 THINGS_IMAGE_DIR = "Images"
-THINGS_IMAGE_SIZE = 224
 THINGS_SPLIT = "test"
 
 
@@ -82,10 +81,12 @@ class OddOneOutDataset(Dataset):
 
     task = "odd-one-out"
 
-    def __init__(self, name: str, triplets: list[OddOneOutTriplet], image_size: int | None = THINGS_IMAGE_SIZE):
+    follows_model_preprocessing = True  # the paper's code loads THINGS through the model's transform
+
+    def __init__(self, name: str, triplets: list[OddOneOutTriplet], image_transform: ImageTransform | None = None):
         self.name = name
         self.triplets = triplets
-        self.image_size = image_size
+        self.image_transform = image_transform
 
     def __len__(self) -> int:
         return len(self.triplets)
@@ -95,7 +96,7 @@ class OddOneOutDataset(Dataset):
 
     def __getitem__(self, position: int) -> dict:
         triplet = self.triplets[position]
-        item = {f"image_{n}": load_image(path, self.image_size) for n, path in enumerate(triplet.images)}
+        item = {f"image_{n}": load_image(path, self.image_transform) for n, path in enumerate(triplet.images)}
         return {**item, "odd": torch.tensor(triplet.odd), "position": position}
 
 

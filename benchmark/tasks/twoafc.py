@@ -1,8 +1,10 @@
 """2AFC: which of two candidates is closer to the reference? The attack perturbs the reference.
 
 Logits are [sim(ref, x0), sim(ref, x1)]; the prediction is 1 when x1 is more similar (a tie goes
-to x0). The per-sample score is the standard 2AFC score: the judge fraction when x1 is predicted,
-one minus it when x0 is; with hard labels (judge 0 or 1) this is plain accuracy.
+to x0, as in the paper's code). The label is the human majority (judge > 0.5), which the attack
+tries to flip. The per-sample score depends on the dataset's labels (see datasets/twoafc.py):
+`hard`, 1 when the prediction is the label; `soft`, the judge fraction when x1 is predicted, one
+minus it when x0 is, and 0.5 when the two similarities tie (as LPIPS and DreamSim score).
 """
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ from attacks import AttackConfig, TwoAFCObjective, run_attack, twoafc_prediction
 from model_zoo.base import PerceptualModel
 
 
-def twoafc_score(predictions: Tensor, judge: Tensor) -> Tensor:
-    """Agreement with humans: `judge` if candidate 1 was chosen, else `1 - judge`."""
-    return torch.where(predictions == 1, judge, 1.0 - judge)
+def twoafc_score(predictions: Tensor, judge: Tensor, logits: Tensor | None = None, labels: str = "soft") -> Tensor:
+    """Per-sample agreement with humans under the dataset's `labels` (hard or soft, see the module)."""
+    if labels == "hard":
+        return (predictions == twoafc_labels(judge)).to(judge.dtype)
+    score = torch.where(predictions == 1, judge, 1.0 - judge)
+    if logits is not None:
+        score = torch.where(logits[:, 0] == logits[:, 1], torch.full_like(score, 0.5), score)
+    return score
 
 
 def twoafc_labels(judge: Tensor) -> Tensor:
@@ -27,6 +34,9 @@ def twoafc_labels(judge: Tensor) -> Tensor:
 
 class TwoAFCTask:
     name = "2afc"
+
+    def __init__(self, labels: str = "hard"):
+        self.labels = labels
 
     def evaluate_batch(
         self,
@@ -45,6 +55,7 @@ class TwoAFCTask:
             clean_logits = objective.logits(reference).float()
         clean_predictions = twoafc_predictions(clean_logits)
         robust_predictions = clean_predictions.clone()
+        robust_logits = clean_logits.clone()
         perturbation = torch.zeros(len(labels), device=device)
         # Samples already misclassified count as broken; only correct ones are attacked.
         attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
@@ -56,10 +67,11 @@ class TwoAFCTask:
             with torch.no_grad():
                 adversarial_logits = objective.logits(result.x_adv, index).float()
             robust_predictions[index] = twoafc_predictions(adversarial_logits)
+            robust_logits[index] = adversarial_logits
             delta = (result.x_adv - reference[index]).flatten(1)
             perturbation[index] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
-        clean_scores = twoafc_score(clean_predictions, judge)
-        robust_scores = twoafc_score(robust_predictions, judge)
+        clean_scores = twoafc_score(clean_predictions, judge, clean_logits, self.labels)
+        robust_scores = twoafc_score(robust_predictions, judge, robust_logits, self.labels)
         return [
             {
                 "judge": float(judge[i]),
