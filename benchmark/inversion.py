@@ -20,7 +20,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from attacks.inversion import InversionConfig, invert, noisy_grey_start
-from model_zoo import create_model
+from model_zoo import create_model, get_model_card
 from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
 from .atomic import atomic_write_text
@@ -54,10 +54,12 @@ class InversionRun:
             raise ValueError("name at least one seed with --seeds, e.g. --seeds 0,1,2")
         if self.batch_size < 1 or self.config.n_iter < 0 or self.config.image_size < 8:
             raise ValueError(f"need --batch-size >= 1, --n-iter >= 0, --image-size >= 8; got {self.batch_size}, {self.config.n_iter}, {self.config.image_size}")
-        if self.kind == "text":
-            for model in self.models:
-                text_tower_source(model)  # a clear error before any model is built
-        else:
+        for model in self.models:  # clear errors before any model is built
+            if not get_model_card(model).has_embedding:
+                raise ValueError(f"model '{model}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)")
+            if self.kind == "text":
+                text_tower_source(model)
+        if self.kind == "features":
             for target in self.targets:
                 if not Path(target).is_file():
                     raise FileNotFoundError(f"--image '{target}' does not exist; pass the path of a PNG or JPEG file")

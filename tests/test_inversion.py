@@ -97,3 +97,16 @@ def test_bench_invert_text_needs_a_clip_model(tmp_path):
 
     refused = _cli(["invert", "text", "--model", "dino-vit-b16", "--prompt", "a cat", "--output-dir", str(out), *TINY_CLI])
     assert refused.exit_code != 0 and "has no text tower" in refused.output and "Traceback" not in refused.output
+
+
+def test_bench_invert_refuses_bad_input_with_the_fix(tmp_path):
+    from benchmark.datasets.images import save_image
+
+    path = tmp_path / "photo.png"
+    save_image(torch.rand(3, 16, 16), path)
+    pairwise = _cli(["invert", "features", "--model", "ssim", "--image", str(path), "--output-dir", str(tmp_path / "o"), *TINY_CLI])
+    assert pairwise.exit_code != 0 and "pairwise metric" in pairwise.output
+    missing = _cli(["invert", "features", "--model", "clip-vit-b32", "--image", str(tmp_path / "nope.png"), *TINY_CLI])
+    assert missing.exit_code != 0 and "nope.png" in missing.output
+    seeds = _cli(["invert", "features", "--model", "clip-vit-b32", "--image", str(path), "--seeds", "a,b", *TINY_CLI])
+    assert seeds.exit_code != 0 and "--seeds" in seeds.output
