@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import torch
@@ -23,7 +24,8 @@ from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
 def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
     """Zero-shot class vectors; for pretrained weights cached on disk (1000 classes x 80 prompts take a while)."""
     key = hashlib.sha256(json.dumps([model.card.name, classnames, list(templates)]).encode()).hexdigest()[:16]
-    cache = perceptbench_cache_dir() / "zero_shot" / f"{model.card.name}-{key}.pt"
+    safe_name = re.sub(r"[^A-Za-z0-9._+-]+", "_", model.card.name)  # names may be paths or module:factory
+    cache = perceptbench_cache_dir() / "zero_shot" / f"{safe_name}-{key}.pt"
     if model.weights_kind == "pretrained" and cache.is_file():
         return torch.load(cache, map_location=device, weights_only=True)
     weights = zero_shot_weights(text_tower_for_model(model, device), classnames, templates).to(device)
