@@ -1,6 +1,7 @@
 """The one image-loading path: files to float tensors in [0, 1], with errors that name the file."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,18 @@ class DatasetError(RuntimeError):
 
 
 ImageTransform = Callable[[Any], Any]  # PIL image -> PIL image (a torchvision transform)
+
+
+def path_inside(root: Path, relative: str, source: str | Path) -> Path:
+    """`root / relative`, refused when `relative` is absolute or climbs out of `root` with '..'.
+
+    Paths read from a dataset's own files (a csv, an image list, a ground-truth pickle) must name
+    files inside the dataset's folder. The check is on the text, so symlinked images still load.
+    """
+    normal = os.path.normpath(relative)
+    if os.path.isabs(relative) or normal == ".." or normal.startswith(".." + os.sep):
+        raise DatasetError(f"{source} names '{relative}', which is outside the dataset folder {root}; paths there must be relative and stay inside it")
+    return Path(root) / relative
 
 
 def load_image(path: str | Path, transform: ImageTransform | None = None, box: tuple[float, float, float, float] | None = None) -> Tensor:
