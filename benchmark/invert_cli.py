@@ -46,7 +46,7 @@ def _run(kind, targets, models, seeds, n_iter, radius, step_size, image_size, ba
     from .inversion import InversionRun, run_inversion
 
     try:
-        seed_list = [int(s) for s in _split_list(seeds)]
+        seed_list = [int(s) for s in _split_list(seeds, "--seeds")]
     except ValueError:
         raise ValueError(f"--seeds expects integers separated by commas, e.g. 0,1,2; got '{seeds}'") from None
     run = InversionRun(
