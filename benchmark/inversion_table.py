@@ -2,7 +2,8 @@
 
 Every image of a folder (the paper: 100 COCO images) is reconstructed from its embedding by each
 generating model (`bench invert features`, App. A-B settings); each judging model then measures the
-mean cosine similarity of its embeddings of the original and the reconstruction. Robust judges
+mean cosine similarity of its embeddings of the original and the reconstruction (read back from the
+8-bit PNGs `bench invert` wrote, i.e. the images a person looks at). Robust judges
 should prefer reconstructions from robust generators; every model prefers its own.
 """
 from __future__ import annotations
