@@ -25,8 +25,9 @@ from .clip import (
     OPEN_CLIP_WEIGHT_FILES,
     REDUCED_EMBED_DIM,
     OpenClipSpec,
+    open_clip_state_dict,
 )
-from .download import fetch_first_available, load_checkpoint, strip_prefix
+from .download import fetch_first_available, strip_prefix
 
 # Zoo name -> the CLIP whose text tower it uses (robust models: the CLIP they were fine-tuned from).
 TEXT_TOWER_SOURCES: dict[str, OpenClipSpec] = {
@@ -127,11 +128,7 @@ def build_text_transformer(spec: OpenClipSpec, reduced: bool = False) -> nn.Modu
 
 def load_text_weights(text: nn.Module, path: Path) -> None:
     """Load the text keys of a whole open_clip checkpoint (top-level `token_embedding`, `transformer`, ...)."""
-    state_dict = load_checkpoint(path)
-    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-        state_dict = state_dict["state_dict"]
-    if any(key.startswith("module.") for key in state_dict):
-        state_dict = strip_prefix(state_dict, "module.")
+    state_dict = open_clip_state_dict(path)
     if any(key.startswith("text.") for key in state_dict):  # models built with a separate `text` module
         state_dict = strip_prefix(state_dict, "text.")
     tower = {k: v for k, v in state_dict.items() if not k.startswith(_NON_TEXT_KEYS)}
