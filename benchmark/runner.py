@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from attacks.threat import ThreatModel
 from model_zoo import create_model, get_model_card
+from model_zoo.registry import check_model_options
 
 from .acceleration import Acceleration, auto_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
@@ -70,7 +71,10 @@ class EvaluationConfig:
     def validate(self) -> None:
         """Refuse bad input before any work is done, with the fix in the message."""
         self.threat_model()
+        if not self.model.strip():
+            raise ValueError("no model given; name one with --model (e.g. --model ssim; `bench models` lists all)")
         get_model_card(self.model)  # unknown names fail here, with suggestions
+        check_model_options(self.model, self.model_kwargs)
         check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
@@ -82,6 +86,10 @@ class EvaluationConfig:
             raise ValueError(f"--n-ex must be >= 1, got {self.n_ex}")
         if self.n_ex_per_split is not None and self.n_ex_per_split < 1:
             raise ValueError(f"--n-ex-per-split must be >= 1, got {self.n_ex_per_split}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device '{self.device}'; use cpu, cuda, cuda:N or mps") from None
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
         self.acceleration().validate(self.device)

@@ -55,7 +55,7 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
     lines = [
         "# perceptbench leaderboard",
         "",
-        "Scores in % (2AFC score for 2AFC datasets). Robust columns: the strongest attack we ran at that radius.",
+        "Scores in %; a 2AFC column names its scoring rule (hard labels: accuracy against the human majority, as the paper; soft score: LPIPS's). Robust columns: the strongest attack we ran at that radius.",
         "Status: `verified` = re-evaluated here and reported in the paper (difference shown), `measured` = ours only,",
         "`reported` = the paper's number, not re-evaluated. The best value in each column is in bold.",
         "",

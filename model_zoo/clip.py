@@ -86,13 +86,19 @@ def build_open_clip_visual(spec: OpenClipSpec, reduced: bool = False) -> tuple[n
     return visual, vision_cfg["image_size"]
 
 
-def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
-    """Load an open_clip checkpoint (whole model with `visual.*` keys, or the tower alone) into `visual`."""
+def open_clip_state_dict(path: Path) -> dict:
+    """The tensors of an open_clip checkpoint, unwrapped from a training `state_dict` and DDP's `module.`."""
     state_dict = load_checkpoint(path)
     if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
         state_dict = state_dict["state_dict"]
     if any(key.startswith("module.") for key in state_dict):
         state_dict = strip_prefix(state_dict, "module.")
+    return state_dict
+
+
+def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
+    """Load an open_clip checkpoint (whole model with `visual.*` keys, or the tower alone) into `visual`."""
+    state_dict = open_clip_state_dict(path)
     tower = strip_prefix(state_dict, "visual.") or state_dict
     missing, unexpected = visual.load_state_dict(tower, strict=False)
     if missing or unexpected:

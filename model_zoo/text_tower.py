@@ -25,8 +25,9 @@ from .clip import (
     OPEN_CLIP_WEIGHT_FILES,
     REDUCED_EMBED_DIM,
     OpenClipSpec,
+    open_clip_state_dict,
 )
-from .download import fetch_first_available, load_checkpoint, strip_prefix
+from .download import fetch_first_available, strip_prefix
 
 # Zoo name -> the CLIP whose text tower it uses (robust models: the CLIP they were fine-tuned from).
 TEXT_TOWER_SOURCES: dict[str, OpenClipSpec] = {
@@ -127,11 +128,7 @@ def build_text_transformer(spec: OpenClipSpec, reduced: bool = False) -> nn.Modu
 
 def load_text_weights(text: nn.Module, path: Path) -> None:
     """Load the text keys of a whole open_clip checkpoint (top-level `token_embedding`, `transformer`, ...)."""
-    state_dict = load_checkpoint(path)
-    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-        state_dict = state_dict["state_dict"]
-    if any(key.startswith("module.") for key in state_dict):
-        state_dict = strip_prefix(state_dict, "module.")
+    state_dict = open_clip_state_dict(path)
     if any(key.startswith("text.") for key in state_dict):  # models built with a separate `text` module
         state_dict = strip_prefix(state_dict, "text.")
     tower = {k: v for k, v in state_dict.items() if not k.startswith(_NON_TEXT_KEYS)}
@@ -161,3 +158,18 @@ def create_text_tower(
     tokenizer = open_clip.get_tokenizer(source.architecture)
     tower = ClipTextTower(text, tokenizer, model_name, source, "pretrained" if pretrained else "random")
     return tower.eval().requires_grad_(False).to(device)
+
+
+def text_tower_for_model(model, device: str | torch.device | None = None) -> ClipTextTower:
+    """The text tower matching a built zoo model: same name, same weights kind, same (reduced or full) size."""
+    name = model.card.name
+    source = text_tower_source(name)
+    full_dim = open_clip.get_model_config(source.architecture)["embed_dim"]
+    parameter = next(model.parameters())
+    with torch.no_grad():
+        image_dim = model.embed(torch.zeros(1, 3, 64, 64, device=parameter.device, dtype=parameter.dtype)).shape[-1]
+    pretrained = model.weights_kind == "pretrained"
+    reduced = not pretrained and image_dim == REDUCED_EMBED_DIM != full_dim
+    if not reduced and image_dim != full_dim:
+        raise ValueError(f"model '{name}' embeds in {image_dim} dimensions, its text tower in {full_dim}; build the model unchanged")
+    return create_text_tower(name, pretrained=pretrained, device=device or parameter.device, reduced=reduced)

@@ -157,10 +157,12 @@ def embedding_dim(architecture: str, reduced: bool) -> int:
 
 
 def trained_folder_factory(folder: str | Path):
-    """A registry factory for `folder`; `pretrained` and `reduced` are fixed by the folder and ignored."""
+    """A registry factory for `folder`: its weights are the folder's, so it takes no options."""
     folder = Path(folder)
 
-    def factory(pretrained: bool = True, **ignored) -> EmbeddingModel:
+    def factory(pretrained: bool = True) -> EmbeddingModel:
+        if not pretrained:
+            raise ValueError(f"'{folder}' is a trained metric: its weights are in the folder, so --random-weights does not apply")
         return build_trained_folder(folder)
 
     card = read_card(folder)
