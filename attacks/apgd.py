@@ -128,6 +128,7 @@ def apgd(
     rho: float = 0.75,
     on_iteration: Callable[[int], None] | None = None,
     compact_every: int | None = None,
+    initial_step_size: float | None = None,
 ) -> APGDResult:
     """Run APGD on a batch `x` in [0, 1] and return, per sample, its best point.
 
@@ -137,6 +138,8 @@ def apgd(
     keeping the highest-loss point). `compact_every` sets how often succeeded samples are removed
     (default: every iteration on CPU, every 8 on GPU); it changes speed, never results, because
     a sample's first successful point is kept and samples do not interact.
+    `initial_step_size` replaces the default first step of 2 * eps (inversion, paper App. A-B: 200
+    in an L2 ball of radius 100 around its own noisy grey start, with `random_init=False`).
     """
     if norm not in NORMS:
         raise ValueError(f"unknown norm '{norm}'; choose one of {', '.join(NORMS)}")
@@ -146,6 +149,8 @@ def apgd(
         raise ValueError(f"compact_every must be >= 1, got {compact_every}")
     if eps < 0 or n_iter < 0 or n_restarts < 1:
         raise ValueError(f"need eps >= 0, n_iter >= 0, n_restarts >= 1; got eps={eps}, n_iter={n_iter}, n_restarts={n_restarts}")
+    if initial_step_size is not None and initial_step_size <= 0:
+        raise ValueError(f"initial_step_size must be > 0, got {initial_step_size} (leave it unset for 2 * eps)")
     batch_size = x.shape[0]
     ids = list(range(batch_size)) if sample_ids is None else [int(i) for i in sample_ids]
     sign = 1.0 if maximize else -1.0
@@ -160,7 +165,7 @@ def apgd(
         run = _apgd_single_run(
             objective, x[todo].detach(), todo, norm, eps, n_iter, sign, rho, early_stop,
             _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
-            on_iteration, compact_every,
+            on_iteration, compact_every, initial_step_size,
         )
         keep_best(best_x, best_loss, success, todo, run)
     return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
@@ -179,6 +184,7 @@ def _apgd_single_run(
     generators: list[torch.Generator] | None,
     on_iteration: Callable[[int], None] | None,
     compact_every: int = 1,
+    initial_step_size: float | None = None,
 ) -> APGDResult:
     """One APGD run; returns per sample the successful point, else the best-loss point."""
     n = x.shape[0]
@@ -202,7 +208,8 @@ def _apgd_single_run(
     loss, grad, succeeded = evaluate(x_adv, alive)
 
     x_best, grad_best, loss_best = x_adv.clone(), grad.clone(), loss.clone()
-    step_size = torch.full((n, 1, 1, 1), 2.0 * eps, device=x.device, dtype=x.dtype)
+    first_step = 2.0 * eps if initial_step_size is None else initial_step_size
+    step_size = torch.full((n, 1, 1, 1), first_step, device=x.device, dtype=x.dtype)
     x_adv_old = x_adv.clone()
     k, k_decrement, k_min = checkpoint_schedule(n_iter)
     since_checkpoint = 0

@@ -1,22 +1,29 @@
 """Threat models: the norm and radius of allowed perturbations, parsed from user text like '4/255'."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 NORMS = ("linf", "l2")
 DEFAULT_EPS = {"linf": "4/255", "l2": "3.0"}
 
 
 def parse_eps(text: str | float) -> float:
-    """'4/255' -> 0.0156..., '3' -> 3.0; a clear error for anything else."""
+    """'4/255' -> 0.0156..., '0.5/255', '3' -> 3.0; a clear error for anything else (nan and inf included)."""
+    message = f"cannot read eps '{text}': write a finite number or a fraction of two such as 4/255, 0.5/255 or 3.0"
     if isinstance(text, (int, float)):
-        return float(text)
-    cleaned = text.strip()
-    try:
-        return float(Fraction(cleaned)) if "/" in cleaned else float(cleaned)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"cannot read eps '{text}': write a number or a fraction such as 4/255 or 3.0") from None
+        value = float(text)
+    else:
+        numerator, slash, denominator = text.strip().partition("/")
+        try:
+            value = float(numerator) / float(denominator) if slash else float(numerator)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(message) from None
+        if slash and not float(denominator) > 0:
+            raise ValueError(f"{message} (the denominator must be positive)")
+    if not math.isfinite(value):
+        raise ValueError(message)
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""perceptbench's benchmark: datasets, tasks, the runner and the CLI. `benchmark.evaluate(model, ...)` is the library API."""
+"""perceptbench's benchmark: datasets, tasks, the runner and the `bench` CLI. `benchmark.evaluate(model, ...)` is the library API."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("perceptbench")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str):

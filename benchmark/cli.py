@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from model_zoo import UnknownModelError, WeightsUnavailableError, get_model_card, list_models
 
+from . import __version__
 from .datasets import DatasetError, list_datasets, resolve_data_root
 from .results import ResultFormatError
 
@@ -30,8 +31,12 @@ def user_errors(command):
     return wrapper
 
 
-def _split_list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
+def _split_list(text: str, option: str = "--model") -> list[str]:
+    """A comma-separated option's items; an empty list is an error (a run that does nothing is a mistake)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError(f"{option} is empty; give at least one value (e.g. {option} {'ssim' if option == '--model' else 'linf'})")
+    return items
 
 
 def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
@@ -68,6 +73,7 @@ def run_options(command):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="perceptbench")
 def main() -> None:
     """perceptbench: robustness of perceptual similarity metrics."""
 
@@ -108,7 +114,7 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
             precision=precision, channels_last=channels_last, compile_model=compile_model, square_queries=square_queries,
         )
         for model in _split_list(models)
-        for threat in _split_list(threats)
+        for threat in _split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
@@ -180,7 +186,8 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
 
 @main.command()
 @click.option("--model", default="clip-convnext", show_default=True, help="Model name (see `bench models`).")
-@click.option("--random-weights", is_flag=True, help="Random weights (no download needed; timing is the same).")
+@click.option("--random-weights/--pretrained", default=True, show_default=True,
+              help="Random weights by default: timing does not depend on them and nothing is downloaded.")
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @click.option("--batch-size", default=4, show_default=True, type=int)
 @click.option("--n-iter", default=10, show_default=True, type=int)
@@ -260,6 +267,10 @@ from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
 
 main.add_command(data)
 main.add_command(reproduce)
+from .invert_cli import invert  # noqa: E402
+
+main.add_command(invert)
+main.add_command(__import__("finetune.cli", fromlist=["finetune"]).finetune)  # `bench finetune`: finetune/cli.py
 
 from .submission_cli import results, submit, verify_submission_command  # noqa: E402
 

@@ -11,6 +11,7 @@ from .datasets import DatasetError, resolve_data_root
 from .datasets.download import download_dataset
 from .datasets.sources import SOURCES
 from .datasets.verify import verify_dataset
+from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
 
 
@@ -68,7 +69,7 @@ def verify(name, data_root):
     click.echo("  all checks passed")
 
 
-@click.command(help=f"Run the paper's configuration for every cell of TABLE ({', '.join(PAPER_TABLES)}).")
+@click.command(help=f"Run the paper's configuration for every cell of TABLE ({', '.join([*PAPER_TABLES, *CUSTOM_TABLES])}).")
 @click.argument("table")
 @click.option("--models", default=None, help="Comma-separated models to run instead of the table's own.")
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
@@ -87,6 +88,11 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     from .cli import _parse_kwargs, _split_list
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
 
+    if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
+        from .paper_experiments import reproduce_custom
+
+        return reproduce_custom(table, _split_list(models) if models else None, dry_run, data_root, output_dir, device, batch_size,
+                                n_ex, not random_weights, _parse_kwargs(model_kwargs), not quiet, click.echo)
     spec = get_table(table)
     overrides = dict(data_root=data_root, device=device, batch_size=batch_size, n_ex=n_ex,
                      pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs))
@@ -97,6 +103,10 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
     for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
         click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")
+    if spec.get("paper_numbers"):
+        from .paper_experiments import show_paper_numbers
+
+        show_paper_numbers(spec["paper_numbers"], click.echo)
     if dry_run:
         return
     index = run_table(table, planned, Path(output_dir), progress=not quiet, echo=click.echo)

@@ -95,6 +95,19 @@ PAPER_TABLES: dict[str, dict] = {
         "runs": GUN_DETECTION,
         "note": "the robust run attacks the first 1000 queries of each class; the paper reports the unsafe ones only",
     },
+    "table11": {
+        "title": "Table XI: zero-shot ImageNet classification (OpenAI's 80 templates), clean and APGD-CE at Linf 2/255 and 4/255",
+        "models": [
+            "clip-vit-b32", "r-clip-f-vit-b32", "r-clip-t-vit-b32", "clip-vit-b16", "r-clip-f-vit-b16", "r-clip-t-vit-b16",
+            "clip-convnext", "r-clip-f-convnext", "r-clip-t-convnext",
+        ],
+        "paper_numbers": "XI",  # shown beside the plan; its 13-dataset average has no single run to fill it
+        "runs": [{"dataset": "imagenet", "split": "val", "attack": "none"}] + [
+            {"dataset": "imagenet", "split": "val", "threat": "linf", "eps": eps, "n_iter": 100} for eps in ("2/255", "4/255")
+        ],
+        "note": "the paper's robust columns use AutoAttack's APGD-CE and APGD-T (targeted DLR); we run APGD-CE, an upper bound on "
+                "robust accuracy. The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
+    },
     "table12": {
         "title": "Table XII: THINGS odd-one-out accuracy (clean)",
         "reported": "XII",

@@ -21,6 +21,7 @@ from attacks.ensemble import STANDARD, summarise_members
 from attacks.threat import ThreatModel
 from model_zoo import ModelCard, PerceptualModel, create_model, get_model_card
 from model_zoo.eot import ExpectationOverTransformation
+from model_zoo.registry import check_model_options
 
 from .acceleration import Acceleration, auto_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
@@ -75,8 +76,11 @@ class EvaluationConfig:
     def validate(self, check_model: bool = True) -> None:
         """Refuse bad input before any work is done, with the fix in the message."""
         self.threat_model()
+        if not self.model.strip():
+            raise ValueError("no model given; name one with --model (e.g. --model ssim; `bench models` lists all)")
         if check_model:
             get_model_card(self.model)  # unknown names fail here, with suggestions
+            check_model_options(self.model, self.model_kwargs)
         check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
@@ -92,6 +96,10 @@ class EvaluationConfig:
             raise ValueError(f"random_subset must be >= 1, got {self.random_subset}")
         if self.square_queries < 1:
             raise ValueError(f"--square-queries must be >= 1, got {self.square_queries}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device '{self.device}'; use cpu, cuda, cuda:N or mps") from None
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
         self.acceleration().validate(self.device)

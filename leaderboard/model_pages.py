@@ -15,7 +15,7 @@ from .svg_plot import line_chart_svg
 from .sweeps import Sweep
 from .tables import LeaderboardTable, threat_label
 
-CARD_FIELDS = ("family", "backbone", "robust_training", "robust_eps", "finetuning", "parameters", "license", "paper", "notes")
+CARD_FIELDS = ("family", "backbone", "robust_training", "robust_eps", "finetuning", "parameters", "preprocessing", "license", "paper", "notes")
 
 
 def model_slug(name: str) -> str:
@@ -64,7 +64,12 @@ class ModelPage:
             value = self.card.get(name)
             if value in (None, "", {}):
                 continue
-            shown = f"{value / 1e6:.1f}M" if name == "parameters" and isinstance(value, (int, float)) else str(value)
+            if name == "parameters" and isinstance(value, (int, float)):
+                shown = f"{value / 1e6:.1f}M"
+            elif name == "preprocessing" and isinstance(value, dict):
+                shown = str(value.get("description", value))
+            else:
+                shown = str(value)
             rows.append((name.replace("_", " "), shown))
         return rows
 

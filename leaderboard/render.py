@@ -59,8 +59,9 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
     lines = [
         "# perceptbench leaderboard",
         "",
-        "Scores in % (2AFC score for 2AFC datasets). Robust columns: the standard ensemble (APGD-CE, APGD-margin, Square)",
-        "where it was run, else the strongest attack we ran at that radius; the attack is named in brackets.",
+        "Scores in %; a 2AFC column names its scoring rule (hard labels: accuracy against the human majority, as the paper; soft score: LPIPS's).",
+        "Robust columns: the standard ensemble (APGD-CE, APGD-margin, Square) where it was run, else the strongest attack we ran",
+        "at that radius; the attack is named in brackets.",
         "Status: `verified` = re-evaluated here and reported in the paper (difference shown), or a submission re-run here",
         "(full, or a subset of n samples); `measured` = ours only; `reported` = the paper's number, not re-evaluated;",
         "`submitted` = a submission's claim, not yet verified; `flagged` = verification or sanity checks failed (reasons",

@@ -111,7 +111,11 @@ class LeaderboardTable:
 
     @property
     def anchor(self) -> str:
-        return "table-" + re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+        """Stable link target: dataset and split, plus the protocol where it is not the paper's."""
+        name = self.dataset + (f" {self.split}" if self.split else "")
+        if self.protocol and self.protocol not in PAPER_PROTOCOLS.values():
+            name += f" {self.protocol}"
+        return "table-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
     def is_best(self, row: LeaderboardRow, column: str) -> bool:
         value = row.value(column)

@@ -27,6 +27,9 @@ class WeightsSource:
 
 
 NO_WEIGHTS = WeightsSource(note="no weights (analytic metric)")
+# A factory registered without a card (an entry point, `pkg.module:factory`): nothing says whether
+# or where it loads weights, so results say "unknown" rather than guess "none".
+UNKNOWN_WEIGHTS = WeightsSource(note="unknown (the factory has no model card)")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ _REDUCED_VISION_CFG: dict[str, dict[str, Any]] = {
 }
 REDUCED_EMBED_DIM = 32
 
+# Registered name -> architecture and weights, for code that rebuilds a tower by name (`bench finetune`).
+OPEN_CLIP_SPECS: dict[str, "OpenClipSpec"] = {}
+
 
 @dataclass(frozen=True)
 class OpenClipSpec:
@@ -83,13 +86,19 @@ def build_open_clip_visual(spec: OpenClipSpec, reduced: bool = False) -> tuple[n
     return visual, vision_cfg["image_size"]
 
 
-def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
-    """Load an open_clip checkpoint (whole model with `visual.*` keys, or the tower alone) into `visual`."""
+def open_clip_state_dict(path: Path) -> dict:
+    """The tensors of an open_clip checkpoint, unwrapped from a training `state_dict` and DDP's `module.`."""
     state_dict = load_checkpoint(path)
     if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
         state_dict = state_dict["state_dict"]
     if any(key.startswith("module.") for key in state_dict):
         state_dict = strip_prefix(state_dict, "module.")
+    return state_dict
+
+
+def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
+    """Load an open_clip checkpoint (whole model with `visual.*` keys, or the tower alone) into `visual`."""
+    state_dict = open_clip_state_dict(path)
     tower = strip_prefix(state_dict, "visual.") or state_dict
     missing, unexpected = visual.load_state_dict(tower, strict=False)
     if missing or unexpected:
@@ -136,6 +145,7 @@ def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, ro
 
 def _register_clip(name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, notes: str = ""):
     card = _clip_card(name, spec, backbone, parameters, robust, eps, notes=notes)
+    OPEN_CLIP_SPECS[name] = spec
 
     @register_model(name, card=card)
     def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -86,6 +88,25 @@ def verify_sha256(path: Path, expected: str | None) -> None:
     marker.write_text(expected)
 
 
+HUB_HOST = "huggingface.co"
+_REACHABLE: dict[str, bool] = {}
+
+
+def host_reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to `host`:443 opens within `timeout` (asked once per process).
+
+    Without it, an offline machine waits about a minute per missing file on the hub client's
+    retries and prints screens of warnings before our one-line error.
+    """
+    if host not in _REACHABLE:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            _REACHABLE[host] = True
+        except OSError:
+            _REACHABLE[host] = False
+    return _REACHABLE[host]
+
+
 def fetch_weights(source: WeightsSource, filename: str | None = None, what: str = "") -> Path:
     """Path of the cached file of `source`, downloading (and verifying) it first when needed."""
     target = cached_path(source, filename)
@@ -102,6 +123,12 @@ def fetch_weights(source: WeightsSource, filename: str | None = None, what: str 
     if is_offline():
         raise WeightsUnavailableError(
             f"offline and weights file '{target.name}'{label} is not cached; download {origin} and put it at {target}"
+        )
+    host = urllib.parse.urlparse(source.url).hostname if source.url else HUB_HOST
+    if host and not host_reachable(host):
+        raise WeightsUnavailableError(
+            f"cannot reach {host} and weights file '{target.name}'{label} is not cached; download {origin} and put it at {target} "
+            "(or set PERCEPTBENCH_OFFLINE=1 to use cached files only)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

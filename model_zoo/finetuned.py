@@ -94,7 +94,8 @@ class FinetunedSpec:
         return WeightsSource(url=TUEBINGEN_SHARE.format(token=self.share_token), filename=self.filename, note=NO_SHA256_NOTE)
 
 
-def _preprocess(image_size: int) -> ImagePreprocess:
+def clip_preprocess(image_size: int) -> ImagePreprocess:
+    """The preprocessing of NIGHTS-fine-tuned CLIP models (+mlp, +lora, and `bench finetune nights` folders)."""
     return ImagePreprocess(NIGHTS_FINETUNED_CLIP.at_input_size(image_size))
 
 
@@ -109,12 +110,19 @@ def build_mlp_model(spec: FinetunedSpec, pretrained: bool, reduced: bool, what: 
     if reduced and pretrained:
         raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
     visual, image_size = build_open_clip_visual(spec.backbone_spec, reduced)
-    embed_dim = REDUCED_EMBED_DIM if reduced else visual_output_dim(spec.backbone)
-    head = ResidualMLP(embed_dim, REDUCED_EMBED_DIM if reduced else MLP_HIDDEN)
     if pretrained:
         _load_backbone(visual, spec, what)
-        load_mlp_head(head, fetch_weights(spec.weights, what=what))
-    return EmbeddingModel(HeadedEncoder(OpenClipImageEncoder(visual), head), _preprocess(image_size))
+    embed_dim = REDUCED_EMBED_DIM if reduced else visual_output_dim(spec.backbone)
+    head_path = fetch_weights(spec.weights, what=what) if pretrained else None
+    return attach_mlp_head(visual, image_size, embed_dim, REDUCED_EMBED_DIM if reduced else MLP_HIDDEN, head_path)
+
+
+def attach_mlp_head(visual: nn.Module, image_size: int, embed_dim: int, hidden: int, head_path: Path | None = None) -> EmbeddingModel:
+    """An open_clip image tower with DreamSim's residual MLP head (random, or loaded from `head_path`)."""
+    head = ResidualMLP(embed_dim, hidden)
+    if head_path is not None:
+        load_mlp_head(head, head_path)
+    return EmbeddingModel(HeadedEncoder(OpenClipImageEncoder(visual), head), clip_preprocess(image_size))
 
 
 def visual_output_dim(backbone: str) -> int:
@@ -128,17 +136,42 @@ def build_lora_model(spec: FinetunedSpec, pretrained: bool, reduced: bool, what:
     visual, image_size = build_open_clip_visual(spec.backbone_spec, reduced)
     if pretrained:
         _load_backbone(visual, spec, what)
-    target, projected = _lora_target(visual, spec.backbone, reduced)
+    if pretrained and adapter_folder is None:
+        adapter_folder = find_adapter_folder(fetch_folder(spec.weights, what=what))
+    return attach_lora(visual, image_size, spec.backbone, reduced, adapter_folder)
+
+
+def attach_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool, adapter_folder: Path | None = None) -> EmbeddingModel:
+    """An open_clip image tower with a LoRA adapter merged in: the one in `adapter_folder`, else an untrained one."""
+    target, projected = _lora_target(visual, backbone, reduced)
     host = LoraHost(target)
-    if pretrained or adapter_folder is not None:
-        folder = adapter_folder or find_adapter_folder(fetch_folder(spec.weights, what=what))
-        host = load_lora_adapter(host, folder)
+    if adapter_folder is not None:
+        host = load_lora_adapter(host, adapter_folder)
     else:
-        host = add_untrained_lora(host, lora_target_modules(host, spec.backbone))
+        host = add_untrained_lora(host, lora_target_modules(host, backbone))
     if projected is None:
-        return EmbeddingModel(host, _preprocess(image_size))
+        return EmbeddingModel(host, clip_preprocess(image_size))
     projected.model = host.model
-    return EmbeddingModel(projected, _preprocess(image_size))
+    return EmbeddingModel(projected, clip_preprocess(image_size))
+
+
+def trainable_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool, rank: int, alpha: float, dropout: float) -> tuple[EmbeddingModel, nn.Module]:
+    """The same model as `attach_lora` with fresh, unmerged adapters to train, and the peft model that holds them.
+
+    `peft_model.save_pretrained(folder)` writes the adapter folder `attach_lora` loads: its keys are
+    `base_model.model.model.<layer>.lora_{A,B}.weight`, as in the paper's and DreamSim's releases.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    target, projected = _lora_target(visual, backbone, reduced)
+    host = LoraHost(target)
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, bias="none", target_modules=lora_target_modules(host, backbone))
+    peft_model = get_peft_model(host, config)
+    if projected is None:
+        return EmbeddingModel(peft_model, clip_preprocess(image_size)), peft_model
+    projected.model = peft_model
+    projected.proj.requires_grad_(False)  # the adapter folder carries only the adapters; CLIP's projection stays as loaded
+    return EmbeddingModel(projected, clip_preprocess(image_size)), peft_model
 
 
 def _lora_target(visual: nn.Module, backbone: str, reduced: bool) -> tuple[nn.Module, ProjectedViT | None]:

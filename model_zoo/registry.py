@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from .base import PerceptualModel
-from .card import ModelCard
+from .card import UNKNOWN_WEIGHTS, ModelCard
 
 ModelFactory = Callable[..., PerceptualModel]
 ENTRY_POINT_GROUP = "perceptbench.models"
@@ -40,7 +40,7 @@ def register_model(name: str, card: ModelCard | None = None) -> Callable[[ModelF
         if name in _FACTORIES and _FACTORIES[name] is not factory:
             raise ValueError(f"model '{name}' is already registered (by {_FACTORIES[name].__module__})")
         _FACTORIES[name] = factory
-        _CARDS[name] = replace(card, name=name) if card is not None else ModelCard(name=name, family="custom", backbone="unknown")
+        _CARDS[name] = replace(card, name=name) if card is not None else ModelCard(name=name, family="custom", backbone="unknown", weights=UNKNOWN_WEIGHTS)
         return factory
 
     return decorator
@@ -75,6 +75,17 @@ def factory_accepts(name: str, keyword: str) -> bool:
     return keyword in inspect.signature(_resolve_factory(name)).parameters
 
 
+def check_model_options(name: str, options: dict) -> None:
+    """Refuse keyword options the factory of `name` does not take, naming those it does."""
+    parameters = inspect.signature(_resolve_factory(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        accepted = ", ".join(p for p in parameters if p != "pretrained") or "none"
+        raise ValueError(f"model '{name}' has no option {', '.join(repr(u) for u in unknown)} (--model-kwarg accepts: {accepted})")
+
+
 def get_model_card(name: str) -> ModelCard:
     _resolve_factory(name)
     return _CARDS[name]
@@ -91,6 +102,11 @@ def _resolve_factory(name: str) -> ModelFactory:
     _load_entry_points()
     if name in _FACTORIES:
         return _FACTORIES[name]
+    from .trained_folder import is_trained_folder, trained_folder_factory
+
+    if is_trained_folder(name):  # a `bench finetune` output folder, named by its path
+        factory = trained_folder_factory(name)
+        return register_model(name, card=factory.card)(factory)
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
@@ -118,10 +134,15 @@ def create_model(
     results from such a model are labelled `weights: random` and never ranked.
     """
     factory = _resolve_factory(name)
+    check_model_options(name, kwargs)
     model = factory(pretrained=pretrained, **kwargs)
     if not isinstance(model, PerceptualModel):
         raise TypeError(f"factory for '{name}' returned {type(model).__name__}, expected a PerceptualModel")
     model.card = _CARDS[name]
-    model.weights_kind = "none" if not model.card.needs_weights else ("pretrained" if pretrained else "random")
+    if not pretrained:
+        model.weights_kind = "random" if model.card.needs_weights else "none"
+    else:
+        model.weights_kind = "unknown" if model.card.weights == UNKNOWN_WEIGHTS else ("pretrained" if model.card.needs_weights else "none")
+    model.weights_kind = model.card.extra.get("weights_kind", model.weights_kind)  # a trained folder knows its own
     model.eval().requires_grad_(False)
     return model.to(device)

@@ -97,3 +97,16 @@ def write_revisited(root: Path, name: str, imlist: list[str], qimlist: list[str]
     with (folder / f"gnd_{name}.pkl").open("wb") as handle:
         pickle.dump({"imlist": imlist, "qimlist": qimlist, "gnd": entries}, handle)
     return folder
+
+
+def write_imagenet(root: Path, classes: dict[str, int], size: int = 40, split: str = "train") -> Path:
+    """`root/<split>/<wnid>/<wnid>_<n>.JPEG`, ImageNet's layout: JPEGs of a noisy class colour per wnid."""
+    rng = np.random.default_rng(0)
+    for index, (wnid, count) in enumerate(sorted(classes.items())):
+        colour = rng.integers(40, 216, 3)
+        for n in range(count):
+            array = np.clip(colour[None, None] + rng.integers(-30, 31, (size, size + 8, 3)), 0, 255).astype(np.uint8)
+            path = root / split / wnid / f"{wnid}_{n}.JPEG"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(path, format="JPEG", quality=95)
+    return root

@@ -1,8 +1,13 @@
 """Every bad input gets a one-line error that names the bad value, a non-zero exit, and loses nothing."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
+
+from attacks.threat import ThreatModel
+from benchmark.datasets import DatasetError, load_dataset
 
 from benchmark.checkpoint import PARTIAL_SUFFIX
 from benchmark.cli import main
@@ -82,3 +87,49 @@ def test_malformed_result_files_are_skipped_with_a_warning(tmp_path):
     assert [path for path, _ in collected] == [good]
     messages = " ".join(str(w.message) for w in caught)
     assert "torn.json" in messages and "foreign.json" in messages
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--eps", "nan"], "cannot read eps 'nan'"),
+    (["--eps", "inf"], "cannot read eps 'inf'"),
+    (["--eps", "1/0"], "cannot read eps '1/0'"),
+    (["--model", ""], "--model is empty"),
+    (["--model", " , "], "--model is empty"),
+    (["--device", "tpu"], "unknown device 'tpu'; use cpu, cuda, cuda:N or mps"),
+    (["--model-kwarg", "foo=1"], "model 'pixel-l2' has no option 'foo' \\(--model-kwarg accepts: none\\)"),
+])
+def test_new_user_mistakes_get_one_line_errors_and_no_result(tmp_path, args, message):
+    base = ["evaluate", "--model", "pixel-l2", "--dataset", "demo", "--n-ex", "2", "--n-iter", "1", "--quiet", "--output-dir", str(tmp_path)]
+    out = CliRunner().invoke(main, base + args)
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert re.search(message, out.output), out.output
+    assert not any(tmp_path.rglob("*.json"))
+
+
+def test_fractional_numerators_are_radii():
+    assert ThreatModel.from_text("linf", "0.5/255").eps == pytest.approx(0.5 / 255)
+    assert ThreatModel.from_text("l2", "3/2").eps == pytest.approx(1.5)
+
+
+def test_dataset_files_cannot_name_paths_outside_the_dataset_folder(tmp_path):
+    rows = [dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True", ref_path="../../../../etc/passwd")]
+    write_nights_rows_raw(tmp_path, rows)
+    with pytest.raises(DatasetError, match=r"data\.csv line 2 names '\.\./\.\./\.\./\.\./etc/passwd', which is outside the dataset folder"):
+        load_dataset("nights", tmp_path)
+    rows[0]["ref_path"] = "/etc/passwd"
+    write_nights_rows_raw(tmp_path, rows)
+    with pytest.raises(DatasetError, match="outside the dataset folder"):
+        load_dataset("nights", tmp_path)
+
+
+def write_nights_rows_raw(root, rows):
+    """data.csv alone, with the paths exactly as given (the fixture writer would create the files)."""
+    import csv
+
+    folder = root / "nights"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "data.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet"])
+        writer.writeheader()
+        for index, row in enumerate(rows):
+            writer.writerow({"id": index, "left_path": "distort/a_0.png", "right_path": "distort/a_1.png", **row})

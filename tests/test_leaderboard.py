@@ -446,3 +446,12 @@ def test_soft_and_hard_label_results_never_share_a_table_and_headers_name_the_pr
     assert hard_row.cells["clean"].measured == 0.75 and hard_row.cells["clean"].reported is not None  # beside the paper's number
     soft_row = next(row for row in bapps["soft score"].rows if row.model == "r-clip-f-convnext")
     assert soft_row.cells["clean"].measured == 0.70 and soft_row.cells["clean"].reported is None
+
+
+def test_table_anchors_stay_stable_for_the_papers_protocol_and_differ_for_another():
+    from dataclasses import replace
+
+    hard = replace(make_result("m", dataset="bapps", split="cnn"), protocol={"labels": "hard"})
+    soft = replace(make_result("m", dataset="bapps", split="cnn"), protocol={"labels": "soft"})
+    anchors = {table.protocol: table.anchor for table in build_tables([(Path("h.json"), hard), (Path("s.json"), soft)])}
+    assert anchors == {"hard labels": "table-bapps-cnn", "soft score": "table-bapps-cnn-soft-score"}

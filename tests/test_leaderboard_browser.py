@@ -75,17 +75,17 @@ def test_clicking_a_header_sorts_the_table(browser, site_index, tmp_path):
     browser.get(site_index.as_uri())
     table = _nights_table(browser)
     models_before = _column_values(table, "model")
-    header = next(th for th in table.find_elements(By.CSS_SELECTOR, "thead th") if th.text.strip() == "l2 3.0")
+    header = next(th for th in table.find_elements(By.CSS_SELECTOR, "thead th") if th.text.strip() == "l2 3.0 (hard labels)")
     header.click()
     models_after = _column_values(table, "model")
-    values = _column_values(table, "l2 3.0")
+    values = _column_values(table, "l2 3.0 (hard labels)")
     numbers = [float(v) for v in values if v]
     assert models_after != models_before
     assert sorted(models_after) == sorted(models_before)  # same rows, new order
     assert numbers == sorted(numbers, reverse=True) and all(v == "" for v in values[len(numbers):])
     assert header.get_attribute("aria-sort") == "descending"
     header.click()
-    numbers = [float(v) for v in _column_values(table, "l2 3.0") if v]
+    numbers = [float(v) for v in _column_values(table, "l2 3.0 (hard labels)") if v]
     assert numbers == sorted(numbers) and header.get_attribute("aria-sort") == "ascending"
     model_header = next(th for th in table.find_elements(By.CSS_SELECTOR, "thead th") if th.text.strip() == "model")
     model_header.click()

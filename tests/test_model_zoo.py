@@ -90,3 +90,11 @@ def test_third_party_model_registers_through_the_entry_point_group(plugin_on_pat
 def test_third_party_model_by_module_and_factory_name(plugin_on_path):
     model = create_model("acme_metrics:mean_absolute")
     assert model.sim(torch.ones(1, 3, 8, 8), torch.ones(1, 3, 8, 8)).item() == pytest.approx(1.0)
+
+
+def test_a_factory_without_a_card_has_unknown_provenance_not_no_weights(plugin_on_path):
+    """Nothing says whether a card-less factory loads weights: results must say 'unknown', not 'none'."""
+    card = get_model_card(plugin_on_path)
+    assert card.weights.describe().startswith("unknown")
+    assert create_model(plugin_on_path).weights_kind == "unknown"
+    assert create_model(plugin_on_path, pretrained=False).weights_kind == "random"

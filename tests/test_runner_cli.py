@@ -92,3 +92,15 @@ def test_cli_lists_models_and_datasets():
     assert models.exit_code == 0 and "clip-convnext" in models.output and "ssim" in models.output
     datasets = runner.invoke(main, ["datasets"])
     assert datasets.exit_code == 0 and "demo" in datasets.output and "built in" in datasets.output
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    from benchmark import __version__
+
+    out = CliRunner().invoke(main, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"perceptbench, version {__version__}"
+    completed = subprocess.run([sys.executable, "-m", "benchmark", "--version"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and __version__ in completed.stdout

@@ -151,3 +151,15 @@ def test_folders_come_from_a_cached_zip_extracted_once(offline):
     assert (folder / "lora-vit-b-16-fare" / "adapter_config.json").read_text() == "{}"
     archive.unlink()
     assert fetch_folder(source) == folder
+
+
+def test_unreachable_hub_fails_at_once_without_the_hub_clients_retries(monkeypatch, tmp_path):
+    import model_zoo.download as download
+
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(download, "_REACHABLE", {download.HUB_HOST: False})
+    monkeypatch.setattr(download, "_download_from_hub", lambda *a: pytest.fail("the hub client must not be asked"))
+    with pytest.raises(WeightsUnavailableError, match=r"cannot reach huggingface\.co and weights file 'model\.safetensors' .* put it at "):
+        fetch_weights(WeightsSource(hub_id="hf-hub:org/repo", filename="model.safetensors"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .bapps import BAPPS_IMAGE_SIZE, BAPPS_VAL_SPLITS, load_bapps
+from .classification import load_image_folder, load_imagenet
 from .demo import DEMO_SPLIT, load_demo
 from .detection import load_detection
 from .nights import NIGHTS_SPLITS, load_nights
@@ -87,3 +88,26 @@ for _name in REVISITED_DATASETS:
             default_split=_name,
         )
     )
+
+register_dataset(
+    DatasetSpec(
+        name="imagenet",
+        task="classification",
+        description="ImageNet-1k val (val/<wnid>/*.JPEG): zero-shot CLIP classification with OpenAI's 80 templates, at 224",
+        load=lambda root, split, templates="openai-imagenet": load_imagenet(root, split, templates),
+        relative_path="imagenet/val",
+        splits=("val",),
+        default_split="val",
+        options=("templates",),
+    )
+)
+
+register_dataset(
+    DatasetSpec(
+        name="imagefolder",
+        task="classification",
+        description="Any ImageFolder-style DIR/<class>/*.jpg (--dataset-option path=DIR): zero-shot CLIP classification",
+        load=load_image_folder,
+        options=("path", "templates"),
+    )
+)

@@ -1,6 +1,7 @@
 """The one image-loading path: files to float tensors in [0, 1], with errors that name the file."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,18 @@ class DatasetError(RuntimeError):
 
 
 ImageTransform = Callable[[Any], Any]  # PIL image -> PIL image (a torchvision transform)
+
+
+def path_inside(root: Path, relative: str, source: str | Path) -> Path:
+    """`root / relative`, refused when `relative` is absolute or climbs out of `root` with '..'.
+
+    Paths read from a dataset's own files (a csv, an image list, a ground-truth pickle) must name
+    files inside the dataset's folder. The check is on the text, so symlinked images still load.
+    """
+    normal = os.path.normpath(relative)
+    if os.path.isabs(relative) or normal == ".." or normal.startswith(".." + os.sep):
+        raise DatasetError(f"{source} names '{relative}', which is outside the dataset folder {root}; paths there must be relative and stay inside it")
+    return Path(root) / relative
 
 
 def load_image(path: str | Path, transform: ImageTransform | None = None, box: tuple[float, float, float, float] | None = None) -> Tensor:
@@ -41,6 +54,21 @@ def load_image(path: str | Path, transform: ImageTransform | None = None, box: t
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DatasetError(f"cannot read image {path}: {error} (re-download or verify the dataset)") from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def center_crop_transform(size: int) -> ImageTransform:
+    """Shorter side to `size` (bicubic, antialiased), then the central size x size: CLIP's evaluation crop."""
+    from torchvision import transforms
+
+    return transforms.Compose([
+        transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
+        transforms.CenterCrop(size),
+    ])
+
+
+def load_image_center_crop(path: str | Path, size: int) -> Tensor:
+    """RGB image resized and centre-cropped to size x size (`center_crop_transform`): no aspect distortion."""
+    return load_image(path, center_crop_transform(size))
 
 
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> None:

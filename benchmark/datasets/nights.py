@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .images import DatasetError
+from .images import DatasetError, path_inside
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
 
 NIGHTS_COLUMNS = ("id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet")
@@ -54,8 +54,9 @@ def read_nights_csv(csv_path: Path, split: str = "test", min_votes: int = NIGHTS
             judge = 1.0 if right > left else 0.0
             triplets.append(
                 TwoAFCTriplet(
-                    sample_id=str(row["id"]), split=split, reference=root / row["ref_path"],
-                    candidate_0=root / row["left_path"], candidate_1=root / row["right_path"], judge=judge,
+                    sample_id=str(row["id"]), split=split, reference=path_inside(root, row["ref_path"], f"{csv_path} line {line}"),
+                    candidate_0=path_inside(root, row["left_path"], f"{csv_path} line {line}"),
+                    candidate_1=path_inside(root, row["right_path"], f"{csv_path} line {line}"), judge=judge,
                 )
             )
     if not triplets:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .images import DatasetError, ImageTransform, load_image
+from .images import DatasetError, ImageTransform, load_image, path_inside
 
 REVISITED_DATASETS = ("roxford5k", "rparis6k")
 REVISITED_COUNTS = {"roxford5k": (4993, 70), "rparis6k": (6322, 70)}  # (database images, queries)
@@ -91,7 +91,7 @@ class RetrievalDataset(Dataset):
         self.imlist, self.qimlist, self.ground_truth = read_ground_truth(self.root / f"gnd_{name}.pkl")
 
     def image_path(self, image_name: str) -> Path:
-        return self.root / "jpg" / f"{image_name}.jpg"
+        return path_inside(self.root / "jpg", f"{image_name}.jpg", self.root / f"gnd_{self.name}.pkl")
 
     def database_image(self, index: int) -> torch.Tensor:
         return load_image(self.image_path(self.imlist[index]), self.image_transform)

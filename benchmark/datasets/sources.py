@@ -75,6 +75,16 @@ SOURCES: dict[str, DatasetSource] = {
         license="THINGS: CC BY 4.0 for the behavioural data; images under the THINGS terms of use",
         citation="Hebart et al., THINGS: A database of 1,854 object concepts and more than 26,000 naturalistic object images, PLoS ONE 2019",
     ),
+    "imagenet": DatasetSource(
+        name="imagenet",
+        manual=(
+            "ImageNet-1k needs an account at https://image-net.org (ILSVRC2012_img_val.tar and the devkit's labels). Put the "
+            "50,000 validation images into {root}/imagenet/val/<wnid>/*.JPEG, one folder per class named by its WordNet id "
+            "(n01440764, ...), the layout torchvision's ImageNet and most preparation scripts produce."
+        ),
+        license="ImageNet terms of access (non-commercial research)",
+        citation="Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 2015",
+    ),
     "detect": DatasetSource(
         name="detect",
         manual=(

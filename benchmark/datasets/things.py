@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .images import DatasetError, ImageTransform, load_image
+from .images import DatasetError, ImageTransform, load_image, path_inside
 
 THINGS_IMAGE_LIST = "things_first_imgs_idx.txt"
 THINGS_TRIPLETS = "triplets_large_final_correctednc_correctedorder.csv"
@@ -36,7 +36,7 @@ def read_image_list(path: Path, image_dir: Path) -> list[Path]:
     if not path.is_file():
         raise DatasetError(f"THINGS image list not found: {path} (see `bench data download things`)")
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    paths = [image_dir / line for line in lines if line]
+    paths = [path_inside(image_dir, line, path) for line in lines if line]
     if not paths:
         raise DatasetError(f"THINGS image list {path} is empty")
     return paths

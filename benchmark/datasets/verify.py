@@ -80,6 +80,19 @@ def _content_hashes(paths) -> dict[str, Path]:
     return {hashlib.sha256(Path(p).read_bytes()).hexdigest(): p for p in paths}
 
 
+def _verify_imagenet(root: Path, report: VerifyReport) -> None:
+    from model_zoo.zero_shot_data import IMAGENET_WNIDS
+
+    folders = {p.name for p in root.iterdir() if p.is_dir()}
+    missing, unknown = sorted(set(IMAGENET_WNIDS) - folders), sorted(folders - set(IMAGENET_WNIDS))
+    images = sum(1 for folder in folders for p in (root / folder).iterdir() if p.is_file())
+    report.facts.append(f"{len(folders)} class folders, {images} images (ImageNet-1k val: 1000 and 50000)")
+    if missing:
+        report.problems.append(f"{len(missing)} of the 1000 WordNet-id folders are missing under {root}, e.g. {missing[0]}")
+    if unknown:
+        report.problems.append(f"folders that are not ImageNet-1k WordNet ids under {root}, e.g. {unknown[0]}")
+
+
 def _verify_detection(root: Path, report: VerifyReport) -> None:
     configurations = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not configurations:
@@ -124,7 +137,7 @@ def _verify_revisited(name: str, root: Path, report: VerifyReport) -> None:
 
 def verify_dataset(name: str, data_root: Path) -> VerifyReport:
     """A report of what is present and what is missing or malformed in `data_root`'s copy of `name`."""
-    locations = {"nights": "nights", "bapps": "bapps/2afc/val", "things": "things", "detect": "detect"}
+    locations = {"nights": "nights", "bapps": "bapps/2afc/val", "things": "things", "detect": "detect", "imagenet": "imagenet/val"}
     locations.update({n: f"revisited/{n}" for n in REVISITED_DATASETS})
     if name not in locations:
         raise DatasetError(f"cannot verify '{name}'; known: {', '.join(sorted(locations))}")
@@ -141,6 +154,8 @@ def verify_dataset(name: str, data_root: Path) -> VerifyReport:
         _verify_things(root, report)
     elif name == "detect":
         _verify_detection(root, report)
+    elif name == "imagenet":
+        _verify_imagenet(root, report)
     else:
         _verify_revisited(name, root, report)
     return report

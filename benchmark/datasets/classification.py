@@ -1,0 +1,113 @@
+"""Image classification datasets for zero-shot CLIP classification (paper App. B-D, Table XI).
+
+- `imagenet`: ImageNet-1k validation in the layout torchvision and most tools use,
+  `<data root>/imagenet/val/<wnid>/*.JPEG` (1000 folders named n01440764, ...); class names are
+  OpenAI's curated CLIP names (`model_zoo.zero_shot_data`).
+- `imagefolder`: any torchvision `ImageFolder`-style folder, `--dataset-option path=DIR` with
+  `DIR/<class>/*.jpg`. Folder names that are ImageNet WordNet ids get the CLIP names; other names
+  are used as they are, underscores read as spaces. A `classnames.txt` beside the class folders
+  (`<folder>\\t<class name>` per line) overrides them.
+
+Images go through the model's own resize and centre crop (224 for every CLIP of the zoo), installed by
+the runner as for detection; without a model, shorter side to 224 and the central 224 x 224. Samples are
+ordered round-robin over classes, so `--n-ex N` takes a class-balanced subset.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET_TEMPLATES, SIMPLE_TEMPLATES
+
+from .detection import list_class_folders
+from .images import DatasetError, center_crop_transform, load_image
+
+CLASSIFICATION_IMAGE_SIZE = 224
+CLASSNAMES_FILE = "classnames.txt"
+TEMPLATE_SETS = {"openai-imagenet": OPENAI_IMAGENET_TEMPLATES, "simple": SIMPLE_TEMPLATES}
+
+
+def read_classnames_file(path: Path) -> dict[str, str]:
+    names = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        folder, sep, name = line.partition("\t")
+        if not sep or not name.strip():
+            raise DatasetError(f"{path}:{number}: expected '<folder>\\t<class name>', got {line!r}")
+        names[folder.strip()] = name.strip()
+    return names
+
+
+def class_name_for_folder(folder: str, overrides: dict[str, str]) -> str:
+    if folder in overrides:
+        return overrides[folder]
+    if folder in IMAGENET_CLASSNAME_BY_WNID:
+        return IMAGENET_CLASSNAME_BY_WNID[folder]
+    return folder.replace("_", " ")
+
+
+class ClassificationDataset(Dataset):
+    """Labelled images of `root/<class>/*`; `classnames` are what the prompts say."""
+
+    task = "classification"
+
+    follows_model_preprocessing = True  # the runner installs the model's own resize/crop, as for detection
+
+    def __init__(self, name: str, root: Path, split: str, templates: str = "openai-imagenet",
+                 image_size: int = CLASSIFICATION_IMAGE_SIZE):
+        if templates not in TEMPLATE_SETS:
+            raise DatasetError(f"unknown templates '{templates}'; choose one of {', '.join(TEMPLATE_SETS)}")
+        self.name = name
+        self.root = Path(root)
+        self.split = split
+        self.image_transform = center_crop_transform(image_size)  # until the runner installs the model's
+        self.templates = TEMPLATE_SETS[templates]
+        self.template_set = templates
+        folders = list_class_folders(self.root)
+        overrides = read_classnames_file(self.root / CLASSNAMES_FILE) if (self.root / CLASSNAMES_FILE).is_file() else {}
+        self.folders = list(folders)
+        self.classnames = [class_name_for_folder(f, overrides) for f in self.folders]
+        # Round-robin over classes, so the first N samples cover the classes evenly.
+        per_class = list(folders.values())
+        self.samples = [
+            (per_class[label][i], label)
+            for i in range(max(len(p) for p in per_class))
+            for label in range(len(per_class)) if i < len(per_class[label])
+        ]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def load(self, path: Path) -> torch.Tensor:
+        return load_image(path, self.image_transform)
+
+    def sample_info(self, position: int) -> dict[str, str]:
+        path, label = self.samples[position]
+        return {"sample_id": f"{self.folders[label]}/{path.name}", "split": self.split}
+
+    def __getitem__(self, position: int) -> dict:
+        path, label = self.samples[position]
+        return {"image": self.load(path), "label": torch.tensor(label), "position": position}
+
+
+def load_imagenet(root: Path, split: str | None, templates: str = "openai-imagenet") -> ClassificationDataset:
+    split = split or "val"
+    folder = root / "imagenet" / split
+    dataset = ClassificationDataset("imagenet", folder, split, templates)
+    unknown = [f for f in dataset.folders if f not in IMAGENET_CLASSNAME_BY_WNID]
+    if unknown:
+        raise DatasetError(
+            f"{folder} has class folder(s) that are not ImageNet-1k WordNet ids: {', '.join(unknown[:3])}; "
+            "expected val/<wnid>/*.JPEG (e.g. val/n01440764/); for other folders use --dataset imagefolder"
+        )
+    return dataset
+
+
+def load_image_folder(root: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet") -> ClassificationDataset:
+    if not path:
+        raise DatasetError("dataset 'imagefolder' needs its folder: --dataset-option path=DIR (DIR/<class>/*.jpg)")
+    folder = Path(path).expanduser()
+    return ClassificationDataset(folder.name, folder, split or folder.name, templates)

@@ -1,0 +1,84 @@
+"""`bench invert features` and `bench invert text`: the paper's visual concepts (Sec. VI, Figures 4-6)."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from attacks.inversion import InversionConfig
+
+
+def user_errors(command):
+    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .cli import user_errors as one_line_errors
+
+        return one_line_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+def inversion_options(command):
+    defaults = InversionConfig()
+    for option in reversed([
+        click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`)."),
+        click.option("--seeds", default="0", show_default=True, help="Seeds of the noisy grey start, comma-separated (Figure 5: several)."),
+        click.option("--n-iter", default=defaults.n_iter, show_default=True, type=int, help="APGD iterations."),
+        click.option("--radius", default=defaults.radius, show_default=True, type=float, help="L2 radius around the start (a regulariser)."),
+        click.option("--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."),
+        click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
+        click.option("--batch-size", default=8, show_default=True, type=int, help="Images optimised together."),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
+        click.option("--random-weights", is_flag=True, help="Random weights (smoke runs; labelled as such)."),
+        click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _run(kind, targets, models, seeds, n_iter, radius, step_size, image_size, batch_size, device, output_dir, random_weights, model_kwargs, quiet):
+    from .cli import _parse_kwargs, _split_list
+    from .inversion import InversionRun, run_inversion
+
+    try:
+        seed_list = [int(s) for s in _split_list(seeds, "--seeds")]
+    except ValueError:
+        raise ValueError(f"--seeds expects integers separated by commas, e.g. 0,1,2; got '{seeds}'") from None
+    run = InversionRun(
+        kind=kind, models=_split_list(models), targets=list(targets), seeds=seed_list,
+        config=InversionConfig(n_iter=n_iter, radius=radius, initial_step_size=step_size, image_size=image_size),
+        pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs), device=device, batch_size=batch_size,
+    )
+    report = run_inversion(run, Path(output_dir), progress=not quiet)
+    for image in report.images:
+        click.echo(f"{image.model}  {image.target!r} seed {image.seed}: cosine {image.similarity:.4f} (start {image.start_similarity:.4f}) -> {Path(output_dir) / image.file}")
+    suffix = "  [random weights: smoke run, not a real result]" if report.weights == "random" else ""
+    click.echo(f"grid: {Path(output_dir) / report.grid}\nsimilarities: {Path(output_dir) / 'inversion.json'}  ({report.timing_s['total_s']:.1f}s){suffix}")
+
+
+@click.group()
+def invert() -> None:
+    """Reconstruct images from embeddings (features) or prompts (text), as in the paper's Sec. VI."""
+
+
+@invert.command()
+@click.option("--image", "images", multiple=True, required=True, type=click.Path(dir_okay=False), help="Image to reconstruct from its embedding (repeat for several).")
+@inversion_options
+@user_errors
+def features(images, **options):
+    """Feature inversion (Eq. 9): from a noisy grey start, match each image's embedding."""
+    _run("features", images, **options)
+
+
+@invert.command()
+@click.option("--prompt", "prompts", multiple=True, required=True, help="Prompt whose text embedding is the target (repeat for several).")
+@inversion_options
+@user_errors
+def text(prompts, **options):
+    """Text inversion (Eq. 10): match the CLIP text embedding of each prompt (CLIP-family models only)."""
+    _run("text", prompts, **options)

@@ -1,0 +1,77 @@
+"""Zero-shot classification (paper App. B-D, Table XI): CLIP's text-derived classifier, clean and under attack.
+
+The class vectors come from the model's own text tower (`model_zoo.zero_shot`): the dataset's class
+names in its prompt templates. The attack is APGD on the classifier's cross-entropy (or margin),
+untargeted, stopping for a sample once it is misclassified; the paper's caption uses Linf 4/255.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import torch
+
+from attacks import AttackConfig, run_attack
+from attacks.losses import ClassifierObjective
+from model_zoo.base import PerceptualModel
+from model_zoo.text_tower import text_tower_for_model
+from model_zoo.weights import perceptbench_cache_dir
+from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
+
+
+def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
+    """Zero-shot class vectors; for pretrained weights cached on disk (1000 classes x 80 prompts take a while)."""
+    key = hashlib.sha256(json.dumps([model.card.name, classnames, list(templates)]).encode()).hexdigest()[:16]
+    safe_name = re.sub(r"[^A-Za-z0-9._+-]+", "_", model.card.name)  # names may be paths or module:factory
+    cache = perceptbench_cache_dir() / "zero_shot" / f"{safe_name}-{key}.pt"
+    if model.weights_kind == "pretrained" and cache.is_file():
+        return torch.load(cache, map_location=device, weights_only=True)
+    weights = zero_shot_weights(text_tower_for_model(model, device), classnames, templates).to(device)
+    if model.weights_kind == "pretrained":
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(weights.cpu(), cache)
+    return weights
+
+
+class ClassificationTask:
+    name = "classification"
+
+    def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
+        self.classnames = list(dataset.classnames)
+        self.classifier = ZeroShotClassifier(model, _class_weights(model, self.classnames, dataset.templates, device))
+
+    def evaluate_batch(
+        self, model: PerceptualModel, batch: dict[str, Any], attack: AttackConfig | None, device, sample_ids: list[int]
+    ) -> list[dict[str, Any]]:
+        images = batch["image"].to(device)
+        labels = batch["label"].to(device)
+        with torch.no_grad():
+            clean = self.classifier(images).argmax(dim=1)
+        robust = clean.clone()
+        perturbation = torch.zeros(len(labels), device=device)
+        attacked = (clean == labels).nonzero().flatten()  # what is already wrong stays wrong
+        if attack is not None and attacked.numel():
+            objective = ClassifierObjective(self.classifier, labels[attacked], loss=attack.loss)
+            result = run_attack(attack, objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
+            with torch.no_grad():
+                robust[attacked] = self.classifier(result.x_adv).argmax(dim=1)
+            delta = (result.x_adv - images[attacked]).flatten(1)
+            perturbation[attacked] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+        return [
+            {
+                "class": self.classnames[int(labels[i])],
+                "clean_prediction": self.classnames[int(clean[i])],
+                "clean_score": float(clean[i] == labels[i]),
+                "attacked": attack is not None,
+                "robust_prediction": self.classnames[int(robust[i])],
+                "robust_score": float(robust[i] == labels[i]),
+                "perturbation_norm": float(perturbation[i]),
+            }
+            for i in range(len(labels))
+        ]
+
+    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        n = len(records)
+        return {"clean": sum(r["clean_score"] for r in records) / n, "robust": sum(r["robust_score"] for r in records) / n, "n": n}
