@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from attacks.ensemble import STANDARD, summarise_members
 from attacks.threat import ThreatModel
 from model_zoo import ModelCard, PerceptualModel, create_model, get_model_card
+from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
 from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
@@ -114,15 +115,16 @@ class EvaluationConfig:
 def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualModel:
     """A user's model instance made ready like `create_model` makes registry models: a card, eval mode, frozen, on `device`.
 
-    An instance that did not come from `create_model` says nothing about its weights: it is taken as
-    pretrained when it has parameters (a user benchmarks the model they trained), else as weight-free.
+    An instance without a card says nothing about its weights: like a card-less factory, its weights
+    are recorded as unknown when it has parameters, and as none when it has none.
     """
     if not isinstance(model, PerceptualModel):
         raise TypeError(f"expected a PerceptualModel instance, got {type(model).__name__}; wrap your metric in model_zoo.PairwiseModel or EmbeddingModel")
+    has_parameters = any(True for _ in model.parameters())
     if not isinstance(getattr(model, "card", None), ModelCard):
-        model.card = ModelCard(name=name, family="custom", backbone=type(model).__name__)
+        model.card = ModelCard(name=name, family="custom", backbone=type(model).__name__, **({"weights": UNKNOWN_WEIGHTS} if has_parameters else {}))
     if "weights_kind" not in vars(model):
-        model.weights_kind = "pretrained" if any(True for _ in model.parameters()) else "none"
+        model.weights_kind = ("unknown" if has_parameters else "none") if model.card.weights in (UNKNOWN_WEIGHTS, NO_WEIGHTS) else "pretrained"
     model.eval().requires_grad_(False)
     return model.to(device)
 

@@ -81,3 +81,13 @@ def test_cli_results_filters_and_prints_csv(tmp_path):
     assert len(as_csv.output.strip().splitlines()) == 3
     none = CliRunner().invoke(main, ["results", "--results", str(tmp_path), "--dataset", "nights"])
     assert "no results match" in none.output
+
+
+def test_an_instance_with_parameters_and_no_card_records_unknown_weights():
+    class Scaled(HalfL2):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(1))
+
+    result = benchmark.evaluate(Scaled(), attack="none", n_ex=2, batch_size=2)
+    assert result.weights == "unknown" and result.model == "Scaled"
