@@ -5,6 +5,8 @@ Each check re-attacks the evaluated samples and is recorded in the result file's
 - `large_radius`: at a radius covering the whole pixel range every attacked sample must flip.
 - `more_iterations`: twice the iterations must not raise robust accuracy.
 - `square_on_apgd_robust`: Square (queries only) must find nothing on the samples APGD left robust.
+`--attack standard` runs its own cheap variant (`standard_checks`) without being asked: it reads
+Square's findings off the ensemble and re-attacks only a few samples at the large radius.
 """
 from __future__ import annotations
 
