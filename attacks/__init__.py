@@ -1,9 +1,16 @@
 """Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
+from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
 from .config import ATTACKS, AttackConfig, run_attack
 from .ensemble import STANDARD, EnsembleResult, Subset, ensemble_columns
+from .losses import (
+    TargetedEmbeddingObjective,
+    TwoAFCObjective,
+    UntargetedEmbeddingObjective,
+    twoafc_cross_entropy,
+    twoafc_margin,
+    twoafc_predictions,
+)
 from .square import square
-from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
-from .losses import TargetedEmbeddingObjective, TwoAFCObjective, UntargetedEmbeddingObjective, twoafc_cross_entropy, twoafc_margin, twoafc_predictions
 from .threat import ThreatModel, parse_eps
 
 __all__ = [

@@ -12,8 +12,9 @@ loop does not wait on the device except where succeeded samples are removed (eve
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor

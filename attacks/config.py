@@ -1,8 +1,8 @@
 """Attack configurations by name, and the one entry point tasks call to run them."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 from torch import Tensor
 

@@ -18,8 +18,9 @@ A metric whose loss carries no gradient is attacked by Square alone, and the rec
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -50,11 +51,11 @@ class Subset:
     def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
         return self.objective(x, self.index[index])
 
-    def with_loss(self, loss: str) -> "Subset":
+    def with_loss(self, loss: str) -> Subset:
         return Subset(self.objective.with_loss(loss), self.index)
 
 
-def standard_members(config: "AttackConfig", success_based: bool) -> list["AttackConfig"]:
+def standard_members(config: AttackConfig, success_based: bool) -> list[AttackConfig]:
     """The member configurations (AttackConfig) of the standard ensemble `config`, in order."""
     if success_based:
         return [
@@ -119,7 +120,7 @@ def _elapsed(started: float, device: torch.device) -> float:
     return time.perf_counter() - started
 
 
-def run_standard(config: "AttackConfig", objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
+def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
     """Run the standard ensemble `config` on the batch `x`; each sample keeps its worst case over the members."""
     from .config import run_attack
 

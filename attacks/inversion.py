@@ -7,8 +7,8 @@ initial step size of 200. The L2 ball is centred on z and acts as a regulariser.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F

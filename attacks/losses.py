@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +68,7 @@ class ClassifierObjective:
         self.labels = labels
         self.loss_fn = CLASSIFIER_LOSSES[loss]
 
-    def with_loss(self, loss: str) -> "ClassifierObjective":
+    def with_loss(self, loss: str) -> ClassifierObjective:
         """The same classifier and labels under another loss (the standard ensemble switches CE -> margin)."""
         return ClassifierObjective(self.logits_fn, self.labels, loss)
 
@@ -96,7 +96,7 @@ class TwoAFCObjective:
             self.features_0 = model.features(candidate_0)
             self.features_1 = model.features(candidate_1)
 
-    def with_loss(self, loss: str) -> "TwoAFCObjective":
+    def with_loss(self, loss: str) -> TwoAFCObjective:
         """The same candidates (features not recomputed) under another loss, for the standard ensemble."""
         if loss not in TWOAFC_LOSSES:
             raise ValueError(f"unknown 2AFC loss '{loss}'; choose one of {', '.join(TWOAFC_LOSSES)}")

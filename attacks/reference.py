@@ -9,7 +9,8 @@ matched to, so a mismatch is an error, never a silent wrong number.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -96,7 +97,7 @@ class BatchClassifier:
         return logits
 
 
-def run_reference_attack(config: "AttackConfig", objective: Objective, x: Tensor) -> APGDResult:
+def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) -> APGDResult:
     """Run AutoAttack's APGD-CE (`apgd-ce-reference`) or Square (`square-reference`) on `x`.
 
     `config` is an `AttackConfig`; for Square its `n_iter` is the query budget. AutoAttack seeds

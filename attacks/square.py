@@ -8,7 +8,7 @@ depend on the batch it sits in. Samples whose attack succeeded stop querying.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

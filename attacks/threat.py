@@ -33,7 +33,7 @@ class ThreatModel:
     eps_text: str
 
     @classmethod
-    def from_text(cls, norm: str, eps: str | float | None = None) -> "ThreatModel":
+    def from_text(cls, norm: str, eps: str | float | None = None) -> ThreatModel:
         norm = norm.lower()
         if norm not in NORMS:
             raise ValueError(f"unknown threat model '{norm}'; choose one of {', '.join(NORMS)}")

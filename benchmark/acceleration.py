@@ -6,8 +6,9 @@ tracking stay in fp32 because the attacked images are fp32 tensors and the losse
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from typing import Callable, ContextManager
 
 import torch
 from torch import nn

@@ -55,8 +55,11 @@ def cross_similarity(
     return matrix
 
 
+PAPER_INVERSION = InversionConfig()
+
+
 def run_inversion_table(
-    models: list[str], images: list[Path], output_dir: Path, config: InversionConfig = InversionConfig(),
+    models: list[str], images: list[Path], output_dir: Path, config: InversionConfig = PAPER_INVERSION,
     pretrained: bool = True, model_kwargs: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 8,
     progress: bool = True,
 ) -> tuple[dict[str, dict[str, float]], Path]:

@@ -8,8 +8,9 @@ with judgements by each model (`inversion_table.py`). Both print the paper's sto
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tabulate import tabulate
 

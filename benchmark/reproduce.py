@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from model_zoo import get_model_card, list_models
 from model_zoo.download import cached_path

@@ -53,7 +53,7 @@ class EvaluationResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EvaluationResult":
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
         if not isinstance(data, dict) or "schema_version" not in data:
             raise ResultFormatError("not a perceptbench result (no schema_version)")
         if data["schema_version"] != SCHEMA_VERSION:

@@ -27,7 +27,7 @@ from model_zoo.registry import check_model_options
 from .acceleration import Acceleration, auto_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
-from .distributed import barrier, agree_on_minimum, current_process_group, gather_batches, rank_device
+from .distributed import agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
 from .environment import environment, package_versions
 from .results import EvaluationResult, result_path, write_result
 from .sampling import select_positions

@@ -75,7 +75,7 @@ class SubmissionCard:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubmissionCard":
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionCard:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -114,7 +114,7 @@ class SubmissionRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SubmissionRecord":
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionRecord:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -322,7 +322,7 @@ def build_tables(
         ranked = [row for row in all_rows if row.weights != "random"]
         first = threats[0] if threats else CLEAN
 
-        def rank_key(row: LeaderboardRow) -> tuple:
+        def rank_key(row: LeaderboardRow, first: str = first) -> tuple:
             primary, clean = row.value(first), row.clean
             return (primary is None, -(primary or 0.0), clean is None, -(clean or 0.0), row.model)
 

@@ -5,7 +5,7 @@ inside itself, so attacks always act on pixels. Similarity is higher for more si
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

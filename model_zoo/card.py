@@ -63,7 +63,7 @@ class ModelCard:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
         data = dict(data)
         data["weights"] = WeightsSource(**data.get("weights", {}))
         if "sim_range" in data:

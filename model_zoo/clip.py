@@ -36,7 +36,7 @@ _REDUCED_VISION_CFG: dict[str, dict[str, Any]] = {
 REDUCED_EMBED_DIM = 32
 
 # Registered name -> architecture and weights, for code that rebuilds a tower by name (`bench finetune`).
-OPEN_CLIP_SPECS: dict[str, "OpenClipSpec"] = {}
+OPEN_CLIP_SPECS: dict[str, OpenClipSpec] = {}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ prediction and the attack's gradient are those of the expected similarity, not o
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

@@ -25,8 +25,8 @@ from .clip import (
     ROBUST_SPECS,
     OpenClipImageEncoder,
     OpenClipSpec,
-    build_open_clip_visual,
     backbone_parameters,
+    build_open_clip_visual,
 )
 from .download import fetch_first_available, fetch_folder, fetch_weights, load_checkpoint, strip_prefix
 from .lora import LoraHost, add_untrained_lora, find_adapter_folder, load_lora_adapter

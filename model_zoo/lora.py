@@ -6,8 +6,8 @@ the attribute path the files expect (`model.` for the paper's checkpoints).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from torch import Tensor, nn
 

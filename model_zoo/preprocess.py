@@ -11,8 +11,9 @@ two places, with the same torchvision transforms:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -71,7 +72,7 @@ class Preprocessing:
             steps.append(transforms.CenterCrop(self.crop))
         return transforms.Compose(steps)
 
-    def at_input_size(self, size: int) -> "Preprocessing":
+    def at_input_size(self, size: int) -> Preprocessing:
         """The same recipe scaled to a network of input `size` (the small random-weight test builds)."""
         height = self.input_size[0]
         if size == height:

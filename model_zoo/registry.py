@@ -9,9 +9,9 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import entry_points
-from typing import Callable
 
 import torch
 

@@ -8,8 +8,8 @@ is the same file the clean image tower loads, so a user who has the clean model 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import open_clip
 import torch

@@ -61,7 +61,7 @@ class FinetuneCard:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FinetuneCard":
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneCard:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -5,7 +5,7 @@ and the mean renormalised; an image's logits are `logit_scale * <image embedding
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -102,7 +102,7 @@ def write_revisited(root: Path, name: str, imlist: list[str], qimlist: list[str]
 def write_imagenet(root: Path, classes: dict[str, int], size: int = 40, split: str = "train") -> Path:
     """`root/<split>/<wnid>/<wnid>_<n>.JPEG`, ImageNet's layout: JPEGs of a noisy class colour per wnid."""
     rng = np.random.default_rng(0)
-    for index, (wnid, count) in enumerate(sorted(classes.items())):
+    for wnid, count in sorted(classes.items()):
         colour = rng.integers(40, 216, 3)
         for n in range(count):
             array = np.clip(colour[None, None] + rng.integers(-30, 31, (size, size + 8, 3)), 0, 255).astype(np.uint8)

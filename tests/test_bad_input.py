@@ -7,10 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from attacks.threat import ThreatModel
-from benchmark.datasets import DatasetError, load_dataset
-
 from benchmark.checkpoint import PARTIAL_SUFFIX
 from benchmark.cli import main
+from benchmark.datasets import DatasetError, load_dataset
 from benchmark.datasets.demo import write_demo
 from benchmark.results import read_samples
 from leaderboard.collect import collect_results

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paper_data import write_imagenet, write_nights
 from safetensors.torch import load_file
 from torch.utils.data import default_collate
 
@@ -25,7 +26,6 @@ from finetune.trainer import LOG_FILE, STATE_FILE, train
 from model_zoo import create_model
 from model_zoo.download import sha256_of
 from model_zoo.trained_folder import CARD_FILE, read_card
-from paper_data import write_imagenet, write_nights
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"random_weights": True, "model_kwargs": {"reduced": True}, "quiet": True}
@@ -184,7 +184,7 @@ def test_bad_settings_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="did you mean 4/255"):
         default_config("fare", "clip-convnext", "out", eps="4").validate()
     with pytest.raises(ValueError, match="LoRA fine-tuning supports ConvNeXt"):
-        load_base_tower("clip-vit-b32", False, {"reduced": True}).lora_backbone
+        _ = load_base_tower("clip-vit-b32", False, {"reduced": True}).lora_backbone
 
 
 def _environment(cache: Path) -> dict[str, str]:

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_leaderboard_fixtures import INJECTED_NAME, make_result, write_fixture_results
 
 from benchmark.cli import main
 from leaderboard import build_site, build_tables, collect_results, load_reported
 from leaderboard.model_pages import model_slug
 from leaderboard.reported import DATA_DIR, TABLE_FILE_PREFIX, ReportedDataError, load_paper_model_cards, load_table
-from test_leaderboard_fixtures import INJECTED_NAME, make_result, write_fixture_results
 
 
 class SiteParser(HTMLParser):

@@ -4,9 +4,9 @@ import tempfile
 import warnings
 
 import pytest
+from test_leaderboard_fixtures import write_fixture_results
 
 from leaderboard import build_site
-from test_leaderboard_fixtures import write_fixture_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -36,7 +36,8 @@ def write_fixture_results(results_dir: Path) -> dict[str, Path]:
     """A small results folder: verified, measured-only, random-weight, injected-name, sweep, malformed and foreign files."""
     written = {}
     deep = results_dir / "gpu-node" / "2026-01"
-    write = lambda result, folder=results_dir: write_result(result, [], folder)
+    def write(result, folder=results_dir):
+        return write_result(result, [], folder)
     written["verified"] = write(make_result("r-clip-f-convnext", clean=0.91, robust=0.80, card=CONVNEXT_CARD))
     write(make_result("r-clip-f-convnext", norm="l2", eps_text="3.0", clean=0.91, robust=0.60, card=CONVNEXT_CARD), deep)
     # Sweep over eps and over iterations; the weaker 10-iteration attack and the 10-sample run must not set the cell.

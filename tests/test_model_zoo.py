@@ -6,8 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from model_zoo import create_model, get_model_card, list_models
-from model_zoo import registry
+from model_zoo import create_model, get_model_card, list_models, registry
 
 PAPER_MODELS = [
     "clip-vit-b32", "clip-vit-b16", "clip-convnext", "clip-vit-l14",

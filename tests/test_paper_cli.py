@@ -7,12 +7,12 @@ import tarfile
 
 import pytest
 from click.testing import CliRunner
+from paper_data import write_bapps_split, write_detection, write_nights, write_revisited, write_things
 
 from benchmark.cli import main
 from benchmark.datasets import sources
 from benchmark.datasets.bapps import BAPPS_VAL_SPLITS
 from benchmark.results import read_result, read_samples
-from paper_data import write_bapps_split, write_detection, write_nights, write_revisited, write_things
 
 RED, YELLOW, BLUE = (220, 30, 30), (220, 220, 30), (30, 30, 220)
 

@@ -4,12 +4,12 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from paper_data import write_bapps_split, write_detection, write_nights, write_png, write_revisited, write_things
 
 from benchmark.datasets import DatasetError, load_dataset
 from benchmark.sampling import select_positions
 from model_zoo import create_model
 from model_zoo.preprocess import DEFAULT_PREPROCESSING
-from paper_data import write_bapps_split, write_detection, write_nights, write_png, write_revisited, write_things
 
 
 def _nights_rows():

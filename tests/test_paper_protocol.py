@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from paper_data import write_bapps_split
 from PIL import Image
 from torchvision import transforms as v1
 
@@ -16,7 +17,6 @@ from model_zoo import get_model_card
 from model_zoo.base import PairwiseModel
 from model_zoo.clip import CLIP_CONVNEXT, CLIP_VIT_B16, ROBUST_SPECS
 from model_zoo.preprocess import NIGHTS_FINETUNED_CLIP, ImagePreprocess
-from paper_data import write_bapps_split
 
 
 def _bapps(root, sizes: dict[str, list[float]]):

@@ -3,15 +3,15 @@ import math
 
 import pytest
 import torch
+from paper_data import write_detection, write_revisited
 
+from attacks import AttackConfig
 from benchmark.datasets import load_dataset
 from benchmark.tasks import DetectionTask, RetrievalTask, twoafc_score
 from benchmark.tasks.detection import confusion_fractions, nearest_neighbour_labels
 from benchmark.tasks.oddoneout import odd_one_out_predictions
 from benchmark.tasks.retrieval import protocol_sets, revisited_average_precision
 from model_zoo import create_model
-from attacks import AttackConfig
-from paper_data import write_detection, write_revisited
 
 RED, YELLOW, BLUE, ORANGE, PURPLE = (220, 30, 30), (220, 220, 30), (30, 30, 220), (230, 140, 30), (120, 30, 200)
 
@@ -101,8 +101,9 @@ def test_retrieval_task_aggregates_medium_and_hard_and_skips_queries_without_pos
 
 @pytest.mark.parametrize("name", ["pixel-l2", "clip-convnext"])
 def test_pool_similarities_match_pairwise_sim_for_both_kinds_of_metric(name):
-    from benchmark.tasks.pool import encode_images, similarity_to_set
     from conftest import small_model_kwargs
+
+    from benchmark.tasks.pool import encode_images, similarity_to_set
 
     torch.manual_seed(0)
     model = create_model(name, pretrained=False, **small_model_kwargs(name)).eval()

@@ -7,7 +7,7 @@ from model_zoo import PerceptualModel, UnknownModelError, create_model, get_mode
 from tests.conftest import small_model_kwargs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _random_weight_model(name: str) -> PerceptualModel:
     """Each zoo model built once per session (tiny configuration, seeded); tests only read it."""
     torch.manual_seed(0)

@@ -6,13 +6,18 @@ import sys
 import textwrap
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
 from benchmark.results import SAMPLES_SUFFIX
 from benchmark.submission import (
-    GRADIENT_FREE, SubmissionCard, SubmissionRejected, check_weights, create_submission, submission_status, verify_submission,
+    GRADIENT_FREE,
+    SubmissionCard,
+    SubmissionRejected,
+    check_weights,
+    create_submission,
+    submission_status,
+    verify_submission,
     wilson_interval,
 )
 from leaderboard import build_site, load_results

@@ -8,9 +8,9 @@ from .classification import load_image_folder, load_imagenet
 from .demo import DEMO_SPLIT, load_demo
 from .detection import load_detection
 from .nights import NIGHTS_SPLITS, load_nights
+from .registry import DatasetSpec, register_dataset
 from .revisited import REVISITED_DATASETS, load_revisited
 from .things import THINGS_SPLIT, load_things
-from .registry import DatasetSpec, register_dataset
 
 register_dataset(
     DatasetSpec(

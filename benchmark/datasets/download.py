@@ -9,8 +9,8 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from ..atomic import atomic_write_text
 from .images import DatasetError

@@ -5,7 +5,7 @@ the images themselves for pairwise metrics (which then compare each query to eve
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

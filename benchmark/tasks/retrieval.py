@@ -10,7 +10,8 @@ representation (untargeted loss of Eq. 6) for the full budget.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
