@@ -1,56 +1,21 @@
 """The `bench` command line: evaluate, list models and datasets, build the leaderboard."""
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
 
 import click
 from tabulate import tabulate
 
-from model_zoo import UnknownModelError, WeightsUnavailableError, get_model_card, list_models
+from finetune.cli import finetune
+from model_zoo import get_model_card, list_models
 
 from . import __version__
-from .datasets import DatasetError, list_datasets, resolve_data_root
-from .results import ResultFormatError
-
-USER_ERRORS = (ValueError, DatasetError, UnknownModelError, WeightsUnavailableError, FileNotFoundError, ResultFormatError)
-
-
-def user_errors(command):
-    """Turn expected failures into a one-line error and exit code 2, never a stack trace."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            raise click.ClickException(str(error)) from error
-
-    return wrapper
-
-
-def _split_list(text: str, option: str = "--model") -> list[str]:
-    """A comma-separated option's items; an empty list is an error (a run that does nothing is a mistake)."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise ValueError(f"{option} is empty; give at least one value (e.g. {option} {'ssim' if option == '--model' else 'linf'})")
-    return items
-
-
-def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
-    """KEY=VALUE pairs; values are read as JSON where they can be (true, 3, 0.5), else kept as text."""
-    parsed = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--model-kwarg expects KEY=VALUE, got '{pair}'")
-        try:
-            parsed[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[key] = value
-    return parsed
+from .cli_common import model_options, parse_kwargs, split_list, user_errors
+from .data_cli import data, reproduce
+from .datasets import list_datasets, resolve_data_root
+from .invert_cli import invert
+from .submission_cli import results, submit, verify_submission_command
 
 
 def run_options(command):
@@ -60,16 +25,12 @@ def run_options(command):
         click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
         click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
         click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only."),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
         click.option("--seed", default=0, show_default=True, type=int),
         click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA]."),
         click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
-        click.option("--random-weights", is_flag=True, help="Build the architecture with random weights (smoke runs; never ranked)."),
-        click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
     ]):
         command = option(command)
-    return command
+    return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,12 +70,12 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
             n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
-            pretrained=not random_weights, data_root=data_root, model_kwargs=_parse_kwargs(model_kwargs),
-            n_ex_per_split=n_ex_per_split, dataset_options=_parse_kwargs(dataset_options), checks=checks,
+            pretrained=not random_weights, data_root=data_root, model_kwargs=parse_kwargs(model_kwargs),
+            n_ex_per_split=n_ex_per_split, dataset_options=parse_kwargs(dataset_options), checks=checks,
             precision=precision, channels_last=channels_last, compile_model=compile_model, square_queries=square_queries,
         )
-        for model in _split_list(models)
-        for threat in _split_list(threats, "--threat")
+        for model in split_list(models)
+        for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
@@ -176,7 +137,7 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
         model=model, dataset=dataset, split=split, threat=threat, eps=eps_list[0] if axis == "n_iter" and eps_list else None,
         attack=attack, n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100, n_restarts=n_restarts,
         n_ex=n_ex, batch_size=batch_size, device=device, seed=seed, pretrained=not random_weights, data_root=data_root,
-        model_kwargs=_parse_kwargs(model_kwargs),
+        model_kwargs=parse_kwargs(model_kwargs),
     )
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
     for point in result.points:
@@ -208,7 +169,7 @@ def perf(model, random_weights, model_kwargs, batch_size, n_iter, image_size, th
     if min(batch_size, n_iter, image_size, repeats) < 1:
         raise ValueError(f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}")
     config = ThroughputConfig(
-        model=model, pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs), batch_size=batch_size,
+        model=model, pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs), batch_size=batch_size,
         n_iter=n_iter, image_size=image_size, threat=threat, eps=eps, device=device, precision=precision,
         channels_last=channels_last, compile_model=compile_model, repeats=repeats, reference=not no_reference,
     )
@@ -263,17 +224,10 @@ def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
         click.echo(f"{kind}: {path}")
 
 
-from .data_cli import data, reproduce  # noqa: E402  (needs user_errors above)
-
 main.add_command(data)
 main.add_command(reproduce)
-from .invert_cli import invert  # noqa: E402
-
 main.add_command(invert)
-main.add_command(__import__("finetune.cli", fromlist=["finetune"]).finetune)  # `bench finetune`: finetune/cli.py
-
-from .submission_cli import results, submit, verify_submission_command  # noqa: E402
-
+main.add_command(finetune)  # `bench finetune`: finetune/cli.py
 main.add_command(submit)
 main.add_command(verify_submission_command)
 main.add_command(results)

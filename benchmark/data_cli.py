@@ -1,30 +1,18 @@
 """`bench data download NAME` and `bench data verify NAME`, and `bench reproduce TABLE`."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 from tabulate import tabulate
 
+from .cli_common import model_options, parse_kwargs, split_list, user_errors
 from .datasets import DatasetError, resolve_data_root
 from .datasets.download import download_dataset
 from .datasets.sources import SOURCES
 from .datasets.verify import verify_dataset
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
-
-
-def user_errors(command):
-    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from .cli import user_errors as one_line_errors
-
-        return one_line_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 def _require_root(data_root: str | None) -> Path:
@@ -75,28 +63,24 @@ def verify(name, data_root):
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--device", default="cpu", show_default=True)
 @click.option("--batch-size", default=32, show_default=True, type=int)
 @click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
-@click.option("--random-weights", is_flag=True, help="Random weights (smoke runs; never ranked).")
-@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@model_options("Random weights (smoke runs; never ranked).")
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
     from model_zoo import get_model_card
 
-    from .cli import _parse_kwargs, _split_list
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
 
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
         from .paper_experiments import reproduce_custom
 
-        return reproduce_custom(table, _split_list(models) if models else None, dry_run, data_root, output_dir, device, batch_size,
-                                n_ex, not random_weights, _parse_kwargs(model_kwargs), not quiet, click.echo)
+        return reproduce_custom(table, split_list(models) if models else None, dry_run, data_root, output_dir, device, batch_size,
+                                n_ex, not random_weights, parse_kwargs(model_kwargs), not quiet, click.echo)
     spec = get_table(table)
     overrides = dict(data_root=data_root, device=device, batch_size=batch_size, n_ex=n_ex,
-                     pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs))
-    planned = plan_table(table, _split_list(models) if models else None, **overrides)
+                     pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs))
+    planned = plan_table(table, split_list(models) if models else None, **overrides)
     click.echo(f"{spec['title']}: {len(planned)} runs")
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")

@@ -1,24 +1,13 @@
 """`bench invert features` and `bench invert text`: the paper's visual concepts (Sec. VI, Figures 4-6)."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 
 from attacks.inversion import InversionConfig
 
-
-def user_errors(command):
-    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from .cli import user_errors as one_line_errors
-
-        return one_line_errors(command)(*args, **kwargs)
-
-    return wrapper
+from .cli_common import model_options, parse_kwargs, split_list, user_errors
 
 
 def inversion_options(command):
@@ -31,28 +20,23 @@ def inversion_options(command):
         click.option("--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."),
         click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
         click.option("--batch-size", default=8, show_default=True, type=int, help="Images optimised together."),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
         click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
-        click.option("--random-weights", is_flag=True, help="Random weights (smoke runs; labelled as such)."),
-        click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
     ]):
         command = option(command)
-    return command
+    return model_options("Random weights (smoke runs; labelled as such).")(command)
 
 
 def _run(kind, targets, models, seeds, n_iter, radius, step_size, image_size, batch_size, device, output_dir, random_weights, model_kwargs, quiet):
-    from .cli import _parse_kwargs, _split_list
     from .inversion import InversionRun, run_inversion
 
     try:
-        seed_list = [int(s) for s in _split_list(seeds, "--seeds")]
+        seed_list = [int(s) for s in split_list(seeds, "--seeds")]
     except ValueError:
         raise ValueError(f"--seeds expects integers separated by commas, e.g. 0,1,2; got '{seeds}'") from None
     run = InversionRun(
-        kind=kind, models=_split_list(models), targets=list(targets), seeds=seed_list,
+        kind=kind, models=split_list(models), targets=list(targets), seeds=seed_list,
         config=InversionConfig(n_iter=n_iter, radius=radius, initial_step_size=step_size, image_size=image_size),
-        pretrained=not random_weights, model_kwargs=_parse_kwargs(model_kwargs), device=device, batch_size=batch_size,
+        pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs), device=device, batch_size=batch_size,
     )
     report = run_inversion(run, Path(output_dir), progress=not quiet)
     for image in report.images:

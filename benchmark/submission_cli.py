@@ -1,22 +1,11 @@
 """`bench submit`, `bench verify-submission` and `bench results`."""
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 
-
-def user_errors(command):
-    """`cli.user_errors`, looked up at call time: cli.py imports this module to register it."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from .cli import user_errors as one_line_errors
-
-        return one_line_errors(command)(*args, **kwargs)
-
-    return wrapper
+from .cli_common import parse_kwargs, split_list, user_errors
 
 
 @click.command()
@@ -36,13 +25,12 @@ def user_errors(command):
 @user_errors
 def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
     """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
-    from .cli import _parse_kwargs, _split_list
     from .submission import create_submission
 
     record = create_submission(
-        model, out_dir, card_file=card_file, smoke=smoke, threats=tuple(_split_list(threats)), device=device, data_root=data_root,
+        model, out_dir, card_file=card_file, smoke=smoke, threats=tuple(split_list(threats)), device=device, data_root=data_root,
         progress=not quiet, echo=click.echo, batch_size=batch_size, n_ex=n_ex, n_iter=n_iter, square_queries=square_queries,
-        model_kwargs=_parse_kwargs(model_kwargs),
+        model_kwargs=parse_kwargs(model_kwargs),
     )
     flags = f" (flagged: {'; '.join(record.flags)})" if record.flags else ""
     click.echo(f"submission written to {out_dir}{flags}; next: bench verify-submission {out_dir}")

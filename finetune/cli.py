@@ -5,24 +5,13 @@ for FARE/TeCoA; `finetune.config.METHOD_DEFAULTS` lists them with their sources)
 """
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-
-def user_errors(command):
-    """`benchmark.cli.user_errors`, looked up at call time: benchmark/cli.py imports this module to register it."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from benchmark.cli import user_errors as wrap
-
-        return wrap(command)(*args, **kwargs)
-
-    return wrapper
+from benchmark.cli_common import parse_kwargs, user_errors
 
 
 def common_options(command):
@@ -51,7 +40,6 @@ def common_options(command):
 
 
 def _run(method: str, options: dict) -> None:
-    from benchmark.cli import _parse_kwargs
     from benchmark.distributed import current_process_group, init_distributed, launched_by_torchrun
 
     from .config import default_config
@@ -59,7 +47,7 @@ def _run(method: str, options: dict) -> None:
 
     model = options.pop("model")
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
-    options["model_kwargs"] = _parse_kwargs(options.pop("model_kwargs"))
+    options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
     if options.get("workers") is None:
         options["workers"] = 8 if options["device"].startswith("cuda") else 0
     options["command"] = " ".join(shlex.quote(a) for a in ["bench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "bench" else " ".join(shlex.quote(a) for a in sys.argv)

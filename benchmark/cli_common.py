@@ -1,0 +1,69 @@
+"""What every `bench` command group shares: one-line errors, list and KEY=VALUE parsing, common options.
+
+Command modules (cli.py, data_cli.py, invert_cli.py, submission_cli.py, finetune/cli.py) import
+from here and never from each other, so registering a group in cli.py needs no import tricks.
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+
+from model_zoo import UnknownModelError, WeightsUnavailableError
+
+from .datasets import DatasetError
+from .results import ResultFormatError
+
+USER_ERRORS = (ValueError, DatasetError, UnknownModelError, WeightsUnavailableError, FileNotFoundError, ResultFormatError)
+
+
+def user_errors(command):
+    """Turn expected failures into a one-line error and exit code 1, never a stack trace."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper
+
+
+def split_list(text: str, option: str = "--model") -> list[str]:
+    """A comma-separated option's items; an empty list is an error (a run that does nothing is a mistake)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError(f"{option} is empty; give at least one value (e.g. {option} {'ssim' if option == '--model' else 'linf'})")
+    return items
+
+
+def parse_kwargs(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; values are read as JSON where they can be (true, 3, 0.5), else kept as text."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-kwarg expects KEY=VALUE, got '{pair}'")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+def model_options(random_weights_help: str):
+    """--device, --random-weights, --model-kwarg and --quiet, as every command that builds models takes them."""
+
+    def decorate(command):
+        for option in reversed([
+            click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+            click.option("--random-weights", is_flag=True, help=random_weights_help),
+            click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
