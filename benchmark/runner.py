@@ -129,7 +129,7 @@ def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualMod
     return model.to(device)
 
 
-def evaluation_protocol(dataset: Any, model: Any, first_position: int) -> dict[str, Any]:
+def evaluation_protocol(dataset: Any, model: Any, first_position: int, split: str | None = None) -> dict[str, Any]:
     """Install the model's image transform where the dataset follows it, and describe what was run.
 
     The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
@@ -137,6 +137,7 @@ def evaluation_protocol(dataset: Any, model: Any, first_position: int) -> dict[s
     result records it with the resolution the attack acted on.
     """
     protocol = dict(dataset.protocol()) if hasattr(dataset, "protocol") else {}
+    protocol["split"] = split  # resolved: the dataset's default when none was named (the leaderboard reads it)
     if getattr(dataset, "follows_model_preprocessing", False):
         dataset.image_transform = model.input_preprocessing.image_transform()
         protocol["image_transform"] = f"the model's: {model.input_preprocessing.describe()}"
@@ -186,7 +187,7 @@ def run_evaluation(
         create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs) if model is None
         else prepare_instance(model, config.model, device)
     )
-    protocol = evaluation_protocol(dataset, model, positions[0])
+    protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split)
     if model.is_randomised:
         model = ExpectationOverTransformation(model)
         protocol["expectation_over_transformation"] = model.n_samples

@@ -71,7 +71,7 @@ def _row(entry: Entry) -> dict:
     return {
         "model": result.model,
         "dataset": result.dataset,
-        "split": canonical_split(result.dataset, result.split) or "",
+        "split": canonical_split(result) or "",
         "protocol": score_protocol(result),
         "threat": result.threat["norm"],
         "eps": result.threat["eps_text"],

@@ -107,11 +107,13 @@ def build_model_pages(
 ) -> dict[str, ModelPage]:
     """One page per model that appears in any table or result."""
     pages: dict[str, ModelPage] = {}
+    carded_by_result: set[str] = set()  # a result's own card beats the paper's stored description
     for table in tables:
         for row in table.rows + table.unranked:
             page = pages.setdefault(row.model, ModelPage(row.model, model_slug(row.model), dict(row.card), "", []))
-            if row.weights not in ("reported", "random") and len(row.card) > len(page.card):
+            if row.weights not in ("reported", "random") and (row.model not in carded_by_result or len(row.card) > len(page.card)):
                 page.card = dict(row.card)
+                carded_by_result.add(row.model)
             if row.status not in page.statuses:
                 page.statuses.append(row.status)
             page.flags += [reason for reason in row.flag_reasons if reason not in page.flags]

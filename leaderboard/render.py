@@ -107,18 +107,8 @@ def _now() -> str:
 
 
 def _card_lookup():
-    """Cards from the model zoo where it knows a name, else the paper's description of the model."""
-    from model_zoo import get_model_card
-
-    paper_cards = load_paper_model_cards()
-
-    def lookup(name: str) -> dict | None:
-        try:
-            return get_model_card(name).to_dict()
-        except Exception:  # not registered in this checkout
-            return paper_cards.get(name)
-
-    return lookup
+    """The stored card of a model the paper reports (rows with results carry their own card)."""
+    return load_paper_model_cards().get
 
 
 def _copy_plots(results_dir: Path, out_dir: Path) -> list[str]:

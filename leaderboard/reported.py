@@ -113,9 +113,19 @@ def load_reported(data_dir: str | Path = DATA_DIR) -> list[ReportedScore]:
 
 
 def load_paper_model_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict[str, str]]:
-    """Card fields for the paper's models, used where the model zoo has no card for a name."""
+    """Card fields for the paper's models (family, backbone, training, parameters), for rows the paper reports.
+
+    Stored data, not the live zoo, so the leaderboard is a function of files alone; the parameter
+    counts were copied from the zoo's cards (measured on the full-size builds).
+    """
     path = Path(data_dir) / "paper_models.csv"
     if not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as handle:
-        return {row["model"]: {**row, "name": row["model"], "paper": PAPER} for row in csv.DictReader(handle)}
+        cards = {}
+        for row in csv.DictReader(handle):
+            card: dict = {**row, "name": row["model"], "paper": PAPER}
+            card["parameters"] = int(row["parameters"]) if row.get("parameters") else None
+            card["robust_eps"] = row.get("robust_eps") or None
+            cards[row["model"]] = card
+        return cards

@@ -58,7 +58,7 @@ def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
             continue
         attack = result.attack or {}
         # Points of one sweep share everything but the swept value, the number of samples included.
-        base = (result.model, result.weights, result.dataset, canonical_split(result.dataset, result.split), result.scores.get("n"))
+        base = (result.model, result.weights, result.dataset, canonical_split(result), result.scores.get("n"))
         norm = result.threat.get("norm", "?")
         attack_name, n_iter, restarts = attack.get("name", "no attack"), attack.get("n_iter", 0), attack.get("n_restarts", 1)
         x = result.threat["eps"] * 255 if norm == "linf" else result.threat["eps"]

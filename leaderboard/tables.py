@@ -158,16 +158,13 @@ def threat_sort_key(threat: str) -> tuple[int, float, str]:
     return ({"linf": 0, "l2": 1}.get(norm, 2), radius, threat)
 
 
-def canonical_split(dataset: str, split: str | None) -> str | None:
-    """A result run with the default split (None) lands in the same table as one that named it."""
-    if split is not None:
-        return split
-    from benchmark.datasets import get_dataset_spec
+def canonical_split(result: EvaluationResult) -> str | None:
+    """The split a result evaluated: as named, else the default the runner resolved and recorded.
 
-    try:
-        return get_dataset_spec(dataset).default_split
-    except Exception:  # a dataset this checkout does not know: keep its results as they are
-        return None
+    Read from the file alone (results written before the runner recorded it keep None), so a run
+    with the default split lands in the same table as one that named it.
+    """
+    return result.split if result.split is not None else (result.protocol or {}).get("split")
 
 
 def _score(result: EvaluationResult, key: str) -> float | None:
@@ -277,7 +274,7 @@ def build_tables(
             if _score(expanded, "clean") is None and _score(expanded, "robust") is None:
                 warnings.warn(f"skipping {expanded_path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
                 continue
-            key = (expanded.dataset, canonical_split(expanded.dataset, expanded.split), score_protocol(expanded))
+            key = (expanded.dataset, canonical_split(expanded), score_protocol(expanded))
             grouped.setdefault(key, {}).setdefault((expanded.model, expanded.weights, source), []).append((expanded_path, expanded))
 
     tables: dict[tuple[str, str | None, str], dict[tuple[str, str, str], LeaderboardRow]] = {}

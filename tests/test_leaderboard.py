@@ -247,10 +247,21 @@ def test_strongest_attack_with_most_samples_sets_a_cell_and_unknown_score_keys_a
 
 
 def test_result_without_split_joins_the_table_of_the_datasets_default_split(tmp_path):
-    results = [(tmp_path / "a.json", make_result("ssim", dataset="demo", split=None)),
-               (tmp_path / "b.json", make_result("pixel-l2", dataset="demo", split="demo"))]
+    """The runner records the default split it resolved; the leaderboard reads it from the file, not the registry."""
+    from dataclasses import replace
+
+    defaulted = make_result("ssim", dataset="demo", split=None)
+    defaulted = replace(defaulted, protocol={**defaulted.protocol, "split": "demo"})
+    results = [(tmp_path / "a.json", defaulted), (tmp_path / "b.json", make_result("pixel-l2", dataset="demo", split="demo"))]
     (table,) = build_tables(results)
     assert table.split == "demo" and {row.model for row in table.rows} == {"ssim", "pixel-l2"}
+
+
+def test_runner_records_the_default_split_it_resolved(tmp_path):
+    from benchmark.runner import EvaluationConfig, run_evaluation
+
+    result, _ = run_evaluation(EvaluationConfig(model="pixel-l2", dataset="demo", attack="none", n_ex=2), tmp_path, progress=False)
+    assert result.split is None and result.protocol["split"] == "demo"
 
 
 def test_collect_reads_any_depth(tmp_path):
