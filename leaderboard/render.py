@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import shutil
-from html import escape
 from datetime import datetime, timezone
+from html import escape
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
