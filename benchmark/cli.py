@@ -11,7 +11,7 @@ from finetune.cli import finetune
 from model_zoo import get_model_card, list_models
 
 from . import __version__
-from .cli_common import model_options, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .data_cli import data, reproduce
 from .datasets import list_datasets, resolve_data_root
 from .invert_cli import invert
@@ -49,7 +49,7 @@ def main() -> None:
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's query budget inside --attack standard.")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.")
-@click.option("--batch-size", default="32", show_default=True, help="Samples per batch, or 'auto' (largest that fits GPU memory).")
+@batch_size_option()
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
@@ -65,11 +65,10 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
     from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
-    batch_size = _parse_batch_size(batch_size)
     configs = [
         EvaluationConfig(
             model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
-            n_restarts=n_restarts, n_ex=n_ex, batch_size=batch_size, device=device, seed=seed,
+            n_restarts=n_restarts, n_ex=n_ex, batch_size=parse_batch_size(batch_size), device=device, seed=seed,
             pretrained=not random_weights, data_root=data_root, model_kwargs=parse_kwargs(model_kwargs),
             n_ex_per_split=n_ex_per_split, dataset_options=parse_kwargs(dataset_options), checks=checks,
             precision=precision, channels_last=channels_last, compile_model=compile_model, square_queries=square_queries,
@@ -104,15 +103,6 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
             click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
 
 
-def _parse_batch_size(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"--batch-size must be an integer or 'auto', got '{text}'") from None
-
-
 @main.command()
 @run_options
 @click.option("--model", required=True, help="Model name (see `bench models`).")
@@ -120,7 +110,7 @@ def _parse_batch_size(text: str) -> int | str:
 @click.option("--eps", "eps_values", default=None, help="Radii to sweep, e.g. 0,1/255,2/255,4/255 (or one radius for an --n-iter sweep).")
 @click.option("--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep).")
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@batch_size_option()
 @user_errors
 def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
@@ -136,7 +126,7 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
     base = EvaluationConfig(
         model=model, dataset=dataset, split=split, threat=threat, eps=eps_list[0] if axis == "n_iter" and eps_list else None,
         attack=attack, n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100, n_restarts=n_restarts,
-        n_ex=n_ex, batch_size=batch_size, device=device, seed=seed, pretrained=not random_weights, data_root=data_root,
+        n_ex=n_ex, batch_size=parse_batch_size(batch_size), device=device, seed=seed, pretrained=not random_weights, data_root=data_root,
         model_kwargs=parse_kwargs(model_kwargs),
     )
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)

@@ -53,6 +53,27 @@ def parse_kwargs(pairs: tuple[str, ...]) -> dict:
     return parsed
 
 
+def parse_batch_size(value: str | int | None) -> int | str | None:
+    """--batch-size: a whole number >= 1, or 'auto' (the largest batch that fits GPU memory, which the
+    runner resolves to a number before cutting any batch); None keeps a command's own default."""
+    if value is None or value == "auto":
+        return value
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ValueError(f"--batch-size must be a whole number >= 1 or 'auto', got '{value}'")
+    return number
+
+
+def batch_size_option(default: str | None = "32"):
+    """The --batch-size of every command that runs evaluations (evaluate, sweep, reproduce, submit, verify)."""
+    extra = "" if default is not None else " [default: the submission's]"
+    return click.option("--batch-size", default=default, show_default=default is not None,
+                        help=f"Samples per batch, or 'auto' (the largest that fits GPU memory).{extra}")
+
+
 def model_options(random_weights_help: str):
     """--device, --random-weights, --model-kwarg and --quiet, as every command that builds models takes them."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import model_options, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .datasets import DatasetError, resolve_data_root
 from .datasets.download import download_dataset
 from .datasets.sources import SOURCES
@@ -63,7 +63,7 @@ def verify(name, data_root):
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@batch_size_option()
 @click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
 @model_options("Random weights (smoke runs; never ranked).")
 @user_errors
@@ -72,9 +72,12 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
 
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
 
+    batch_size = parse_batch_size(batch_size)
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
         from .paper_experiments import reproduce_custom
 
+        if batch_size == "auto":
+            raise ValueError(f"{table} runs its own loops: give --batch-size a number ('auto' is for evaluation runs)")
         return reproduce_custom(table, split_list(models) if models else None, dry_run, data_root, output_dir, device, batch_size,
                                 n_ex, not random_weights, parse_kwargs(model_kwargs), not quiet, click.echo)
     spec = get_table(table)

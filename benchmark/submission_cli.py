@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .cli_common import parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, user_errors
 
 
 @click.command()
@@ -16,7 +16,7 @@ from .cli_common import parse_kwargs, split_list, user_errors
 @click.option("--threat", "threats", default="linf,l2", show_default=True, help="Threat models to evaluate.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@batch_size_option()
 @click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only (smoke runs).")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
@@ -29,7 +29,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
 
     record = create_submission(
         model, out_dir, card_file=card_file, smoke=smoke, threats=tuple(split_list(threats)), device=device, data_root=data_root,
-        progress=not quiet, echo=click.echo, batch_size=batch_size, n_ex=n_ex, n_iter=n_iter, square_queries=square_queries,
+        progress=not quiet, echo=click.echo, batch_size=parse_batch_size(batch_size), n_ex=n_ex, n_iter=n_iter, square_queries=square_queries,
         model_kwargs=parse_kwargs(model_kwargs),
     )
     flags = f" (flagged: {'; '.join(record.flags)})" if record.flags else ""
@@ -43,7 +43,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
 @click.option("--confidence", default=0.99, show_default=True, type=float, help="Confidence of the Wilson interval a claim must fall in.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False))
-@click.option("--batch-size", default=None, type=int, help="[default: the submission's]")
+@batch_size_option(None)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def verify_submission_command(folder, n_samples, seed, confidence, device, data_root, batch_size, quiet):
@@ -53,7 +53,7 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")
     record = verify_submission(folder, n=n_samples, seed=seed, confidence=confidence, device=device, data_root=data_root,
-                               batch_size=batch_size, progress=not quiet, echo=click.echo)
+                               batch_size=parse_batch_size(batch_size), progress=not quiet, echo=click.echo)
     click.echo(f"{record.label}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
     click.echo(f"-> {folder}/{VERIFICATION_FILE}")
     if record.status != "verified":

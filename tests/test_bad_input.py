@@ -36,8 +36,8 @@ def _assert_one_line_error(out, *fragments: str) -> None:
     (["--model", "ssim", "--eps", "8"], ["Linf eps 8 exceeds 1", "did you mean 8/255"]),
     (["--model", "ssim", "--eps", "four"], ["cannot read eps 'four'"]),
     (["--model", "ssim", "--n-iter", "0"], ["--n-iter must be >= 1", "got 0"]),
-    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be an integer >= 1 or 'auto'", "got 0"]),
-    (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be an integer or 'auto'", "lots"]),
+    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be a whole number >= 1 or 'auto'", "got '0'"]),
+    (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be a whole number >= 1 or 'auto'", "got 'lots'"]),
     (["--model", "ssim", "--precision", "fp16"], ["fp16 needs a GPU", "bf16 or fp32"]),
     (["--model", "ssim", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
 ])
@@ -132,3 +132,16 @@ def write_nights_rows_raw(root, rows):
         writer.writeheader()
         for index, row in enumerate(rows):
             writer.writerow({"id": index, "left_path": "distort/a_0.png", "right_path": "distort/a_1.png", **row})
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "--model", "pixel-l2", "--eps", "0,1/255"],
+    ["reproduce", "table1", "--dry-run"],
+    ["submit", "--model", "pixel-l2", "--out", "x", "--smoke"],
+])
+def test_every_evaluation_command_takes_batch_size_auto_and_refuses_nonsense(command, tmp_path):
+    refused = CliRunner().invoke(main, command + ["--batch-size", "none"])
+    _assert_one_line_error(refused, "--batch-size must be a whole number >= 1 or 'auto'", "got 'none'")
+    from benchmark.cli_common import parse_batch_size
+
+    assert parse_batch_size("auto") == "auto" and parse_batch_size("8") == 8 and parse_batch_size(None) is None
