@@ -74,7 +74,7 @@ def _group(gid: str, tooltips: dict[str, str]) -> str:
 
 def _point(ax, x: float, y: float, gid: str, **style) -> None:
     """One point as its own artist, so the SVG has a group per point to hold its tooltip."""
-    ax.plot([x], [y], linestyle="none", gid=gid, **style)
+    ax.plot([x], [y], linestyle="none", gid=gid, clip_on=False, **style)  # a point on the 0 or 100 line shows whole
 
 
 def _sweep_figure(title: str, x_label: str, points: list[tuple[float, float, float | None]], chart_id: str, draw_title: bool) -> tuple[Figure, dict[str, str]]:
