@@ -23,7 +23,7 @@ STATUS_MARKERS = {  # status -> (marker, colour); statuses are LeaderboardRow.st
     "flagged": ("X", "#c62828"),
 }
 LABELLED_POINTS = 12  # up to this many points are also labelled with their names; more get only tooltips
-_STYLE = {"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False}
+_STYLE = {"font.size": 9, "svg.fonttype": "none", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"], "axes.spines.top": False, "axes.spines.right": False}
 
 
 @dataclass
@@ -58,7 +58,7 @@ def _inline_svg(figure: Figure, css_class: str, title: str, chart_id: str, toolt
     # matplotlib names every group (figure_1, axes_1, ...); two charts on a page would repeat those ids, and nothing
     # refers to them, so only the points' groups keep theirs, with a tooltip.
     text = re.sub(r'<g id="([^"]*)">', lambda match: _group(match.group(1), tooltips), text)
-    return re.sub(r"\n\s*\n", "\n", text).strip()
+    return re.sub(r"\n\s+", "\n", text).strip()  # indentation only: no text content spans lines
 
 
 def _limits(values: list[float]) -> tuple[float, float]:
