@@ -6,7 +6,6 @@ against the swept value is written next to the results.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,11 +77,8 @@ def run_sweep(base: EvaluationConfig, axis: str, values: list[str], output_dir: 
 
 
 def plot_sweep(base: EvaluationConfig, axis: str, points: list[SweepPoint], folder: Path) -> Path:
-    """Clean and robust score against the swept value, as a PNG (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Clean and robust score against the swept value, as a PNG (leaderboard/plots.py draws every chart)."""
+    from leaderboard.plots import sweep_png
 
     threat = base.threat_model()
     if axis == "eps":
@@ -97,18 +93,6 @@ def plot_sweep(base: EvaluationConfig, axis: str, points: list[SweepPoint], fold
     weights = points[0].result.weights if points else "none"
     if weights == "random":
         title += " [random weights]"
-    figure, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    ax.plot(xs, [100 * p.result.scores["robust"] for p in points], marker="o", label="robust")
-    ax.plot(xs, [100 * p.result.scores["clean"] for p in points], linestyle="--", color="grey", label="clean")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("score (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(title, fontsize=8)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
+    scores = [(x, p.result.scores["robust"], p.result.scores.get("clean")) for x, p in zip(xs, points)]
     name = f"sweep__{_slug(base.model)}__{threat.norm}__{axis}" + ("__random-weights" if weights == "random" else "") + ".png"
-    return atomic_write_bytes(folder / name, buffer.getvalue())
+    return atomic_write_bytes(folder / name, sweep_png(title, xlabel, scores))

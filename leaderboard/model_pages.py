@@ -10,8 +10,8 @@ from pathlib import Path
 from benchmark.results import EvaluationResult
 
 from .checks import check_details, check_passed
+from .plots import sweep_svg
 from .reported import ReportedScore
-from .svg_plot import line_chart_svg
 from .sweeps import Sweep
 from .tables import LeaderboardTable, threat_label
 
@@ -132,8 +132,9 @@ def build_model_pages(
             pages[score.model].reported.append(score)
     for sweep in sweeps:
         if sweep.model in pages:
-            suffix = " [random weights]" if sweep.weights == "random" else ""
-            pages[sweep.model].sweeps.append((sweep.title + suffix, line_chart_svg(sweep.title + suffix, sweep.x_label, sweep.points)))
+            page = pages[sweep.model]
+            title = sweep.title + (" [random weights]" if sweep.weights == "random" else "")
+            page.sweeps.append((title, sweep_svg(title, sweep.x_label, sweep.points, chart_id=f"sweep-{len(page.sweeps) + 1}")))
     for page in pages.values():
         page.weights_source = _weights_source(page.card)
         slug_stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", page.model).strip("-")

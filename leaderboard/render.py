@@ -15,6 +15,7 @@ from .collect import collect_results
 from .csv_export import render_csv
 from .frame import collect_entries
 from .model_pages import ModelPage, build_model_pages, model_slug
+from .plots import ScatterPoint, scatter_svg
 from .reported import load_paper_model_cards, load_reported
 from .sweeps import find_sweeps
 from .tables import CLEAN, Cell, LeaderboardRow, LeaderboardTable, build_tables
@@ -79,12 +80,29 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
     return "\n".join(lines)
 
 
+def table_scatter(table: LeaderboardTable) -> str:
+    """Clean against the first robust column, one point per ranked model with both; '' when fewer than two have both."""
+    if not table.threat_columns:
+        return ""
+    column = table.threat_columns[0]
+    points = [
+        ScatterPoint(row.model, row.clean, row.value(column), row.status)
+        for row in table.rows if row.clean is not None and row.value(column) is not None
+    ]
+    if len(points) < 2:
+        return ""
+    return scatter_svg(
+        f"{table.title}: clean vs robust ({column})", table.column_header(CLEAN) + " (%)", "robust, " + table.column_header(column) + " (%)",
+        points, chart_id=f"{table.anchor}-scatter",
+    )
+
+
 def _template_environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("leaderboard", "templates"), autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True, lstrip_blocks=True,
     )
-    environment.globals.update(format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN)
+    environment.globals.update(format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter)
     return environment
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmark.results import EvaluationResult
 
-from .tables import canonical_split
+from .tables import _score, canonical_split
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Sweep:
     split: str | None
     fixed: str  # what is held fixed, e.g. "linf, apgd-ce 100 it x 1"
     x_label: str
-    points: list[tuple[float, float]] = field(default_factory=list)  # (x, robust score), sorted by x
+    points: list[tuple[float, float, float | None]] = field(default_factory=list)  # (x, robust, clean or None), sorted by x
 
     @property
     def title(self) -> str:
@@ -31,21 +31,21 @@ class Sweep:
 
 
 def _robust(result: EvaluationResult) -> float | None:
-    value = result.scores.get("robust")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return _score(result, "robust")
 
 
-def _points(members: list[tuple[float, EvaluationResult]]) -> list[tuple[float, float]]:
-    """One point per x: among the results with the most samples, the lowest robust score."""
+def _points(members: list[tuple[float, EvaluationResult]]) -> list[tuple[float, float, float | None]]:
+    """One point per x: among the results with the most samples, the lowest robust score, with that result's clean score."""
     by_x: dict[float, list[EvaluationResult]] = {}
     for x, result in members:
         by_x.setdefault(x, []).append(result)
     points = []
     for x, group in sorted(by_x.items()):
         most = max(result.scores.get("n") or 0 for result in group)
-        scores = [_robust(result) for result in group if (result.scores.get("n") or 0) == most and _robust(result) is not None]
-        if scores:
-            points.append((x, min(scores)))
+        candidates = [result for result in group if (result.scores.get("n") or 0) == most and _robust(result) is not None]
+        if candidates:
+            weakest = min(candidates, key=_robust)
+            points.append((x, _robust(weakest), _score(weakest, "clean")))
     return points
 
 

@@ -199,7 +199,7 @@ def test_model_page_lists_every_result_with_config_versions_and_sweep_plots(site
     html = page_path.read_text()
     svgs = re.findall(r"<svg class=\"sweep-plot\".*?</svg>", html, flags=re.S)
     assert len(svgs) == 2  # robust vs eps (4 radii) and robust vs iterations (10, 100)
-    assert sorted(svg.count("<circle") for svg in svgs) == [2, 4]
+    assert sorted(svg.count("<title>") for svg in svgs) == [2, 4]  # a tooltip per point
     reported = next(t for t in page.tables if "reported" in t["attrs"].get("class", ""))
     assert any(r["cells"][0]["text"] == "Table IX" for r in reported["rows"])
 
