@@ -138,5 +138,6 @@ def build_model_pages(
     for page in pages.values():
         page.weights_source = _weights_source(page.card)
         slug_stem = re.sub(r"[^A-Za-z0-9.+-]+", "-", page.model).strip("-")
-        page.plot_files = [name for name in plot_files if slug_stem and Path(name).name.startswith(slug_stem + "__")]
+        # `bench sweep` names its PNGs sweep__<model>__...; the site prefixes the folder they came from.
+        page.plot_files = [name for name in plot_files if slug_stem and f"sweep__{slug_stem}__" in Path(name).name]
     return pages

@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ElementTree
 from html import unescape
 
 import pytest
+from test_leaderboard import column, leaderboard_table, parse
+from test_leaderboard_fixtures import INJECTED_NAME, write_fixture_results
 
 from leaderboard import build_site
 from leaderboard.plots import ScatterPoint, scatter_svg, sweep_png, sweep_svg
-from test_leaderboard import column, leaderboard_table, parse
-from test_leaderboard_fixtures import INJECTED_NAME, write_fixture_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -40,7 +40,10 @@ def test_sweep_svg_is_valid_inline_svg_with_a_tooltip_per_point_and_identical_on
     assert tooltips(svg) == ["0: robust 90.0%", "1: robust 60.0%", "2: robust 30.0%", "8: robust 0.0%"]
     assert svg == sweep_svg("nights (test): robust score vs radius", "eps (x/255)", SWEEP, chart_id="sweep-1")
     other = sweep_svg("nights (test): robust score vs radius", "eps (x/255)", SWEEP, chart_id="sweep-2")
-    ids = lambda text: set(re.findall(r'id="([^"]+)"', text))
+
+    def ids(text):
+        return set(re.findall(r'id="([^"]+)"', text))
+
     assert not ids(svg) & ids(other)  # two charts on one page never share an id
 
 

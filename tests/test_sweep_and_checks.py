@@ -40,6 +40,10 @@ def test_cli_iteration_sweep(tmp_path):
     assert len(results) == 3
     assert sorted(json.loads(p.read_text())["config"]["n_iter"] for p in results) == [0, 2, 4]
     assert list((tmp_path / "demo").glob("sweep__ssim__linf__n_iter.png"))
+    site = CliRunner().invoke(main, ["leaderboard", "--results", str(tmp_path), "--out", str(tmp_path / "site"), "--no-reported"])
+    assert site.exit_code == 0, site.output
+    page = (tmp_path / "site" / "models" / "ssim.html").read_text()
+    assert "plots/demo__sweep__ssim__linf__n_iter.png" in page  # the sweep's PNG reaches the model page
 
 
 @pytest.mark.parametrize("args,message", [
