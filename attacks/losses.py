@@ -28,20 +28,9 @@ def twoafc_predictions(logits: Tensor) -> Tensor:
     return (logits[:, 1] > logits[:, 0]).long()
 
 
-def twoafc_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Per-sample cross-entropy of the 2AFC logits [sim(ref, x0), sim(ref, x1)], no temperature."""
+def classifier_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample cross-entropy of any logits (for 2AFC: [sim(ref, x0), sim(ref, x1)], no temperature)."""
     return F.cross_entropy(logits.float(), labels, reduction="none")
-
-
-def twoafc_margin(logits: Tensor, labels: Tensor) -> Tensor:
-    """Per-sample margin: logit of the wrong candidate minus logit of the right one (> 0 = fooled)."""
-    logits = logits.float()
-    right = logits.gather(1, labels[:, None])[:, 0]
-    wrong = logits.gather(1, (1 - labels)[:, None])[:, 0]
-    return wrong - right
-
-
-TWOAFC_LOSSES = {"ce": twoafc_cross_entropy, "margin": twoafc_margin}
 
 
 def classifier_margin(logits: Tensor, labels: Tensor) -> Tensor:
@@ -52,7 +41,11 @@ def classifier_margin(logits: Tensor, labels: Tensor) -> Tensor:
     return wrong - right
 
 
-CLASSIFIER_LOSSES = {"ce": lambda logits, labels: F.cross_entropy(logits.float(), labels, reduction="none"), "margin": classifier_margin}
+# 2AFC is a two-class classification of each reference: the same losses, under their 2AFC names.
+twoafc_cross_entropy = classifier_cross_entropy
+twoafc_margin = classifier_margin
+TWOAFC_LOSSES = {"ce": twoafc_cross_entropy, "margin": twoafc_margin}
+CLASSIFIER_LOSSES = {"ce": classifier_cross_entropy, "margin": classifier_margin}
 
 
 class ClassifierObjective:

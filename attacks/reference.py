@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 
 from .apgd import APGDResult, Objective
+from .losses import classifier_margin
+from .threat import perturbation_norm
 
 if TYPE_CHECKING:
     from .config import AttackConfig
@@ -44,9 +46,7 @@ def _fooled_by_argmax(logits: Tensor, labels: Tensor) -> Tensor:
 
 def _fooled_by_margin(logits: Tensor, labels: Tensor) -> Tensor:
     """Square's rule: a sample is done once its right logit is no longer strictly the largest."""
-    right = logits.gather(1, labels[:, None])[:, 0]
-    wrong = logits.scatter(1, labels[:, None], -torch.inf).amax(dim=1)
-    return right - wrong <= 0
+    return classifier_margin(logits, labels) >= 0
 
 
 class BatchClassifier:
@@ -73,7 +73,7 @@ class BatchClassifier:
 
     def _inside_ball(self, points: Tensor, positions: Tensor) -> bool:
         delta = (points.detach() - self.x[positions]).flatten(1)
-        size = delta.abs().amax(dim=1) if self.norm == "linf" else delta.norm(dim=1)
+        size = perturbation_norm(delta, self.norm)
         return bool((size <= self.eps * (1 + 1e-4) + 1e-5).all())
 
     def identify(self, points: Tensor) -> Tensor:

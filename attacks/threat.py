@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from torch import Tensor
+
 NORMS = ("linf", "l2")
 DEFAULT_EPS = {"linf": "4/255", "l2": "3.0"}
 
@@ -24,6 +26,12 @@ def parse_eps(text: str | float) -> float:
     if not math.isfinite(value):
         raise ValueError(message)
     return value
+
+
+def perturbation_norm(delta: Tensor, norm: str) -> Tensor:
+    """Per-sample size (B,) of perturbations `delta` (B, ...) in the threat model's norm."""
+    flat = delta.flatten(1)
+    return flat.abs().amax(dim=1) if norm == "linf" else flat.norm(dim=1)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import torch
 
 from attacks import AttackConfig, run_attack
 from attacks.losses import ClassifierObjective
+from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 from model_zoo.text_tower import text_tower_for_model
 from model_zoo.weights import perceptbench_cache_dir
@@ -58,7 +59,7 @@ class ClassificationTask:
             with torch.no_grad():
                 robust[attacked] = self.classifier(result.x_adv).argmax(dim=1)
             delta = (result.x_adv - images[attacked]).flatten(1)
-            perturbation[attacked] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+            perturbation[attacked] = perturbation_norm(delta, attack.norm)
         return [
             {
                 "class": self.classnames[int(labels[i])],

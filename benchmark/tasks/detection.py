@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from attacks import STANDARD, AttackConfig, EnsembleResult, TargetedEmbeddingObjective, ensemble_columns, run_attack
+from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
 from .pool import encode_images, similarity_to_set
@@ -89,7 +90,7 @@ class DetectionTask:
                 result = run_attack(attack, objective, images[index], [sample_ids[i] for i in index.tolist()])
                 robust_labels[index] = self._predict(model, result.x_adv)[0]
                 delta = (result.x_adv - images[index]).flatten(1)
-                perturbation[index] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+                perturbation[index] = perturbation_norm(delta, attack.norm)
                 for row, i in enumerate(index.tolist()):
                     target_names[i] = target_class
                     if isinstance(result, EnsembleResult) and ensemble is not None:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from attacks import STANDARD, AttackConfig, EnsembleResult, UntargetedEmbeddingObjective, ensemble_columns, run_attack
+from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
 from .pool import encode_images, similarity_to_set
@@ -91,7 +92,7 @@ class RetrievalTask:
                 ensemble = [result.sample_columns(row) for row in range(len(positions))]
             robust = self._average_precisions(model, result.x_adv, positions)
             delta = (result.x_adv - images).flatten(1)
-            perturbation = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+            perturbation = perturbation_norm(delta, attack.norm)
         return [
             {
                 "ap_medium_clean": clean[i]["medium"],

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from attacks import STANDARD, AttackConfig, EnsembleResult, Subset, TwoAFCObjective, ensemble_columns, run_attack, twoafc_predictions
+from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
 
@@ -71,7 +72,7 @@ class TwoAFCTask:
             robust_predictions[index] = twoafc_predictions(adversarial_logits)
             robust_logits[index] = adversarial_logits
             delta = (result.x_adv - reference[index]).flatten(1)
-            perturbation[index] = delta.abs().amax(dim=1) if attack.norm == "linf" else delta.norm(dim=1)
+            perturbation[index] = perturbation_norm(delta, attack.norm)
         clean_scores = twoafc_score(clean_predictions, judge, clean_logits, self.labels)
         robust_scores = twoafc_score(robust_predictions, judge, robust_logits, self.labels)
         return [
