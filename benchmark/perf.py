@@ -15,10 +15,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torch.utils.data import default_collate
 
-from attacks import TwoAFCObjective, apgd, twoafc_predictions
+from attacks import AttackConfig, TwoAFCObjective, apgd, twoafc_predictions
+from attacks.reference import run_reference_attack
 from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
 from model_zoo.base import PerceptualModel
@@ -77,17 +78,6 @@ class ThroughputReport:
         if numerator not in self.measurements or denominator not in self.measurements:
             return None
         return self.measurements[numerator].seconds / self.measurements[denominator].seconds
-
-
-class TwoAFCClassifier(nn.Module):
-    """The 2AFC task as a two-class classifier of the reference, for the reference attack."""
-
-    def __init__(self, objective: TwoAFCObjective):
-        super().__init__()
-        self.objective = objective
-
-    def forward(self, reference: Tensor) -> Tensor:
-        return self.objective.logits(reference).float()
 
 
 def _synchronize(device: torch.device) -> None:
@@ -153,14 +143,9 @@ def run_throughput(config: ThroughputConfig) -> ThroughputReport:
         return attack
 
     def reference() -> float:
-        from pyautoattack.autopgd_base import APGDAttack
-
-        classifier = TwoAFCClassifier(TwoAFCObjective(model, inputs["candidate_0"], inputs["candidate_1"], labels))
-        attack = APGDAttack(classifier, n_iter=config.n_iter, norm="Linf" if threat.norm == "linf" else "L2",
-                            n_restarts=1, eps=threat.eps, seed=config.seed, loss="ce", device=device)
-        adversarial = attack.perturb(reference_images, labels)
-        with torch.no_grad():
-            return (classifier(adversarial).argmax(dim=1) == labels).float().mean().item()
+        objective = TwoAFCObjective(model, inputs["candidate_0"], inputs["candidate_1"], labels)
+        attack = AttackConfig("apgd-ce-reference", threat.norm, threat.eps, threat.eps_text, n_iter=config.n_iter, seed=config.seed)
+        return 1.0 - run_reference_attack(attack, objective, reference_images).success.float().mean().item()
 
     methods: dict[str, tuple[str, Callable[[], Any]]] = {
         "floor": ("floor (encoder fwd+bwd)", floor),
