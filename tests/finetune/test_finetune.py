@@ -27,7 +27,7 @@ from model_zoo import create_model
 from model_zoo.download import sha256_of
 from model_zoo.trained_folder import CARD_FILE, read_card
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"random_weights": True, "model_kwargs": {"reduced": True}, "quiet": True}
 SINGLE = ProcessGroup()
 

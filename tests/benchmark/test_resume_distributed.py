@@ -15,7 +15,7 @@ from benchmark.checkpoint import PARTIAL_SUFFIX, BatchCheckpoint
 from benchmark.results import read_result, read_samples
 from benchmark.runner import EvaluationConfig, run_evaluation
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A real convnet at a tiny size; 3 batches of 4 so two ranks get an uneven share.
 EVALUATE = [
     "evaluate", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true",
