@@ -1,4 +1,5 @@
 """Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
+
 from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
 from .config import ATTACKS, AttackConfig, run_attack
 from .ensemble import STANDARD, EnsembleResult, Subset, ensemble_columns

@@ -9,6 +9,7 @@ iteration loop the state is updated with masks (`torch.where`), never with boole
 loop does not wait on the device except where succeeded samples are removed (every
 `compact_every` iterations: each one on CPU, where waiting is free, every few on GPU).
 """
+
 from __future__ import annotations
 
 import math
@@ -78,10 +79,9 @@ def _ascent_direction(grad: Tensor, norm: str) -> Tensor:
 
 def random_start(x: Tensor, norm: str, eps: float, generators: Sequence[torch.Generator]) -> Tensor:
     """A uniformly random direction scaled to the ball's boundary (Linf) or sphere (L2), clamped to [0, 1]."""
-    noise = torch.stack([
-        (2 * torch.rand(x.shape[1:], generator=g) - 1) if norm == "linf" else torch.randn(x.shape[1:], generator=g)
-        for g in generators
-    ]).to(device=x.device, dtype=x.dtype)
+    noise = torch.stack(
+        [(2 * torch.rand(x.shape[1:], generator=g) - 1) if norm == "linf" else torch.randn(x.shape[1:], generator=g) for g in generators]
+    ).to(device=x.device, dtype=x.dtype)
     if norm == "linf":
         noise = noise / noise.flatten(1).abs().amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
     else:
@@ -164,9 +164,19 @@ def apgd(
         if todo.numel() == 0:
             break
         run = _apgd_single_run(
-            objective, x[todo].detach(), todo, norm, eps, n_iter, sign, rho, early_stop,
+            objective,
+            x[todo].detach(),
+            todo,
+            norm,
+            eps,
+            n_iter,
+            sign,
+            rho,
+            early_stop,
             _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
-            on_iteration, compact_every, initial_step_size,
+            on_iteration,
+            compact_every,
+            initial_step_size,
         )
         keep_best(best_x, best_loss, success, todo, run)
     return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)

@@ -1,4 +1,5 @@
 """Attack configurations by name, and the one entry point tasks call to run them."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,11 +65,25 @@ def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids
         return run_reference_attack(config, objective, x)
     if config.name == "square":
         return square(
-            objective, x, norm=config.norm, eps=config.eps, n_queries=config.n_iter, n_restarts=config.n_restarts,
-            seed=config.seed, sample_ids=sample_ids, maximize=maximize,
+            objective,
+            x,
+            norm=config.norm,
+            eps=config.eps,
+            n_queries=config.n_iter,
+            n_restarts=config.n_restarts,
+            seed=config.seed,
+            sample_ids=sample_ids,
+            maximize=maximize,
         )
     return apgd(
-        objective, x, norm=config.norm, eps=config.eps, n_iter=config.n_iter, n_restarts=config.n_restarts,
-        random_init=config.random_init, seed=config.seed, sample_ids=sample_ids,
+        objective,
+        x,
+        norm=config.norm,
+        eps=config.eps,
+        n_iter=config.n_iter,
+        n_restarts=config.n_restarts,
+        random_init=config.random_init,
+        seed=config.seed,
+        sample_ids=sample_ids,
         maximize=maximize,
     )

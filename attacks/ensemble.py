@@ -15,6 +15,7 @@ and 6) cannot say which samples are broken; there every member runs on every sam
 own loss (APGD, APGD from other random starts, Square) and each sample keeps its highest-loss point.
 A metric whose loss carries no gradient is attacked by Square alone, and the record says so.
 """
+
 from __future__ import annotations
 
 import time
@@ -95,7 +96,10 @@ def member_column(success_based: bool) -> str:
 
 
 def ensemble_columns(
-    success_based: bool, member: str = "", seconds: dict[str, float] | None = None, skipped: Sequence[str] = (),
+    success_based: bool,
+    member: str = "",
+    seconds: dict[str, float] | None = None,
+    skipped: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The per-sample outcome columns of a standard evaluation; the defaults fill samples that were not attacked."""
     seconds = seconds or {}
@@ -159,8 +163,13 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
         with torch.no_grad():
             best_loss = sign * objective(best_x, everyone).loss.detach().float()
     return EnsembleResult(
-        x_adv=best_x, success=success, loss=sign * best_loss, success_based=success_based, member=member,
-        seconds=seconds, skipped=skipped,
+        x_adv=best_x,
+        success=success,
+        loss=sign * best_loss,
+        success_based=success_based,
+        member=member,
+        seconds=seconds,
+        skipped=skipped,
     )
 
 
@@ -172,14 +181,16 @@ def summarise_members(attack: dict[str, Any], records: list[dict[str, Any]]) -> 
     column = member_column(success_based)
     members = []
     for name, member_config in zip(member_names(success_based), standard_members(AttackConfig(**attack), success_based)):
-        members.append({
-            "name": name,
-            "attack": member_config.name,
-            "n_iter": member_config.n_iter,
-            "n_restarts": member_config.n_restarts,
-            "seed": member_config.seed,
-            ("broken" if success_based else "kept_points"): sum(1 for r in records if r.get(column) == name),
-            "seconds": sum(float(r.get(SECONDS_PREFIX + name) or 0.0) for r in records),
-            "skipped_on": sum(1 for r in records if name in str(r.get(SKIPPED_COLUMN) or "").split(";")),
-        })
+        members.append(
+            {
+                "name": name,
+                "attack": member_config.name,
+                "n_iter": member_config.n_iter,
+                "n_restarts": member_config.n_restarts,
+                "seed": member_config.seed,
+                ("broken" if success_based else "kept_points"): sum(1 for r in records if r.get(column) == name),
+                "seconds": sum(float(r.get(SECONDS_PREFIX + name) or 0.0) for r in records),
+                "skipped_on": sum(1 for r in records if name in str(r.get(SKIPPED_COLUMN) or "").split(";")),
+            }
+        )
     return {"members": members, "per_sample_column": column, "success_based": success_based}

@@ -5,6 +5,7 @@ CLIP text tower): minimise ||phi(z + d) / ||phi(z + d)|| - target||^2 over ||d||
 from z = grey (0.5) plus uniform noise in [-8/255, 8/255], with APGD for 500 iterations and an
 initial step size of 200. The L2 ball is centred on z and acts as a regulariser.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -73,8 +74,16 @@ def invert(
     start = noisy_grey_start(len(seeds), config.image_size, seeds, config.init_noise).to(device)
     objective = InversionObjective(embed, targets.to(device))
     result = apgd(
-        objective, start, norm="l2", eps=config.radius, n_iter=config.n_iter, random_init=False,
-        maximize=False, early_stop=False, initial_step_size=config.initial_step_size, on_iteration=on_iteration,
+        objective,
+        start,
+        norm="l2",
+        eps=config.radius,
+        n_iter=config.n_iter,
+        random_init=False,
+        maximize=False,
+        early_stop=False,
+        initial_step_size=config.initial_step_size,
+        on_iteration=on_iteration,
     )
     # cos = 1 - d^2 / 2 for unit vectors
     return InversionOutput(images=result.x_adv.detach(), similarity=1.0 - result.loss.detach() / 2.0, history=objective.history)

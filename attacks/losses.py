@@ -1,4 +1,5 @@
 """Attack objectives as plain functions over a batch: what APGD and Square maximise."""
+
 from __future__ import annotations
 
 import copy
@@ -68,9 +69,7 @@ class ClassifierObjective:
     def __call__(self, x: Tensor, index: Tensor) -> ClassifierOutput:
         logits = self.logits_fn(x)
         labels = self.labels[index]
-        return ClassifierOutput(
-            loss=self.loss_fn(logits, labels), success=logits.argmax(dim=1) != labels, logits=logits, labels=labels
-        )
+        return ClassifierOutput(loss=self.loss_fn(logits, labels), success=logits.argmax(dim=1) != labels, logits=logits, labels=labels)
 
 
 class TwoAFCObjective:

@@ -8,6 +8,7 @@ written on our `Objective` protocol and `project`, so any loss APGD attacks can 
 APGD (`attacks.apgd`) stays the evaluation attack: its step-size schedule and restarts cost more
 than a training step can afford.
 """
+
 from __future__ import annotations
 
 import torch

@@ -7,6 +7,7 @@ of it, the samples not yet fooled, or the subset it queried last. `BatchClassifi
 subset a query is and checks every queried point lies in the eps-ball of the clean sample it was
 matched to, so a mismatch is an error, never a silent wrong number.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -110,13 +111,26 @@ def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) 
     classifier = BatchClassifier(objective, x, config.norm, config.eps, _fooled_by_margin if is_square else _fooled_by_argmax)
     if is_square:
         attack = SquareAttack(
-            classifier, norm=norm, n_queries=config.n_iter, eps=config.eps, p_init=0.8, n_restarts=config.n_restarts,
-            seed=config.seed, loss="margin", device=x.device,
+            classifier,
+            norm=norm,
+            n_queries=config.n_iter,
+            eps=config.eps,
+            p_init=0.8,
+            n_restarts=config.n_restarts,
+            seed=config.seed,
+            loss="margin",
+            device=x.device,
         )
     else:
         attack = APGDAttack(
-            classifier, norm=norm, n_iter=config.n_iter, n_restarts=config.n_restarts, eps=config.eps,
-            seed=config.seed, loss="ce", device=x.device,
+            classifier,
+            norm=norm,
+            n_iter=config.n_iter,
+            n_restarts=config.n_restarts,
+            eps=config.eps,
+            seed=config.seed,
+            loss="ce",
+            device=x.device,
         )
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):

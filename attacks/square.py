@@ -5,6 +5,7 @@ No gradients are used, so it checks that APGD's numbers are not an artefact of m
 Each sample draws its own windows and signs from its own generator, so a sample's attack does not
 depend on the batch it sits in. Samples whose attack succeeded stop querying.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,7 +117,7 @@ def _l2_init(x: Tensor, eps: float, generators: list[torch.Generator]) -> Tensor
     for i in range(n_r):
         for j in range(n_c):
             r, q = start_r + i * side, start_c + j * side
-            delta[:, :, r:r + side, q:q + side] += pattern * signs[:, i * n_c + j].view(n, c, 1, 1)
+            delta[:, :, r : r + side, q : q + side] += pattern * signs[:, i * n_c + j].view(n, c, 1, 1)
     return (x + eps * delta / (_flat_norm(delta) + 1e-12)).clamp(0.0, 1.0)
 
 

@@ -1,4 +1,5 @@
 """Threat models: the norm and radius of allowed perturbations, parsed from user text like '4/255'."""
+
 from __future__ import annotations
 
 import math

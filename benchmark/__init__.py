@@ -1,4 +1,5 @@
 """perceptbench's benchmark: datasets, tasks, the runner and the `bench` CLI. `benchmark.evaluate(model, ...)` is the library API."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

@@ -3,6 +3,7 @@
 Autocast covers the model only in effect: APGD's images, gradients, steps, projections and best-point
 tracking stay in fp32 because the attacked images are fp32 tensors and the losses are cast to fp32.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """The library API: `evaluate(model, ...)`, RobustBench's `benchmark(model)` for perceptual metrics."""
+
 from __future__ import annotations
 
 import tempfile

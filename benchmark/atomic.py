@@ -1,4 +1,5 @@
 """Write files via a temporary file and rename, so readers never see a half-written file."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Each line holds one batch and the hash of the full configuration that produced i
 the same command skips what is done, and a changed configuration never mixes with old outcomes.
 A line torn by a kill is ignored; that batch is simply evaluated again.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The `bench` command line: evaluate, list models and datasets, build the leaderboard."""
+
 from __future__ import annotations
 
 import sys
@@ -20,15 +21,22 @@ from .submission_cli import results, submit, verify_submission_command
 
 def run_options(command):
     """The options of every command that runs evaluations (evaluate, sweep)."""
-    for option in reversed([
-        click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
-        click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
-        click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
-        click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only."),
-        click.option("--seed", default=0, show_default=True, type=int),
-        click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA]."),
-        click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
-    ]):
+    for option in reversed(
+        [
+            click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
+            click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
+            click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
+            click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only."),
+            click.option("--seed", default=0, show_default=True, type=int),
+            click.option(
+                "--data-root",
+                default=None,
+                type=click.Path(file_okay=False),
+                help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].",
+            ),
+            click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
+        ]
+    ):
         command = option(command)
     return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
 
@@ -44,19 +52,62 @@ def main() -> None:
 @click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
 @click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
-@click.option("--attack", default="apgd-ce", show_default=True, help="Attack (standard = the ensemble APGD-CE, APGD-margin x2, Square; apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.")
+@click.option(
+    "--attack",
+    default="apgd-ce",
+    show_default=True,
+    help="Attack (standard = the ensemble APGD-CE, APGD-margin x2, Square; apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.",
+)
 @click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's query budget inside --attack standard.")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
-@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.")
+@click.option(
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.",
+)
 @batch_size_option()
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]), help="Autocast of the model (GPU); the attack's arithmetic stays fp32.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    help="Autocast of the model (GPU); the attack's arithmetic stays fp32.",
+)
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @user_errors
-def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_queries, n_restarts, n_ex, n_ex_per_split, dataset_options, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet, checks, precision, channels_last, compile_model, distributed):
+def evaluate(
+    models,
+    dataset,
+    split,
+    threats,
+    eps,
+    attack,
+    n_iter,
+    square_queries,
+    n_restarts,
+    n_ex,
+    n_ex_per_split,
+    dataset_options,
+    batch_size,
+    device,
+    seed,
+    data_root,
+    output_dir,
+    random_weights,
+    model_kwargs,
+    quiet,
+    checks,
+    precision,
+    channels_last,
+    compile_model,
+    distributed,
+):
     """Evaluate models on a dataset, clean and under attack, and write one result file per run.
 
     Re-running an interrupted command continues from its checkpoint. Under
@@ -67,11 +118,28 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
 
     configs = [
         EvaluationConfig(
-            model=model, dataset=dataset, split=split, threat=threat, eps=eps, attack=attack, n_iter=n_iter,
-            n_restarts=n_restarts, n_ex=n_ex, batch_size=parse_batch_size(batch_size), device=device, seed=seed,
-            pretrained=not random_weights, data_root=data_root, model_kwargs=parse_kwargs(model_kwargs),
-            n_ex_per_split=n_ex_per_split, dataset_options=parse_kwargs(dataset_options), checks=checks,
-            precision=precision, channels_last=channels_last, compile_model=compile_model, square_queries=square_queries,
+            model=model,
+            dataset=dataset,
+            split=split,
+            threat=threat,
+            eps=eps,
+            attack=attack,
+            n_iter=n_iter,
+            n_restarts=n_restarts,
+            n_ex=n_ex,
+            batch_size=parse_batch_size(batch_size),
+            device=device,
+            seed=seed,
+            pretrained=not random_weights,
+            data_root=data_root,
+            model_kwargs=parse_kwargs(model_kwargs),
+            n_ex_per_split=n_ex_per_split,
+            dataset_options=parse_kwargs(dataset_options),
+            checks=checks,
+            precision=precision,
+            channels_last=channels_last,
+            compile_model=compile_model,
+            square_queries=square_queries,
         )
         for model in split_list(models)
         for threat in split_list(threats, "--threat")
@@ -97,8 +165,10 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
         )
         for member in result.ensemble.get("members", []):
             count = f"broke {member['broken']}" if "broken" in member else f"kept point on {member['kept_points']}"
-            click.echo(f"  member {member['name']} ({member['n_iter']} {'queries' if member['name'] == 'square' else 'it'} x {member['n_restarts']}): "
-                       f"{count} samples, {member['seconds']:.1f}s")
+            click.echo(
+                f"  member {member['name']} ({member['n_iter']} {'queries' if member['name'] == 'square' else 'it'} x {member['n_restarts']}): "
+                f"{count} samples, {member['seconds']:.1f}s"
+            )
         for name, check in result.checks.items():
             click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
 
@@ -108,11 +178,31 @@ def evaluate(models, dataset, split, threats, eps, attack, n_iter, square_querie
 @click.option("--model", required=True, help="Model name (see `bench models`).")
 @click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
 @click.option("--eps", "eps_values", default=None, help="Radii to sweep, e.g. 0,1/255,2/255,4/255 (or one radius for an --n-iter sweep).")
-@click.option("--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep).")
+@click.option(
+    "--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep)."
+)
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
 @batch_size_option()
 @user_errors
-def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n_restarts, n_ex, batch_size, device, seed, data_root, output_dir, random_weights, model_kwargs, quiet):
+def sweep(
+    model,
+    dataset,
+    split,
+    threat,
+    eps_values,
+    iteration_values,
+    attack,
+    n_restarts,
+    n_ex,
+    batch_size,
+    device,
+    seed,
+    data_root,
+    output_dir,
+    random_weights,
+    model_kwargs,
+    quiet,
+):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
     from .runner import EvaluationConfig
     from .sweep import parse_eps_values, parse_iteration_values, run_sweep
@@ -124,21 +214,38 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
         raise ValueError("sweep one axis: give several values to --eps (e.g. 0,1/255,2/255) or to --n-iter (e.g. 0,50,100), not both")
     axis = swept[0]
     base = EvaluationConfig(
-        model=model, dataset=dataset, split=split, threat=threat, eps=eps_list[0] if axis == "n_iter" and eps_list else None,
-        attack=attack, n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100, n_restarts=n_restarts,
-        n_ex=n_ex, batch_size=parse_batch_size(batch_size), device=device, seed=seed, pretrained=not random_weights, data_root=data_root,
+        model=model,
+        dataset=dataset,
+        split=split,
+        threat=threat,
+        eps=eps_list[0] if axis == "n_iter" and eps_list else None,
+        attack=attack,
+        n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100,
+        n_restarts=n_restarts,
+        n_ex=n_ex,
+        batch_size=parse_batch_size(batch_size),
+        device=device,
+        seed=seed,
+        pretrained=not random_weights,
+        data_root=data_root,
         model_kwargs=parse_kwargs(model_kwargs),
     )
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
     for point in result.points:
-        click.echo(f"{axis} {point.value}: clean {100 * point.result.scores['clean']:.2f}  robust {100 * point.result.scores['robust']:.2f}  -> {point.path}")
+        click.echo(
+            f"{axis} {point.value}: clean {100 * point.result.scores['clean']:.2f}  robust {100 * point.result.scores['robust']:.2f}  -> {point.path}"
+        )
     click.echo(f"plot: {result.plot}")
 
 
 @main.command()
 @click.option("--model", default="clip-convnext", show_default=True, help="Model name (see `bench models`).")
-@click.option("--random-weights/--pretrained", default=True, show_default=True,
-              help="Random weights by default: timing does not depend on them and nothing is downloaded.")
+@click.option(
+    "--random-weights/--pretrained",
+    default=True,
+    show_default=True,
+    help="Random weights by default: timing does not depend on them and nothing is downloaded.",
+)
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @click.option("--batch-size", default=4, show_default=True, type=int)
 @click.option("--n-iter", default=10, show_default=True, type=int)
@@ -152,16 +259,44 @@ def sweep(model, dataset, split, threat, eps_values, iteration_values, attack, n
 @click.option("--repeats", default=3, show_default=True, type=int, help="Round-robin repeats; each method's fastest is kept.")
 @click.option("--no-reference", is_flag=True, help="Skip AutoAttack's APGD (pyautoattack).")
 @user_errors
-def perf(model, random_weights, model_kwargs, batch_size, n_iter, image_size, threat, eps, device, precision, channels_last, compile_model, repeats, no_reference):
+def perf(
+    model,
+    random_weights,
+    model_kwargs,
+    batch_size,
+    n_iter,
+    image_size,
+    threat,
+    eps,
+    device,
+    precision,
+    channels_last,
+    compile_model,
+    repeats,
+    no_reference,
+):
     """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
     from .perf import ThroughputConfig, format_report, run_throughput
 
     if min(batch_size, n_iter, image_size, repeats) < 1:
-        raise ValueError(f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}")
+        raise ValueError(
+            f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}"
+        )
     config = ThroughputConfig(
-        model=model, pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs), batch_size=batch_size,
-        n_iter=n_iter, image_size=image_size, threat=threat, eps=eps, device=device, precision=precision,
-        channels_last=channels_last, compile_model=compile_model, repeats=repeats, reference=not no_reference,
+        model=model,
+        pretrained=not random_weights,
+        model_kwargs=parse_kwargs(model_kwargs),
+        batch_size=batch_size,
+        n_iter=n_iter,
+        image_size=image_size,
+        threat=threat,
+        eps=eps,
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+        compile_model=compile_model,
+        repeats=repeats,
+        reference=not no_reference,
     )
     click.echo(format_report(run_throughput(config)))
 
@@ -174,16 +309,33 @@ def models(pattern):
     for name in list_models(pattern):
         card = get_model_card(name)
         parameters = f"{card.parameters / 1e6:.1f}M" if card.parameters else "-"
-        rows.append([name, card.family, card.backbone, card.robust_training + (f" {card.robust_eps}" if card.robust_eps else ""),
-                     card.finetuning, card.weights.describe(), parameters,
-                     card.preprocessing.get("description", "-").split(";")[0].split(" (")[0]])
-    click.echo(tabulate(rows, headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights", "parameters", "preprocessing"],
-                        tablefmt="simple", disable_numparse=True))
+        rows.append(
+            [
+                name,
+                card.family,
+                card.backbone,
+                card.robust_training + (f" {card.robust_eps}" if card.robust_eps else ""),
+                card.finetuning,
+                card.weights.describe(),
+                parameters,
+                card.preprocessing.get("description", "-").split(";")[0].split(" (")[0],
+            ]
+        )
+    click.echo(
+        tabulate(
+            rows,
+            headers=["model", "family", "backbone", "robust training", "fine-tuning", "weights", "parameters", "preprocessing"],
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+    )
     click.echo(f"\n{len(rows)} models")
 
 
 @main.command()
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].")
+@click.option(
+    "--data-root", default=None, type=click.Path(file_okay=False), help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA]."
+)
 def datasets(data_root):
     """List datasets and whether each is available locally."""
     root = resolve_data_root(data_root)
@@ -203,7 +355,13 @@ def datasets(data_root):
 @click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", default="site", show_default=True, type=click.Path(file_okay=False))
 @click.option("--no-reported", is_flag=True, help="Leave out the numbers the paper reports (show only results from DIR).")
-@click.option("--submissions", "submissions_dir", default=None, type=click.Path(file_okay=False), help="Also read the submission folders here (e.g. submissions/).")
+@click.option(
+    "--submissions",
+    "submissions_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also read the submission folders here (e.g. submissions/).",
+)
 @user_errors
 def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
     """Build a static site (index.html, a page per model), LEADERBOARD.md and leaderboard.csv from a results folder."""

@@ -3,6 +3,7 @@
 Command modules (cli.py, data_cli.py, invert_cli.py, submission_cli.py, finetune/cli.py) import
 from here and never from each other, so registering a group in cli.py needs no import tricks.
 """
+
 from __future__ import annotations
 
 import functools
@@ -70,20 +71,28 @@ def parse_batch_size(value: str | int | None) -> int | str | None:
 def batch_size_option(default: str | None = "32"):
     """The --batch-size of every command that runs evaluations (evaluate, sweep, reproduce, submit, verify)."""
     extra = "" if default is not None else " [default: the submission's]"
-    return click.option("--batch-size", default=default, show_default=default is not None,
-                        help=f"Samples per batch, or 'auto' (the largest that fits GPU memory).{extra}")
+    return click.option(
+        "--batch-size",
+        default=default,
+        show_default=default is not None,
+        help=f"Samples per batch, or 'auto' (the largest that fits GPU memory).{extra}",
+    )
 
 
 def model_options(random_weights_help: str):
     """--device, --random-weights, --model-kwarg and --quiet, as every command that builds models takes them."""
 
     def decorate(command):
-        for option in reversed([
-            click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
-            click.option("--random-weights", is_flag=True, help=random_weights_help),
-            click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."),
-            click.option("--quiet", is_flag=True, help="No progress bar."),
-        ]):
+        for option in reversed(
+            [
+                click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+                click.option("--random-weights", is_flag=True, help=random_weights_help),
+                click.option(
+                    "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."
+                ),
+                click.option("--quiet", is_flag=True, help="No progress bar."),
+            ]
+        ):
             command = option(command)
         return command
 

@@ -1,4 +1,5 @@
 """`bench data download NAME` and `bench data verify NAME`, and `bench reproduce TABLE`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,11 +79,29 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
 
         if batch_size == "auto":
             raise ValueError(f"{table} runs its own loops: give --batch-size a number ('auto' is for evaluation runs)")
-        return reproduce_custom(table, split_list(models) if models else None, dry_run, data_root, output_dir, device, batch_size,
-                                n_ex, not random_weights, parse_kwargs(model_kwargs), not quiet, click.echo)
+        return reproduce_custom(
+            table,
+            split_list(models) if models else None,
+            dry_run,
+            data_root,
+            output_dir,
+            device,
+            batch_size,
+            n_ex,
+            not random_weights,
+            parse_kwargs(model_kwargs),
+            not quiet,
+            click.echo,
+        )
     spec = get_table(table)
-    overrides = dict(data_root=data_root, device=device, batch_size=batch_size, n_ex=n_ex,
-                     pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs))
+    overrides = dict(
+        data_root=data_root,
+        device=device,
+        batch_size=batch_size,
+        n_ex=n_ex,
+        pretrained=not random_weights,
+        model_kwargs=parse_kwargs(model_kwargs),
+    )
     planned = plan_table(table, split_list(models) if models else None, **overrides)
     click.echo(f"{spec['title']}: {len(planned)} runs")
     if spec.get("note"):

@@ -3,6 +3,7 @@
 Ranks take whole batches in turn (batch b goes to rank b % world_size), so every batch is the same
 as in a single-process run and the gathered outcomes give exactly the single-process result.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """What a result needs to be traced: package versions, device, code revision."""
+
 from __future__ import annotations
 
 import platform

@@ -4,6 +4,7 @@ For each model, the targets (images, or prompts through the CLIP text tower) are
 seeds and inverted in batches with `attacks.inversion` (paper Sec. VI, App. A-B). The grid has a
 row per model and a column per (target, seed); feature inversion adds a first row of originals.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,10 +55,14 @@ class InversionRun:
         if not self.seeds:
             raise ValueError("name at least one seed with --seeds, e.g. --seeds 0,1,2")
         if self.batch_size < 1 or self.config.n_iter < 0 or self.config.image_size < 8:
-            raise ValueError(f"need --batch-size >= 1, --n-iter >= 0, --image-size >= 8; got {self.batch_size}, {self.config.n_iter}, {self.config.image_size}")
+            raise ValueError(
+                f"need --batch-size >= 1, --n-iter >= 0, --image-size >= 8; got {self.batch_size}, {self.config.n_iter}, {self.config.image_size}"
+            )
         for model in self.models:  # clear errors before any model is built
             if not get_model_card(model).has_embedding:
-                raise ValueError(f"model '{model}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)")
+                raise ValueError(
+                    f"model '{model}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)"
+                )
             if self.kind == "text":
                 text_tower_source(model)
         if self.kind == "features":
@@ -134,23 +139,25 @@ def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = Tr
     for name in run.models:
         model = create_model(name, pretrained=run.pretrained, device=run.device, **run.model_kwargs)
         if not model.has_embedding:
-            raise ValueError(f"model '{name}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)")
+            raise ValueError(
+                f"model '{name}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)"
+            )
         targets = target_embeddings(run, model, name, originals)
         row: list[Tensor] = []
         for start in range(0, len(pairs), run.batch_size):
-            chunk = pairs[start:start + run.batch_size]
+            chunk = pairs[start : start + run.batch_size]
             index = torch.tensor([t for t, _ in chunk], device=run.device)
             bar.set_postfix(model=name)
-            out = invert(model.embed, targets[index], [s for _, s in chunk], run.config, run.device,
-                         on_iteration=lambda _: bar.update(1))
+            out = invert(model.embed, targets[index], [s for _, s in chunk], run.config, run.device, on_iteration=lambda _: bar.update(1))
             with torch.no_grad():
                 grey = noisy_grey_start(len(chunk), size, [s for _, s in chunk], run.config.init_noise).to(run.device)
                 start_similarity = (model.features(grey) * targets[index]).sum(dim=-1)
             for (t, seed), image, sim, sim0 in zip(chunk, out.images, out.similarity.tolist(), start_similarity.tolist()):
                 path = output_dir / _slug(name) / f"{slugs[t]}-seed{seed}.png"
                 save_image(image, path)
-                records.append(InvertedImage(name, run.targets[t], seed, str(path.relative_to(output_dir)), sim, sim0,
-                                             out.history[0], out.history[-1]))
+                records.append(
+                    InvertedImage(name, run.targets[t], seed, str(path.relative_to(output_dir)), sim, sim0, out.history[0], out.history[-1])
+                )
                 row.append(image.cpu())
         rows.append(row)
         del model
@@ -168,18 +175,29 @@ def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = Tr
     save_grid(rows, row_labels, column_labels, grid_path, title=title)
 
     report = InversionReport(
-        kind=run.kind, models=run.models, targets=run.targets, seeds=run.seeds,
+        kind=run.kind,
+        models=run.models,
+        targets=run.targets,
+        seeds=run.seeds,
         config={**asdict(run.config), "batch_size": run.batch_size, "device": run.device, "model_kwargs": run.model_kwargs},
-        weights=weights, images=records, grid=str(grid_path.relative_to(output_dir)),
-        timing_s={"total_s": time.perf_counter() - started}, environment=environment(run.device),
+        weights=weights,
+        images=records,
+        grid=str(grid_path.relative_to(output_dir)),
+        timing_s={"total_s": time.perf_counter() - started},
+        environment=environment(run.device),
     )
     atomic_write_text(output_dir / "inversion.json", json.dumps(report.to_dict(), indent=2) + "\n")
     return report
 
 
 def save_grid(
-    rows: Sequence[Sequence[Tensor]], row_labels: Sequence[str], column_labels: Sequence[str], path: Path,
-    title: str = "", cell: int = 160, label_width: int = 150,
+    rows: Sequence[Sequence[Tensor]],
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    path: Path,
+    title: str = "",
+    cell: int = 160,
+    label_width: int = 150,
 ) -> Path:
     """A labelled grid of (3, H, W) images in [0, 1]: a row label on the left, column labels on top."""
     font = ImageFont.load_default()
@@ -201,7 +219,9 @@ def save_grid(
             draw.text((pad, y + cell // 2 - 6 + 12 * line), text, fill="black", font=font)
         for c, image in enumerate(images):
             array = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            tile = Image.fromarray(array).resize((cell, cell), Image.Resampling.NEAREST if array.shape[0] < cell else Image.Resampling.BICUBIC)
+            tile = Image.fromarray(array).resize(
+                (cell, cell), Image.Resampling.NEAREST if array.shape[0] < cell else Image.Resampling.BICUBIC
+            )
             canvas.paste(tile, (label_width + pad + c * (cell + pad), y))
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)

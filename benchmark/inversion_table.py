@@ -6,6 +6,7 @@ mean cosine similarity of its embeddings of the original and the reconstruction 
 8-bit PNGs `bench invert` wrote, i.e. the images a person looks at). Robust judges
 should prefer reconstructions from robust generators; every model prefers its own.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ def table7_images(folder: Path, n_ex: int | None = None) -> list[Path]:
 
 
 def cross_similarity(
-    models: list[str], originals: torch.Tensor, reconstructions: dict[str, torch.Tensor], pretrained: bool,
-    model_kwargs: dict[str, Any], device: str, batch_size: int,
+    models: list[str],
+    originals: torch.Tensor,
+    reconstructions: dict[str, torch.Tensor],
+    pretrained: bool,
+    model_kwargs: dict[str, Any],
+    device: str,
+    batch_size: int,
 ) -> dict[str, dict[str, float]]:
     """{generator: {judge: mean cosine of the judge's embeddings of original and reconstruction}}."""
     matrix: dict[str, dict[str, float]] = {g: {} for g in reconstructions}
@@ -48,8 +54,10 @@ def cross_similarity(
         judge = create_model(judge_name, pretrained=pretrained, device=device, **model_kwargs)
         with torch.no_grad():
             for generator, images in reconstructions.items():
-                sims = [judge.sim(images[i:i + batch_size].to(device), originals[i:i + batch_size].to(device))
-                        for i in range(0, len(images), batch_size)]
+                sims = [
+                    judge.sim(images[i : i + batch_size].to(device), originals[i : i + batch_size].to(device))
+                    for i in range(0, len(images), batch_size)
+                ]
                 matrix[generator][judge_name] = float(torch.cat(sims).mean())
         del judge
     return matrix
@@ -59,25 +67,44 @@ PAPER_INVERSION = InversionConfig()
 
 
 def run_inversion_table(
-    models: list[str], images: list[Path], output_dir: Path, config: InversionConfig = PAPER_INVERSION,
-    pretrained: bool = True, model_kwargs: dict[str, Any] | None = None, device: str = "cpu", batch_size: int = 8,
+    models: list[str],
+    images: list[Path],
+    output_dir: Path,
+    config: InversionConfig = PAPER_INVERSION,
+    pretrained: bool = True,
+    model_kwargs: dict[str, Any] | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
     progress: bool = True,
 ) -> tuple[dict[str, dict[str, float]], Path]:
     """Invert `images` with every model, judge with every model; write `reproduce-table7.json`."""
     model_kwargs = model_kwargs or {}
     inversion_dir = Path(output_dir) / "table7-inversions"
-    run = InversionRun(kind="features", models=models, targets=[str(p) for p in images], seeds=[0], config=config,
-                       pretrained=pretrained, model_kwargs=model_kwargs, device=device, batch_size=batch_size)
+    run = InversionRun(
+        kind="features",
+        models=models,
+        targets=[str(p) for p in images],
+        seeds=[0],
+        config=config,
+        pretrained=pretrained,
+        model_kwargs=model_kwargs,
+        device=device,
+        batch_size=batch_size,
+    )
     report = run_inversion(run, inversion_dir, progress=progress)
     originals = torch.stack([load_image_center_crop(p, config.image_size) for p in images])
     reconstructions = {
-        generator: torch.stack([load_image(inversion_dir / r.file) for r in report.images if r.model == generator])
-        for generator in models
+        generator: torch.stack([load_image(inversion_dir / r.file) for r in report.images if r.model == generator]) for generator in models
     }
     matrix = cross_similarity(models, originals, reconstructions, pretrained, model_kwargs, device, batch_size)
     result = {
-        "table": "table7", "models": models, "images": [str(p) for p in images], "inversion": str(inversion_dir / "inversion.json"),
-        "cosine": matrix, "weights": report.weights, "config": report.config,
+        "table": "table7",
+        "models": models,
+        "images": [str(p) for p in images],
+        "inversion": str(inversion_dir / "inversion.json"),
+        "cosine": matrix,
+        "weights": report.weights,
+        "config": report.config,
     }
     if report.weights == "random":
         result["note"] = RANDOM_WEIGHTS_LABEL

@@ -1,4 +1,5 @@
 """`bench invert features` and `bench invert text`: the paper's visual concepts (Sec. VI, Figures 4-6)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,21 +13,31 @@ from .cli_common import model_options, parse_kwargs, split_list, user_errors
 
 def inversion_options(command):
     defaults = InversionConfig()
-    for option in reversed([
-        click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`)."),
-        click.option("--seeds", default="0", show_default=True, help="Seeds of the noisy grey start, comma-separated (Figure 5: several)."),
-        click.option("--n-iter", default=defaults.n_iter, show_default=True, type=int, help="APGD iterations."),
-        click.option("--radius", default=defaults.radius, show_default=True, type=float, help="L2 radius around the start (a regulariser)."),
-        click.option("--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."),
-        click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
-        click.option("--batch-size", default=8, show_default=True, type=int, help="Images optimised together."),
-        click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
-    ]):
+    for option in reversed(
+        [
+            click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`)."),
+            click.option(
+                "--seeds", default="0", show_default=True, help="Seeds of the noisy grey start, comma-separated (Figure 5: several)."
+            ),
+            click.option("--n-iter", default=defaults.n_iter, show_default=True, type=int, help="APGD iterations."),
+            click.option(
+                "--radius", default=defaults.radius, show_default=True, type=float, help="L2 radius around the start (a regulariser)."
+            ),
+            click.option(
+                "--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."
+            ),
+            click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
+            click.option("--batch-size", default=8, show_default=True, type=int, help="Images optimised together."),
+            click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
+        ]
+    ):
         command = option(command)
     return model_options("Random weights (smoke runs; labelled as such).")(command)
 
 
-def _run(kind, targets, models, seeds, n_iter, radius, step_size, image_size, batch_size, device, output_dir, random_weights, model_kwargs, quiet):
+def _run(
+    kind, targets, models, seeds, n_iter, radius, step_size, image_size, batch_size, device, output_dir, random_weights, model_kwargs, quiet
+):
     from .inversion import InversionRun, run_inversion
 
     try:
@@ -34,15 +45,25 @@ def _run(kind, targets, models, seeds, n_iter, radius, step_size, image_size, ba
     except ValueError:
         raise ValueError(f"--seeds expects integers separated by commas, e.g. 0,1,2; got '{seeds}'") from None
     run = InversionRun(
-        kind=kind, models=split_list(models), targets=list(targets), seeds=seed_list,
+        kind=kind,
+        models=split_list(models),
+        targets=list(targets),
+        seeds=seed_list,
         config=InversionConfig(n_iter=n_iter, radius=radius, initial_step_size=step_size, image_size=image_size),
-        pretrained=not random_weights, model_kwargs=parse_kwargs(model_kwargs), device=device, batch_size=batch_size,
+        pretrained=not random_weights,
+        model_kwargs=parse_kwargs(model_kwargs),
+        device=device,
+        batch_size=batch_size,
     )
     report = run_inversion(run, Path(output_dir), progress=not quiet)
     for image in report.images:
-        click.echo(f"{image.model}  {image.target!r} seed {image.seed}: cosine {image.similarity:.4f} (start {image.start_similarity:.4f}) -> {Path(output_dir) / image.file}")
+        click.echo(
+            f"{image.model}  {image.target!r} seed {image.seed}: cosine {image.similarity:.4f} (start {image.start_similarity:.4f}) -> {Path(output_dir) / image.file}"
+        )
     suffix = "  [random weights: smoke run, not a real result]" if report.weights == "random" else ""
-    click.echo(f"grid: {Path(output_dir) / report.grid}\nsimilarities: {Path(output_dir) / 'inversion.json'}  ({report.timing_s['total_s']:.1f}s){suffix}")
+    click.echo(
+        f"grid: {Path(output_dir) / report.grid}\nsimilarities: {Path(output_dir) / 'inversion.json'}  ({report.timing_s['total_s']:.1f}s){suffix}"
+    )
 
 
 @click.group()
@@ -51,7 +72,14 @@ def invert() -> None:
 
 
 @invert.command()
-@click.option("--image", "images", multiple=True, required=True, type=click.Path(dir_okay=False), help="Image to reconstruct from its embedding (repeat for several).")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Image to reconstruct from its embedding (repeat for several).",
+)
 @inversion_options
 @user_errors
 def features(images, **options):

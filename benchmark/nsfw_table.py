@@ -12,6 +12,7 @@ Scores are accuracies per query class: safe queries kept safe, unsafe queries ca
 gets the white-box attack of App. B-E (APGD-CE on its head's decision, same budget), which the
 paper reports at 0% for both classes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -70,8 +71,10 @@ def two_class_view(dataset: DetectionDataset, safe: str, unsafe: str) -> Detecti
     """The same folder with only the safe and unsafe classes (no buffer), each attacked towards the other."""
     missing = [c for c in (safe, unsafe) if c not in dataset.pool]
     if missing:
-        raise ValueError(f"{dataset.root} has no pool class {', '.join(missing)}; classes are {', '.join(dataset.pool)} "
-                         "(set --safe-class/--unsafe-class)")
+        raise ValueError(
+            f"{dataset.root} has no pool class {', '.join(missing)}; classes are {', '.join(dataset.pool)} "
+            "(set --safe-class/--unsafe-class)"
+        )
     view = copy.copy(dataset)
     view.pool = {c: dataset.pool[c] for c in (safe, unsafe)}
     view.setup = DetectionSetup(classes=[safe, unsafe], buffer=None, targets={safe: unsafe, unsafe: safe})
@@ -130,7 +133,9 @@ def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: At
             info = dataset.sample_info(position)
             records[info["sample_id"]] = {
                 "query_class": dataset.classes[int(labels[i])],
-                "clean_unsafe": bool(clean[i]), "robust_unsafe": bool(robust[i]), "whitebox_unsafe": bool(whitebox[i]),
+                "clean_unsafe": bool(clean[i]),
+                "robust_unsafe": bool(robust[i]),
+                "whitebox_unsafe": bool(whitebox[i]),
                 "unsafe_class": unsafe_name,
             }
         bar.update(len(sample_ids))
@@ -161,9 +166,11 @@ def combine_or(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dic
     if set(first) != set(second):
         raise ValueError("the two detectors were evaluated on different queries; run them on the same split and --n-ex")
     return {
-        key: {**{k: v for k, v in record.items() if k != "whitebox_unsafe"},  # the white box hit one detector only
-              "clean_unsafe": record["clean_unsafe"] or second[key]["clean_unsafe"],
-              "robust_unsafe": record["robust_unsafe"] or second[key]["robust_unsafe"]}
+        key: {
+            **{k: v for k, v in record.items() if k != "whitebox_unsafe"},  # the white box hit one detector only
+            "clean_unsafe": record["clean_unsafe"] or second[key]["clean_unsafe"],
+            "robust_unsafe": record["robust_unsafe"] or second[key]["robust_unsafe"],
+        }
         for key, record in first.items()
     }
 
@@ -180,13 +187,15 @@ def detection_scores(records: dict[str, dict], safe: str, unsafe: str) -> dict[s
     return scores
 
 
-def run_nsfw_table(config: NSFWTableConfig, output_dir: str | Path, progress: bool = True,
-                   echo: Callable[[str], None] = print) -> tuple[dict[str, dict], Path]:
+def run_nsfw_table(
+    config: NSFWTableConfig, output_dir: str | Path, progress: bool = True, echo: Callable[[str], None] = print
+) -> tuple[dict[str, dict], Path]:
     """Evaluate every row of Table IV; write `reproduce-table4.json` with scores and per-query outcomes."""
     started = time.perf_counter()
     threat = ThreatModel.from_text(config.threat, config.eps)
-    attack = AttackConfig(name="apgd-ce", norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
-                          n_iter=config.n_iter, seed=config.seed)
+    attack = AttackConfig(
+        name="apgd-ce", norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text, n_iter=config.n_iter, seed=config.seed
+    )
     dataset = two_class_view(load_dataset("detect", config.data_root, config.split), config.safe_class, config.unsafe_class)
     positions = query_positions(dataset, config.n_ex)
     models = [config.detector, *config.retrieval_models]
@@ -211,12 +220,18 @@ def run_nsfw_table(config: NSFWTableConfig, output_dir: str | Path, progress: bo
         combined = config.detector + COMBINED_SEPARATOR + config.combine_with
         records[combined] = combine_or(records[config.detector], records[config.combine_with])
         weights[combined] = "random" if "random" in (weights[config.detector], weights[config.combine_with]) else "pretrained"
-    rows = {name: {**detection_scores(records[name], config.safe_class, config.unsafe_class), "weights": weights[name]}
-            for name in config.rows()}
+    rows = {
+        name: {**detection_scores(records[name], config.safe_class, config.unsafe_class), "weights": weights[name]}
+        for name in config.rows()
+    }
     report = {
-        "table": "table4", "config": asdict(config), "attack": attack.to_dict(), "rows": rows,
+        "table": "table4",
+        "config": asdict(config),
+        "attack": attack.to_dict(),
+        "rows": rows,
         "samples": {name: records[name] for name in config.rows()},
-        "timing_s": time.perf_counter() - started, "environment": environment(config.device),
+        "timing_s": time.perf_counter() - started,
+        "environment": environment(config.device),
     }
     if "random" in weights.values():
         report["note"] = "random weights: smoke run, not a real result"

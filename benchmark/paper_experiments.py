@@ -5,6 +5,7 @@ the same attacked queries (`nsfw_table.py`); Table VII crosses inversions genera
 with judgements by each model (`inversion_table.py`). Both print the paper's stored numbers
 (`leaderboard/data/paper_table_<N>.csv`) beside their own.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,17 @@ def compact_column_names(columns: list[str]) -> list[str]:
 
 
 def reproduce_custom(
-    table: str, models: list[str] | None, dry_run: bool, data_root: str | None, output_dir: str, device: str,
-    batch_size: int, n_ex: int | None, pretrained: bool, model_kwargs: dict[str, Any], progress: bool,
+    table: str,
+    models: list[str] | None,
+    dry_run: bool,
+    data_root: str | None,
+    output_dir: str,
+    device: str,
+    batch_size: int,
+    n_ex: int | None,
+    pretrained: bool,
+    model_kwargs: dict[str, Any],
+    progress: bool,
     echo: Callable[[str], None] = print,
 ) -> None:
     spec = CUSTOM_TABLES[table]
@@ -80,25 +90,46 @@ def _weights_label(pretrained: bool) -> str:
 def _table4(models, dry_run, data_root, output_dir, device, batch_size, n_ex, pretrained, model_kwargs, progress, echo) -> None:
     from .nsfw_table import NSFWTableConfig, run_nsfw_table
 
-    config = NSFWTableConfig(device=device, batch_size=batch_size, n_ex=n_ex, pretrained=pretrained,
-                             data_root=data_root, model_kwargs=model_kwargs)
+    config = NSFWTableConfig(
+        device=device, batch_size=batch_size, n_ex=n_ex, pretrained=pretrained, data_root=data_root, model_kwargs=model_kwargs
+    )
     if models:
         config.retrieval_models = list(models)
         config.combine_with = "r-clip-f-convnext" if "r-clip-f-convnext" in models else models[-1]
-    echo(f"rows: {', '.join(config.rows())}; queries: detect/{config.split} ({config.safe_class} = safe, "
-         f"{config.unsafe_class} = unsafe), {'first ' + str(n_ex) + ' per class' if n_ex else 'all (paper: 1000 per class)'}; "
-         f"APGD {config.n_iter} iterations, {config.threat} {config.eps}")
+    echo(
+        f"rows: {', '.join(config.rows())}; queries: detect/{config.split} ({config.safe_class} = safe, "
+        f"{config.unsafe_class} = unsafe), {'first ' + str(n_ex) + ' per class' if n_ex else 'all (paper: 1000 per class)'}; "
+        f"APGD {config.n_iter} iterations, {config.threat} {config.eps}"
+    )
     if dry_run:
         return
     rows, path = run_nsfw_table(config, output_dir, progress=progress, echo=echo)
     safe, unsafe = config.safe_class, config.unsafe_class
     kinds = ("clean", "robust", "whitebox")
-    echo(tabulate(
-        [[name, *(f"{100 * row[f'{kind}_{c}']:.1f}" if f"{kind}_{c}" in row else "-" for kind in kinds for c in (safe, unsafe)),
-          row["weights"]] for name, row in rows.items()],
-        headers=["model", f"clean S ({safe})", f"clean U ({unsafe})", "grey-box S", "grey-box U", "white-box S", "white-box U", "weights"],
-        tablefmt="simple",
-    ) + _weights_label(pretrained))
+    echo(
+        tabulate(
+            [
+                [
+                    name,
+                    *(f"{100 * row[f'{kind}_{c}']:.1f}" if f"{kind}_{c}" in row else "-" for kind in kinds for c in (safe, unsafe)),
+                    row["weights"],
+                ]
+                for name, row in rows.items()
+            ],
+            headers=[
+                "model",
+                f"clean S ({safe})",
+                f"clean U ({unsafe})",
+                "grey-box S",
+                "grey-box U",
+                "white-box S",
+                "white-box U",
+                "weights",
+            ],
+            tablefmt="simple",
+        )
+        + _weights_label(pretrained)
+    )
     echo(f"-> {path}")
 
 
@@ -109,12 +140,20 @@ def _table7(models, dry_run, data_root, output_dir, device, batch_size, n_ex, pr
     root = resolve_data_root(data_root)
     folder = (root / TABLE7_IMAGES) if root is not None else Path(TABLE7_IMAGES)
     config = InversionConfig()
-    echo(f"generators and judges: {', '.join(models)}; images: {folder} ({'first ' + str(n_ex) if n_ex else 'all; paper: 100 COCO images'}); "
-         f"inversion: {config.n_iter} APGD iterations, L2 radius {config.radius:g}, initial step {config.initial_step_size:g}, {config.image_size}px")
+    echo(
+        f"generators and judges: {', '.join(models)}; images: {folder} ({'first ' + str(n_ex) if n_ex else 'all; paper: 100 COCO images'}); "
+        f"inversion: {config.n_iter} APGD iterations, L2 radius {config.radius:g}, initial step {config.initial_step_size:g}, {config.image_size}px"
+    )
     if dry_run:
         return
     images = table7_images(folder, n_ex)
     matrix, path = run_inversion_table(models, images, Path(output_dir), config, pretrained, model_kwargs, device, batch_size, progress)
-    echo(tabulate([[f"generate w/ {g}", *(f"{100 * matrix[g][j]:.0f}" for j in models)] for g in models],
-                  headers=["", *(f"by {j}" for j in models)], tablefmt="simple") + _weights_label(pretrained))
+    echo(
+        tabulate(
+            [[f"generate w/ {g}", *(f"{100 * matrix[g][j]:.0f}" for j in models)] for g in models],
+            headers=["", *(f"by {j}" for j in models)],
+            tablefmt="simple",
+        )
+        + _weights_label(pretrained)
+    )
     echo(f"-> {path}")

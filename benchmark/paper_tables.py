@@ -8,6 +8,7 @@ scores only. A table's models are the rows of its stored numbers (`reported`: th
 only figures, whose numbers the paper does not print, list their models here. Rows whose model the
 local zoo lacks are reported, not run, with the reason from `NOT_IN_ZOO`.
 """
+
 from __future__ import annotations
 
 NIGHTS_2AFC = [
@@ -98,15 +99,21 @@ PAPER_TABLES: dict[str, dict] = {
     "table11": {
         "title": "Table XI: zero-shot ImageNet classification (OpenAI's 80 templates), clean and APGD-CE at Linf 2/255 and 4/255",
         "models": [
-            "clip-vit-b32", "r-clip-f-vit-b32", "r-clip-t-vit-b32", "clip-vit-b16", "r-clip-f-vit-b16", "r-clip-t-vit-b16",
-            "clip-convnext", "r-clip-f-convnext", "r-clip-t-convnext",
+            "clip-vit-b32",
+            "r-clip-f-vit-b32",
+            "r-clip-t-vit-b32",
+            "clip-vit-b16",
+            "r-clip-f-vit-b16",
+            "r-clip-t-vit-b16",
+            "clip-convnext",
+            "r-clip-f-convnext",
+            "r-clip-t-convnext",
         ],
         "paper_numbers": "XI",  # shown beside the plan; its 13-dataset average has no single run to fill it
-        "runs": [{"dataset": "imagenet", "split": "val", "attack": "none"}] + [
-            {"dataset": "imagenet", "split": "val", "threat": "linf", "eps": eps, "n_iter": 100} for eps in ("2/255", "4/255")
-        ],
+        "runs": [{"dataset": "imagenet", "split": "val", "attack": "none"}]
+        + [{"dataset": "imagenet", "split": "val", "threat": "linf", "eps": eps, "n_iter": 100} for eps in ("2/255", "4/255")],
         "note": "the paper's robust columns use AutoAttack's APGD-CE and APGD-T (targeted DLR); we run APGD-CE, an upper bound on "
-                "robust accuracy. The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
+        "robust accuracy. The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
     },
     "table12": {
         "title": "Table XII: THINGS odd-one-out accuracy (clean)",
@@ -138,9 +145,9 @@ PAPER_TABLES: dict[str, dict] = {
         "runs": [
             {"dataset": "nights", "split": "test", "threat": "linf", "eps": eps, "n_iter": 100}
             for eps in ("1/255", "2/255", "4/255", "8/255", "16/255")
-        ] + [
-            {"dataset": "nights", "split": "test", "threat": "l2", "eps": eps, "n_iter": 100}
-            for eps in ("1.0", "2.0", "3.0", "4.0", "6.0")
+        ]
+        + [
+            {"dataset": "nights", "split": "test", "threat": "l2", "eps": eps, "n_iter": 100} for eps in ("1.0", "2.0", "3.0", "4.0", "6.0")
         ],
         "note": "the paper does not list the radii of Fig. 7 in text; this grid is our assumption (robust accuracy should reach 0 at the largest)",
     },

@@ -6,6 +6,7 @@ again with early stop as evaluations run it); (c) the reference APGD-CE of AutoA
 (`pyautoattack`) on the same 2AFC classifier. Every method attacks every sample (labels are the
 clean predictions), so all do the same work.
 """
+
 from __future__ import annotations
 
 import time
@@ -128,7 +129,9 @@ def run_throughput(config: ThroughputConfig) -> ThroughputReport:
     n = reference_images.shape[0]
 
     with torch.no_grad(), acceleration.autocast(device):
-        clean_objective = TwoAFCObjective(model, inputs["candidate_0"], inputs["candidate_1"], torch.zeros(n, dtype=torch.long, device=device))
+        clean_objective = TwoAFCObjective(
+            model, inputs["candidate_0"], inputs["candidate_1"], torch.zeros(n, dtype=torch.long, device=device)
+        )
         labels = twoafc_predictions(clean_objective.logits(reference_images).float())
 
     def floor() -> None:
@@ -137,9 +140,11 @@ def run_throughput(config: ThroughputConfig) -> ThroughputReport:
     def ours(early_stop: bool) -> Callable[[], float]:
         def attack() -> float:
             objective = TwoAFCObjective(model, inputs["candidate_0"], inputs["candidate_1"], labels)
-            result = apgd(objective, reference_images, norm=threat.norm, eps=threat.eps, n_iter=config.n_iter,
-                          seed=config.seed, early_stop=early_stop)
+            result = apgd(
+                objective, reference_images, norm=threat.norm, eps=threat.eps, n_iter=config.n_iter, seed=config.seed, early_stop=early_stop
+            )
             return 1.0 - result.success.float().mean().item()
+
         return attack
 
     def reference() -> float:
@@ -179,8 +184,13 @@ def format_report(report: ThroughputReport) -> str:
     config = report.config
     floor = report.measurements["floor"].seconds
     rows = [
-        [m.method, f"{m.seconds:.2f}", f"{m.samples_per_s:.3f}", f"{m.seconds / floor:.3f}",
-         "-" if m.robust_accuracy is None else f"{100 * m.robust_accuracy:.1f}"]
+        [
+            m.method,
+            f"{m.seconds:.2f}",
+            f"{m.samples_per_s:.3f}",
+            f"{m.seconds / floor:.3f}",
+            "-" if m.robust_accuracy is None else f"{100 * m.robust_accuracy:.1f}",
+        ]
         for m in report.measurements.values()
     ]
     lines = [

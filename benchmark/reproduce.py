@@ -4,6 +4,7 @@ The configurations are data (`paper_tables.py`); a table's models are the rows o
 stored in `leaderboard/data/`. This module turns them into `EvaluationConfig`s, prints the plan, and
 runs it with the one runner.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -52,8 +53,17 @@ class PlannedRun:
             samples = f"first {c.n_ex_per_split} per split"
         else:
             samples = f"first {c.n_ex}" if c.n_ex else "all"
-        return [c.model, c.dataset, c.split or "all splits", threat, eps, c.attack, iterations, samples,
-                "yes" if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}"]
+        return [
+            c.model,
+            c.dataset,
+            c.split or "all splits",
+            threat,
+            eps,
+            c.attack,
+            iterations,
+            samples,
+            "yes" if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}",
+        ]
 
 
 PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
@@ -106,17 +116,18 @@ def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[
     return planned
 
 
-def run_table(
-    name: str, planned: list[PlannedRun], output_dir: Path, progress: bool = True, echo: Callable[[str], None] = print
-) -> Path:
+def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: bool = True, echo: Callable[[str], None] = print) -> Path:
     """Run every planned run whose model is in the zoo; write an index of the result files."""
     from .runner import run_evaluation
 
     # Missing data first: one message naming every dataset the table needs.
-    missing = sorted({
-        run.config.dataset for run in planned
-        if run.runnable and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
-    })
+    missing = sorted(
+        {
+            run.config.dataset
+            for run in planned
+            if run.runnable and not get_dataset_spec(run.config.dataset).is_available(resolve_data_root(run.config.data_root))
+        }
+    )
     if missing:
         raise DatasetError(
             f"{name} needs dataset(s) {', '.join(missing)}, not found under the data root "

@@ -1,4 +1,5 @@
 """One result file per (model, dataset, split, threat, attack configuration), plus a per-sample sidecar."""
+
 from __future__ import annotations
 
 import csv

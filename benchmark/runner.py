@@ -5,6 +5,7 @@ outcomes. The progress bar shows finished samples and the running clean and robu
 Finished batches are checkpointed, so re-running a killed command continues where it stopped;
 under torchrun, ranks share the batches and rank 0 writes the one result.
 """
+
 from __future__ import annotations
 
 import time
@@ -119,12 +120,18 @@ def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualMod
     are recorded as unknown when it has parameters, and as none when it has none.
     """
     if not isinstance(model, PerceptualModel):
-        raise TypeError(f"expected a PerceptualModel instance, got {type(model).__name__}; wrap your metric in model_zoo.PairwiseModel or EmbeddingModel")
+        raise TypeError(
+            f"expected a PerceptualModel instance, got {type(model).__name__}; wrap your metric in model_zoo.PairwiseModel or EmbeddingModel"
+        )
     has_parameters = any(True for _ in model.parameters())
     if not isinstance(getattr(model, "card", None), ModelCard):
-        model.card = ModelCard(name=name, family="custom", backbone=type(model).__name__, **({"weights": UNKNOWN_WEIGHTS} if has_parameters else {}))
+        model.card = ModelCard(
+            name=name, family="custom", backbone=type(model).__name__, **({"weights": UNKNOWN_WEIGHTS} if has_parameters else {})
+        )
     if "weights_kind" not in vars(model):
-        model.weights_kind = ("unknown" if has_parameters else "none") if model.card.weights in (UNKNOWN_WEIGHTS, NO_WEIGHTS) else "pretrained"
+        model.weights_kind = (
+            ("unknown" if has_parameters else "none") if model.card.weights in (UNKNOWN_WEIGHTS, NO_WEIGHTS) else "pretrained"
+        )
     model.eval().requires_grad_(False)
     return model.to(device)
 
@@ -161,7 +168,10 @@ def aggregate_scores(task: Any, records: list[dict[str, Any]], averaging: str = 
 
 
 def run_evaluation(
-    config: EvaluationConfig, output_dir: str | Path = "results", progress: bool = True, model: PerceptualModel | None = None,
+    config: EvaluationConfig,
+    output_dir: str | Path = "results",
+    progress: bool = True,
+    model: PerceptualModel | None = None,
 ) -> tuple[EvaluationResult, Path]:
     """Evaluate one model on one dataset under one threat model and write the result.
 
@@ -184,7 +194,8 @@ def run_evaluation(
 
     acceleration = config.acceleration()
     model = acceleration.prepare(
-        create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs) if model is None
+        create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
+        if model is None
         else prepare_instance(model, config.model, device)
     )
     protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split)
@@ -195,10 +206,20 @@ def run_evaluation(
         with acceleration.autocast(device):
             fitting = auto_batch_size(model, protocol["attacked_resolution"][-1], device)
         config = replace(config, batch_size=agree_on_minimum(fitting, group))
-    batches = [positions[i:i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
-    attack = None if config.clean_only else AttackConfig(
-        name=config.attack, norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text,
-        n_iter=config.n_iter, n_restarts=config.n_restarts, seed=config.seed, square_queries=config.square_queries,
+    batches = [positions[i : i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
+    attack = (
+        None
+        if config.clean_only
+        else AttackConfig(
+            name=config.attack,
+            norm=threat.norm,
+            eps=threat.eps,
+            eps_text=threat.eps_text,
+            n_iter=config.n_iter,
+            n_restarts=config.n_restarts,
+            seed=config.seed,
+            square_queries=config.square_queries,
+        )
     )
     if hasattr(task, "prepare"):  # tasks with whole-dataset state: a retrieval pool, a database
         with acceleration.autocast(device):
@@ -223,8 +244,14 @@ def run_evaluation(
     checkpoint = BatchCheckpoint(
         result_path(result, output_dir),
         # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
-        configuration_hash({"config": result.config, "weights": result.weights, "protocol": protocol,
-                            "versions": {k: versions[k] for k in ("perceptbench", "torch")}}),
+        configuration_hash(
+            {
+                "config": result.config,
+                "weights": result.weights,
+                "protocol": protocol,
+                "versions": {k: versions[k] for k in ("perceptbench", "torch")},
+            }
+        ),
         rank=group.rank,
     )
     finished = checkpoint.load()
@@ -236,7 +263,10 @@ def run_evaluation(
     resumed_samples = sum(len(finished[b]) for b in finished)
     evaluated: dict[int, list[dict[str, Any]]] = {}
     bar = tqdm(
-        total=len(positions), initial=len(records), desc=f"{config.model} {threat.label}", unit="sample",
+        total=len(positions),
+        initial=len(records),
+        desc=f"{config.model} {threat.label}",
+        unit="sample",
         disable=not (progress and group.is_main),
     )
     loader = DataLoader(dataset, batch_sampler=[batches[b] for b in todo])

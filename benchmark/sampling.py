@@ -1,4 +1,5 @@
 """Which samples of a dataset a run evaluates: all, the first N, or the first N of every split."""
+
 from __future__ import annotations
 
 import random
@@ -6,7 +7,11 @@ from collections import defaultdict
 
 
 def select_positions(
-    dataset, n_ex: int | None = None, n_ex_per_split: int | None = None, random_subset: int | None = None, seed: int = 0,
+    dataset,
+    n_ex: int | None = None,
+    n_ex_per_split: int | None = None,
+    random_subset: int | None = None,
+    seed: int = 0,
 ) -> list[int]:
     """Positions in dataset order; `n_ex_per_split` keeps the first N of each split (the paper's 1k
     per BAPPS split), then `n_ex` caps the total, then `random_subset` draws N of those with `seed`

@@ -8,6 +8,7 @@ Each check re-attacks the evaluated samples and is recorded in the result file's
 `--attack standard` runs its own cheap variant (`standard_checks`) without being asked: it reads
 Square's findings off the ensemble and re-attacks only a few samples at the large radius.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def _attack_positions(model, dataset, task, attack: AttackConfig, positions: lis
     """Re-run the task's attack on the samples at `positions`; True where a sample is still correct."""
     correct: list[bool] = []
     for start in range(0, len(positions), batch_size):
-        chunk = positions[start:start + batch_size]
+        chunk = positions[start : start + batch_size]
         batch = default_collate([dataset[p] for p in chunk])
         outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=chunk)
         correct += _still_correct(outcomes)
@@ -53,7 +54,13 @@ def large_radius_eps(norm: str, image_numel: int) -> float:
 
 
 def run_sanity_checks(
-    model, dataset, task, attack: AttackConfig, records: list[dict[str, Any]], device, batch_size: int = 32,
+    model,
+    dataset,
+    task,
+    attack: AttackConfig,
+    records: list[dict[str, Any]],
+    device,
+    batch_size: int = 32,
     config: SanityConfig | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the three checks on the samples of an evaluation (`records`, from the runner)."""
@@ -85,7 +92,7 @@ def run_sanity_checks(
     checks["more_iterations"] = {
         "passed": rise <= config.tolerance,
         "detail": f"robust accuracy {robust_now / max(n, 1):.4f} at {attack.n_iter} iterations, "
-                  f"{robust_more / max(n, 1):.4f} at {more.n_iter}",
+        f"{robust_more / max(n, 1):.4f} at {more.n_iter}",
         "n_iter": more.n_iter,
         "robust_accuracy": robust_now / max(n, 1),
         "robust_accuracy_more_iterations": robust_more / max(n, 1),
@@ -98,7 +105,7 @@ def run_sanity_checks(
     checks["square_on_apgd_robust"] = {
         "passed": broken == 0,
         "detail": f"Square ({config.square_queries} queries) broke {broken} of the {len(robust_positions)} samples "
-                  f"{attack.name} left robust (should be 0)",
+        f"{attack.name} left robust (should be 0)",
         "queries": config.square_queries,
         "broken": broken,
         "seconds": time.perf_counter() - started,
@@ -110,8 +117,15 @@ LARGE_RADIUS_SAMPLES = 16  # how many attacked samples the standard ensemble's l
 
 
 def standard_checks(
-    model, dataset, task, attack: AttackConfig, records: list[dict[str, Any]], ensemble: dict[str, Any], device,
-    batch_size: int = 32, large_radius_samples: int = LARGE_RADIUS_SAMPLES,
+    model,
+    dataset,
+    task,
+    attack: AttackConfig,
+    records: list[dict[str, Any]],
+    ensemble: dict[str, Any],
+    device,
+    batch_size: int = 32,
+    large_radius_samples: int = LARGE_RADIUS_SAMPLES,
 ) -> dict[str, dict[str, Any]]:
     """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.
 
@@ -128,15 +142,16 @@ def standard_checks(
         checks["square_on_apgd_robust"] = {
             "passed": square_member["broken"] == 0,
             "detail": f"Square ({square_member['n_iter']} queries) broke {square_member['broken']} of the samples "
-                      f"both APGDs left robust (should be 0)",
+            f"both APGDs left robust (should be 0)",
             "broken": square_member["broken"],
             "from": "ensemble",
         }
     skipped = {name: member.get("skipped_on", 0) for name, member in members.items() if member.get("skipped_on", 0)}
     checks["gradients"] = {
         "passed": not skipped,
-        "detail": "every gradient-based member ran" if not skipped
-                  else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
+        "detail": "every gradient-based member ran"
+        if not skipped
+        else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
         "skipped_on": skipped,
     }
     if records and {"label", "robust_prediction"} <= set(records[0]) and not skipped:  # APGD needs gradients

@@ -16,6 +16,7 @@ Verification re-runs a seeded random subset (default 200 samples per result file
 and threat) and accepts a claimed score when it lies inside the 99% Wilson score interval of the
 re-run's score over the subset (`wilson_interval`); a re-run of the whole set must agree too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -178,6 +179,7 @@ def _now() -> str:
 
 # -- the card ----------------------------------------------------------------------------------------
 
+
 def _weights_from_registry(name: str) -> dict[str, Any]:
     source = get_model_card(name).weights
     if not get_model_card(name).needs_weights:
@@ -219,11 +221,15 @@ def build_card(name: str, model: PerceptualModel, card_file: str | Path | None =
 
 # -- the checks --------------------------------------------------------------------------------------
 
+
 def check_card(card: SubmissionCard) -> CheckOutcome:
     missing = [name for name in ("authors", "link", "license", "weights", "preprocessing") if not getattr(card, name)]
     if missing:
-        return CheckOutcome("card_complete", False, f"card incomplete: missing {', '.join(missing)}; give them in --card card.json "
-                            f"(fields: {', '.join(CARD_FIELDS)})")
+        return CheckOutcome(
+            "card_complete",
+            False,
+            f"card incomplete: missing {', '.join(missing)}; give them in --card card.json (fields: {', '.join(CARD_FIELDS)})",
+        )
     return CheckOutcome("card_complete", True, "card complete")
 
 
@@ -251,8 +257,12 @@ def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
     n_parameters = sum(p.numel() for p in model.parameters())
     if kind == "none":
         if n_parameters:
-            return CheckOutcome("weights", False, f"the card names no weights but the model has {n_parameters} parameters; "
-                                "give weights {\"kind\": \"url\", \"url\": ..., \"sha256\": ...} or {\"kind\": \"package\", \"package\": ...}")
+            return CheckOutcome(
+                "weights",
+                False,
+                f"the card names no weights but the model has {n_parameters} parameters; "
+                'give weights {"kind": "url", "url": ..., "sha256": ...} or {"kind": "package", "package": ...}',
+            )
         return CheckOutcome("weights", True, "no weights (the metric has no parameters)")
     if kind == "package":
         package = str(weights.get("package") or "")
@@ -278,9 +288,13 @@ def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
             return CheckOutcome("weights", True, f"weights {local} match the recorded sha256")
         ok, detail = _reachable(url)
         if not ok:
-            return CheckOutcome("weights", False, f"weights URL {url} is not reachable ({detail}); publish them where anyone can download them")
+            return CheckOutcome(
+                "weights", False, f"weights URL {url} is not reachable ({detail}); publish them where anyone can download them"
+            )
         return CheckOutcome("weights", True, f"weights URL {url} reachable ({detail}); sha256 recorded")
-    return CheckOutcome("weights", False, "the card does not say where the weights come from; give weights with kind none, package, url or hub")
+    return CheckOutcome(
+        "weights", False, "the card does not say where the weights come from; give weights with kind none, package, url or hub"
+    )
 
 
 def _probe_images(seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -296,14 +310,22 @@ def check_determinism(model: PerceptualModel, card: SubmissionCard, device="cpu"
         first, second = model.sim(x, y), model.sim(x, y)
     same = torch.equal(first, second)
     if same and card.randomised:
-        return CheckOutcome("deterministic", True, "declared randomised, but sim gave the same output twice; evaluated with expectation over transformation all the same")
+        return CheckOutcome(
+            "deterministic",
+            True,
+            "declared randomised, but sim gave the same output twice; evaluated with expectation over transformation all the same",
+        )
     if same:
         return CheckOutcome("deterministic", True, "sim is deterministic (same input twice, same output)")
     if card.randomised:
         return CheckOutcome("deterministic", True, "randomised, as declared: evaluated with expectation over transformation")
     gap = float((first - second).abs().max())
-    return CheckOutcome("deterministic", False, f"sim(x, y) changed between two identical calls (by up to {gap:.3g}); a randomised metric "
-                        "must declare itself: set `is_randomised = True` on its class (it is then evaluated with expectation over transformation)")
+    return CheckOutcome(
+        "deterministic",
+        False,
+        f"sim(x, y) changed between two identical calls (by up to {gap:.3g}); a randomised metric "
+        "must declare itself: set `is_randomised = True` on its class (it is then evaluated with expectation over transformation)",
+    )
 
 
 def check_self_similarity(model: PerceptualModel, device="cpu", tolerance: float = 1e-5) -> CheckOutcome:
@@ -315,8 +337,12 @@ def check_self_similarity(model: PerceptualModel, device="cpu", tolerance: float
         others = torch.stack([model.sim(x, y), model.sim(x, noisy), model.sim(x, torch.roll(x, 1, dims=0))])
     excess = float((others - own).max())
     if excess > tolerance:
-        return CheckOutcome("self_similarity_max", False, f"sim(x, x) is not the maximum: another image scores {excess:.3g} higher; "
-                            "a similarity must be largest for identical images (higher = more similar)")
+        return CheckOutcome(
+            "self_similarity_max",
+            False,
+            f"sim(x, x) is not the maximum: another image scores {excess:.3g} higher; "
+            "a similarity must be largest for identical images (higher = more similar)",
+        )
     return CheckOutcome("self_similarity_max", True, "sim(x, x) is the maximum")
 
 
@@ -353,10 +379,19 @@ def _reject_on_failures(checks: list[CheckOutcome]) -> None:
 
 # -- submit ------------------------------------------------------------------------------------------
 
+
 def create_submission(
-    model: str, out_dir: str | Path, *, card_file: str | Path | None = None, smoke: bool = False,
-    threats: tuple[str, ...] = DEFAULT_THREATS, device: str = "cpu", data_root: str | None = None,
-    progress: bool = True, echo=print, **evaluation_options,
+    model: str,
+    out_dir: str | Path,
+    *,
+    card_file: str | Path | None = None,
+    smoke: bool = False,
+    threats: tuple[str, ...] = DEFAULT_THREATS,
+    device: str = "cpu",
+    data_root: str | None = None,
+    progress: bool = True,
+    echo=print,
+    **evaluation_options,
 ) -> SubmissionRecord:
     """Check the metric `model` and write a submission folder with its standard-ensemble results.
 
@@ -376,19 +411,30 @@ def create_submission(
     _reject_on_failures(checks)
     datasets = list(SMOKE_DATASETS if smoke else REQUIRED_DATASETS)
     configs = [
-        EvaluationConfig(model=model, dataset=dataset, threat=threat, attack="standard", device=device, data_root=data_root, **evaluation_options)
-        for dataset in datasets for threat in threats
+        EvaluationConfig(
+            model=model, dataset=dataset, threat=threat, attack="standard", device=device, data_root=data_root, **evaluation_options
+        )
+        for dataset in datasets
+        for threat in threats
     ]
     for config in configs:
         config.validate()  # a missing dataset fails here, before any run
     paths = []
     for config in configs:
         result, path = run_evaluation(config, out_dir / RESULTS_DIR, progress=progress)
-        echo(f"{config.dataset} {config.threat}: clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}  -> {path}")
+        echo(
+            f"{config.dataset} {config.threat}: clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}  -> {path}"
+        )
         paths.append(str(path.relative_to(out_dir)))
     record = SubmissionRecord(
-        card=card.to_dict(), checks=[c.to_dict() for c in checks], smoke=smoke, datasets=datasets, threats=list(threats),
-        results=paths, environment={**environment(device), "versions": package_versions()}, created_at=_now(),
+        card=card.to_dict(),
+        checks=[c.to_dict() for c in checks],
+        smoke=smoke,
+        datasets=datasets,
+        threats=list(threats),
+        results=paths,
+        environment={**environment(device), "versions": package_versions()},
+        created_at=_now(),
         flags=[GRADIENT_FREE] if any(c.name == "gradients" and not c.passed for c in checks) else [],
     )
     atomic_write_text(out_dir / SUBMISSION_FILE, json.dumps(record.to_dict(), indent=2) + "\n")
@@ -414,6 +460,7 @@ def read_verification(folder: str | Path) -> dict[str, Any] | None:
 
 # -- verify ------------------------------------------------------------------------------------------
 
+
 def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
     """A reason when the claimed scores do not follow from the file's own per-sample outcomes (None when they do)."""
     try:
@@ -436,14 +483,24 @@ def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
             headline = float(result.scores[key])
             by_samples = sum(float(s[f"{key}_score"]) for s in samples) / len(samples)
             if not any(abs(headline - v) <= 1e-6 for v in (sum(values) / len(values), by_samples)):
-                return (f"{path.name}: claims {key} {headline:.4f} but its own per-sample outcomes give {by_samples:.4f} "
-                        f"(mean of its splits {sum(values) / len(values):.4f})")
+                return (
+                    f"{path.name}: claims {key} {headline:.4f} but its own per-sample outcomes give {by_samples:.4f} "
+                    f"(mean of its splits {sum(values) / len(values):.4f})"
+                )
     return None
 
 
 def verify_submission(
-    folder: str | Path, *, n: int = DEFAULT_VERIFY_SAMPLES, seed: int = 0, confidence: float = CONFIDENCE,
-    device: str = "cpu", data_root: str | None = None, batch_size: int | None = None, progress: bool = True, echo=print,
+    folder: str | Path,
+    *,
+    n: int = DEFAULT_VERIFY_SAMPLES,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+    device: str = "cpu",
+    data_root: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    echo=print,
 ) -> VerificationRecord:
     """Re-run a seeded random subset of every claimed result and accept the claims that the re-run supports."""
     from .runner import EvaluationConfig, run_evaluation
@@ -470,11 +527,21 @@ def verify_submission(
         disagreement = _own_samples_agree(path, claimed)
         if disagreement:
             reasons.append(disagreement)
-        reasons += [f"{relative}: sanity check {check} failed" for check, outcome in (claimed.checks or {}).items()
-                    if isinstance(outcome, dict) and outcome.get("passed") is False and check != "gradients"]
+        reasons += [
+            f"{relative}: sanity check {check} failed"
+            for check, outcome in (claimed.checks or {}).items()
+            if isinstance(outcome, dict) and outcome.get("passed") is False and check != "gradients"
+        ]
         config = EvaluationConfig(**{k: v for k, v in claimed.config.items() if k in known})
-        config = replace(config, random_subset=n, subset_seed=seed, device=device, data_root=data_root or config.data_root,
-                         batch_size=batch_size or config.batch_size, checks=False)
+        config = replace(
+            config,
+            random_subset=n,
+            subset_seed=seed,
+            device=device,
+            data_root=data_root or config.data_root,
+            batch_size=batch_size or config.batch_size,
+            checks=False,
+        )
         rerun, rerun_path = run_evaluation(config, folder / VERIFICATION_DIR, progress=progress)
         size = int(rerun.scores["n"])
         fewest = size if fewest is None else min(fewest, size)
@@ -486,23 +553,37 @@ def verify_submission(
             value = float(claimed.scores[key])
             accepted = interval[0] - 1e-9 <= value <= interval[1] + 1e-9
             claims.append(ClaimCheck(relative, claimed.dataset, claimed.split, threat, key, value, observed, size, interval, accepted))
-            echo(f"{claimed.dataset} {threat} {key}: claimed {100 * value:.2f}, re-run {100 * observed:.2f} on {size} samples, "
-                 f"{100 * confidence:g}% interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] -> {'accepted' if accepted else 'REJECTED'}")
+            echo(
+                f"{claimed.dataset} {threat} {key}: claimed {100 * value:.2f}, re-run {100 * observed:.2f} on {size} samples, "
+                f"{100 * confidence:g}% interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] -> {'accepted' if accepted else 'REJECTED'}"
+            )
             if not accepted:
-                reasons.append(f"{claimed.dataset} {threat}: claimed {key} {100 * value:.2f} lies outside the {100 * confidence:g}% "
-                               f"Wilson interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] of the re-run on {size} samples")
+                reasons.append(
+                    f"{claimed.dataset} {threat}: claimed {key} {100 * value:.2f} lies outside the {100 * confidence:g}% "
+                    f"Wilson interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] of the re-run on {size} samples"
+                )
     if not record.results:
         reasons.append("the submission holds no result files")
     verification = VerificationRecord(
-        status="flagged" if reasons else "verified", reasons=reasons, subset_size=n, subset_seed=seed, confidence=confidence,
-        interval="Wilson score", full=full, n=fewest or 0, claims=[asdict(c) for c in claims], checks=[c.to_dict() for c in checks],
-        environment=environment(device), created_at=_now(),
+        status="flagged" if reasons else "verified",
+        reasons=reasons,
+        subset_size=n,
+        subset_seed=seed,
+        confidence=confidence,
+        interval="Wilson score",
+        full=full,
+        n=fewest or 0,
+        claims=[asdict(c) for c in claims],
+        checks=[c.to_dict() for c in checks],
+        environment=environment(device),
+        created_at=_now(),
     )
     atomic_write_text(folder / VERIFICATION_FILE, json.dumps(verification.to_dict(), indent=2) + "\n")
     return verification
 
 
 # -- status, for the leaderboard -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SubmissionStatus:

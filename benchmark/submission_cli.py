@@ -1,4 +1,5 @@
 """`bench submit`, `bench verify-submission` and `bench results`."""
+
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,16 @@ from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split
 
 @click.command()
 @click.option("--model", required=True, help="Registered name, entry-point name or pkg.module:factory of the metric.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Submission folder to write, e.g. submissions/NAME.")
-@click.option("--card", "card_file", default=None, type=click.Path(dir_okay=False), help="JSON with authors, link, license, weights, ... (completes the registry's card).")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Submission folder to write, e.g. submissions/NAME."
+)
+@click.option(
+    "--card",
+    "card_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="JSON with authors, link, license, weights, ... (completes the registry's card).",
+)
 @click.option("--smoke", is_flag=True, help="Evaluate on the demo only (a smoke submission, marked so; never ranked beside full ones).")
 @click.option("--threat", "threats", default="linf,l2", show_default=True, help="Threat models to evaluate.")
 @click.option("--device", default="cpu", show_default=True)
@@ -28,8 +37,19 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
     from .submission import create_submission
 
     record = create_submission(
-        model, out_dir, card_file=card_file, smoke=smoke, threats=tuple(split_list(threats)), device=device, data_root=data_root,
-        progress=not quiet, echo=click.echo, batch_size=parse_batch_size(batch_size), n_ex=n_ex, n_iter=n_iter, square_queries=square_queries,
+        model,
+        out_dir,
+        card_file=card_file,
+        smoke=smoke,
+        threats=tuple(split_list(threats)),
+        device=device,
+        data_root=data_root,
+        progress=not quiet,
+        echo=click.echo,
+        batch_size=parse_batch_size(batch_size),
+        n_ex=n_ex,
+        n_iter=n_iter,
+        square_queries=square_queries,
         model_kwargs=parse_kwargs(model_kwargs),
     )
     flags = f" (flagged: {'; '.join(record.flags)})" if record.flags else ""
@@ -52,8 +72,17 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
 
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")
-    record = verify_submission(folder, n=n_samples, seed=seed, confidence=confidence, device=device, data_root=data_root,
-                               batch_size=parse_batch_size(batch_size), progress=not quiet, echo=click.echo)
+    record = verify_submission(
+        folder,
+        n=n_samples,
+        seed=seed,
+        confidence=confidence,
+        device=device,
+        data_root=data_root,
+        batch_size=parse_batch_size(batch_size),
+        progress=not quiet,
+        echo=click.echo,
+    )
     click.echo(f"{record.label}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
     click.echo(f"-> {folder}/{VERIFICATION_FILE}")
     if record.status != "verified":
@@ -74,8 +103,9 @@ def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack
     """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
     from leaderboard.frame import filter_results, load_results
 
-    frame = filter_results(load_results(results_dir, submissions_dir), model=model_pattern, dataset=dataset, threat=threat,
-                           attack=attack, status=status)
+    frame = filter_results(
+        load_results(results_dir, submissions_dir), model=model_pattern, dataset=dataset, threat=threat, attack=attack, status=status
+    )
     if output_format == "csv":
         frame.to_csv(sys.stdout, index=False)
         return

@@ -4,6 +4,7 @@ Every point is an ordinary evaluation through the runner, written as its own res
 points at eps 0 or 0 iterations are the clean score (no attack). A plot of clean and robust score
 against the swept value is written next to the results.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -65,7 +66,9 @@ def sweep_configs(base: EvaluationConfig, axis: str, values: list[str]) -> list[
     return configs
 
 
-def run_sweep(base: EvaluationConfig, axis: str, values: list[str], output_dir: str | Path = "results", progress: bool = True) -> SweepResult:
+def run_sweep(
+    base: EvaluationConfig, axis: str, values: list[str], output_dir: str | Path = "results", progress: bool = True
+) -> SweepResult:
     """Evaluate every point (all configurations are checked before the first runs), then plot."""
     configs = sweep_configs(base, axis, values)
     points = []

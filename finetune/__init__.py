@@ -3,6 +3,7 @@
 `bench finetune nights|fare|tecoa ...` writes a folder that `create_model(path)` and
 `bench evaluate --model path` load as any other metric.
 """
+
 from .config import FinetuneConfig, default_config
 from .trainer import TrainingRun, train
 

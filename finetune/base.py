@@ -1,4 +1,5 @@
 """The image tower a run starts from: a registered open_clip model, or the folder of an earlier run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ def check_base(name: str) -> None:
     if is_trained_folder(name):
         card = read_card(name)
         if card.method in ("lora", "mlp"):
-            raise ValueError(f"'{name}' is a NIGHTS fine-tune ({card.finetuning}); train from the tower it started from, '{card.base_model}'")
+            raise ValueError(
+                f"'{name}' is a NIGHTS fine-tune ({card.finetuning}); train from the tower it started from, '{card.base_model}'"
+            )
         return
     names = _open_clip_names()
     card = get_model_card(name)  # unknown names fail here, with suggestions
@@ -74,8 +77,17 @@ def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, 
         spec = OPEN_CLIP_SPECS[card.architecture]
         visual, image_size = build_open_clip_visual(spec, card.reduced)
         load_open_clip_visual_weights(visual, folder / card.files["visual"])
-        return BaseTower(name, card.architecture, card.reduced, card.base_weights, visual, image_size,
-                         card.robust_training, card.robust_eps, published=False)
+        return BaseTower(
+            name,
+            card.architecture,
+            card.reduced,
+            card.base_weights,
+            visual,
+            image_size,
+            card.robust_training,
+            card.robust_eps,
+            published=False,
+        )
     check_base(name)
     card = get_model_card(name)
     unknown = sorted(set(model_kwargs) - {"reduced"})
@@ -88,5 +100,14 @@ def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, 
     visual, image_size = build_open_clip_visual(spec, reduced)
     if pretrained:
         load_open_clip_visual_weights(visual, fetch_first_available(spec.weights, OPEN_CLIP_WEIGHT_FILES, what=name))
-    return BaseTower(name, name, reduced, "pretrained" if pretrained else "random", visual, image_size,
-                     card.robust_training, card.robust_eps, published=pretrained)
+    return BaseTower(
+        name,
+        name,
+        reduced,
+        "pretrained" if pretrained else "random",
+        visual,
+        image_size,
+        card.robust_training,
+        card.robust_eps,
+        published=pretrained,
+    )

@@ -3,6 +3,7 @@
 Unset options take the method's published defaults (DreamSim for NIGHTS, Schlarmann et al. 2024
 for FARE/TeCoA; `finetune.config.METHOD_DEFAULTS` lists them with their sources).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -15,26 +16,61 @@ from benchmark.cli_common import parse_kwargs, user_errors
 
 
 def common_options(command):
-    for option in reversed([
-        click.option("--model", required=True, help="Base: an open_clip model name (`bench models 'clip-*'`, 'r-clip-*') or the folder of an earlier fare/tecoa run."),
-        click.option("--data-root", default=None, type=click.Path(file_okay=False), help="NIGHTS: the data root holding nights/; FARE/TeCoA: an ImageNet-format folder holding train/<wnid>/*.JPEG [default: $PERCEPTBENCH_DATA]."),
-        click.option("--output-dir", default=None, type=click.Path(file_okay=False), help="Where the checkpoint, card and weights go [default: runs/<method>-<model>]."),
-        click.option("--epochs", type=int, default=None, help="Epochs [default: the method's recipe]."),
-        click.option("--steps", type=int, default=None, help="Optimiser steps in all (overrides --epochs)."),
-        click.option("--batch-size", type=int, default=None, help="Global batch size, shared by torchrun processes."),
-        click.option("--lr", type=float, default=None, help="Peak learning rate."),
-        click.option("--weight-decay", type=float, default=None),
-        click.option("--warmup-steps", type=int, default=None, help="Linear warm-up steps (cosine schedule) [default: 7%% of the steps for fare/tecoa]."),
-        click.option("--seed", type=int, default=None),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (each torchrun process takes its own GPU)."),
-        click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]), help="bf16 autocast (GPU only); weights and optimiser stay fp32."),
-        click.option("--random-weights", is_flag=True, help="Start from random weights (smoke runs; the result is never ranked)."),
-        click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="reduced=true: the tiny test architecture."),
-        click.option("--n-train", type=int, default=None, help="Train on the first N samples only."),
-        click.option("--workers", type=int, default=None, help="Data-loading processes per training process [default: 8 on GPU, 0 on CPU]."),
-        click.option("--checkpoint-every", type=int, default=100, show_default=True, help="Steps between checkpoints (also at every epoch end)."),
-        click.option("--quiet", is_flag=True, help="No progress bar."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--model",
+                required=True,
+                help="Base: an open_clip model name (`bench models 'clip-*'`, 'r-clip-*') or the folder of an earlier fare/tecoa run.",
+            ),
+            click.option(
+                "--data-root",
+                default=None,
+                type=click.Path(file_okay=False),
+                help="NIGHTS: the data root holding nights/; FARE/TeCoA: an ImageNet-format folder holding train/<wnid>/*.JPEG [default: $PERCEPTBENCH_DATA].",
+            ),
+            click.option(
+                "--output-dir",
+                default=None,
+                type=click.Path(file_okay=False),
+                help="Where the checkpoint, card and weights go [default: runs/<method>-<model>].",
+            ),
+            click.option("--epochs", type=int, default=None, help="Epochs [default: the method's recipe]."),
+            click.option("--steps", type=int, default=None, help="Optimiser steps in all (overrides --epochs)."),
+            click.option("--batch-size", type=int, default=None, help="Global batch size, shared by torchrun processes."),
+            click.option("--lr", type=float, default=None, help="Peak learning rate."),
+            click.option("--weight-decay", type=float, default=None),
+            click.option(
+                "--warmup-steps",
+                type=int,
+                default=None,
+                help="Linear warm-up steps (cosine schedule) [default: 7%% of the steps for fare/tecoa].",
+            ),
+            click.option("--seed", type=int, default=None),
+            click.option(
+                "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (each torchrun process takes its own GPU)."
+            ),
+            click.option(
+                "--precision",
+                default="fp32",
+                show_default=True,
+                type=click.Choice(["fp32", "bf16"]),
+                help="bf16 autocast (GPU only); weights and optimiser stay fp32.",
+            ),
+            click.option("--random-weights", is_flag=True, help="Start from random weights (smoke runs; the result is never ranked)."),
+            click.option(
+                "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="reduced=true: the tiny test architecture."
+            ),
+            click.option("--n-train", type=int, default=None, help="Train on the first N samples only."),
+            click.option(
+                "--workers", type=int, default=None, help="Data-loading processes per training process [default: 8 on GPU, 0 on CPU]."
+            ),
+            click.option(
+                "--checkpoint-every", type=int, default=100, show_default=True, help="Steps between checkpoints (also at every epoch end)."
+            ),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -50,7 +86,11 @@ def _run(method: str, options: dict) -> None:
     options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
     if options.get("workers") is None:
         options["workers"] = 8 if options["device"].startswith("cuda") else 0
-    options["command"] = " ".join(shlex.quote(a) for a in ["bench", *sys.argv[1:]]) if Path(sys.argv[0]).name == "bench" else " ".join(shlex.quote(a) for a in sys.argv)
+    options["command"] = (
+        " ".join(shlex.quote(a) for a in ["bench", *sys.argv[1:]])
+        if Path(sys.argv[0]).name == "bench"
+        else " ".join(shlex.quote(a) for a in sys.argv)
+    )
     config = default_config(method, model, output_dir, **options)
     config.validate()
     if launched_by_torchrun():
@@ -65,7 +105,9 @@ def _run(method: str, options: dict) -> None:
         timing = f", {run.seconds_per_step:.3f} s/step" if run.seconds_per_step else ""
         click.echo(f"trained {config.method} from {config.model}: {run.total_steps} steps{resumed}{timing}")
         if run.card.training.get("selected_epoch") is not None:
-            click.echo(f"  selected epoch {run.card.training['selected_epoch']} (val 2AFC {100 * run.card.training['selected_val_score']:.2f})")
+            click.echo(
+                f"  selected epoch {run.card.training['selected_epoch']} (val 2AFC {100 * run.card.training['selected_val_score']:.2f})"
+            )
     click.echo(f"  -> {run.folder}  (bench evaluate --model {run.folder})")
 
 
@@ -80,7 +122,12 @@ def finetune() -> None:
 
 @finetune.command()
 @common_options
-@click.option("--method", required=True, type=click.Choice(["lora", "mlp"]), help="LoRA adapters in the tower, or an MLP head on the frozen embedding.")
+@click.option(
+    "--method",
+    required=True,
+    type=click.Choice(["lora", "mlp"]),
+    help="LoRA adapters in the tower, or an MLP head on the frozen embedding.",
+)
 @click.option("--margin", type=float, default=None, help="Hinge margin [DreamSim: 0.05].")
 @click.option("--lora-rank", type=int, default=None, help="[DreamSim: 16]")
 @click.option("--lora-alpha", type=float, default=None, help="[DreamSim: 0.5]")
@@ -94,11 +141,13 @@ def nights(method, **options):
 
 
 def adversarial_options(command):
-    for option in reversed([
-        click.option("--eps", default=None, help="Linf radius [4/255]."),
-        click.option("--pgd-steps", type=int, default=None, help="Inner PGD steps [10]."),
-        click.option("--pgd-step-size", default=None, help="Inner PGD step [1/255]."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--eps", default=None, help="Linf radius [4/255]."),
+            click.option("--pgd-steps", type=int, default=None, help="Inner PGD steps [10]."),
+            click.option("--pgd-step-size", default=None, help="Inner PGD step [1/255]."),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -116,7 +165,7 @@ def fare(**options):
 @common_options
 @adversarial_options
 @click.option("--logit-scale", type=float, default=None, help="[100]")
-@click.option("--template", "templates", multiple=True, help="Prompt template(s) with {} [\"This is a photo of a {}\"].")
+@click.option("--template", "templates", multiple=True, help='Prompt template(s) with {} ["This is a photo of a {}"].')
 @user_errors
 def tecoa(templates, **options):
     """TeCoA: cross-entropy of the zero-shot text classifier at PGD points (Mao et al. 2023)."""

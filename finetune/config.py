@@ -5,6 +5,7 @@ NIGHTS defaults are DreamSim's (Fu et al. 2023; github ssundaram21/dreamsim, `co
 Schlarmann et al. 2024's (github chs20/RobustVLM, README "Training" and `train/adversarial_training_clip.py`),
 whose 2 epochs on ImageNet the paper follows (Croce et al. 2025, App. A-A).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -91,7 +92,9 @@ class FinetuneConfig:
         if self.workers < 0:
             raise ValueError(f"--workers must be >= 0, got {self.workers}")
         if min(self.batch_size, self.epochs, self.checkpoint_every) < 1 or (self.steps is not None and self.steps < 1):
-            raise ValueError(f"--batch-size, --epochs, --steps and --checkpoint-every must be >= 1; got {self.batch_size}, {self.epochs}, {self.steps}, {self.checkpoint_every}")
+            raise ValueError(
+                f"--batch-size, --epochs, --steps and --checkpoint-every must be >= 1; got {self.batch_size}, {self.epochs}, {self.steps}, {self.checkpoint_every}"
+            )
         if self.method in ADVERSARIAL_METHODS:
             eps = self.eps_value
             if not 0 <= eps <= 1:
@@ -117,8 +120,22 @@ class FinetuneConfig:
             "fare": ("eps", "pgd_steps", "pgd_step_size"),
             "tecoa": ("eps", "pgd_steps", "pgd_step_size", "logit_scale", "templates"),
         }[self.method]
-        common = ("epochs", "steps", "batch_size", "lr", "weight_decay", "optimizer", "betas", "schedule", "warmup_steps",
-                  "warmup_fraction", "drop_last", "seed", "precision", "n_train")
+        common = (
+            "epochs",
+            "steps",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "optimizer",
+            "betas",
+            "schedule",
+            "warmup_steps",
+            "warmup_fraction",
+            "drop_last",
+            "seed",
+            "precision",
+            "n_train",
+        )
         return {k: data[k] for k in common + relevant}
 
 

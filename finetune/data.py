@@ -1,4 +1,5 @@
 """Training data in the real on-disk formats: NIGHTS (through the benchmark's loader) and ImageNet class folders."""
+
 from __future__ import annotations
 
 from pathlib import Path

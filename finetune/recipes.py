@@ -4,6 +4,7 @@ A recipe owns the model being trained, its data and its loss; `finetune.trainer`
 (order of the data, optimiser, checkpoints, processes). Losses are returned summed over the
 process's samples, so the trainer can normalise by the whole batch across processes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -66,7 +67,9 @@ class Recipe:
             for name, value in state.items():
                 parameters[name].copy_(value)
 
-    def batch_loss(self, batch: dict[str, Tensor], rows: list[int], batch_size: int, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+    def batch_loss(
+        self, batch: dict[str, Tensor], rows: list[int], batch_size: int, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
         """Loss summed over this process's `rows` of a global batch of `batch_size`, and statistics (sums)."""
         raise NotImplementedError
 
@@ -125,8 +128,9 @@ class NightsRecipe(Recipe):
         else:
             self.finetuning = "NIGHTS-LoRA"
             self.hidden = None
-            self.model, self.peft_model = trainable_lora(base.visual, base.image_size, base.lora_backbone, base.reduced,
-                                                         config.lora_rank, config.lora_alpha, config.lora_dropout)
+            self.model, self.peft_model = trainable_lora(
+                base.visual, base.image_size, base.lora_backbone, base.reduced, config.lora_rank, config.lora_alpha, config.lora_dropout
+            )
         self.model.preprocess.requires_grad_(False)
         self.model.to(device)
         # Images reach the model as the benchmark feeds it: through its own transform (DreamSim's 224x224 stretch).
@@ -158,7 +162,7 @@ class NightsRecipe(Recipe):
         positions = list(range(group.rank, len(dataset), group.world_size))
         correct = loss = 0.0
         for start in range(0, len(positions), self.config.batch_size):
-            batch = default_collate([dataset[p] for p in positions[start:start + self.config.batch_size]])
+            batch = default_collate([dataset[p] for p in positions[start : start + self.config.batch_size]])
             batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
             dist_0, dist_1 = self._distances(batch)
             correct += float(((dist_1 < dist_0) == (batch["judge"] >= 0.5)).sum())
@@ -184,8 +188,13 @@ class NightsRecipe(Recipe):
         return files
 
     def data_info(self):
-        return {"dataset": "nights", "train_split": "train", "selection_split": "val",
-                "n_train": len(self.train_set), "n_val": len(self.val_set)}
+        return {
+            "dataset": "nights",
+            "train_split": "train",
+            "selection_split": "val",
+            "n_train": len(self.train_set),
+            "n_val": len(self.val_set),
+        }
 
 
 def _sort_target_modules(config_path: Path) -> None:
@@ -237,7 +246,9 @@ class AdversarialRecipe(Recipe):
         self.finetuning = "none"
         spec = OPEN_CLIP_SPECS[base.architecture]
         # The tower keeps its base's preprocessing (open_clip's eval transform, as `build_open_clip`).
-        self.model = EmbeddingModel(OpenClipImageEncoder(base.visual), ImagePreprocess(spec.preprocessing.at_input_size(base.image_size))).to(device)
+        self.model = EmbeddingModel(
+            OpenClipImageEncoder(base.visual), ImagePreprocess(spec.preprocessing.at_input_size(base.image_size))
+        ).to(device)
         self.train_set = Subset(ImageFolderDataset(config.data_root, self.model.input_preprocessing, "train"), config.n_train)
         self.model.requires_grad_(False)
         base.visual.requires_grad_(True)
@@ -250,15 +261,19 @@ class AdversarialRecipe(Recipe):
         classes = self.train_set.dataset.classes
         unknown = [wnid for wnid in classes if wnid not in IMAGENET_CLASSNAME_BY_WNID]
         if unknown:
-            warnings.warn(f"{len(unknown)} class folder(s) are not ImageNet wnids (e.g. '{unknown[0]}'); their folder names are the class names", stacklevel=2)
+            warnings.warn(
+                f"{len(unknown)} class folder(s) are not ImageNet wnids (e.g. '{unknown[0]}'); their folder names are the class names",
+                stacklevel=2,
+            )
         return [IMAGENET_CLASSNAME_BY_WNID.get(wnid, wnid.replace("_", " ")) for wnid in classes]
 
     def _class_weights(self) -> Tensor:
         from model_zoo.text_tower import create_text_tower
         from model_zoo.zero_shot import zero_shot_weights
 
-        tower = create_text_tower(self.base.architecture, pretrained=self.base.base_weights == "pretrained",
-                                  device=self.device, reduced=self.base.reduced)
+        tower = create_text_tower(
+            self.base.architecture, pretrained=self.base.base_weights == "pretrained", device=self.device, reduced=self.base.reduced
+        )
         return zero_shot_weights(tower, self._classnames(), list(self.config.templates)).to(self.device)
 
     def objective(self, batch: dict[str, Tensor]):
@@ -270,8 +285,15 @@ class AdversarialRecipe(Recipe):
 
     def adversarial_images(self, batch: dict[str, Tensor], objective, start: Tensor | None) -> Tensor:
         self.model.eval()
-        return pgd(objective, batch["image"], norm="linf", eps=self.config.eps_value, n_iter=self.config.pgd_steps,
-                   step_size=self.config.pgd_step_value, start=start)
+        return pgd(
+            objective,
+            batch["image"],
+            norm="linf",
+            eps=self.config.eps_value,
+            n_iter=self.config.pgd_steps,
+            step_size=self.config.pgd_step_value,
+            start=start,
+        )
 
     def batch_loss(self, batch, rows, batch_size, generator):
         images = batch["image"]

@@ -16,6 +16,7 @@ many forward/backward passes per step that must not be synchronised). The result
 process's up to floating-point reduction order (LoRA dropout masks differ: they come from each
 process's RNG).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -138,7 +139,7 @@ def _sum_gradients(parameters: list[torch.nn.Parameter], group: ProcessGroup) ->
     dist.all_reduce(flat)
     offset = 0
     for parameter in parameters:
-        parameter.grad = flat[offset:offset + parameter.numel()].view_as(parameter).clone()
+        parameter.grad = flat[offset : offset + parameter.numel()].view_as(parameter).clone()
         offset += parameter.numel()
 
 
@@ -261,17 +262,38 @@ def train(config: FinetuneConfig) -> TrainingRun:
     folder.mkdir(parents=True, exist_ok=True)
     log = TrainingLog(folder / LOG_FILE, start_step, enabled=group.is_main)
     if start_step == 0 and group.is_main:
-        log.write({"event": "start", "step": 0, "config": config.identity(), "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-                   "world_size": group.world_size, "warmup_steps": warmup})
+        log.write(
+            {
+                "event": "start",
+                "step": 0,
+                "config": config.identity(),
+                "total_steps": total_steps,
+                "steps_per_epoch": steps_per_epoch,
+                "world_size": group.world_size,
+                "warmup_steps": warmup,
+            }
+        )
 
-    progress = tqdm(total=total_steps, initial=start_step, desc=f"finetune {config.method}", unit="step",
-                    disable=config.quiet or not group.is_main, dynamic_ncols=True)
+    progress = tqdm(
+        total=total_steps,
+        initial=start_step,
+        desc=f"finetune {config.method}",
+        unit="step",
+        disable=config.quiet or not group.is_main,
+        dynamic_ncols=True,
+    )
     step_seconds: list[float] = []
     stat_keys = ["loss", "count", "correct"]
     steps = StepBatches(config.seed, n, batch_size, steps_per_epoch, start_step, total_steps, group)
     # A private generator: the loader's seed draw must not consume the global RNG that dropout uses.
-    loader = DataLoader(recipe.train_set, batch_sampler=steps, num_workers=config.workers, collate_fn=collate_or_none,
-                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(config.seed))
+    loader = DataLoader(
+        recipe.train_set,
+        batch_sampler=steps,
+        num_workers=config.workers,
+        collate_fn=collate_or_none,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     started = time.perf_counter()
     for step, batch in zip(range(start_step, total_steps), loader):
         epoch, position = divmod(step, steps_per_epoch)
@@ -290,8 +312,15 @@ def train(config: FinetuneConfig) -> TrainingRun:
         totals = _sum_stats(stats, stat_keys, group)
         elapsed = time.perf_counter() - started  # data wait + compute (not the validation or checkpoint before it)
         step_seconds.append(elapsed)
-        entry = {"event": "step", "step": step + 1, "epoch": epoch, "loss": totals["loss"] / totals["count"],
-                 "lr": optimizer.param_groups[0]["lr"], "images_per_s": totals["count"] / elapsed, "step_s": elapsed}
+        entry = {
+            "event": "step",
+            "step": step + 1,
+            "epoch": epoch,
+            "loss": totals["loss"] / totals["count"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "images_per_s": totals["count"] / elapsed,
+            "step_s": elapsed,
+        }
         if config.method != "fare":
             entry["accuracy"] = totals["correct"] / totals["count"]
         log.write(entry)
@@ -310,9 +339,19 @@ def train(config: FinetuneConfig) -> TrainingRun:
             rng = _gather(_rng_state(device), group)
             if group.is_main:
                 buffer = io.BytesIO()
-                torch.save({"config_hash": config_hash, "step": step + 1, "trainable": recipe.trainable_state(),
-                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng,
-                            "best": best, "history": history}, buffer)
+                torch.save(
+                    {
+                        "config_hash": config_hash,
+                        "step": step + 1,
+                        "trainable": recipe.trainable_state(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "rng": rng,
+                        "best": best,
+                        "history": history,
+                    },
+                    buffer,
+                )
                 atomic_write_bytes(state_path, buffer.getvalue())
             barrier(group)
         started = time.perf_counter()
@@ -322,12 +361,23 @@ def train(config: FinetuneConfig) -> TrainingRun:
         recipe.load_trainable_state(best["state"])
     card = _finish(config, config_hash, recipe, base, folder, group, total_steps, steps_per_epoch, warmup, best, history, step_seconds)
     recipe.model.eval()
-    return TrainingRun(folder, recipe.model, card, start_step, total_steps,
-                       sum(step_seconds) / len(step_seconds) if step_seconds else None)
+    return TrainingRun(folder, recipe.model, card, start_step, total_steps, sum(step_seconds) / len(step_seconds) if step_seconds else None)
 
 
-def _finish(config, config_hash, recipe: Recipe, base, folder: Path, group: ProcessGroup, total_steps, steps_per_epoch, warmup,
-            best, history, step_seconds) -> FinetuneCard:
+def _finish(
+    config,
+    config_hash,
+    recipe: Recipe,
+    base,
+    folder: Path,
+    group: ProcessGroup,
+    total_steps,
+    steps_per_epoch,
+    warmup,
+    best,
+    history,
+    step_seconds,
+) -> FinetuneCard:
     """Write the weights and the card (last: its presence marks the folder complete), then drop the checkpoint."""
     card = None
     if group.is_main:
@@ -352,11 +402,15 @@ def _finish(config, config_hash, recipe: Recipe, base, folder: Path, group: Proc
             data={**recipe.data_info(), "root": str(config.data_root) if config.data_root else os.environ.get("PERCEPTBENCH_DATA")},
             hyperparameters={**config.hyperparameters(), "warmup_steps": warmup},
             sources=default_sources(config),
-            training={"steps": total_steps, "steps_per_epoch": steps_per_epoch, "world_size": group.world_size,
-                      "selected_epoch": best["epoch"] if (recipe.selects_best and best) else None,
-                      "selected_val_score": best["score"] if (recipe.selects_best and best) else None,
-                      "validation": history,
-                      "mean_step_s_last_session": sum(step_seconds) / len(step_seconds) if step_seconds else None},
+            training={
+                "steps": total_steps,
+                "steps_per_epoch": steps_per_epoch,
+                "world_size": group.world_size,
+                "selected_epoch": best["epoch"] if (recipe.selects_best and best) else None,
+                "selected_val_score": best["score"] if (recipe.selects_best and best) else None,
+                "validation": history,
+                "mean_step_s_last_session": sum(step_seconds) / len(step_seconds) if step_seconds else None,
+            },
             command=config.command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             environment={**environment(config.device), "python_executable": sys.executable, "hostname": platform.node()},
             config_hash=config_hash,

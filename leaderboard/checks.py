@@ -1,4 +1,5 @@
 """Read the sanity-check flags a result file carries (`checks`), whatever shape each check's record has."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Read a results folder (any depth) into results; foreign or malformed files are skipped with a warning."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """Every leaderboard cell as one CSV row, for pandas and spreadsheets."""
+
 from __future__ import annotations
 
 import csv
@@ -7,8 +8,26 @@ import io
 from .tables import LeaderboardTable
 
 CSV_COLUMNS = [
-    "dataset", "split", "protocol", "model", "status", "weights", "family", "backbone", "robust_training", "finetuning",
-    "column", "value", "measured", "reported", "difference", "reported_in", "conflicting_reports", "n", "attack", "result_file",
+    "dataset",
+    "split",
+    "protocol",
+    "model",
+    "status",
+    "weights",
+    "family",
+    "backbone",
+    "robust_training",
+    "finetuning",
+    "column",
+    "value",
+    "measured",
+    "reported",
+    "difference",
+    "reported_in",
+    "conflicting_reports",
+    "n",
+    "attack",
+    "result_file",
 ]
 
 
@@ -27,11 +46,28 @@ def render_csv(tables: list[LeaderboardTable]) -> str:
                 cell = row.cells.get(column)
                 if cell is None or cell.value is None:
                     continue
-                writer.writerow([
-                    table.dataset, table.split or "", table.protocol, row.model, row.status, row.weights, row.family,
-                    row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""),
-                    column, _number(cell.value), _number(cell.measured), _number(cell.reported), _number(cell.difference),
-                    "; ".join(cell.reported_in), "; ".join(f"{table_name}={value:.6g}" for table_name, value in cell.conflicts.items()),
-                    cell.n if cell.n is not None else "", cell.attack or "", cell.result_file or "",
-                ])
+                writer.writerow(
+                    [
+                        table.dataset,
+                        table.split or "",
+                        table.protocol,
+                        row.model,
+                        row.status,
+                        row.weights,
+                        row.family,
+                        row.card.get("backbone", ""),
+                        row.card.get("robust_training", ""),
+                        row.card.get("finetuning", ""),
+                        column,
+                        _number(cell.value),
+                        _number(cell.measured),
+                        _number(cell.reported),
+                        _number(cell.difference),
+                        "; ".join(cell.reported_in),
+                        "; ".join(f"{table_name}={value:.6g}" for table_name, value in cell.conflicts.items()),
+                        cell.n if cell.n is not None else "",
+                        cell.attack or "",
+                        cell.result_file or "",
+                    ]
+                )
     return buffer.getvalue()

@@ -6,6 +6,7 @@ Status: `measured` (run here), `random` (random-weight smoke run, never ranked),
 check failed, or a submission failed verification), `submitted` (a submission's claim, not yet
 verified), `verified` (a submission whose claim a re-run here supported).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -20,8 +21,21 @@ from .checks import failed_checks
 from .collect import collect_results
 
 COLUMNS = [
-    "model", "dataset", "split", "protocol", "threat", "eps", "attack", "clean", "robust", "n", "status", "weights",
-    "failed_checks", "source", "result_file",
+    "model",
+    "dataset",
+    "split",
+    "protocol",
+    "threat",
+    "eps",
+    "attack",
+    "clean",
+    "robust",
+    "n",
+    "status",
+    "weights",
+    "failed_checks",
+    "source",
+    "result_file",
 ]
 KEY = ["model", "dataset", "split", "protocol", "threat", "eps", "attack", "source"]
 
@@ -52,7 +66,9 @@ def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path 
     if results_dir is not None:
         for path, result in collect_results(results_dir):
             status = result_status(result)
-            entries.append(Entry(path, result, status, "results", status, tuple(f"sanity check {c} failed" for c in failed_checks(result.checks))))
+            entries.append(
+                Entry(path, result, status, "results", status, tuple(f"sanity check {c} failed" for c in failed_checks(result.checks)))
+            )
     for folder in find_submissions(submissions_dir) if submissions_dir is not None else []:
         standing = submission_status(folder)
         record = read_submission(folder)
@@ -103,7 +119,11 @@ def load_results(folder: str | Path, submissions: str | Path | None = None) -> p
 
 
 def filter_results(
-    frame: pd.DataFrame, model: str = "*", dataset: str | None = None, threat: str | None = None, attack: str | None = None,
+    frame: pd.DataFrame,
+    model: str = "*",
+    dataset: str | None = None,
+    threat: str | None = None,
+    attack: str | None = None,
     status: str | None = None,
 ) -> pd.DataFrame:
     """Rows whose model matches the shell-style `model` pattern and whose other columns equal what is given."""

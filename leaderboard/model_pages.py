@@ -1,5 +1,6 @@
 """What a model's page shows: its card, every result with its configuration and versions, check flags, the paper's
 numbers for it, and sweep plots."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,18 @@ from .reported import ReportedScore
 from .sweeps import Sweep
 from .tables import LeaderboardTable, threat_label
 
-CARD_FIELDS = ("family", "backbone", "robust_training", "robust_eps", "finetuning", "parameters", "preprocessing", "license", "paper", "notes")
+CARD_FIELDS = (
+    "family",
+    "backbone",
+    "robust_training",
+    "robust_eps",
+    "finetuning",
+    "parameters",
+    "preprocessing",
+    "license",
+    "paper",
+    "notes",
+)
 
 
 def model_slug(name: str) -> str:
@@ -93,7 +105,13 @@ def _attack(result: EvaluationResult) -> str:
 def _weights_source(card: dict) -> str:
     weights = card.get("weights")
     if isinstance(weights, dict):
-        return str(weights.get("hub_id") or weights.get("url") or (f"pip:{weights['package']}" if weights.get("package") else "") or weights.get("note") or "")
+        return str(
+            weights.get("hub_id")
+            or weights.get("url")
+            or (f"pip:{weights['package']}" if weights.get("package") else "")
+            or weights.get("note")
+            or ""
+        )
     return ""
 
 

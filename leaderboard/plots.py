@@ -5,6 +5,7 @@ matplotlib's object API (`Figure`, no pyplot state). SVG output is made to inlin
 no XML prolog or DOCTYPE, no metadata (no date), text kept as text, ids from a fixed salt per chart, so a rebuild
 gives identical bytes; each point carries a <title> tooltip naming it.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,13 @@ STATUS_MARKERS = {  # status -> (marker, colour); statuses are LeaderboardRow.st
     "flagged": ("X", "#c62828"),
 }
 LABELLED_POINTS = 12  # up to this many points are also labelled with their names; more get only tooltips
-_STYLE = {"font.size": 9, "svg.fonttype": "none", "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"], "axes.spines.top": False, "axes.spines.right": False}
+_STYLE = {
+    "font.size": 9,
+    "svg.fonttype": "none",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 
 
 @dataclass
@@ -53,7 +60,7 @@ def _save(figure: Figure, fmt: str, salt: str) -> bytes:
 def _inline_svg(figure: Figure, css_class: str, title: str, chart_id: str, tooltips: dict[str, str]) -> str:
     """The <svg> element alone, labelled for screen readers, with a <title> inside each point's group."""
     text = _save(figure, "svg", chart_id).decode("utf-8")
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = text.replace("<svg ", f'<svg class="{css_class}" role="img" aria-label="{escape(title)}" ', 1)
     # matplotlib names every group (figure_1, axes_1, ...); two charts on a page would repeat those ids, and nothing
     # refers to them, so only the points' groups keep theirs, with a tooltip.
@@ -77,7 +84,9 @@ def _point(ax, x: float, y: float, gid: str, **style) -> None:
     ax.plot([x], [y], linestyle="none", gid=gid, clip_on=False, **style)  # a point on the 0 or 100 line shows whole
 
 
-def _sweep_figure(title: str, x_label: str, points: list[tuple[float, float, float | None]], chart_id: str, draw_title: bool) -> tuple[Figure, dict[str, str]]:
+def _sweep_figure(
+    title: str, x_label: str, points: list[tuple[float, float, float | None]], chart_id: str, draw_title: bool
+) -> tuple[Figure, dict[str, str]]:
     if not points:
         raise ValueError(f"sweep chart '{title}' has no points; a sweep needs at least one evaluated value")
     with matplotlib.rc_context(_STYLE):
@@ -139,7 +148,18 @@ def scatter_svg(title: str, x_label: str, y_label: str, points: list[ScatterPoin
         for index, point in enumerate(points):
             marker, colour = STATUS_MARKERS[point.status]
             gid = f"{chart_id}-point-{index}"
-            _point(ax, xs[index], ys[index], gid, marker=marker, markersize=6, color=colour, alpha=0.85, markeredgecolor="white", markeredgewidth=0.5)
+            _point(
+                ax,
+                xs[index],
+                ys[index],
+                gid,
+                marker=marker,
+                markersize=6,
+                color=colour,
+                alpha=0.85,
+                markeredgecolor="white",
+                markeredgewidth=0.5,
+            )
             tooltips[gid] = f"{point.label} ({point.status}): clean {_percent(point.x)}, robust {_percent(point.y)}"
             if len(points) <= LABELLED_POINTS:
                 ax.annotate(point.label, (xs[index], ys[index]), xytext=(4, 3), textcoords="offset points", fontsize=7, parse_math=False)

@@ -1,4 +1,5 @@
 """Render the leaderboard: LEADERBOARD.md (tabulate), index.html and a page per model (jinja2, autoescaped), a CSV."""
+
 from __future__ import annotations
 
 import shutil
@@ -50,7 +51,16 @@ def _markdown_text(text: object) -> str:
 
 def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[list[str]]:
     return [
-        [_markdown_text(text) for text in (row.model, row.submission_label or row.status, row.card.get("backbone", ""), row.card.get("robust_training", ""), row.card.get("finetuning", ""))]
+        [
+            _markdown_text(text)
+            for text in (
+                row.model,
+                row.submission_label or row.status,
+                row.card.get("backbone", ""),
+                row.card.get("robust_training", ""),
+                row.card.get("finetuning", ""),
+            )
+        ]
         + [_markdown_cell(table, row, column) for column in table.columns]
         for row in rows
     ]
@@ -87,22 +97,30 @@ def table_scatter(table: LeaderboardTable) -> str:
     column = table.threat_columns[0]
     points = [
         ScatterPoint(row.model, row.clean, row.value(column), row.status)
-        for row in table.rows if row.clean is not None and row.value(column) is not None
+        for row in table.rows
+        if row.clean is not None and row.value(column) is not None
     ]
     if len(points) < 2:
         return ""
     return scatter_svg(
-        f"{table.title}: clean vs robust ({column})", table.column_header(CLEAN) + " (%)", "robust, " + table.column_header(column) + " (%)",
-        points, chart_id=f"{table.anchor}-scatter",
+        f"{table.title}: clean vs robust ({column})",
+        table.column_header(CLEAN) + " (%)",
+        "robust, " + table.column_header(column) + " (%)",
+        points,
+        chart_id=f"{table.anchor}-scatter",
     )
 
 
 def _template_environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader("leaderboard", "templates"), autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True, lstrip_blocks=True,
+        loader=PackageLoader("leaderboard", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    environment.globals.update(format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter)
+    environment.globals.update(
+        format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter
+    )
     return environment
 
 
@@ -111,8 +129,14 @@ def _families(tables: list[LeaderboardTable]) -> list[str]:
 
 
 def render_html(tables: list[LeaderboardTable], generated_at: str | None = None) -> str:
-    return _template_environment().get_template("index.html.j2").render(
-        tables=tables, families=_families(tables), generated_at=generated_at or _now(),
+    return (
+        _template_environment()
+        .get_template("index.html.j2")
+        .render(
+            tables=tables,
+            families=_families(tables),
+            generated_at=generated_at or _now(),
+        )
     )
 
 
@@ -143,7 +167,10 @@ def _copy_plots(results_dir: Path, out_dir: Path) -> list[str]:
 
 
 def build_site(
-    results_dir: str | Path, out_dir: str | Path, include_reported: bool = True, submissions_dir: str | Path | None = None,
+    results_dir: str | Path,
+    out_dir: str | Path,
+    include_reported: bool = True,
+    submissions_dir: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths.
 
@@ -158,7 +185,9 @@ def build_site(
     for asset in ASSET_FILES:
         atomic_write_text(out_dir / "assets" / asset, (ASSETS_DIR / asset).read_text(encoding="utf-8"))
     plots = _copy_plots(results_dir, out_dir)
-    pages = build_model_pages(tables, results + [(e.path, e.result) for e in submissions], results_dir, reported, find_sweeps(results), plots)
+    pages = build_model_pages(
+        tables, results + [(e.path, e.result) for e in submissions], results_dir, reported, find_sweeps(results), plots
+    )
     for page in pages.values():
         atomic_write_text(out_dir / "models" / f"{page.slug}.html", render_model_page(page, generated_at))
     return {

@@ -19,6 +19,7 @@ Metric `score` is what the leaderboard ranks: 2AFC accuracy (I, II, XIII-XV), de
 Detection splits are `<configuration>-<query class>-query`: `nsfw-neutral-query` / `nsfw-porn-query` (safe / unsafe
 NSFW queries) and `guns-safe-query` / `guns-unsafe-query` (ImageNet gun filtering, Table X).
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,7 +59,9 @@ def table_path(numeral: str, data_dir: str | Path = DATA_DIR) -> Path:
     """The file of paper table `numeral` ("XIII"); an error names the tables there are."""
     path = Path(data_dir) / f"{TABLE_FILE_PREFIX}{numeral}.csv"
     if not path.is_file():
-        stored = ", ".join(p.stem.removeprefix(TABLE_FILE_PREFIX) for p in sorted(Path(data_dir).glob(f"{TABLE_FILE_PREFIX}*.csv"), key=_table_order))
+        stored = ", ".join(
+            p.stem.removeprefix(TABLE_FILE_PREFIX) for p in sorted(Path(data_dir).glob(f"{TABLE_FILE_PREFIX}*.csv"), key=_table_order)
+        )
         raise ReportedDataError(f"no paper table '{numeral}' in {data_dir} (stored: {stored})")
     return path
 
@@ -90,7 +93,9 @@ def load_table(path: str | Path) -> list[ReportedScore]:
                 try:
                     value = float(text) / 100.0
                 except ValueError:
-                    raise ReportedDataError(f"{path}:{line}: '{text}' in column '{name}' is not a number (use '-' for an empty cell)") from None
+                    raise ReportedDataError(
+                        f"{path}:{line}: '{text}' in column '{name}' is not a number (use '-' for an empty cell)"
+                    ) from None
                 scores.append(ReportedScore(row["model"], row["paper_label"], dataset, split, threat, metric, value, table))
     return scores
 

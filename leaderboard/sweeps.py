@@ -3,6 +3,7 @@
 The attack suite writes sweeps as ordinary result files, so a sweep is simply a group of results that differ only
 in eps (robust score vs eps, paper Fig. 7) or only in the number of attack iterations (paper Fig. 8).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ Submissions (benchmark/submission.py) are rows of their own: "submitted" (claime
 here, in full or on a subset of n) or "flagged" (verification or sanity checks failed; the reasons are on the model
 page). A robust cell shows the standard ensemble where it was run, else the strongest single attack, and names it.
 """
+
 from __future__ import annotations
 
 import math
@@ -180,8 +181,10 @@ def _attack_text(result: EvaluationResult) -> str:
     if not attack:
         return "no attack"
     if attack.get("name") == STANDARD:
-        return (f"standard: APGD-CE {attack.get('n_iter', '?')} it, APGD-margin {attack.get('n_iter', '?')} it x 2, "
-                f"Square {attack.get('square_queries', '?')} queries")
+        return (
+            f"standard: APGD-CE {attack.get('n_iter', '?')} it, APGD-margin {attack.get('n_iter', '?')} it x 2, "
+            f"Square {attack.get('square_queries', '?')} queries"
+        )
     return f"{attack.get('name', '?')} {attack.get('n_iter', '?')} it x {attack.get('n_restarts', '?')}"
 
 
@@ -199,13 +202,20 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
         cells[CLEAN] = Cell(measured=clean, result_file=str(clean_choice[0]), n=clean_choice[1].scores.get("n"))
     for threat, group in by_threat.items():
         most = max(result.scores.get("n") or 0 for _, result in group)
-        candidates = [(path, result) for path, result in group if (result.scores.get("n") or 0) == most and _score(result, "robust") is not None]
+        candidates = [
+            (path, result) for path, result in group if (result.scores.get("n") or 0) == most and _score(result, "robust") is not None
+        ]
         if not candidates:
             continue
         standard = [(path, result) for path, result in candidates if (result.attack or {}).get("name") == STANDARD]
         path, result = min(standard or candidates, key=lambda item: (_score(item[1], "robust"), item[1].created_at))
-        cells[threat] = Cell(measured=_score(result, "robust"), result_file=str(path), attack=_attack_text(result),
-                             attack_name=(result.attack or {}).get("name"), n=most)
+        cells[threat] = Cell(
+            measured=_score(result, "robust"),
+            result_file=str(path),
+            attack=_attack_text(result),
+            attack_name=(result.attack or {}).get("name"),
+            n=most,
+        )
     return cells, [str(path) for path, _ in results]
 
 
@@ -284,7 +294,11 @@ def build_tables(
             newest = max(model_results, key=lambda item: item[1].created_at)[1]
             cells, sources = _measured_cells(model_results)
             row = LeaderboardRow(
-                model, dict(newest.model_card or {"name": model}), weights, cells, sources,
+                model,
+                dict(newest.model_card or {"name": model}),
+                weights,
+                cells,
+                sources,
                 sorted({name for _, result in model_results for name in failed_checks(result.checks)}),
             )
             entry = standing.get(str(model_results[0][0]))
@@ -303,7 +317,9 @@ def build_tables(
         measured_key = next(((m, w, src) for (m, w, src) in rows if m == score.model and w != "random" and src == "results"), None)
         row = rows.get(measured_key) if measured_key else None
         if row is None:
-            row = rows.setdefault((score.model, "reported", "paper"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported"))
+            row = rows.setdefault(
+                (score.model, "reported", "paper"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported")
+            )
         cell = row.cells.setdefault(score.threat, Cell())
         if cell.reported is None:
             cell.reported, cell.reported_in = score.value, [score.table]

@@ -1,4 +1,5 @@
 """perceptbench model zoo: every perceptual metric behind one interface."""
+
 from .base import EmbeddingModel, PairwiseModel, PerceptualModel
 from .card import ModelCard, WeightsSource
 from .registry import UnknownModelError, create_model, get_model_card, list_models, register_model

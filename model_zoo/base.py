@@ -3,6 +3,7 @@
 Images enter as float tensors in [0, 1] of shape (B, 3, H, W); each model resizes and normalises
 inside itself, so attacks always act on pixels. Similarity is higher for more similar images.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """Model cards: what a metric is and where its weights come from, as plain data."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -4,6 +4,7 @@ Every factory here is a few lines over `build_open_clip`; the card says where th
 Weights come through `model_zoo.download` from the Hugging Face hub repositories that open_clip
 itself uses; a checkpoint may hold the whole CLIP model (`visual.*` keys) or the image tower only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_mode
 
 # Small configurations of the same families, for tests and smoke runs (`reduced=True`).
 _REDUCED_VISION_CFG: dict[str, dict[str, Any]] = {
-    "convnext": {"timm_model_name": "convnext_atto", "timm_model_pretrained": False, "timm_pool": "", "timm_proj": "linear", "image_size": 64},
+    "convnext": {
+        "timm_model_name": "convnext_atto",
+        "timm_model_pretrained": False,
+        "timm_pool": "",
+        "timm_proj": "linear",
+        "image_size": 64,
+    },
     "vit": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
 }
 REDUCED_EMBED_DIM = 32
@@ -122,7 +129,9 @@ def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False,
     )
 
 
-def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, **extra) -> ModelCard:
+def _clip_card(
+    name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, **extra
+) -> ModelCard:
     if robust == "none":
         paper = OPENAI_PAPER if "openai" in spec.hub_id else LAION_PAPER
     else:
@@ -143,7 +152,9 @@ def _clip_card(name: str, spec: OpenClipSpec, backbone: str, parameters: int, ro
     )
 
 
-def _register_clip(name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, notes: str = ""):
+def _register_clip(
+    name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, notes: str = ""
+):
     card = _clip_card(name, spec, backbone, parameters, robust, eps, notes=notes)
     OPEN_CLIP_SPECS[name] = spec
 
@@ -191,6 +202,7 @@ def backbone_parameters(short: str) -> int:
     """Image-tower parameter count of a backbone by its short name ('convnext', 'vit-b16', ...)."""
     return _BACKBONES[short][1]
 
+
 clip_vit_b32 = _register_clip("clip-vit-b32", CLIP_VIT_B32, "ViT-B/32", _VIT_B32)
 clip_vit_b16 = _register_clip("clip-vit-b16", CLIP_VIT_B16, "ViT-B/16", _VIT_B16)
 clip_convnext = _register_clip("clip-convnext", CLIP_CONVNEXT, "ConvNeXt-B (convnext_base_w)", _CONVNEXT)
@@ -199,5 +211,12 @@ clip_vit_l14 = _register_clip("clip-vit-l14", CLIP_VIT_L14, "ViT-L/14", _VIT_L14
 for (_method, _short), _spec in ROBUST_SPECS.items():
     _backbone, _params = _BACKBONES[_short]
     _eps = "2/255" if _short.endswith("eps2") else "4/255"
-    _register_clip(f"r-clip-{_method}-{_short}", _spec, _backbone, _params, robust=_METHODS[_method], eps=_eps,
-                   notes="ImageNet adversarial fine-tuning of the image tower (Linf); the hub repository is the authors' open_clip checkpoint")
+    _register_clip(
+        f"r-clip-{_method}-{_short}",
+        _spec,
+        _backbone,
+        _params,
+        robust=_METHODS[_method],
+        eps=_eps,
+        notes="ImageNet adversarial fine-tuning of the image tower (Linf); the hub repository is the authors' open_clip checkpoint",
+    )

@@ -10,6 +10,7 @@ Weights are timm's hub copies of the official releases (`timm/<model>.<tag>`, `m
 DINOv2 was trained at 518 px; at 224 px its position embedding is resampled on load (timm's filter).
 The robust DINO variants of the paper (FARE on DINO) have no published weights: their cards say so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,17 @@ def build_timm_vit(spec: TimmVitSpec, pretrained: bool, reduced: bool = False, w
     random_init = {} if pretrained or "dinov2" not in spec.architecture else {"init_values": 1.0}
     if reduced:
         image_size = spec.patch_size * 4
-        vit = timm.create_model(spec.architecture, pretrained=False, num_classes=0, global_pool="token",
-                                img_size=image_size, embed_dim=64, depth=2, num_heads=2, **random_init)
+        vit = timm.create_model(
+            spec.architecture,
+            pretrained=False,
+            num_classes=0,
+            global_pool="token",
+            img_size=image_size,
+            embed_dim=64,
+            depth=2,
+            num_heads=2,
+            **random_init,
+        )
     else:
         image_size = spec.image_size
         vit = timm.create_model(spec.architecture, pretrained=False, num_classes=0, global_pool="token", img_size=image_size, **random_init)
@@ -76,7 +86,9 @@ def load_timm_vit_weights(vit: nn.Module, path: Path) -> None:
     state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.")}
     missing, unexpected = vit.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
-        raise ValueError(f"'{path.name}' does not fit {type(vit).__name__}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+        raise ValueError(
+            f"'{path.name}' does not fit {type(vit).__name__}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
 
 
 def _register(name: str, spec: TimmVitSpec, backbone: str, paper: str, parameters: int, robust: str = "none", notes: str = "") -> None:
@@ -92,8 +104,10 @@ def _register(name: str, spec: TimmVitSpec, backbone: str, paper: str, parameter
         image_size=spec.image_size,
         preprocessing=DINO_PREPROCESSING.to_dict(),
         parameters=parameters,
-        notes=("embedding: the last block's class token before the final LayerNorm, as DreamSim reads DINO (paper App. A-A)"
-               + (f"; {notes}" if notes else "")),
+        notes=(
+            "embedding: the last block's class token before the final LayerNorm, as DreamSim reads DINO (paper App. A-A)"
+            + (f"; {notes}" if notes else "")
+        ),
     )
 
     @register_model(name, card=card)
@@ -106,15 +120,39 @@ def _register(name: str, spec: TimmVitSpec, backbone: str, paper: str, parameter
 # Parameter counts measured on the random-weight builds at 224 px.
 _VIT_B16_PARAMS, _VIT_B14_PARAMS = 85_798_656, 85_724_928
 
-DINO_VIT_B16 = TimmVitSpec("vit_base_patch16_224", WeightsSource(hub_id="hf-hub:timm/vit_base_patch16_224.dino", filename="model.safetensors"), 16)
-DINOV2_VIT_B14 = TimmVitSpec("vit_base_patch14_dinov2", WeightsSource(hub_id="hf-hub:timm/vit_base_patch14_dinov2.lvd142m", filename="model.safetensors"), 14)
+DINO_VIT_B16 = TimmVitSpec(
+    "vit_base_patch16_224", WeightsSource(hub_id="hf-hub:timm/vit_base_patch16_224.dino", filename="model.safetensors"), 16
+)
+DINOV2_VIT_B14 = TimmVitSpec(
+    "vit_base_patch14_dinov2", WeightsSource(hub_id="hf-hub:timm/vit_base_patch14_dinov2.lvd142m", filename="model.safetensors"), 14
+)
 R_DINO_VIT_B16 = TimmVitSpec("vit_base_patch16_224", WeightsSource(filename="r-dino-f-vit-b16.safetensors", note=NOT_PUBLISHED), 16)
 R_DINOV2_VIT_B14 = TimmVitSpec("vit_base_patch14_dinov2", WeightsSource(filename="r-dinov2-f-vit-b14.safetensors", note=NOT_PUBLISHED), 14)
 
 _register("dino-vit-b16", DINO_VIT_B16, "ViT-B/16", DINO_PAPER, _VIT_B16_PARAMS)
-_register("dinov2-vit-b14", DINOV2_VIT_B14, "ViT-B/14", DINOV2_PAPER, _VIT_B14_PARAMS,
-          notes="trained at 518 px; evaluated at 224 px with the position embedding resampled")
-_register("r-dino-f-vit-b16", R_DINO_VIT_B16, "ViT-B/16", FARE_PAPER, _VIT_B16_PARAMS, robust="FARE",
-          notes="FARE-trained DINO evaluated in the paper; weights not published, architecture registered for random-weight runs (a timm-format file placed in the cache loads)")
-_register("r-dinov2-f-vit-b14", R_DINOV2_VIT_B14, "ViT-B/14", FARE_PAPER, _VIT_B14_PARAMS, robust="FARE",
-          notes="FARE-trained DINOv2 evaluated in the paper; weights not published, architecture registered for random-weight runs (a timm-format file placed in the cache loads)")
+_register(
+    "dinov2-vit-b14",
+    DINOV2_VIT_B14,
+    "ViT-B/14",
+    DINOV2_PAPER,
+    _VIT_B14_PARAMS,
+    notes="trained at 518 px; evaluated at 224 px with the position embedding resampled",
+)
+_register(
+    "r-dino-f-vit-b16",
+    R_DINO_VIT_B16,
+    "ViT-B/16",
+    FARE_PAPER,
+    _VIT_B16_PARAMS,
+    robust="FARE",
+    notes="FARE-trained DINO evaluated in the paper; weights not published, architecture registered for random-weight runs (a timm-format file placed in the cache loads)",
+)
+_register(
+    "r-dinov2-f-vit-b14",
+    R_DINOV2_VIT_B14,
+    "ViT-B/14",
+    FARE_PAPER,
+    _VIT_B14_PARAMS,
+    robust="FARE",
+    notes="FARE-trained DINOv2 evaluated in the paper; weights not published, architecture registered for random-weight runs (a timm-format file placed in the cache loads)",
+)

@@ -5,6 +5,7 @@ Every file lands under `perceptbench_cache_dir()/weights/` at a path a user can 
 files with no public download. Checkpoints are read with `torch.load(weights_only=True)` or
 safetensors, so a pickle that would run code on load is refused.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -237,4 +238,4 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def strip_prefix(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Keys under `prefix` with the prefix removed (checkpoints saved from wrapped modules)."""
-    return {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}

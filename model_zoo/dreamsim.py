@@ -9,6 +9,7 @@ peft LoRA folder (`ensemble_lora` or `<type>_single_lora`, keys under
 Features: DINO's class token before the final LayerNorm; CLIP's projected class token. The
 concatenation is centred and unit-normalised (DreamSim's `normalize_embeds=True`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,14 @@ class DreamSimExtractor(nn.Module):
         width, depth, heads, image_size, embed_dim = (64, 2, 2, 64, 32) if reduced else (768, 12, 12, IMAGE_SIZE, 512)
         clip_style = spec.kind != "dino"
         self.model = dino_layout_vit(
-            spec.patch_size, width, depth, heads, image_size,
-            clip_style=clip_style, quick_gelu=spec.kind == "clip", ln_eps=1e-5 if clip_style else 1e-6,
+            spec.patch_size,
+            width,
+            depth,
+            heads,
+            image_size,
+            clip_style=clip_style,
+            quick_gelu=spec.kind == "clip",
+            ln_eps=1e-5 if clip_style else 1e-6,
         )
         self.proj = nn.Parameter(torch.randn(width, embed_dim) * width**-0.5) if clip_style else None
         mean, std = (IMAGENET_MEAN, IMAGENET_STD) if spec.kind == "dino" else (OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)
@@ -143,7 +150,9 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
 def _find(folder: Path, filename: str) -> Path:
     matches = sorted(Path(folder).rglob(filename))
     if not matches:
-        raise WeightsUnavailableError(f"'{filename}' is missing from the DreamSim checkpoint folder '{folder}'; re-download the release zip")
+        raise WeightsUnavailableError(
+            f"'{filename}' is missing from the DreamSim checkpoint folder '{folder}'; re-download the release zip"
+        )
     return matches[0]
 
 
@@ -154,11 +163,18 @@ _SPECS = {
     "dreamsim-openclip-vit-b32": DreamSimSpec("open_clip_vitb32", (BackboneSpec("open_clip", 32),)),
 }
 # Parameter counts measured on the full-size random builds.
-_PARAMETERS = {"dreamsim-ensemble": 258_183_936, "dreamsim-dino-vit-b16": 85_798_656,
-               "dreamsim-clip-vit-b32": 87_849_216, "dreamsim-openclip-vit-b32": 87_849_216}
-_BACKBONE_NAMES = {"dreamsim-ensemble": "ensemble: DINO ViT-B/16 + CLIP ViT-B/16 + OpenCLIP ViT-B/16",
-                   "dreamsim-dino-vit-b16": "DINO ViT-B/16", "dreamsim-clip-vit-b32": "CLIP ViT-B/32 (OpenAI)",
-                   "dreamsim-openclip-vit-b32": "OpenCLIP ViT-B/32 (LAION-400M)"}
+_PARAMETERS = {
+    "dreamsim-ensemble": 258_183_936,
+    "dreamsim-dino-vit-b16": 85_798_656,
+    "dreamsim-clip-vit-b32": 87_849_216,
+    "dreamsim-openclip-vit-b32": 87_849_216,
+}
+_BACKBONE_NAMES = {
+    "dreamsim-ensemble": "ensemble: DINO ViT-B/16 + CLIP ViT-B/16 + OpenCLIP ViT-B/16",
+    "dreamsim-dino-vit-b16": "DINO ViT-B/16",
+    "dreamsim-clip-vit-b32": "CLIP ViT-B/32 (OpenAI)",
+    "dreamsim-openclip-vit-b32": "OpenCLIP ViT-B/32 (LAION-400M)",
+}
 
 
 def _register(name: str, spec: DreamSimSpec) -> None:
@@ -173,7 +189,11 @@ def _register(name: str, spec: DreamSimSpec) -> None:
         image_size=IMAGE_SIZE,
         preprocessing=DREAMSIM_PREPROCESSING.to_dict(),
         parameters=_PARAMETERS[name],
-        notes=("v0.2 release: the ensemble uses ViT-B/16 backbones (the paper's README says the same); " if spec.dreamsim_type == "ensemble" else "")
+        notes=(
+            "v0.2 release: the ensemble uses ViT-B/16 backbones (the paper's README says the same); "
+            if spec.dreamsim_type == "ensemble"
+            else ""
+        )
         + "sim = cosine of centred, normalised embeddings = 1 - DreamSim distance",
     )
 

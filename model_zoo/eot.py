@@ -3,6 +3,7 @@
 A metric that declares `is_randomised` is evaluated and attacked through this wrapper, so both the
 prediction and the attack's gradient are those of the expected similarity, not of one random draw.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

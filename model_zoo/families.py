@@ -1,2 +1,3 @@
 """Importing this module registers every built-in metric family."""
+
 from . import clip, dino, dreamsim, finetuned, laion_nsfw, lipsim, lpips_models, pixel, ssim  # noqa: F401

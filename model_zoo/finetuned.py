@@ -7,6 +7,7 @@ a LoRA folder `lora-<backbone>-<method>` (peft; r=16, alpha=0.5): on the MLP lay
 ConvNeXt-B, on `qkv` of ViT-B/16 converted to the DINO layout. The backbone is the robust CLIP
 model of the same name without the suffix.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -155,7 +156,9 @@ def attach_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool
     return EmbeddingModel(projected, clip_preprocess(image_size))
 
 
-def trainable_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool, rank: int, alpha: float, dropout: float) -> tuple[EmbeddingModel, nn.Module]:
+def trainable_lora(
+    visual: nn.Module, image_size: int, backbone: str, reduced: bool, rank: int, alpha: float, dropout: float
+) -> tuple[EmbeddingModel, nn.Module]:
     """The same model as `attach_lora` with fresh, unmerged adapters to train, and the peft model that holds them.
 
     `peft_model.save_pretrained(folder)` writes the adapter folder `attach_lora` loads: its keys are
@@ -229,9 +232,14 @@ def _register(spec: FinetunedSpec) -> None:
         image_size=224,
         preprocessing=NIGHTS_FINETUNED_CLIP.to_dict(),
         parameters=parameters,
-        notes=(f"backbone weights: {spec.backbone_spec.hub_id}; head: {spec.weights.url} ({NO_SHA256_NOTE}); "
-               + ("MLP head x + fc2(relu(fc1(x))) on the image embedding" if spec.head == "mlp"
-                  else "LoRA r=16, alpha=0.5 merged into the backbone; adapter keys assumed relative to the image tower ('model.' host), as in the paper's utils_lora.py")),
+        notes=(
+            f"backbone weights: {spec.backbone_spec.hub_id}; head: {spec.weights.url} ({NO_SHA256_NOTE}); "
+            + (
+                "MLP head x + fc2(relu(fc1(x))) on the image embedding"
+                if spec.head == "mlp"
+                else "LoRA r=16, alpha=0.5 merged into the backbone; adapter keys assumed relative to the image tower ('model.' host), as in the paper's utils_lora.py"
+            )
+        ),
     )
 
     @register_model(name, card=card)

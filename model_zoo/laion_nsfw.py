@@ -11,6 +11,7 @@ repository root.
 As a zoo model it is the CLIP ViT-L/14 metric (cosine of embeddings) with the head attached:
 `nsfw_probability(x)` is the detector, `embed` is what the paper's grey-box attack (Eq. 5) sees.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,8 @@ LAION_NSFW_HEAD = WeightsSource(
     url="https://raw.githubusercontent.com/LAION-AI/CLIP-based-NSFW-Detector/main/models/clip_ViT-L-14_openai_binary_nsfw_head.pth",
     filename="clip_ViT-L-14_openai_binary_nsfw_head.pth",
     note="LAION's PyTorch conversion of its AutoKeras head; sha256 not published upstream. The original Keras "
-         "release clip_autokeras_binary_nsfw.zip (1,094,585 bytes) has sha256 "
-         "905520bb0336accc73ee282c605d926aef90cf14248889d44b9cee50eef71f8a (read from the repository at commit d6bb8fe)",
+    "release clip_autokeras_binary_nsfw.zip (1,094,585 bytes) has sha256 "
+    "905520bb0336accc73ee282c605d926aef90cf14248889d44b9cee50eef71f8a (read from the repository at commit d6bb8fe)",
 )
 HEAD_WIDTHS = (64, 512, 256)
 NSFW_THRESHOLD = 0.5  # P(NSFW) above which an image is called unsafe
@@ -96,8 +97,7 @@ _CARD = ModelCard(
     paper="Schuhmann 2022, LAION CLIP-based-NSFW-Detector (" + LAION_NSFW_REPOSITORY + "); used in Croce et al. 2025, Table IV",
     image_size=224,
     parameters=303_966_208 + 768 * 64 + 64 + 64 * 512 + 512 + 512 * 256 + 256 + 256 + 1,
-    notes="sim is the CLIP ViT-L/14 cosine; the detector is nsfw_probability(x) > 0.5. Image tower weights: "
-          + CLIP_VIT_L14.hub_id,
+    notes="sim is the CLIP ViT-L/14 cosine; the detector is nsfw_probability(x) > 0.5. Image tower weights: " + CLIP_VIT_L14.hub_id,
     extra={"backbone_weights": CLIP_VIT_L14.hub_id, "head_repository": LAION_NSFW_REPOSITORY},
 )
 

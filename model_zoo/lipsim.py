@@ -6,6 +6,7 @@ with `model_state_dict`, keys under `module.model.` (a DataParallel-wrapped, nor
 7 SLL linear layers. The embedding is the first 1792 features; similarity is their cosine. Images
 enter at 224 px with no normalisation (LipSim's evaluation uses mean 0, std 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -133,7 +134,9 @@ def load_lipsim_weights(network: LipSimNetwork, path: Path) -> None:
             break
     missing, unexpected = network.load_state_dict(state_dict, strict=False)
     if missing or unexpected:
-        raise ValueError(f"'{path.name}' is not a LipSim checkpoint of this size: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+        raise ValueError(
+            f"'{path.name}' is not a LipSim checkpoint of this size: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
 
 
 def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: str) -> EmbeddingModel:
@@ -156,7 +159,9 @@ _CHECKPOINTS = {
 
 
 def _register(name: str, filename: str, finetuning: str, description: str) -> None:
-    weights = WeightsSource(filename=filename, note="released by the LipSim authors (github SaraGhazanfari/lipsim); no stable download URL or sha256 published")
+    weights = WeightsSource(
+        filename=filename, note="released by the LipSim authors (github SaraGhazanfari/lipsim); no stable download URL or sha256 published"
+    )
     card = ModelCard(
         name=name,
         family="lipsim",

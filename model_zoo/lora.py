@@ -4,6 +4,7 @@ A published adapter folder holds `adapter_config.json` and `adapter_model.{safet
 keys are `base_model.model.<host attribute path>.lora_{A,B}.weight`; `LoraHost` gives the encoder
 the attribute path the files expect (`model.` for the paper's checkpoints).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

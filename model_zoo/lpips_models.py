@@ -7,6 +7,7 @@ R-LPIPS (Ghazanfari et al. 2023) retrains the linear layers adversarially (Linf,
 reference); its checkpoint is a state dict of the LPIPS module (possibly under `module.`).
 Images are resized to 224 px, as the paper evaluates LPIPS-style metrics on NIGHTS and BAPPS.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -118,8 +119,13 @@ def _card(name: str, robust: str, weights: WeightsSource, paper: str, notes: str
 
 @register_model(
     "lpips-alex",
-    card=_card("lpips-alex", "none", WeightsSource(package="lpips", note="linear layers from the lpips package; AlexNet trunk from " + ALEXNET_WEIGHTS.url),
-               LPIPS_PAPER, "sim = 1 - LPIPS distance; AlexNet trunk downloaded from torchvision's URL through our cache"),
+    card=_card(
+        "lpips-alex",
+        "none",
+        WeightsSource(package="lpips", note="linear layers from the lpips package; AlexNet trunk from " + ALEXNET_WEIGHTS.url),
+        LPIPS_PAPER,
+        "sim = 1 - LPIPS distance; AlexNet trunk downloaded from torchvision's URL through our cache",
+    ),
 )
 def lpips_alex(pretrained: bool = True) -> LPIPSMetric:
     metric = LPIPSMetric()
@@ -131,9 +137,14 @@ def lpips_alex(pretrained: bool = True) -> LPIPSMetric:
 
 @register_model(
     "r-lpips",
-    card=_card("r-lpips", "R-LPIPS", R_LPIPS_WEIGHTS, R_LPIPS_PAPER,
-               "sim = 1 - distance; adversarially trained linear layers (Linf, reference perturbed); the paper evaluates "
-               "latest_net_linf_ref.pth from the authors' repository (checkpoints/ on its main branch)"),
+    card=_card(
+        "r-lpips",
+        "R-LPIPS",
+        R_LPIPS_WEIGHTS,
+        R_LPIPS_PAPER,
+        "sim = 1 - distance; adversarially trained linear layers (Linf, reference perturbed); the paper evaluates "
+        "latest_net_linf_ref.pth from the authors' repository (checkpoints/ on its main branch)",
+    ),
 )
 def r_lpips(pretrained: bool = True) -> LPIPSMetric:
     metric = LPIPSMetric()
@@ -141,4 +152,3 @@ def r_lpips(pretrained: bool = True) -> LPIPSMetric:
         load_alexnet_trunk(metric, fetch_weights(ALEXNET_WEIGHTS, what="r-lpips (AlexNet trunk)"))
         load_lpips_linear_layers(metric, fetch_weights(R_LPIPS_WEIGHTS, what="r-lpips"))
     return metric
-

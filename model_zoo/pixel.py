@@ -1,4 +1,5 @@
 """Pixel-space L2: the baseline every learned metric should beat."""
+
 from __future__ import annotations
 
 from torch import Tensor

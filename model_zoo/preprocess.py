@@ -9,6 +9,7 @@ two places, with the same torchvision transforms:
   input size yet (a user calling `sim` on arbitrary images). An image already at the input size
   is taken as preprocessed and only normalised, so the two paths never apply the geometry twice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -83,7 +84,11 @@ class Preprocessing:
 
     def describe(self) -> str:
         if isinstance(self.resize, int):
-            text = f"Resize({self.resize}, {self.interpolation}) + CenterCrop({self.crop})" if self.crop else f"Resize({self.resize}, {self.interpolation})"
+            text = (
+                f"Resize({self.resize}, {self.interpolation}) + CenterCrop({self.crop})"
+                if self.crop
+                else f"Resize({self.resize}, {self.interpolation})"
+            )
         else:
             text = f"Resize({self.resize[0]}x{self.resize[1]}, {self.interpolation})" + (f" + CenterCrop({self.crop})" if self.crop else "")
         if self.mean != NO_MEAN or self.std != NO_STD:
@@ -105,11 +110,18 @@ DREAMSIM_EVAL = "DreamSim's evaluation transform Resize((224, 224), bicubic), wh
 # Zero-shot open_clip models: open_clip's eval transform (shorter side to the model's size, centre
 # crop, bicubic); for ConvNeXt-B (trained at 256) the paper's code keeps Resize(256) and crops 224.
 OPEN_CLIP_VIT = Preprocessing(224, 224, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, f"open_clip's eval transform, as in {AUTHORS_CODE}")
-OPEN_CLIP_CONVNEXT = Preprocessing(256, 224, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD,
-                                   f"open_clip's Resize(256) kept, crop set to 224, as in {AUTHORS_CODE}")
+OPEN_CLIP_CONVNEXT = Preprocessing(
+    256, 224, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, f"open_clip's Resize(256) kept, crop set to 224, as in {AUTHORS_CODE}"
+)
 # NIGHTS-fine-tuned (+mlp, +lora) CLIP models: DreamSim's transform (the same file switches to it).
-NIGHTS_FINETUNED_CLIP = Preprocessing((224, 224), None, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD,
-                                      f"DreamSim's Resize((224, 224)) for +mlp/+lora models, as in {AUTHORS_CODE}")
+NIGHTS_FINETUNED_CLIP = Preprocessing(
+    (224, 224),
+    None,
+    "bicubic",
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
+    f"DreamSim's Resize((224, 224)) for +mlp/+lora models, as in {AUTHORS_CODE}",
+)
 
 
 def dreamsim_style(mean: Sequence[float] = NO_MEAN, std: Sequence[float] = NO_STD) -> Preprocessing:

@@ -3,6 +3,7 @@
 Third parties add metrics without touching this package, through the `perceptbench.models`
 entry-point group or a `package.module:factory` name.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -40,7 +41,11 @@ def register_model(name: str, card: ModelCard | None = None) -> Callable[[ModelF
         if name in _FACTORIES and _FACTORIES[name] is not factory:
             raise ValueError(f"model '{name}' is already registered (by {_FACTORIES[name].__module__})")
         _FACTORIES[name] = factory
-        _CARDS[name] = replace(card, name=name) if card is not None else ModelCard(name=name, family="custom", backbone="unknown", weights=UNKNOWN_WEIGHTS)
+        _CARDS[name] = (
+            replace(card, name=name)
+            if card is not None
+            else ModelCard(name=name, family="custom", backbone="unknown", weights=UNKNOWN_WEIGHTS)
+        )
         return factory
 
     return decorator

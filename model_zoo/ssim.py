@@ -4,6 +4,7 @@ Gaussian window (sigma 1.5, 11 taps), constants K1=0.01, K2=0.03 for data range 
 the valid region and averaged over RGB channels: the same definition as scikit-image's
 `structural_similarity(..., gaussian_weights=True, use_sample_covariance=False, data_range=1)`.
 """
+
 from __future__ import annotations
 
 import torch

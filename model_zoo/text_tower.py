@@ -6,6 +6,7 @@ fine-tuned the image tower, so they share the text tower of the CLIP they starte
 below maps every zoo name to the open_clip checkpoint whose text weights it uses. That checkpoint
 is the same file the clean image tower loads, so a user who has the clean model has its text too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -109,7 +110,7 @@ class ClipTextTower(nn.Module):
         """Unit-norm text embeddings (N, D), in the same space as the image tower's `embed`."""
         if len(prompts) == 0:
             raise ValueError("encode_text needs at least one prompt")
-        chunks = [self.text(self.tokenize(prompts[i:i + batch_size])) for i in range(0, len(prompts), batch_size)]
+        chunks = [self.text(self.tokenize(prompts[i : i + batch_size])) for i in range(0, len(prompts), batch_size)]
         return F.normalize(torch.cat(chunks).float(), dim=-1)
 
     def forward(self, prompts: Sequence[str]) -> Tensor:
@@ -140,9 +141,7 @@ def load_text_weights(text: nn.Module, path: Path) -> None:
         )
 
 
-def create_text_tower(
-    model_name: str, pretrained: bool = True, device: str | torch.device = "cpu", reduced: bool = False
-) -> ClipTextTower:
+def create_text_tower(model_name: str, pretrained: bool = True, device: str | torch.device = "cpu", reduced: bool = False) -> ClipTextTower:
     """The text tower that goes with zoo model `model_name`, frozen, in eval mode, on `device`.
 
     `pretrained=False` gives random weights; `reduced=True` (with random weights) the tiny tower that

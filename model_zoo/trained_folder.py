@@ -13,6 +13,7 @@ Its files, in the formats the zoo already reads for the paper's releases:
 To give a folder a short name, call `register_trained_folder("my-metric", path)` in a module named
 by the `perceptbench.models` entry-point group.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,9 @@ def read_card(folder: str | Path) -> FinetuneCard:
         raise FileNotFoundError(f"'{folder}' is not a `bench finetune` output folder (no {CARD_FILE})")
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("schema_version", 0) > CARD_SCHEMA_VERSION:
-        raise ValueError(f"{path} has card schema {data['schema_version']}; this perceptbench reads up to {CARD_SCHEMA_VERSION}: upgrade it")
+        raise ValueError(
+            f"{path} has card schema {data['schema_version']}; this perceptbench reads up to {CARD_SCHEMA_VERSION}: upgrade it"
+        )
     return FinetuneCard.from_dict(data)
 
 
@@ -139,7 +142,9 @@ def build_trained_folder(folder: str | Path, verify: bool = True) -> EmbeddingMo
     else:
         raise WeightsUnavailableError(f"'{folder}' has no {VISUAL_FILE} and its base had random weights; it cannot be rebuilt")
     if "mlp_head" in card.files:
-        return attach_mlp_head(visual, image_size, embedding_dim(card.architecture, card.reduced), card.mlp_hidden, folder / card.files["mlp_head"])
+        return attach_mlp_head(
+            visual, image_size, embedding_dim(card.architecture, card.reduced), card.mlp_hidden, folder / card.files["mlp_head"]
+        )
     if "lora" in card.files:
         return attach_lora(visual, image_size, card.lora_backbone, card.reduced, folder / card.files["lora"])
     return EmbeddingModel(OpenClipImageEncoder(visual), ImagePreprocess(spec.preprocessing.at_input_size(image_size)))

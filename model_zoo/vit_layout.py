@@ -4,6 +4,7 @@ DreamSim and the paper's LoRA checkpoints for ViT-B/16 store adapters on `blocks
 DINO-style ViT (timm uses the same key names), with CLIP's `ln_pre` stored as `pos_drop` and its
 projection as a separate `proj` matrix. Building that layout lets those files load as published.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -76,8 +77,13 @@ def open_clip_visual_to_dino_layout(state_dict: dict[str, Tensor]) -> dict[str, 
     """Rename an open_clip ViT image tower's keys to the DINO layout (with `pos_drop` for `ln_pre`)."""
     renamed: dict[str, Tensor] = {}
     block_parts = {
-        "ln_1": "norm1", "attn.in_proj_weight": "attn.qkv.weight", "attn.in_proj_bias": "attn.qkv.bias",
-        "attn.out_proj": "attn.proj", "ln_2": "norm2", "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2",
+        "ln_1": "norm1",
+        "attn.in_proj_weight": "attn.qkv.weight",
+        "attn.in_proj_bias": "attn.qkv.bias",
+        "attn.out_proj": "attn.proj",
+        "ln_2": "norm2",
+        "mlp.c_fc": "mlp.fc1",
+        "mlp.c_proj": "mlp.fc2",
     }
     top_level = {"conv1.weight": "patch_embed.proj.weight", "ln_pre": "pos_drop", "ln_post": "norm", "proj": "proj"}
     for key, value in state_dict.items():
@@ -86,17 +92,17 @@ def open_clip_visual_to_dino_layout(state_dict: dict[str, Tensor]) -> dict[str, 
         elif key == "positional_embedding":
             renamed["pos_embed"] = value.unsqueeze(0)
         elif key.startswith("transformer.resblocks."):
-            index, rest = key[len("transformer.resblocks."):].split(".", 1)
+            index, rest = key[len("transformer.resblocks.") :].split(".", 1)
             for old, new in block_parts.items():
                 if rest.startswith(old):
-                    renamed[f"blocks.{index}.{new}{rest[len(old):]}"] = value
+                    renamed[f"blocks.{index}.{new}{rest[len(old) :]}"] = value
                     break
             else:
                 raise ValueError(f"unknown open_clip block key '{key}'")
         else:
             for old, new in top_level.items():
                 if key == old or key.startswith(old + "."):
-                    renamed[new + key[len(old):]] = value
+                    renamed[new + key[len(old) :]] = value
                     break
             else:
                 raise ValueError(f"unknown open_clip image-tower key '{key}'")

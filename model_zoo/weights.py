@@ -1,4 +1,5 @@
 """Errors for weights that cannot be had; the message says what to fetch and where to put it."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 As in CLIP: each class's prompts ("a photo of a {}.", ...) are embedded and normalised, averaged,
 and the mean renormalised; an image's logits are `logit_scale * <image embedding, class vector>`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated cache folder and small batches from the demo dataset."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Writers of tiny datasets in exactly the real on-disk formats, for the loader and task tests."""
+
 from __future__ import annotations
 
 import csv
@@ -74,7 +75,9 @@ def write_things(root: Path, n_images: int, triplets: list[tuple[int, int, int, 
     return things
 
 
-def write_detection(root: Path, layout: dict[str, dict[str, list[tuple[int, int, int]]]], manifest: dict | None = None, noise: int = 12) -> Path:
+def write_detection(
+    root: Path, layout: dict[str, dict[str, list[tuple[int, int, int]]]], manifest: dict | None = None, noise: int = 12
+) -> Path:
     """`root` with pool/<class>/, query/<class>/, target/<class>/ PNGs of given flat colours."""
     seed = 0
     for part, classes in layout.items():
@@ -87,7 +90,9 @@ def write_detection(root: Path, layout: dict[str, dict[str, list[tuple[int, int,
     return root
 
 
-def write_revisited(root: Path, name: str, imlist: list[str], qimlist: list[str], gnd: list[dict], colours: dict[str, tuple], noise: int = 12) -> Path:
+def write_revisited(
+    root: Path, name: str, imlist: list[str], qimlist: list[str], gnd: list[dict], colours: dict[str, tuple], noise: int = 12
+) -> Path:
     """`root/revisited/<name>/` with gnd_<name>.pkl (numpy index arrays, as distributed) and jpg/."""
     folder = root / "revisited" / name
     for image_name in imlist + qimlist:

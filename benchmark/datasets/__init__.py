@@ -1,4 +1,5 @@
 """Datasets in their real on-disk formats, loaded by name."""
+
 from .images import DatasetError, load_image, save_image
 from .registry import (
     DatasetSpec,

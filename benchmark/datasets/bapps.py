@@ -5,6 +5,7 @@ The paper's protocol (App. A-A and its code's `BAPPSTwoAFCDataset`): the 64x64 i
 to 224x224 (torchvision `Resize(224)`, bilinear) before the attack, for every model; labels are the
 human majority (`bapps-bin`); the BAPPS score is the mean of the six split means (Table XIV).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,7 +70,9 @@ def bapps_image_size(value: int | str | None) -> int | None:
     try:
         size = int(value)
     except (TypeError, ValueError):
-        raise DatasetError(f"BAPPS image_size must be a whole number of pixels or 'native', got {value!r} (the paper's is {BAPPS_IMAGE_SIZE})") from None
+        raise DatasetError(
+            f"BAPPS image_size must be a whole number of pixels or 'native', got {value!r} (the paper's is {BAPPS_IMAGE_SIZE})"
+        ) from None
     if size < 0:
         raise DatasetError(f"BAPPS image_size must be >= 0, got {size}")
     return size or None
@@ -96,7 +99,9 @@ def load_bapps(
         triplets.extend(read_bapps_split(root / split, split))
     upsample = Preprocessing(size, None, "bilinear", source="the paper's code: BAPPSTwoAFCDataset, Resize(img_res=224)") if size else None
     return TwoAFCDataset(
-        name, triplets, labels=labels,
+        name,
+        triplets,
+        labels=labels,
         image_transform=upsample.image_transform() if upsample else None,
         follows_model_preprocessing=False,
         score_averaging="splits",

@@ -1,4 +1,5 @@
 """The datasets perceptbench knows, registered by name."""
+
 from __future__ import annotations
 
 from pathlib import Path

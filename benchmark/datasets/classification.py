@@ -12,6 +12,7 @@ Images go through the model's own resize and centre crop (224 for every CLIP of 
 the runner as for detection; without a model, shorter side to 224 and the central 224 x 224. Samples are
 ordered round-robin over classes, so `--n-ex N` takes a class-balanced subset.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,8 +57,7 @@ class ClassificationDataset(Dataset):
 
     follows_model_preprocessing = True  # the runner installs the model's own resize/crop, as for detection
 
-    def __init__(self, name: str, root: Path, split: str, templates: str = "openai-imagenet",
-                 image_size: int = CLASSIFICATION_IMAGE_SIZE):
+    def __init__(self, name: str, root: Path, split: str, templates: str = "openai-imagenet", image_size: int = CLASSIFICATION_IMAGE_SIZE):
         if templates not in TEMPLATE_SETS:
             raise DatasetError(f"unknown templates '{templates}'; choose one of {', '.join(TEMPLATE_SETS)}")
         self.name = name
@@ -75,7 +75,8 @@ class ClassificationDataset(Dataset):
         self.samples = [
             (per_class[label][i], label)
             for i in range(max(len(p) for p in per_class))
-            for label in range(len(per_class)) if i < len(per_class[label])
+            for label in range(len(per_class))
+            if i < len(per_class[label])
         ]
 
     def __len__(self) -> int:
@@ -106,7 +107,9 @@ def load_imagenet(root: Path, split: str | None, templates: str = "openai-imagen
     return dataset
 
 
-def load_image_folder(root: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet") -> ClassificationDataset:
+def load_image_folder(
+    root: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet"
+) -> ClassificationDataset:
     if not path:
         raise DatasetError("dataset 'imagefolder' needs its folder: --dataset-option path=DIR (DIR/<class>/*.jpg)")
     folder = Path(path).expanduser()

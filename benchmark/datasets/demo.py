@@ -10,6 +10,7 @@ chelsea (CC0, Stefan van der Walt), coffee (CC0, Rachel Michetti), rocket (Space
 hubble_deep_field (NASA, public domain), immunohistochemistry (no known restrictions),
 camera (CC0, Lav Varshney).
 """
+
 from __future__ import annotations
 
 import io
@@ -103,10 +104,13 @@ def write_demo(split_dir: Path, n_triplets: int = DEMO_TRIPLETS, seed: int = DEM
     for index in range(n_triplets):
         photo = photos[index % len(photos)]
         scale = rng.choice([2, 3, 4])
-        small = np.asarray(
-            Image.fromarray(photo).resize((photo.shape[1] // scale, photo.shape[0] // scale), Image.Resampling.LANCZOS),
-            dtype=np.float64,
-        ) / 255.0
+        small = (
+            np.asarray(
+                Image.fromarray(photo).resize((photo.shape[1] // scale, photo.shape[0] // scale), Image.Resampling.LANCZOS),
+                dtype=np.float64,
+            )
+            / 255.0
+        )
         top = rng.integers(0, small.shape[0] - DEMO_SIZE + 1)
         left = rng.integers(0, small.shape[1] - DEMO_SIZE + 1)
         reference = small[top : top + DEMO_SIZE, left : left + DEMO_SIZE]

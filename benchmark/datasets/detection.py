@@ -11,6 +11,7 @@ On disk, one folder per configuration (e.g. `detect/nsfw`, `detect/guns`):
 
 NSFW detection and gun filtering are two such folders, not special code.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Fetch a dataset's public files, check their sha256, and unpack them safely into the data root."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,9 @@ def fetch(url: str, target: Path, progress: Callable[[str], None] = print) -> Pa
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise DatasetError(f"cannot download {url}: {error} (check the connection, or fetch it by hand into {target.parent})") from error
+            raise DatasetError(
+                f"cannot download {url}: {error} (check the connection, or fetch it by hand into {target.parent})"
+            ) from error
         raise
     progress(f"fetched {url} -> {target}")
     return target

@@ -1,4 +1,5 @@
 """The one image-loading path: files to float tensors in [0, 1], with errors that name the file."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def path_inside(root: Path, relative: str, source: str | Path) -> Path:
     """
     normal = os.path.normpath(relative)
     if os.path.isabs(relative) or normal == ".." or normal.startswith(".." + os.sep):
-        raise DatasetError(f"{source} names '{relative}', which is outside the dataset folder {root}; paths there must be relative and stay inside it")
+        raise DatasetError(
+            f"{source} names '{relative}', which is outside the dataset folder {root}; paths there must be relative and stay inside it"
+        )
     return Path(root) / relative
 
 
@@ -61,10 +64,12 @@ def center_crop_transform(size: int) -> ImageTransform:
     """Shorter side to `size` (bicubic, antialiased), then the central size x size: CLIP's evaluation crop."""
     from torchvision import transforms
 
-    return transforms.Compose([
-        transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
-        transforms.CenterCrop(size),
-    ])
+    return transforms.Compose(
+        [
+            transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
+            transforms.CenterCrop(size),
+        ]
+    )
 
 
 def load_image_center_crop(path: str | Path, size: int) -> Tensor:

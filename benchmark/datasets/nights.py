@@ -5,6 +5,7 @@ The csv is read by column name, so extra columns are tolerated. Only triplets wi
 votes are kept (the paper's and DreamSim's evaluation); the label is 1 when the right image got
 more votes, so the 2AFC score is plain accuracy.
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,9 +55,12 @@ def read_nights_csv(csv_path: Path, split: str = "test", min_votes: int = NIGHTS
             judge = 1.0 if right > left else 0.0
             triplets.append(
                 TwoAFCTriplet(
-                    sample_id=str(row["id"]), split=split, reference=path_inside(root, row["ref_path"], f"{csv_path} line {line}"),
+                    sample_id=str(row["id"]),
+                    split=split,
+                    reference=path_inside(root, row["ref_path"], f"{csv_path} line {line}"),
                     candidate_0=path_inside(root, row["left_path"], f"{csv_path} line {line}"),
-                    candidate_1=path_inside(root, row["right_path"], f"{csv_path} line {line}"), judge=judge,
+                    candidate_1=path_inside(root, row["right_path"], f"{csv_path} line {line}"),
+                    judge=judge,
                 )
             )
     if not triplets:

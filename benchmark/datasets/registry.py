@@ -1,4 +1,5 @@
 """Datasets by name: how to load each, and where it is expected on disk."""
+
 from __future__ import annotations
 
 import difflib
@@ -80,8 +81,7 @@ def check_dataset_available(name: str, data_root: str | Path | None = None, **op
             raise DatasetError(f"dataset '{name}' needs a data root: pass --data-root DIR or set ${DATA_ROOT_ENV}")
         if not spec.is_available(root):
             raise DatasetError(
-                f"dataset '{name}' not found at {spec.location(root)}; `bench data download {name}` fetches it "
-                "or says where to put it"
+                f"dataset '{name}' not found at {spec.location(root)}; `bench data download {name}` fetches it or says where to put it"
             )
     return spec
 

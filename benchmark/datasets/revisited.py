@@ -6,6 +6,7 @@ script): `gnd_<name>.pkl` and `jpg/<image>.jpg`. The pickle holds `imlist` (data
 `imlist`) and `bbx` (the query's box x1, y1, x2, y2). Queries are cropped to their box, as the
 revisited protocol prescribes; all images are evaluated at 224x224, single scale (paper App. B-F).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -24,9 +25,12 @@ GND_KEYS = ("easy", "hard", "junk", "bbx")
 
 # The pickles hold lists, dicts and numpy arrays; nothing else may be built while reading one.
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
 }
 
 

@@ -1,5 +1,6 @@
 """Where each dataset comes from, as data: public archives (with checksums where the publisher
 gives one) and, for what cannot be fetched automatically, where to put it by hand."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -51,7 +52,11 @@ SOURCES: dict[str, DatasetSource] = {
         name="roxford5k",
         downloads=(
             Download(REVISITED_GND.format(name="roxford5k"), destination="revisited/roxford5k", filename="gnd_roxford5k.pkl"),
-            Download("https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/oxbuild_images-v1.tgz", destination="revisited/roxford5k/jpg", flatten=True),
+            Download(
+                "https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/oxbuild_images-v1.tgz",
+                destination="revisited/roxford5k/jpg",
+                flatten=True,
+            ),
         ),
         citation="Radenovic et al., Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking, CVPR 2018",
     ),
@@ -59,8 +64,12 @@ SOURCES: dict[str, DatasetSource] = {
         name="rparis6k",
         downloads=(
             Download(REVISITED_GND.format(name="rparis6k"), destination="revisited/rparis6k", filename="gnd_rparis6k.pkl"),
-            Download("https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_1-v1.tgz", destination="revisited/rparis6k/jpg", flatten=True),
-            Download("https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_2-v1.tgz", destination="revisited/rparis6k/jpg", flatten=True),
+            Download(
+                "https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_1-v1.tgz", destination="revisited/rparis6k/jpg", flatten=True
+            ),
+            Download(
+                "https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_2-v1.tgz", destination="revisited/rparis6k/jpg", flatten=True
+            ),
         ),
         citation="Radenovic et al., Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking, CVPR 2018",
     ),
@@ -90,10 +99,10 @@ SOURCES: dict[str, DatasetSource] = {
         manual=(
             "Retrieval-based detection sets are assembled by hand, one folder per configuration under {root}/detect/: "
             "pool/<class>/*, query/<class>/* (disjoint from the pool), target/<class>/* (attack targets outside the pool, "
-            "16 per class in the paper) and an optional detection.json ({{\"buffer\": ..., \"targets\": {{...}}}}). "
+            '16 per class in the paper) and an optional detection.json ({{"buffer": ..., "targets": {{...}}}}). '
             "Paper's NSFW set (detect/nsfw): 500 pool images each of 'neutral' (safe), 'porn' (unsafe) and 'sexy' "
             "(buffer) from https://huggingface.co/datasets/deepghs/nsfw_detect, 1000 disjoint queries each for neutral "
-            "and porn, detection.json {{\"buffer\": \"sexy\"}}. Gun filtering (detect/guns, paper App. B-G, Table X), no buffer: "
+            'and porn, detection.json {{"buffer": "sexy"}}. Gun filtering (detect/guns, paper App. B-G, Table X), no buffer: '
             "pool/unsafe/ 500 Flickr images tagged handgun, pistol, assault rifle, rifle, shotgun, sniper, bazooka, glock, "
             "klashnikov; pool/safe/ 500 Flickr images tagged Dog, Cat, Bird, Fish, Horse, Cow, Pig, Rabbit, Chicken, Chair, "
             "Table, Pen, Notebook, Bottle, Backpack, Lamp, Wallet, Keys, Clock; query/unsafe/ the ImageNet train images of "

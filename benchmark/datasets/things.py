@@ -8,6 +8,7 @@ On disk, under the dataset folder:
   position of the odd one out within the triplet); a file without that header is read by column
   position (the first four columns).
 """
+
 from __future__ import annotations
 
 import csv

@@ -8,6 +8,7 @@ How a 2AFC dataset is scored is part of its protocol, written into every result:
 `score_averaging="splits"` makes the headline score the equal-weight mean of the split means (the
 paper's BAPPS number: Table XIV's mean column); "samples" averages over samples.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Each check reads the real on-disk format through the dataset's own loader, then counts what the
 loader does not open up front (every image a csv or list names, per-folder counts).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,10 @@ def _verify_bapps(root: Path, report: VerifyReport) -> None:
         except DatasetError as error:
             report.problems.append(str(error))
             continue
-        counts = {f: sum(1 for p in (root / split / f).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + (".npy",)) for f in ("ref", "p0", "p1", "judge")}
+        counts = {
+            f: sum(1 for p in (root / split / f).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + (".npy",))
+            for f in ("ref", "p0", "p1", "judge")
+        }
         report.facts.append(f"{split}: {len(triplets)} triplets (files: {counts})")
         if len(set(counts.values())) != 1:
             report.problems.append(f"{root / split}: ref/, p0/, p1/ and judge/ hold different numbers of files {counts}")
@@ -105,7 +109,9 @@ def _verify_detection(root: Path, report: VerifyReport) -> None:
             continue
         pool = {c: len(v) for c, v in dataset.pool.items()}
         queries = {c: sum(1 for _, label in dataset.queries if label == c) for c in dataset.classes}
-        report.facts.append(f"{folder.name}: pool {pool}, queries {queries}, buffer {dataset.setup.buffer}, targets {dataset.setup.targets}")
+        report.facts.append(
+            f"{folder.name}: pool {pool}, queries {queries}, buffer {dataset.setup.buffer}, targets {dataset.setup.targets}"
+        )
         pool_hashes = _content_hashes(p for paths in dataset.pool.values() for p in paths)
         overlap = [p for h, p in _content_hashes(p for p, _ in dataset.queries).items() if h in pool_hashes]
         if overlap:
@@ -131,7 +137,9 @@ def _verify_revisited(name: str, root: Path, report: VerifyReport) -> None:
     expected_db, expected_q = REVISITED_COUNTS[name]
     report.facts.append(f"{len(dataset.imlist)} database images, {len(dataset.qimlist)} queries")
     if (len(dataset.imlist), len(dataset.qimlist)) != (expected_db, expected_q):
-        report.problems.append(f"ground truth lists {len(dataset.imlist)}/{len(dataset.qimlist)} images/queries; {name} has {expected_db}/{expected_q}")
+        report.problems.append(
+            f"ground truth lists {len(dataset.imlist)}/{len(dataset.qimlist)} images/queries; {name} has {expected_db}/{expected_q}"
+        )
     _missing([dataset.image_path(n) for n in dataset.imlist + dataset.qimlist], report, "images under jpg/")
 
 

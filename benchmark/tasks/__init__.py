@@ -1,4 +1,5 @@
 """Tasks turn model outputs into predictions and scores, clean and under attack."""
+
 from attacks.config import ATTACKS, AttackConfig
 
 from .classification import ClassificationTask
@@ -7,7 +8,13 @@ from .oddoneout import OddOneOutTask
 from .retrieval import RetrievalTask
 from .twoafc import TwoAFCTask, twoafc_labels, twoafc_score
 
-TASKS = {"2afc": TwoAFCTask, "odd-one-out": OddOneOutTask, "detection": DetectionTask, "retrieval": RetrievalTask, "classification": ClassificationTask}
+TASKS = {
+    "2afc": TwoAFCTask,
+    "odd-one-out": OddOneOutTask,
+    "detection": DetectionTask,
+    "retrieval": RetrievalTask,
+    "classification": ClassificationTask,
+}
 
 
 def get_task(name: str, **options):
@@ -17,4 +24,16 @@ def get_task(name: str, **options):
     return TASKS[name](**options)
 
 
-__all__ = ["ATTACKS", "AttackConfig", "ClassificationTask", "DetectionTask", "OddOneOutTask", "RetrievalTask", "TASKS", "TwoAFCTask", "get_task", "twoafc_labels", "twoafc_score"]
+__all__ = [
+    "ATTACKS",
+    "AttackConfig",
+    "ClassificationTask",
+    "DetectionTask",
+    "OddOneOutTask",
+    "RetrievalTask",
+    "TASKS",
+    "TwoAFCTask",
+    "get_task",
+    "twoafc_labels",
+    "twoafc_score",
+]

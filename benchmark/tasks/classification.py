@@ -4,6 +4,7 @@ The class vectors come from the model's own text tower (`model_zoo.zero_shot`): 
 names in its prompt templates. The attack is APGD on the classifier's cross-entropy (or margin),
 untargeted, stopping for a sample once it is misclassified; the paper's caption uses Linf 4/255.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ target images outside the pool in the paper); the attacker never sees the pool (
 every query is attacked for the full budget. Scores are accuracies; the confusion fractions
 (share of each query class assigned to each pool class, buffer included) are Table III's cells.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,7 +57,7 @@ class DetectionTask:
             missing = [c for c in query_classes if c not in dataset.setup.targets]
             if missing:
                 raise ValueError(
-                    f"no attack target for query class(es) {', '.join(missing)}; set \"targets\" in {dataset.root}/detection.json"
+                    f'no attack target for query class(es) {", ".join(missing)}; set "targets" in {dataset.root}/detection.json'
                 )
             for query_class in query_classes:
                 target_class = dataset.setup.targets[query_class]
@@ -76,13 +77,16 @@ class DetectionTask:
         robust_labels = clean_labels.clone()
         perturbation = torch.zeros(len(labels), device=device)
         target_names = [""] * len(labels)
-        ensemble = [ensemble_columns(success_based=False) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
+        ensemble = (
+            [ensemble_columns(success_based=False) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
+        )
         if attack is not None:
             query_names = [self.classes[int(label)] for label in labels]
             for target_class, target_images in self.targets.items():
                 index = torch.tensor(
                     [i for i, name in enumerate(query_names) if self.dataset.setup.targets[name] == target_class],
-                    dtype=torch.long, device=device,
+                    dtype=torch.long,
+                    device=device,
                 )
                 if index.numel() == 0:
                     continue

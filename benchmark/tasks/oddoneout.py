@@ -4,6 +4,7 @@ With similarities s01, s02, s12 of a triplet, the most similar pair belongs toge
 remaining image is the prediction: s12 largest -> 0, s02 largest -> 1, s01 largest -> 2 (a tie goes
 to the lower position). Evaluated clean, as in the paper (Table XII).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 The fixed set is encoded once with `model.features`: unit-norm embeddings for embedding metrics,
 the images themselves for pairwise metrics (which then compare each query to every image).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

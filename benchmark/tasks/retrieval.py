@@ -7,6 +7,7 @@ averaged between just before and at each positive (trapezoid rule). Queries with
 protocol do not count towards its mean. Under attack, the query is pushed away from its own clean
 representation (untargeted loss of Eq. 6) for the full budget.
 """
+
 from __future__ import annotations
 
 import math
@@ -110,5 +111,7 @@ class RetrievalTask:
 
     def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """clean/robust are Medium mAP (the paper's headline, Fig. 2); Hard is reported beside it."""
-        scores: dict[str, Any] = {f"map_{p}_{kind}": _nanmean([r[f"ap_{p}_{kind}"] for r in records]) for p in PROTOCOLS for kind in ("clean", "robust")}
+        scores: dict[str, Any] = {
+            f"map_{p}_{kind}": _nanmean([r[f"ap_{p}_{kind}"] for r in records]) for p in PROTOCOLS for kind in ("clean", "robust")
+        }
         return {"clean": scores["map_medium_clean"], "robust": scores["map_medium_robust"], "n": len(records), **scores}

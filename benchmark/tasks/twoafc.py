@@ -6,6 +6,7 @@ tries to flip. The per-sample score depends on the dataset's labels (see dataset
 `hard`, 1 when the prediction is the label; `soft`, the judge fraction when x1 is predicted, one
 minus it when x0 is, and 0.5 when the two similarities tie (as LPIPS and DreamSim score).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,7 +52,13 @@ class TwoAFCTask:
         reference = batch["reference"].to(device)
         judge = batch["judge"].to(device)
         labels = twoafc_labels(judge)
-        objective = TwoAFCObjective(model, batch["candidate_0"].to(device), batch["candidate_1"].to(device), labels, loss=attack.loss if attack is not None else "ce")
+        objective = TwoAFCObjective(
+            model,
+            batch["candidate_0"].to(device),
+            batch["candidate_1"].to(device),
+            labels,
+            loss=attack.loss if attack is not None else "ce",
+        )
         with torch.no_grad():
             clean_logits = objective.logits(reference).float()
         clean_predictions = twoafc_predictions(clean_logits)
@@ -60,7 +67,9 @@ class TwoAFCTask:
         perturbation = torch.zeros(len(labels), device=device)
         # Samples already misclassified count as broken; only correct ones are attacked.
         attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
-        ensemble = [ensemble_columns(success_based=True) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
+        ensemble = (
+            [ensemble_columns(success_based=True) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
+        )
         if attack is not None and attacked.any():
             index = attacked.nonzero().flatten()
             result = run_attack(attack, Subset(objective, index), reference[index], [sample_ids[i] for i in index.tolist()])

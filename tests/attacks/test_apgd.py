@@ -101,5 +101,7 @@ def test_huge_eps_drives_random_clip_convnext_2afc_score_to_zero(hard_label_batc
 @pytest.mark.parametrize("name", ["ssim", "pixel-l2"])
 def test_huge_eps_breaks_pairwise_metrics(name, hard_label_batch):
     batch, positions = hard_label_batch
-    outcomes = TwoAFCTask().evaluate_batch(create_model(name), batch, AttackConfig("apgd-ce", "linf", 1.0, "1", n_iter=20), "cpu", positions)
+    outcomes = TwoAFCTask().evaluate_batch(
+        create_model(name), batch, AttackConfig("apgd-ce", "linf", 1.0, "1", n_iter=20), "cpu", positions
+    )
     assert all(o["robust_score"] == 0.0 for o in outcomes)

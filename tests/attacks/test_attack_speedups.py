@@ -1,4 +1,5 @@
 """The speed-ups must not change results: same robust predictions with and without each one (fp32)."""
+
 from __future__ import annotations
 
 import pytest

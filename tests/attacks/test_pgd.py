@@ -1,4 +1,5 @@
 """The training-time PGD: reaches the optimum of a linear loss, stays in the ball, treats samples independently."""
+
 import torch
 
 from attacks.apgd import ObjectiveOutput

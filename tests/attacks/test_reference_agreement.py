@@ -3,6 +3,7 @@
 (a) a small random-init 2AFC metric wrapped as a 2-class classifier; (b) a small MLP trained in the
 test on scikit-learn's bundled digits. Robust accuracies must agree within 2 points.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,12 @@ def twoafc_problem():
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     encoder = nn.Sequential(
-        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.GELU(), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.GELU(),
-        nn.Flatten(), nn.Linear(16 * 4 * 4, 32),
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.GELU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.GELU(),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 32),
     )
     model = EmbeddingModel(encoder, nn.Identity()).eval()
     n = 200
@@ -77,10 +82,15 @@ def _compare(ours: str, reference: str, problem, norm: str, eps: float, n_iter: 
     return mine, theirs
 
 
-@pytest.mark.parametrize("problem_name,norm,eps", [
-    ("twoafc_problem", "linf", 1 / 255), ("twoafc_problem", "l2", 0.1),
-    ("digits_problem", "linf", 0.1), ("digits_problem", "l2", 0.5),
-])
+@pytest.mark.parametrize(
+    "problem_name,norm,eps",
+    [
+        ("twoafc_problem", "linf", 1 / 255),
+        ("twoafc_problem", "l2", 0.1),
+        ("digits_problem", "linf", 0.1),
+        ("digits_problem", "l2", 0.5),
+    ],
+)
 def test_apgd_ce_agrees_with_reference(problem_name, norm, eps, request):
     problem = request.getfixturevalue(problem_name)
     mine, theirs = _compare("apgd-ce", "apgd-ce-reference", problem, norm, eps, n_iter=25)
@@ -107,16 +117,23 @@ def test_square_agrees_with_reference(problem_name, eps, request, monkeypatch):
 
 def _without_success(objective):
     """The same loss with no success signal: APGD then returns each sample's highest-loss point."""
+
     def loss_only(x, index):
         output = objective(x, index)
         return ObjectiveOutput(loss=output.loss)
+
     return loss_only
 
 
-@pytest.mark.parametrize("problem_name,norm,eps", [
-    ("twoafc_problem", "linf", 1 / 255), ("twoafc_problem", "l2", 0.1),
-    ("digits_problem", "linf", 0.1), ("digits_problem", "l2", 0.5),
-])
+@pytest.mark.parametrize(
+    "problem_name,norm,eps",
+    [
+        ("twoafc_problem", "linf", 1 / 255),
+        ("twoafc_problem", "l2", 0.1),
+        ("digits_problem", "linf", 0.1),
+        ("digits_problem", "l2", 0.5),
+    ],
+)
 def test_apgd_ce_follows_the_reference_trajectory_sample_by_sample(problem_name, norm, eps, request):
     """Random start off: the same samples are broken, and where the reference's run ends with its
     highest-loss point (x_best), ours ends at the same point, to 1e-5, with the same loss."""
@@ -127,8 +144,9 @@ def test_apgd_ce_follows_the_reference_trajectory_sample_by_sample(problem_name,
     everyone = torch.arange(len(x))
     labels = objective(x, everyone).labels
     n_iter = 25
-    reference = APGDAttack(lambda z: objective(z, everyone).logits, norm=REFERENCE_NORMS[norm], n_iter=n_iter,
-                           eps=eps, loss="ce", device=x.device)
+    reference = APGDAttack(
+        lambda z: objective(z, everyone).logits, norm=REFERENCE_NORMS[norm], n_iter=n_iter, eps=eps, loss="ce", device=x.device
+    )
     reference.init_hyperparam(x)
     # AutoAttack's random start off: its single run started from x_init = x.
     reference_best, reference_robust, reference_loss, _ = reference.attack_single_run(x.clone(), labels.clone(), x_init=x.clone())

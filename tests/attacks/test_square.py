@@ -110,12 +110,14 @@ def test_l2_pattern_has_unit_norm_and_opposite_halves(side):
     pattern = l2_window_pattern(side)
     assert pattern.norm() == pytest.approx(1.0, abs=1e-5)
     if side > 1:
-        assert pattern[: side // 2].min() > 0 and pattern[side // 2:].max() < 0
+        assert pattern[: side // 2].min() > 0 and pattern[side // 2 :].max() < 0
 
 
 def test_square_breaks_ssim_at_a_large_radius_through_the_task(hard_label_batch):
     batch, positions = hard_label_batch
-    outcomes = TwoAFCTask().evaluate_batch(create_model("ssim"), batch, AttackConfig("square", "linf", 1.0, "1", n_iter=100), "cpu", positions)
+    outcomes = TwoAFCTask().evaluate_batch(
+        create_model("ssim"), batch, AttackConfig("square", "linf", 1.0, "1", n_iter=100), "cpu", positions
+    )
     assert all(o["robust_score"] == 0.0 for o in outcomes)
 
 

@@ -1,4 +1,5 @@
 """The standard ensemble: at least as strong per sample as each member, members recorded, checks from what it computed."""
+
 import json
 
 import pytest
@@ -49,10 +50,27 @@ def test_standard_is_at_least_as_strong_per_sample_as_each_member(model, tmp_pat
 
 
 def test_cli_standard_prints_members_and_checks(tmp_path):
-    result = CliRunner().invoke(main, [
-        "evaluate", "--model", "pixel-l2", "--attack", "standard", "--n-iter", "3", "--square-queries", "20", "--n-ex", "4",
-        "--batch-size", "4", "--output-dir", str(tmp_path), "--quiet",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "pixel-l2",
+            "--attack",
+            "standard",
+            "--n-iter",
+            "3",
+            "--square-queries",
+            "20",
+            "--n-ex",
+            "4",
+            "--batch-size",
+            "4",
+            "--output-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "member apgd-ce" in result.output and "member square (20 queries x 1)" in result.output
     assert "check square_on_apgd_robust" in result.output
@@ -119,9 +137,11 @@ def test_standard_runs_on_the_embedding_tasks_with_their_own_losses(tmp_path):
     model = create_model("pixel-l2")
     attack = AttackConfig("standard", "linf", 8 / 255, "8/255", n_iter=5, square_queries=10)
     grey, lighter = (128, 128, 128), (140, 140, 140)
-    write_detection(tmp_path / "detect" / "guns",
-                    {"pool": {"safe": [grey], "unsafe": [lighter]}, "query": {"safe": [grey, grey]}, "target": {"unsafe": [lighter] * 2}},
-                    noise=0)
+    write_detection(
+        tmp_path / "detect" / "guns",
+        {"pool": {"safe": [grey], "unsafe": [lighter]}, "query": {"safe": [grey, grey]}, "target": {"unsafe": [lighter] * 2}},
+        noise=0,
+    )
     dataset = load_dataset("detect", tmp_path, "guns")
     task = DetectionTask()
     task.prepare(model, dataset, attack, "cpu", batch_size=2)
@@ -132,8 +152,15 @@ def test_standard_runs_on_the_embedding_tasks_with_their_own_losses(tmp_path):
     assert not summary["success_based"] and sum(m["kept_points"] for m in summary["members"]) == 2
 
     gnd = [{"easy": [0], "hard": [], "junk": [], "bbx": [0, 0, 40, 40]}]
-    write_revisited(tmp_path, "rparis6k", ["pos", "neg_dark", "neg_light"], ["q"], gnd,
-                    {"pos": grey, "neg_dark": (122, 122, 122), "neg_light": (134, 134, 134), "q": grey}, noise=0)
+    write_revisited(
+        tmp_path,
+        "rparis6k",
+        ["pos", "neg_dark", "neg_light"],
+        ["q"],
+        gnd,
+        {"pos": grey, "neg_dark": (122, 122, 122), "neg_light": (134, 134, 134), "q": grey},
+        noise=0,
+    )
     revisited = load_dataset("rparis6k", tmp_path)
     retrieval = RetrievalTask()
     retrieval.prepare(model, revisited, attack, "cpu", batch_size=2)

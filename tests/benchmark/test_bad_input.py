@@ -1,4 +1,5 @@
 """Every bad input gets a one-line error that names the bad value, a non-zero exit, and loses nothing."""
+
 from __future__ import annotations
 
 import re
@@ -27,20 +28,23 @@ def _assert_one_line_error(out, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["--model", "ssmi"], ["unknown model 'ssmi'", "did you mean 'ssim'"]),
-    (["--model", "ssim", "--dataset", "nights-tset"], ["unknown dataset 'nights-tset'", "bench datasets"]),
-    (["--model", "ssim", "--threat", "l3"], ["unknown threat model 'l3'", "linf, l2"]),
-    (["--model", "ssim", "--eps", "-4/255"], ["eps must be >= 0", "-4/255"]),
-    (["--model", "ssim", "--eps", "0"], ["eps 0 leaves nothing to attack", "4/255"]),
-    (["--model", "ssim", "--eps", "8"], ["Linf eps 8 exceeds 1", "did you mean 8/255"]),
-    (["--model", "ssim", "--eps", "four"], ["cannot read eps 'four'"]),
-    (["--model", "ssim", "--n-iter", "0"], ["--n-iter must be >= 1", "got 0"]),
-    (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be a whole number >= 1 or 'auto'", "got '0'"]),
-    (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be a whole number >= 1 or 'auto'", "got 'lots'"]),
-    (["--model", "ssim", "--precision", "fp16"], ["fp16 needs a GPU", "bf16 or fp32"]),
-    (["--model", "ssim", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["--model", "ssmi"], ["unknown model 'ssmi'", "did you mean 'ssim'"]),
+        (["--model", "ssim", "--dataset", "nights-tset"], ["unknown dataset 'nights-tset'", "bench datasets"]),
+        (["--model", "ssim", "--threat", "l3"], ["unknown threat model 'l3'", "linf, l2"]),
+        (["--model", "ssim", "--eps", "-4/255"], ["eps must be >= 0", "-4/255"]),
+        (["--model", "ssim", "--eps", "0"], ["eps 0 leaves nothing to attack", "4/255"]),
+        (["--model", "ssim", "--eps", "8"], ["Linf eps 8 exceeds 1", "did you mean 8/255"]),
+        (["--model", "ssim", "--eps", "four"], ["cannot read eps 'four'"]),
+        (["--model", "ssim", "--n-iter", "0"], ["--n-iter must be >= 1", "got 0"]),
+        (["--model", "ssim", "--batch-size", "0"], ["--batch-size must be a whole number >= 1 or 'auto'", "got '0'"]),
+        (["--model", "ssim", "--batch-size", "lots"], ["--batch-size must be a whole number >= 1 or 'auto'", "got 'lots'"]),
+        (["--model", "ssim", "--precision", "fp16"], ["fp16 needs a GPU", "bf16 or fp32"]),
+        (["--model", "ssim", "--device", "cuda"], ["CUDA is not available", "--device cpu"]),
+    ],
+)
 def test_bad_arguments_are_refused_before_any_work(args, fragments, tmp_path):
     _assert_one_line_error(_evaluate(args, tmp_path / "results"), *fragments)
     assert not (tmp_path / "results").exists()
@@ -60,8 +64,22 @@ def test_corrupt_image_names_the_file_and_keeps_finished_batches(tmp_path):
     broken = split / "p1" / "000002.png"
     good_bytes = broken.read_bytes()
     broken.write_bytes(good_bytes[: len(good_bytes) // 3])  # a truncated download
-    args = ["--model", "pixel-l2", "--threat", "l2", "--dataset", "bapps", "--split", "traditional",
-            "--data-root", str(tmp_path / "data"), "--batch-size", "1", "--n-iter", "2"]
+    args = [
+        "--model",
+        "pixel-l2",
+        "--threat",
+        "l2",
+        "--dataset",
+        "bapps",
+        "--split",
+        "traditional",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--batch-size",
+        "1",
+        "--n-iter",
+        "2",
+    ]
     out = _evaluate(args, tmp_path / "results")
     _assert_one_line_error(out, "cannot read image", str(broken))
     partial = list((tmp_path / "results").rglob(f"*{PARTIAL_SUFFIX}"))
@@ -88,17 +106,33 @@ def test_malformed_result_files_are_skipped_with_a_warning(tmp_path):
     assert "torn.json" in messages and "foreign.json" in messages
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--eps", "nan"], "cannot read eps 'nan'"),
-    (["--eps", "inf"], "cannot read eps 'inf'"),
-    (["--eps", "1/0"], "cannot read eps '1/0'"),
-    (["--model", ""], "--model is empty"),
-    (["--model", " , "], "--model is empty"),
-    (["--device", "tpu"], "unknown device 'tpu'; use cpu, cuda, cuda:N or mps"),
-    (["--model-kwarg", "foo=1"], "model 'pixel-l2' has no option 'foo' \\(--model-kwarg accepts: none\\)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--eps", "nan"], "cannot read eps 'nan'"),
+        (["--eps", "inf"], "cannot read eps 'inf'"),
+        (["--eps", "1/0"], "cannot read eps '1/0'"),
+        (["--model", ""], "--model is empty"),
+        (["--model", " , "], "--model is empty"),
+        (["--device", "tpu"], "unknown device 'tpu'; use cpu, cuda, cuda:N or mps"),
+        (["--model-kwarg", "foo=1"], "model 'pixel-l2' has no option 'foo' \\(--model-kwarg accepts: none\\)"),
+    ],
+)
 def test_new_user_mistakes_get_one_line_errors_and_no_result(tmp_path, args, message):
-    base = ["evaluate", "--model", "pixel-l2", "--dataset", "demo", "--n-ex", "2", "--n-iter", "1", "--quiet", "--output-dir", str(tmp_path)]
+    base = [
+        "evaluate",
+        "--model",
+        "pixel-l2",
+        "--dataset",
+        "demo",
+        "--n-ex",
+        "2",
+        "--n-iter",
+        "1",
+        "--quiet",
+        "--output-dir",
+        str(tmp_path),
+    ]
     out = CliRunner().invoke(main, base + args)
     assert out.exit_code != 0 and "Traceback" not in out.output
     assert re.search(message, out.output), out.output
@@ -128,17 +162,22 @@ def write_nights_rows_raw(root, rows):
     folder = root / "nights"
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "data.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet"])
+        writer = csv.DictWriter(
+            handle, fieldnames=["id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet"]
+        )
         writer.writeheader()
         for index, row in enumerate(rows):
             writer.writerow({"id": index, "left_path": "distort/a_0.png", "right_path": "distort/a_1.png", **row})
 
 
-@pytest.mark.parametrize("command", [
-    ["sweep", "--model", "pixel-l2", "--eps", "0,1/255"],
-    ["reproduce", "table1", "--dry-run"],
-    ["submit", "--model", "pixel-l2", "--out", "x", "--smoke"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sweep", "--model", "pixel-l2", "--eps", "0,1/255"],
+        ["reproduce", "table1", "--dry-run"],
+        ["submit", "--model", "pixel-l2", "--out", "x", "--smoke"],
+    ],
+)
 def test_every_evaluation_command_takes_batch_size_auto_and_refuses_nonsense(command, tmp_path):
     refused = CliRunner().invoke(main, command + ["--batch-size", "none"])
     _assert_one_line_error(refused, "--batch-size must be a whole number >= 1 or 'auto'", "got 'none'")

@@ -1,4 +1,5 @@
 """Zero-shot classification on ImageNet-format and ImageFolder fixtures, with tiny random-weight CLIPs."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,16 @@ def test_zero_shot_classification_clean_and_robust(data_root, tmp_path, dataset,
     if dataset == "imagefolder":
         options = {**options, "path": str(data_root / "pets")}
     config = EvaluationConfig(
-        model="r-clip-t-vit-b32", dataset=dataset, data_root=str(data_root), threat="linf", eps="4/255", n_iter=4,
-        batch_size=4, pretrained=False, model_kwargs={"reduced": True}, dataset_options=options,
+        model="r-clip-t-vit-b32",
+        dataset=dataset,
+        data_root=str(data_root),
+        threat="linf",
+        eps="4/255",
+        n_iter=4,
+        batch_size=4,
+        pretrained=False,
+        model_kwargs={"reduced": True},
+        dataset_options=options,
     )
     result, path = run_evaluation(config, tmp_path, progress=False)
     assert result.task == "classification" and result.weights == "random"
@@ -71,8 +80,9 @@ def test_zero_shot_classification_clean_and_robust(data_root, tmp_path, dataset,
 
 
 def test_models_without_text_tower_cannot_classify(data_root, tmp_path):
-    config = EvaluationConfig(model="dino-vit-b16", dataset="imagenet", data_root=str(data_root), attack="none",
-                              pretrained=False, model_kwargs={"reduced": True})
+    config = EvaluationConfig(
+        model="dino-vit-b16", dataset="imagenet", data_root=str(data_root), attack="none", pretrained=False, model_kwargs={"reduced": True}
+    )
     with pytest.raises(ValueError, match="has no text tower"):
         run_evaluation(config, tmp_path, progress=False)
 

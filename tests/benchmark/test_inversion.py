@@ -1,4 +1,5 @@
 """Feature and text inversion on tiny random-weight CLIP towers."""
+
 from __future__ import annotations
 
 import pytest
@@ -75,8 +76,22 @@ def test_bench_invert_features_writes_pngs_grid_and_json(tmp_path):
         save_image(torch.rand(3, 40, 48), path)
         images += ["--image", str(path)]
     out = tmp_path / "out"
-    result = _cli(["invert", "features", "--model", "r-clip-f-convnext,clip-vit-b32", *images, "--seeds", "0,1",
-                   "--batch-size", "3", "--output-dir", str(out), *TINY_CLI])
+    result = _cli(
+        [
+            "invert",
+            "features",
+            "--model",
+            "r-clip-f-convnext,clip-vit-b32",
+            *images,
+            "--seeds",
+            "0,1",
+            "--batch-size",
+            "3",
+            "--output-dir",
+            str(out),
+            *TINY_CLI,
+        ]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "inversion.json").read_text())
     assert report["weights"] == "random" and "not a real result" in report["note"]
@@ -90,8 +105,21 @@ def test_bench_invert_features_writes_pngs_grid_and_json(tmp_path):
 
 def test_bench_invert_text_needs_a_clip_model(tmp_path):
     out = tmp_path / "out"
-    result = _cli(["invert", "text", "--model", "clip-vit-b16", "--prompt", "an astronaut riding a horse",
-                   "--prompt", "an octopus playing chess", "--output-dir", str(out), *TINY_CLI])
+    result = _cli(
+        [
+            "invert",
+            "text",
+            "--model",
+            "clip-vit-b16",
+            "--prompt",
+            "an astronaut riding a horse",
+            "--prompt",
+            "an octopus playing chess",
+            "--output-dir",
+            str(out),
+            *TINY_CLI,
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert len(list((out / "clip-vit-b16").glob("*.png"))) == 2 and (out / "grid.png").is_file()
 

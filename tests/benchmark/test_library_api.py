@@ -1,4 +1,5 @@
 """The library API: benchmark.evaluate on a model instance or a name; leaderboard.load_results as a DataFrame."""
+
 import json
 
 import pytest
@@ -24,8 +25,9 @@ def test_evaluate_accepts_a_model_instance_and_returns_the_typed_result(tmp_path
     assert isinstance(result, EvaluationResult)
     assert result.model == "HalfL2" and result.weights == "none" and result.model_card["family"] == "custom"
     assert result.scores["n"] == 4 and result.scores["robust"] <= result.scores["clean"]
-    named = benchmark.evaluate(HalfL2(), name="half-l2", attack="standard", n_ex=4, batch_size=4, n_iter=3, square_queries=5,
-                               output_dir=tmp_path)
+    named = benchmark.evaluate(
+        HalfL2(), name="half-l2", attack="standard", n_ex=4, batch_size=4, n_iter=3, square_queries=5, output_dir=tmp_path
+    )
     assert named.model == "half-l2" and named.ensemble["members"]
     assert (tmp_path / "demo" / named.samples_file).is_file()
 
@@ -48,9 +50,23 @@ def test_random_subset_is_seeded_and_in_dataset_order(demo_dataset):
 
 def test_load_results_has_one_row_per_key_with_the_most_samples(tmp_path):
     for n_ex, attack in ((4, "apgd-ce"), (6, "apgd-ce"), (4, "standard"), (4, "none")):
-        run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=n_ex, batch_size=6, attack=attack, n_iter=2, square_queries=4), tmp_path, progress=False)
+        run_evaluation(
+            EvaluationConfig(model="pixel-l2", n_ex=n_ex, batch_size=6, attack=attack, n_iter=2, square_queries=4), tmp_path, progress=False
+        )
     frame = load_results(tmp_path)
-    assert list(frame.columns[:11]) == ["model", "dataset", "split", "protocol", "threat", "eps", "attack", "clean", "robust", "n", "status"]
+    assert list(frame.columns[:11]) == [
+        "model",
+        "dataset",
+        "split",
+        "protocol",
+        "threat",
+        "eps",
+        "attack",
+        "clean",
+        "robust",
+        "n",
+        "status",
+    ]
     assert sorted(frame["attack"]) == ["apgd-ce", "none", "standard"]
     apgd = frame[frame["attack"] == "apgd-ce"].iloc[0]
     assert apgd["n"] == 6 and apgd["status"] in ("measured", "flagged") and apgd["protocol"] == "hard labels"
@@ -58,9 +74,13 @@ def test_load_results_has_one_row_per_key_with_the_most_samples(tmp_path):
 
 
 def test_the_headline_robust_column_is_the_standard_ensemble_where_it_was_run(tmp_path):
-    standard, _ = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=6, batch_size=6, attack="standard", n_iter=2, square_queries=4), tmp_path, progress=False)
+    standard, _ = run_evaluation(
+        EvaluationConfig(model="pixel-l2", n_ex=6, batch_size=6, attack="standard", n_iter=2, square_queries=4), tmp_path, progress=False
+    )
     # A stronger single attack on the same samples does not replace the ensemble's number in the headline.
-    stronger, path = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=6, batch_size=6, attack="apgd-ce", n_iter=2), tmp_path, progress=False)
+    stronger, path = run_evaluation(
+        EvaluationConfig(model="pixel-l2", n_ex=6, batch_size=6, attack="apgd-ce", n_iter=2), tmp_path, progress=False
+    )
     data = json.loads(path.read_text())
     data["scores"]["robust"] = 0.0
     path.write_text(json.dumps(data))

@@ -1,4 +1,5 @@
 """`bench evaluate` on each new task, `bench data download/verify` and `bench reproduce`, end to end."""
+
 import dataclasses
 import hashlib
 import io
@@ -18,14 +19,21 @@ RED, YELLOW, BLUE = (220, 30, 30), (220, 220, 30), (30, 30, 220)
 
 
 def _evaluate(tmp_path, *args):
-    out = CliRunner().invoke(main, ["evaluate", "--data-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "results"), "--quiet", *args])
+    out = CliRunner().invoke(
+        main, ["evaluate", "--data-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "results"), "--quiet", *args]
+    )
     assert out.exit_code == 0, out.output
     return read_result(out.output.strip().split("-> ")[-1])
 
 
 def test_evaluate_nights_end_to_end(tmp_path):
-    write_nights(tmp_path / "data", [dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True"),
-                                     dict(left_vote=6, right_vote=0, votes=6, split="test", is_imagenet="False")])
+    write_nights(
+        tmp_path / "data",
+        [
+            dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True"),
+            dict(left_vote=6, right_vote=0, votes=6, split="test", is_imagenet="False"),
+        ],
+    )
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "nights", "--n-iter", "2")
     assert result.dataset == "nights" and result.scores["n"] == 2 and result.task == "2afc"
     assert result.scores["robust"] <= result.scores["clean"] and result.scores["clean"] in (0.0, 0.5, 1.0)
@@ -34,8 +42,19 @@ def test_evaluate_nights_end_to_end(tmp_path):
 def test_evaluate_bapps_first_n_per_split_with_soft_labels(tmp_path):
     for split in BAPPS_VAL_SPLITS:
         write_bapps_split(tmp_path / "data" / "bapps" / "2afc" / "val", split, [0.6, 0.4, 0.8])
-    result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "bapps", "--attack", "none",
-                       "--n-ex-per-split", "2", "--dataset-option", "labels=soft")
+    result = _evaluate(
+        tmp_path,
+        "--model",
+        "pixel-l2",
+        "--dataset",
+        "bapps",
+        "--attack",
+        "none",
+        "--n-ex-per-split",
+        "2",
+        "--dataset-option",
+        "labels=soft",
+    )
     assert result.scores["n"] == 12 and set(result.scores["per_split"]) == set(BAPPS_VAL_SPLITS)
     assert result.attack is None and result.config["dataset_options"] == {"labels": "soft"}
     assert result.protocol["labels"] == "soft" and result.protocol["attacked_resolution"] == [224, 224]
@@ -52,27 +71,71 @@ def _stem(tmp_path, dataset):
 
 def test_evaluate_things_clean_only(tmp_path):
     write_things(tmp_path / "data", 3, [(1, 2, 3, 3), (1, 3, 2, 2)], colours=[RED, (200, 40, 40), BLUE])
-    out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--dataset", "things", "--attack", "none", "--data-root",
-                                    str(tmp_path / "data"), "--output-dir", str(tmp_path / "results"), "--quiet"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "pixel-l2",
+            "--dataset",
+            "things",
+            "--attack",
+            "none",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "results"),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0 and "clean 100.00 (clean only)" in out.output and "robust" not in out.output
     result = read_result(out.output.strip().split("-> ")[-1])
     # red-ish pair (1, 2) belongs together: the blue image 3 is odd in both orders
     assert result.task == "odd-one-out" and result.scores["clean"] == 1.0 and result.scores["n"] == 2
-    out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--dataset", "things", "--data-root", str(tmp_path / "data"),
-                                    "--output-dir", str(tmp_path / "other"), "--quiet"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "pixel-l2",
+            "--dataset",
+            "things",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "other"),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 1 and "evaluated clean (paper Table XII); pass --attack none" in out.output
 
 
 def test_evaluate_detection_under_targeted_attack(tmp_path):
     write_detection(
         tmp_path / "data" / "detect" / "nsfw",
-        {"pool": {"neutral": [RED], "porn": [BLUE], "sexy": [YELLOW]}, "query": {"neutral": [RED, YELLOW], "porn": [BLUE]},
-         "target": {"neutral": [RED], "porn": [BLUE, BLUE]}},
+        {
+            "pool": {"neutral": [RED], "porn": [BLUE], "sexy": [YELLOW]},
+            "query": {"neutral": [RED, YELLOW], "porn": [BLUE]},
+            "target": {"neutral": [RED], "porn": [BLUE, BLUE]},
+        },
         manifest={},
     )
-    out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--dataset", "detect", "--data-root", str(tmp_path / "data"),
-                                    "--output-dir", str(tmp_path / "results"), "--quiet"])
-    assert out.exit_code == 1 and "no attack target for query class(es) neutral, porn; set \"targets\"" in out.output
+    out = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "pixel-l2",
+            "--dataset",
+            "detect",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "results"),
+            "--quiet",
+        ],
+    )
+    assert out.exit_code == 1 and 'no attack target for query class(es) neutral, porn; set "targets"' in out.output
     # with 'sexy' as the buffer, the two labelled classes are each other's targets
     (tmp_path / "data" / "detect" / "nsfw" / "detection.json").write_text(json.dumps({"buffer": "sexy"}))
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "detect", "--eps", "8/255", "--n-iter", "3")
@@ -120,8 +183,20 @@ def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
     assert out.exit_code == 1 and "table14 needs dataset(s) bapps, not found" in out.output
     for split in BAPPS_VAL_SPLITS:
         write_bapps_split(tmp_path / "data" / "bapps" / "2afc" / "val", split, [0.6])
-    out = CliRunner().invoke(main, ["reproduce", "table14", "--models", "pixel-l2,not-a-model,r-dino-f-vit-b16", "--data-root", str(tmp_path / "data"),
-                                    "--output-dir", str(tmp_path / "results"), "--quiet"])
+    out = CliRunner().invoke(
+        main,
+        [
+            "reproduce",
+            "table14",
+            "--models",
+            "pixel-l2,not-a-model,r-dino-f-vit-b16",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "results"),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0, out.output
     index = json.loads((tmp_path / "results" / "reproduce-table14.json").read_text())
     ran, skipped, unpublished = index["runs"]
@@ -182,7 +257,9 @@ def test_data_verify_reports_nights_counts_and_pool_overlap(tmp_path):
     write_nights(tmp_path, [dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True")])
     out = CliRunner().invoke(main, ["data", "verify", "nights", "--data-root", str(tmp_path)])
     assert "test: 1 triplets with >= 6 votes" in out.output and "problem: " in out.output  # no val/train rows
-    write_detection(tmp_path / "detect" / "nsfw", {"pool": {"a": [RED], "b": [BLUE]}, "query": {"a": [RED]}, "target": {"a": [RED], "b": [BLUE]}})
+    write_detection(
+        tmp_path / "detect" / "nsfw", {"pool": {"a": [RED], "b": [BLUE]}, "query": {"a": [RED]}, "target": {"a": [RED], "b": [BLUE]}}
+    )
     query = tmp_path / "detect" / "nsfw" / "query" / "a" / "a_000.png"
     query.write_bytes((tmp_path / "detect" / "nsfw" / "pool" / "a" / "a_000.png").read_bytes())
     out = CliRunner().invoke(main, ["data", "verify", "detect", "--data-root", str(tmp_path)])
@@ -194,9 +271,14 @@ def test_data_verify_reports_nights_counts_and_pool_overlap(tmp_path):
 def test_data_download_revisited_flattens_nested_archives_and_verify_counts(tmp_path, monkeypatch):
     import zipfile
 
-    staging = write_revisited(tmp_path / "staging", "rparis6k", ["paris_defense_000001", "paris_louvre_000002"], ["paris_louvre_000003"],
-                              [{"easy": [1], "hard": [], "junk": [0], "bbx": [0, 0, 10, 10]}],
-                              {"paris_defense_000001": RED, "paris_louvre_000002": BLUE, "paris_louvre_000003": BLUE})
+    staging = write_revisited(
+        tmp_path / "staging",
+        "rparis6k",
+        ["paris_defense_000001", "paris_louvre_000002"],
+        ["paris_louvre_000003"],
+        [{"easy": [1], "hard": [], "junk": [0], "bbx": [0, 0, 10, 10]}],
+        {"paris_defense_000001": RED, "paris_louvre_000002": BLUE, "paris_louvre_000003": BLUE},
+    )
     archive = tmp_path / "paris_1-v1.zip"
     with zipfile.ZipFile(archive, "w") as bundle:  # images nested as paris/<landmark>/<name>.jpg
         for image in sorted((staging / "jpg").iterdir()):
@@ -210,7 +292,10 @@ def test_data_download_revisited_flattens_nested_archives_and_verify_counts(tmp_
     assert out.exit_code == 0, out.output
     assert "unpacked 3 files" in out.output and "not published by the source; recorded" in out.output
     assert sorted(p.name for p in (root / "revisited" / "rparis6k" / "jpg").iterdir()) == [
-        "paris_defense_000001.jpg", "paris_louvre_000002.jpg", "paris_louvre_000003.jpg"]
+        "paris_defense_000001.jpg",
+        "paris_louvre_000002.jpg",
+        "paris_louvre_000003.jpg",
+    ]
     record = json.loads((root / "DOWNLOADS.json").read_text())
     assert record[gnd.as_uri()]["sha256"] == hashlib.sha256(gnd.read_bytes()).hexdigest()
     out = CliRunner().invoke(main, ["data", "verify", "rparis6k", "--data-root", str(root)])

@@ -1,4 +1,5 @@
 """Loaders of the paper's datasets, on fixtures written in the real on-disk formats."""
+
 import pickle
 
 import numpy as np
@@ -109,10 +110,13 @@ def test_things_triplets_and_image_list(tmp_path):
     assert things[1]["image_0"].shape == (3, 64, 64)  # the model's transform, as the paper's code loads THINGS
 
 
-@pytest.mark.parametrize("triplet,message", [
-    ((1, 2, 9, 1), r"line 2: image index out of 1\.\.4"),
-    ((1, 2, 3, 4), r"line 2: choice must be 1, 2 or 3"),
-])
+@pytest.mark.parametrize(
+    "triplet,message",
+    [
+        ((1, 2, 9, 1), r"line 2: image index out of 1\.\.4"),
+        ((1, 2, 3, 4), r"line 2: choice must be 1, 2 or 3"),
+    ],
+)
 def test_things_malformed_triplets_name_the_file_and_line(tmp_path, triplet, message):
     write_things(tmp_path, 4, [triplet])
     with pytest.raises(DatasetError, match=r"triplets_large_final_correctednc_correctedorder\.csv " + message):
@@ -125,9 +129,11 @@ RED, YELLOW, BLUE = (220, 30, 30), (220, 220, 30), (30, 30, 220)
 def test_detection_class_folders_buffer_and_targets(tmp_path):
     write_detection(
         tmp_path / "detect" / "nsfw",
-        {"pool": {"neutral": [RED] * 2, "porn": [BLUE] * 2, "sexy": [YELLOW]},
-         "query": {"neutral": [RED] * 3, "porn": [BLUE]},
-         "target": {"neutral": [RED], "porn": [BLUE] * 2}},
+        {
+            "pool": {"neutral": [RED] * 2, "porn": [BLUE] * 2, "sexy": [YELLOW]},
+            "query": {"neutral": [RED] * 3, "porn": [BLUE]},
+            "target": {"neutral": [RED], "porn": [BLUE] * 2},
+        },
         manifest={"buffer": "sexy", "targets": {"neutral": "porn", "porn": "neutral"}},
     )
     detect = load_dataset("detect", tmp_path)

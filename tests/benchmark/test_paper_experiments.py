@@ -1,4 +1,5 @@
 """Tables IV and VII end to end on fixture folders with tiny random-weight models; the LAION head's format."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     rng = np.random.default_rng(0)
     nsfw = root / "detect" / "nsfw"
-    for part, counts in (("pool", {"neutral": 3, "porn": 3, "sexy": 2}), ("query", {"neutral": 3, "porn": 2}),
-                         ("target", {"neutral": 2, "porn": 2})):
+    for part, counts in (
+        ("pool", {"neutral": 3, "porn": 3, "sexy": 2}),
+        ("query", {"neutral": 3, "porn": 2}),
+        ("target", {"neutral": 2, "porn": 2}),
+    ):
         for name, n in counts.items():
             _images(nsfw / part / name, n, rng)
     (nsfw / "detection.json").write_text(json.dumps({"buffer": "sexy"}))
@@ -69,10 +73,14 @@ def test_laion_detector_gives_probabilities_and_embeddings():
 
 
 def test_or_combination_and_scores():
-    a = {"q1": {"query_class": "neutral", "clean_unsafe": False, "robust_unsafe": True},
-         "q2": {"query_class": "porn", "clean_unsafe": True, "robust_unsafe": False}}
-    b = {"q1": {"query_class": "neutral", "clean_unsafe": False, "robust_unsafe": False},
-         "q2": {"query_class": "porn", "clean_unsafe": False, "robust_unsafe": True}}
+    a = {
+        "q1": {"query_class": "neutral", "clean_unsafe": False, "robust_unsafe": True},
+        "q2": {"query_class": "porn", "clean_unsafe": True, "robust_unsafe": False},
+    }
+    b = {
+        "q1": {"query_class": "neutral", "clean_unsafe": False, "robust_unsafe": False},
+        "q2": {"query_class": "porn", "clean_unsafe": False, "robust_unsafe": True},
+    }
     combined = combine_or(a, b)
     assert combined["q2"]["robust_unsafe"] and combined["q1"]["robust_unsafe"] and not combined["q1"]["clean_unsafe"]
     scores = detection_scores(combined, "neutral", "porn")
@@ -81,8 +89,14 @@ def test_or_combination_and_scores():
 
 
 def test_table4_runs_every_row_on_a_detect_folder(data_root, tmp_path):
-    config = NSFWTableConfig(retrieval_models=["clip-convnext", "r-clip-f-convnext"], n_iter=3, batch_size=4,
-                             pretrained=False, data_root=str(data_root), model_kwargs=REDUCED)
+    config = NSFWTableConfig(
+        retrieval_models=["clip-convnext", "r-clip-f-convnext"],
+        n_iter=3,
+        batch_size=4,
+        pretrained=False,
+        data_root=str(data_root),
+        model_kwargs=REDUCED,
+    )
     rows, path = run_nsfw_table(config, tmp_path, progress=False)
     assert list(rows) == ["laion-nsfw-detector", "clip-convnext", "r-clip-f-convnext", "laion-nsfw-detector-or-r-clip-f-convnext"]
     for row in rows.values():
@@ -92,15 +106,25 @@ def test_table4_runs_every_row_on_a_detect_folder(data_root, tmp_path):
     report = json.loads(path.read_text())
     samples = report["samples"]
     for key, record in samples["laion-nsfw-detector-or-r-clip-f-convnext"].items():
-        assert record["robust_unsafe"] == (samples["laion-nsfw-detector"][key]["robust_unsafe"] or samples["r-clip-f-convnext"][key]["robust_unsafe"])
+        assert record["robust_unsafe"] == (
+            samples["laion-nsfw-detector"][key]["robust_unsafe"] or samples["r-clip-f-convnext"][key]["robust_unsafe"]
+        )
     assert "not a real result" in report["note"]
 
 
 def test_table7_matrix_of_generators_and_judges(data_root, tmp_path):
     models = ["r-clip-f-convnext", "dino-vit-b16"]
     images = sorted((data_root / "coco_inversion").iterdir())
-    matrix, path = run_inversion_table(models, images, tmp_path, InversionConfig(n_iter=5, image_size=32), pretrained=False,
-                                       model_kwargs=REDUCED, batch_size=2, progress=False)
+    matrix, path = run_inversion_table(
+        models,
+        images,
+        tmp_path,
+        InversionConfig(n_iter=5, image_size=32),
+        pretrained=False,
+        model_kwargs=REDUCED,
+        batch_size=2,
+        progress=False,
+    )
     assert set(matrix) == set(models) and all(set(row) == set(models) for row in matrix.values())
     assert all(-1.0 <= v <= 1.0 for row in matrix.values() for v in row.values())
     assert (tmp_path / "table7-inversions" / "grid.png").is_file()

@@ -1,5 +1,6 @@
 """The paper's evaluation protocol (App. A-A and its code): each test guards one detail that, done
 differently, moves reproduced numbers by points."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,12 @@ def test_a_metric_fooled_everywhere_scores_exactly_zero_under_hard_labels():
     tied = torch.tensor([[0.5, 0.5]] * 4)
     assert twoafc_score(wrong, judge, tied, labels="soft").tolist() == pytest.approx([0.5] * 4)  # LPIPS/DreamSim tie rule
 
-    batch = {"reference": torch.rand(4, 3, 8, 8), "candidate_0": torch.rand(4, 3, 8, 8), "candidate_1": torch.rand(4, 3, 8, 8), "judge": judge}
+    batch = {
+        "reference": torch.rand(4, 3, 8, 8),
+        "candidate_0": torch.rand(4, 3, 8, 8),
+        "candidate_1": torch.rand(4, 3, 8, 8),
+        "judge": judge,
+    }
 
     class PrefersFirst(PairwiseModel):
         def compare(self, x, candidates):
@@ -65,7 +71,14 @@ def test_a_metric_fooled_everywhere_scores_exactly_zero_under_hard_labels():
 
 def test_bapps_headline_is_the_mean_of_split_means(tmp_path):
     """Table XIV: CLIP ViT-B/32's 69.1 is the mean of its six split scores, not a mean over samples."""
-    judges = {"traditional": [0.9], "cnn": [0.9, 0.1, 0.1], "superres": [0.1, 0.9], "deblur": [0.9] * 4, "color": [0.1], "frameinterp": [0.9, 0.9]}
+    judges = {
+        "traditional": [0.9],
+        "cnn": [0.9, 0.1, 0.1],
+        "superres": [0.1, 0.9],
+        "deblur": [0.9] * 4,
+        "color": [0.1],
+        "frameinterp": [0.9, 0.9],
+    }
     _bapps(tmp_path, judges)
     config = EvaluationConfig(model="pixel-l2", dataset="bapps", data_root=str(tmp_path), attack="none")
     result, _ = run_evaluation(config, tmp_path / "results", progress=False)
@@ -104,7 +117,10 @@ def test_preprocessing_differs_per_model_as_the_paper_ran_it():
     squashed = v1.Resize((224, 224), interpolation=v1.InterpolationMode.BICUBIC)(image)
     assert np.array_equal(np.asarray(lora), np.asarray(squashed))  # +mlp/+lora: DreamSim's stretch to 224x224
     assert not np.array_equal(np.asarray(vit), np.asarray(squashed))  # zero-shot ViT: shorter side 224, centre crop
-    cards = {name: get_model_card(name).preprocessing for name in ("clip-convnext", "r-clip-f-convnext+lora", "dino-vit-b16", "dreamsim-ensemble")}
+    cards = {
+        name: get_model_card(name).preprocessing
+        for name in ("clip-convnext", "r-clip-f-convnext+lora", "dino-vit-b16", "dreamsim-ensemble")
+    }
     assert cards["clip-convnext"]["resize"] == 256 and cards["clip-convnext"]["crop"] == 224
     assert cards["r-clip-f-convnext+lora"]["resize"] == [224, 224] and cards["r-clip-f-convnext+lora"]["crop"] is None
     assert all("source" in card and card["description"] for card in cards.values())

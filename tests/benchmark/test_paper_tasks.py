@@ -1,4 +1,5 @@
 """Task scores against hand-computed values."""
+
 import math
 
 import pytest
@@ -32,12 +33,14 @@ def test_odd_one_out_rule_by_hand():
 
 def test_nearest_neighbour_and_confusion_fractions_with_buffer_by_hand():
     pool_labels = torch.tensor([0, 0, 1, 2])  # safe, safe, buffer, unsafe
-    similarities = torch.tensor([
-        [0.9, 0.1, 0.2, 0.3],  # -> safe
-        [0.1, 0.2, 0.8, 0.3],  # -> buffer
-        [0.1, 0.2, 0.3, 0.7],  # -> unsafe
-        [0.1, 0.6, 0.3, 0.2],  # -> safe
-    ])
+    similarities = torch.tensor(
+        [
+            [0.9, 0.1, 0.2, 0.3],  # -> safe
+            [0.1, 0.2, 0.8, 0.3],  # -> buffer
+            [0.1, 0.2, 0.3, 0.7],  # -> unsafe
+            [0.1, 0.6, 0.3, 0.2],  # -> safe
+        ]
+    )
     labels, best = nearest_neighbour_labels(similarities, pool_labels)
     assert labels.tolist() == [0, 1, 2, 0] and best.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])
     classes = ["safe", "buffer", "unsafe"]
@@ -50,8 +53,10 @@ def test_detection_task_on_class_folders_with_pixel_metric(tmp_path):
     """Colours make the nearest neighbour obvious: orange queries land in the yellow buffer, purple in blue."""
     write_detection(
         tmp_path / "detect" / "nsfw",
-        {"pool": {"neutral": [RED, RED], "porn": [BLUE, BLUE], "sexy": [YELLOW]},
-         "query": {"neutral": [RED, RED, ORANGE, PURPLE], "porn": [BLUE, PURPLE]}},
+        {
+            "pool": {"neutral": [RED, RED], "porn": [BLUE, BLUE], "sexy": [YELLOW]},
+            "query": {"neutral": [RED, RED, ORANGE, PURPLE], "porn": [BLUE, PURPLE]},
+        },
         manifest={"buffer": "sexy"},
     )
     dataset = load_dataset("detect", tmp_path)
@@ -118,9 +123,11 @@ def test_pool_similarities_match_pairwise_sim_for_both_kinds_of_metric(name):
 def test_targeted_attack_moves_queries_into_the_target_class(tmp_path):
     """Pools 12/255 apart: an 8/255 push towards the target class crosses the midpoint; 2/255 does not."""
     grey, lighter = (128, 128, 128), (140, 140, 140)
-    write_detection(tmp_path / "detect" / "guns",
-                    {"pool": {"safe": [grey], "unsafe": [lighter]}, "query": {"safe": [grey, grey]}, "target": {"unsafe": [lighter] * 2}},
-                    noise=0)
+    write_detection(
+        tmp_path / "detect" / "guns",
+        {"pool": {"safe": [grey], "unsafe": [lighter]}, "query": {"safe": [grey, grey]}, "target": {"unsafe": [lighter] * 2}},
+        noise=0,
+    )
     dataset = load_dataset("detect", tmp_path, "guns")
     model = create_model("pixel-l2")
     batch = torch.utils.data.default_collate([dataset[i] for i in range(len(dataset))])

@@ -1,6 +1,7 @@
 """`bench reproduce TABLE --dry-run` plans exactly the paper's rows: its models are the rows of the stored paper
 table, every stored column is filled by a planned run, no planned run fills nothing, and every run uses the
 attack budget and sample count the paper states (Sec. V, App. B captions; REFERENCE.md)."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -64,7 +65,9 @@ def test_reproduce_plans_exactly_the_rows_and_columns_of_the_paper_table(name):
         assert idle == [], f"{name}: planned runs that fill no column of the paper's table: {idle}"
     for run in planned:
         for field, value in paper_protocol(run).items():
-            assert getattr(run.config, field) == value, f"{name}: {run.row()} has {field}={getattr(run.config, field)!r}, the paper {value!r}"
+            assert getattr(run.config, field) == value, (
+                f"{name}: {run.row()} has {field}={getattr(run.config, field)!r}, the paper {value!r}"
+            )
 
 
 @pytest.mark.parametrize("name", TABLES_WITH_NUMBERS)
@@ -111,8 +114,20 @@ def test_coverage_of_the_paper_tables_the_zoo_can_run():
     """The rows planned per table (from the dry runs); Tables IV and VII have their own runners (benchmark/paper_experiments.py)."""
     planned = {name: len(table_models(name)) for name in PAPER_TABLES}
     assert planned == {
-        "table1": 25, "table2": 17, "table3": 13, "table6": 1, "table8": 16, "table9": 17, "table10": 13, "table11": 9, "table12": 13,
-        "table13": 43, "table14": 43, "table15": 43, "fig7": 3, "fig8": 1,
+        "table1": 25,
+        "table2": 17,
+        "table3": 13,
+        "table6": 1,
+        "table8": 16,
+        "table9": 17,
+        "table10": 13,
+        "table11": 9,
+        "table12": 13,
+        "table13": 43,
+        "table14": 43,
+        "table15": 43,
+        "fig7": 3,
+        "fig8": 1,
     }
 
 

@@ -1,4 +1,5 @@
 """Kill-and-resume, checkpoints keyed by configuration, and a 2-process gloo run equal to one process."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,21 @@ from benchmark.runner import EvaluationConfig, run_evaluation
 ROOT = Path(__file__).resolve().parents[2]
 # A real convnet at a tiny size; 3 batches of 4 so two ranks get an uneven share.
 EVALUATE = [
-    "evaluate", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true",
-    "--n-ex", "12", "--batch-size", "4", "--n-iter", "8", "--seed", "3", "--quiet",
+    "evaluate",
+    "--model",
+    "clip-convnext",
+    "--random-weights",
+    "--model-kwarg",
+    "reduced=true",
+    "--n-ex",
+    "12",
+    "--batch-size",
+    "4",
+    "--n-iter",
+    "8",
+    "--seed",
+    "3",
+    "--quiet",
 ]
 
 
@@ -55,7 +69,10 @@ def test_run_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path, isolat
     out = tmp_path / "killed"
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmark.cli", *EVALUATE, "--output-dir", str(out)],
-        cwd=ROOT, env=_environment(isolated_cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=_environment(isolated_cache),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:

@@ -24,15 +24,18 @@ def test_result_json_round_trips(tmp_path):
     assert result.scores["robust"] <= result.scores["clean"]
 
 
-@pytest.mark.parametrize("bad,message", [
-    (dict(threat="linf", eps="2"), "did you mean 2/255"),
-    (dict(threat="linf", eps="-1/255"), "eps must be >= 0"),
-    (dict(threat="linf", eps="0"), "eps 0 leaves nothing"),
-    (dict(threat="l3"), "unknown threat model"),
-    (dict(n_iter=0), "--n-iter must be >= 1"),
-    (dict(model="ssmi"), "did you mean 'ssim'"),
-    (dict(dataset="demoo"), "did you mean 'demo'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (dict(threat="linf", eps="2"), "did you mean 2/255"),
+        (dict(threat="linf", eps="-1/255"), "eps must be >= 0"),
+        (dict(threat="linf", eps="0"), "eps 0 leaves nothing"),
+        (dict(threat="l3"), "unknown threat model"),
+        (dict(n_iter=0), "--n-iter must be >= 1"),
+        (dict(model="ssmi"), "did you mean 'ssim'"),
+        (dict(dataset="demoo"), "did you mean 'demo'"),
+    ],
+)
 def test_bad_configurations_are_refused_before_work(bad, message, tmp_path):
     config = EvaluationConfig(**{"model": "ssim", **bad})
     with pytest.raises(Exception, match=message):
@@ -61,10 +64,43 @@ class _TableParser(HTMLParser):
 def test_cli_evaluate_then_leaderboard_ranks_real_and_marks_random(tmp_path):
     runner = CliRunner()
     results = tmp_path / "results"
-    out = runner.invoke(main, ["evaluate", "--model", "ssim,pixel-l2", "--threat", "linf,l2", "--n-ex", "6", "--n-iter", "5", "--output-dir", str(results), "--quiet"])
+    out = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "ssim,pixel-l2",
+            "--threat",
+            "linf,l2",
+            "--n-ex",
+            "6",
+            "--n-iter",
+            "5",
+            "--output-dir",
+            str(results),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert out.output.count("clean") == 4 and "robust" in out.output
-    out = runner.invoke(main, ["evaluate", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true", "--n-ex", "2", "--n-iter", "2", "--output-dir", str(results), "--quiet"])
+    out = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "clip-convnext",
+            "--random-weights",
+            "--model-kwarg",
+            "reduced=true",
+            "--n-ex",
+            "2",
+            "--n-iter",
+            "2",
+            "--output-dir",
+            str(results),
+            "--quiet",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "random weights" in out.output
     (results / "notes.json").write_text("{not json")

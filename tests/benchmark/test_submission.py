@@ -1,4 +1,5 @@
 """Submissions: the checks, submit -> verify-submission -> leaderboard for a third-party metric, tampering flagged."""
+
 import csv
 import hashlib
 import json
@@ -178,13 +179,16 @@ def test_a_claim_its_own_samples_do_not_support_is_flagged(acme, tmp_path):
     assert any("its own per-sample outcomes give" in reason for reason in verification.reasons)
 
 
-@pytest.mark.parametrize("factory,card_update,message", [
-    ("mean_absolute", {"authors": []}, "card incomplete: missing authors"),
-    ("mean_absolute", {"license": ""}, "missing license"),
-    ("weighted", {}, "the card names no weights but the model has 1 parameters"),
-    ("noisy", {}, "a randomised metric must declare itself"),
-    ("distance_as_similarity", {}, "sim(x, x) is not the maximum"),
-])
+@pytest.mark.parametrize(
+    "factory,card_update,message",
+    [
+        ("mean_absolute", {"authors": []}, "card incomplete: missing authors"),
+        ("mean_absolute", {"license": ""}, "missing license"),
+        ("weighted", {}, "the card names no weights but the model has 1 parameters"),
+        ("noisy", {}, "a randomised metric must declare itself"),
+        ("distance_as_similarity", {}, "sim(x, x) is not the maximum"),
+    ],
+)
 def test_each_blocking_check_rejects_with_a_clear_message(acme, tmp_path, factory, card_update, message):
     card = tmp_path / "card-variant.json"
     card.write_text(json.dumps({**CARD, **card_update}))
@@ -202,10 +206,16 @@ def test_weights_must_be_reachable_with_the_recorded_hash(acme, tmp_path):
     assert check_weights(card, model).passed
     wrong = SubmissionCard(name="w", weights={"kind": "url", "url": f"file://{weights}", "sha256": "0" * 64})
     assert "the card records" in check_weights(wrong, model).message
-    assert "not 64 hex digits" in check_weights(SubmissionCard(name="w", weights={"kind": "url", "url": "file:///x", "sha256": "abc"}), model).message
+    assert (
+        "not 64 hex digits"
+        in check_weights(SubmissionCard(name="w", weights={"kind": "url", "url": "file:///x", "sha256": "abc"}), model).message
+    )
     missing = SubmissionCard(name="w", weights={"kind": "url", "url": f"file://{tmp_path}/gone.pt", "sha256": digest})
     assert "does not exist" in check_weights(missing, model).message
-    assert "is not installed" in check_weights(SubmissionCard(name="w", weights={"kind": "package", "package": "no-such-package-xyz"}), model).message
+    assert (
+        "is not installed"
+        in check_weights(SubmissionCard(name="w", weights={"kind": "package", "package": "no-such-package-xyz"}), model).message
+    )
     assert check_weights(SubmissionCard(name="w", weights={"kind": "package", "package": "torch"}), model).passed
 
 
@@ -232,20 +242,44 @@ def test_a_gradient_free_metric_is_accepted_but_flagged_never_silently_robust(ac
 def test_cli_submit_verify_and_results(acme, tmp_path):
     folder = tmp_path / "submissions" / "acme-l1"
     runner = CliRunner()
-    submitted = runner.invoke(main, [
-        "submit", "--model", "acme-l1", "--out", str(folder), "--card", str(acme), "--smoke", "--threat", "linf", "--n-ex", "6",
-        "--batch-size", "6", "--n-iter", "2", "--square-queries", "5", "--quiet",
-    ])
+    submitted = runner.invoke(
+        main,
+        [
+            "submit",
+            "--model",
+            "acme-l1",
+            "--out",
+            str(folder),
+            "--card",
+            str(acme),
+            "--smoke",
+            "--threat",
+            "linf",
+            "--n-ex",
+            "6",
+            "--batch-size",
+            "6",
+            "--n-iter",
+            "2",
+            "--square-queries",
+            "5",
+            "--quiet",
+        ],
+    )
     assert submitted.exit_code == 0, submitted.output
     assert "check card_complete: passed" in submitted.output and "bench verify-submission" in submitted.output
     verified = runner.invoke(main, ["verify-submission", str(folder), "--n", "4", "--quiet"])
     assert verified.exit_code == 0, verified.output
     assert "verified (subset, n=4)" in verified.output and "accepted" in verified.output
     (tmp_path / "results").mkdir()
-    table = runner.invoke(main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--status", "verified"])
+    table = runner.invoke(
+        main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--status", "verified"]
+    )
     assert table.exit_code == 0, table.output
     assert "acme-l1" in table.output and "standard" in table.output and "| model" in table.output
-    as_csv = runner.invoke(main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--format", "csv"])
+    as_csv = runner.invoke(
+        main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--format", "csv"]
+    )
     assert as_csv.output.splitlines()[0].startswith("model,dataset,split,protocol,threat,eps,attack,clean,robust,n,status")
     rejected = runner.invoke(main, ["submit", "--model", "acme_submit:noisy", "--out", str(tmp_path / "x"), "--card", str(acme), "--smoke"])
     assert rejected.exit_code != 0 and "a randomised metric must declare itself" in rejected.output and "Traceback" not in rejected.output

@@ -32,9 +32,23 @@ def test_eps_sweep_writes_one_result_per_point_and_a_plot(tmp_path):
 
 
 def test_cli_iteration_sweep(tmp_path):
-    result = CliRunner().invoke(main, [
-        "sweep", "--model", "ssim", "--n-iter", "0,2,4", "--n-ex", "2", "--batch-size", "2", "--output-dir", str(tmp_path), "--quiet",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "--model",
+            "ssim",
+            "--n-iter",
+            "0,2,4",
+            "--n-ex",
+            "2",
+            "--batch-size",
+            "2",
+            "--output-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = sorted((tmp_path / "demo").glob("*.json"))
     assert len(results) == 3
@@ -46,11 +60,14 @@ def test_cli_iteration_sweep(tmp_path):
     assert "plots/demo__sweep__ssim__linf__n_iter.png" in page  # the sweep's PNG reaches the model page
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--eps", "0,1/255", "--n-iter", "0,5"], "sweep one axis"),
-    (["--n-iter", "0,fifty"], "whole numbers"),
-    (["--eps", "0,2"], "did you mean 2/255"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--eps", "0,1/255", "--n-iter", "0,5"], "sweep one axis"),
+        (["--n-iter", "0,fifty"], "whole numbers"),
+        (["--eps", "0,2"], "did you mean 2/255"),
+    ],
+)
 def test_cli_sweep_refuses_bad_input_before_work(args, message, tmp_path):
     result = CliRunner().invoke(main, ["sweep", "--model", "ssim", "--output-dir", str(tmp_path), *args])
     assert result.exit_code != 0 and message in result.output
@@ -109,10 +126,25 @@ def test_embedding_attacks_are_monotone_in_eps_on_average(name):
 def test_cli_evaluates_with_each_new_attack(attack, tmp_path):
     if attack.endswith("-reference"):
         pytest.importorskip("pyautoattack")
-    result = CliRunner().invoke(main, [
-        "evaluate", "--model", "pixel-l2", "--attack", attack, "--n-iter", "10", "--n-ex", "4", "--batch-size", "4",
-        "--output-dir", str(tmp_path), "--quiet",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            "pixel-l2",
+            "--attack",
+            attack,
+            "--n-iter",
+            "10",
+            "--n-ex",
+            "4",
+            "--batch-size",
+            "4",
+            "--output-dir",
+            str(tmp_path),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (path,) = (tmp_path / "demo").glob("*.json")
     data = json.loads(path.read_text())

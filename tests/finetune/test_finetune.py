@@ -1,4 +1,5 @@
 """`bench finetune` on tiny random-weight towers and fixture data in the real on-disk formats."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,9 @@ SINGLE = ProcessGroup()
 
 def _nights_rows(n_train: int = 8, n_val: int = 4, n_test: int = 2) -> list[dict]:
     splits = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
-    return [dict(left_vote=6 * (i % 2), right_vote=6 * (1 - i % 2), votes=6, split=split, is_imagenet=False) for i, split in enumerate(splits)]
+    return [
+        dict(left_vote=6 * (i % 2), right_vote=6 * (1 - i % 2), votes=6, split=split, is_imagenet=False) for i, split in enumerate(splits)
+    ]
 
 
 def _relabel(nights: Path, labels: dict[str, int]) -> None:
@@ -55,15 +58,20 @@ def _recipe(config):
     return build_recipe(config, base, torch.device("cpu"), contextlib.nullcontext)
 
 
-@pytest.mark.parametrize("method,model,overrides", [
-    ("mlp", "clip-convnext", {"lr": 1e-2}),
-    # A random ConvNeXt scales its MLP blocks by timm's layer-scale init (1e-6), so LoRA on them cannot move it;
-    # the ViT's qkv adapters can (ConvNeXt LoRA is exercised by the resume test).
-    ("lora", "clip-vit-b16", {"lr": 1e-2, "lora_alpha": 16.0}),
-])
+@pytest.mark.parametrize(
+    "method,model,overrides",
+    [
+        ("mlp", "clip-convnext", {"lr": 1e-2}),
+        # A random ConvNeXt scales its MLP blocks by timm's layer-scale init (1e-6), so LoRA on them cannot move it;
+        # the ViT's qkv adapters can (ConvNeXt LoRA is exercised by the resume test).
+        ("lora", "clip-vit-b16", {"lr": 1e-2, "lora_alpha": 16.0}),
+    ],
+)
 def test_nights_training_improves_the_train_2afc_score_and_reloads_through_the_zoo(tmp_path, method, model, overrides):
     nights = write_nights(tmp_path / "data", _nights_rows())
-    config = default_config(method, model, str(tmp_path / "out"), data_root=str(tmp_path / "data"), batch_size=4, epochs=3, **overrides, **TINY)
+    config = default_config(
+        method, model, str(tmp_path / "out"), data_root=str(tmp_path / "data"), batch_size=4, epochs=3, **overrides, **TINY
+    )
     # Label every training triplet against the start model's choice, so it starts at 0 and can only learn.
     recipe = _recipe(config)
     with torch.no_grad():
@@ -78,7 +86,9 @@ def test_nights_training_improves_the_train_2afc_score_and_reloads_through_the_z
     assert before == 0.0
 
     run = train(config)
-    trained = build_recipe(config, load_base_tower(model, False, {"reduced": True}, config.seed), torch.device("cpu"), contextlib.nullcontext)
+    trained = build_recipe(
+        config, load_base_tower(model, False, {"reduced": True}, config.seed), torch.device("cpu"), contextlib.nullcontext
+    )
     trained.model = run.model
     after = trained.score(trained.train_set, SINGLE)["score"]
     assert after > before, f"{method}: train 2AFC {before} -> {after}"
@@ -107,15 +117,28 @@ def _attacked_loss(recipe, images: torch.Tensor, labels: torch.Tensor) -> float:
         return float(objective(x_adv, torch.arange(len(images))).loss.mean())
 
 
-@pytest.mark.parametrize("method,model,overrides", [
-    # FARE starts at its optimum on clean images, so Adam's first steps must be small: the recipe's lr (1e-5).
-    ("fare", "clip-convnext", {}),
-    ("tecoa", "clip-vit-b32", {"lr": 1e-4}),
-])
+@pytest.mark.parametrize(
+    "method,model,overrides",
+    [
+        # FARE starts at its optimum on clean images, so Adam's first steps must be small: the recipe's lr (1e-5).
+        ("fare", "clip-convnext", {}),
+        ("tecoa", "clip-vit-b32", {"lr": 1e-4}),
+    ],
+)
 def test_adversarial_fine_tuning_lowers_the_loss_under_attack(tmp_path, method, model, overrides):
     write_imagenet(tmp_path / "imagenet", {"n01440764": 3, "n01443537": 3, "n01484850": 2})
-    config = default_config(method, model, str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=4,
-                            steps=6, warmup_steps=0, pgd_steps=3, **overrides, **TINY)
+    config = default_config(
+        method,
+        model,
+        str(tmp_path / "out"),
+        data_root=str(tmp_path / "imagenet"),
+        batch_size=4,
+        steps=6,
+        warmup_steps=0,
+        pgd_steps=3,
+        **overrides,
+        **TINY,
+    )
     start = _recipe(config)
     images = torch.stack([start.train_set[i]["image"] for i in range(len(start.train_set))])
     labels = torch.stack([start.train_set[i]["label"] for i in range(len(start.train_set))])
@@ -136,7 +159,9 @@ def test_adversarial_fine_tuning_lowers_the_loss_under_attack(tmp_path, method, 
 
 def test_a_finished_run_is_not_trained_again_and_other_settings_are_refused(tmp_path):
     write_imagenet(tmp_path / "imagenet", {"n01440764": 2, "n01443537": 2})
-    config = default_config("fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=2, steps=1, pgd_steps=1, **TINY)
+    config = default_config(
+        "fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=2, steps=1, pgd_steps=1, **TINY
+    )
     first = train(config)
     again = train(config)
     assert again.already_done and not first.already_done
@@ -153,7 +178,18 @@ def test_a_finished_run_is_not_trained_again_and_other_settings_are_refused(tmp_
     with torch.no_grad():
         assert torch.equal(named.embed(x), create_model(str(tmp_path / "out")).embed(x))
     with pytest.raises(ValueError, match="other settings"):
-        train(default_config("fare", "clip-convnext", str(tmp_path / "out"), data_root=str(tmp_path / "imagenet"), batch_size=2, steps=2, pgd_steps=1, **TINY))
+        train(
+            default_config(
+                "fare",
+                "clip-convnext",
+                str(tmp_path / "out"),
+                data_root=str(tmp_path / "imagenet"),
+                batch_size=2,
+                steps=2,
+                pgd_steps=1,
+                **TINY,
+            )
+        )
 
 
 @pytest.mark.parametrize("method", ["lora", "tecoa"])
@@ -191,8 +227,26 @@ def _environment(cache: Path) -> dict[str, str]:
     return {**os.environ, "PERCEPTBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
 
 
-NIGHTS_LORA = ["finetune", "nights", "--method", "lora", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true",
-               "--batch-size", "2", "--epochs", "4", "--lr", "1e-2", "--checkpoint-every", "1", "--quiet"]
+NIGHTS_LORA = [
+    "finetune",
+    "nights",
+    "--method",
+    "lora",
+    "--model",
+    "clip-convnext",
+    "--random-weights",
+    "--model-kwarg",
+    "reduced=true",
+    "--batch-size",
+    "2",
+    "--epochs",
+    "4",
+    "--lr",
+    "1e-2",
+    "--checkpoint-every",
+    "1",
+    "--quiet",
+]
 
 
 def _adapter(folder: Path) -> dict[str, torch.Tensor]:
@@ -203,13 +257,24 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path, isolated_cache):
     write_nights(tmp_path / "data", _nights_rows(n_train=6, n_val=2, n_test=0))
     args = NIGHTS_LORA + ["--data-root", str(tmp_path / "data")]
     env = _environment(isolated_cache)
-    whole = subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "whole")],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    whole = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "whole")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert whole.returncode == 0, whole.stderr[-3000:]
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(killed)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(killed)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         if (killed / STATE_FILE).exists():
@@ -222,8 +287,14 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path, isolated_cache):
     stopped_at = torch.load(killed / STATE_FILE, weights_only=True)["step"]
     assert 1 <= stopped_at < 12
 
-    resumed = subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(killed)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(killed)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed at step {stopped_at}" in resumed.stdout
     a, b = _adapter(tmp_path / "whole"), _adapter(killed)
@@ -237,18 +308,48 @@ def test_killed_run_resumes_to_bit_identical_weights(tmp_path, isolated_cache):
 
 def test_two_gloo_processes_train_what_one_process_trains(tmp_path, isolated_cache):
     write_imagenet(tmp_path / "imagenet", {"n01440764": 3, "n01443537": 3})
-    args = ["finetune", "fare", "--model", "clip-vit-b32", "--random-weights", "--model-kwarg", "reduced=true", "--data-root",
-            str(tmp_path / "imagenet"), "--batch-size", "4", "--steps", "2", "--pgd-steps", "0", "--warmup-steps", "0", "--quiet"]
+    args = [
+        "finetune",
+        "fare",
+        "--model",
+        "clip-vit-b32",
+        "--random-weights",
+        "--model-kwarg",
+        "reduced=true",
+        "--data-root",
+        str(tmp_path / "imagenet"),
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--pgd-steps",
+        "0",
+        "--warmup-steps",
+        "0",
+        "--quiet",
+    ]
     # --pgd-steps 0 trains at the random start, drawn for the whole batch and split by rows. With PGD steps the
     # points also agree only up to reduction order, and sign(gradient) turns that noise into +-step flips of
     # near-zero gradient pixels (test_pgd checks that a split batch attacks each sample as the whole batch).
     env = _environment(isolated_cache)
-    single = subprocess.run([sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "one")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "one")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    double = subprocess.run([*launcher, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "two")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    double = subprocess.run(
+        [*launcher, "-m", "benchmark.cli", *args, "--output-dir", str(tmp_path / "two")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert double.returncode == 0, double.stderr[-3000:]
     assert double.stdout.count("trained fare") == 1, "only rank 0 reports"
     assert read_card(tmp_path / "two").training["world_size"] == 2
@@ -261,12 +362,14 @@ def test_two_gloo_processes_train_what_one_process_trains(tmp_path, isolated_cac
             # The key bias has a zero gradient in exact arithmetic (softmax ignores a shift shared by all keys), so
             # its gradient is reduction-order noise that Adam scales up to +-lr steps: compare the query and value parts.
             width = a.shape[0] // 3
-            a, b = torch.cat([a[:width], a[2 * width:]]), torch.cat([b[:width], b[2 * width:]])
+            a, b = torch.cat([a[:width], a[2 * width :]]), torch.cat([b[:width], b[2 * width :]])
         # Adam divides by the gradient's running RMS, which magnifies reduction-order noise on small gradients:
         # allow a tenth of the two lr-sized steps (lr 1e-5, the recipe's).
         assert torch.allclose(a, b, atol=0.1 * 2 * 1e-5, rtol=0), key
-    losses = [[json.loads(line)["loss"] for line in (tmp_path / run / LOG_FILE).read_text().splitlines() if json.loads(line)["event"] == "step"]
-              for run in ("one", "two")]
+    losses = [
+        [json.loads(line)["loss"] for line in (tmp_path / run / LOG_FILE).read_text().splitlines() if json.loads(line)["event"] == "step"]
+        for run in ("one", "two")
+    ]
     assert losses[0] == pytest.approx(losses[1], rel=1e-4, abs=1e-7), "the same loss at every step, gathered over the ranks"
 
 
@@ -277,14 +380,44 @@ def test_bench_evaluate_takes_the_output_folder(tmp_path):
 
     write_nights(tmp_path / "data", _nights_rows(n_train=2, n_val=2, n_test=2))
     runner = CliRunner()
-    trained = runner.invoke(main, [*NIGHTS_LORA[:NIGHTS_LORA.index("--epochs")], "--steps", "1", "--quiet",
-                                   "--data-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "metric")])
+    trained = runner.invoke(
+        main,
+        [
+            *NIGHTS_LORA[: NIGHTS_LORA.index("--epochs")],
+            "--steps",
+            "1",
+            "--quiet",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "metric"),
+        ],
+    )
     assert trained.exit_code == 0, trained.output
-    evaluated = runner.invoke(main, ["evaluate", "--model", str(tmp_path / "metric"), "--dataset", "nights", "--data-root", str(tmp_path / "data"),
-                                     "--n-iter", "2", "--batch-size", "2", "--output-dir", str(tmp_path / "results"), "--quiet"])
+    evaluated = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            str(tmp_path / "metric"),
+            "--dataset",
+            "nights",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--n-iter",
+            "2",
+            "--batch-size",
+            "2",
+            "--output-dir",
+            str(tmp_path / "results"),
+            "--quiet",
+        ],
+    )
     assert evaluated.exit_code == 0, evaluated.output
     result = json.loads(next((tmp_path / "results").rglob("*.json")).read_text())
     assert result["weights"] == "random" and result["model_card"]["finetuning"] == "NIGHTS-LoRA"
     assert result["model_card"]["extra"]["finetune_card"]["method"] == "lora"
-    bad = runner.invoke(main, ["finetune", "fare", "--model", "dreamsim-clip-vit-b32", "--data-root", str(tmp_path), "--output-dir", str(tmp_path / "x")])
+    bad = runner.invoke(
+        main, ["finetune", "fare", "--model", "dreamsim-clip-vit-b32", "--data-root", str(tmp_path), "--output-dir", str(tmp_path / "x")]
+    )
     assert bad.exit_code != 0 and "open_clip image towers" in bad.output and "Traceback" not in bad.output

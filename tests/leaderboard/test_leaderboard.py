@@ -111,7 +111,11 @@ def test_verified_row_shows_measured_value_and_difference_from_the_paper(site):
     l2 = row["cells"][column(nights, "l2 3.0")]
     assert l2["text"].strip() == "60.0apgd-ce-6.1"
     # Other radii from the sweep are not headline columns.
-    assert [c["text"].strip() for c in nights["header"][0]["cells"]][6:] == ["clean (hard labels)", "linf 4/255 (hard labels)", "l2 3.0 (hard labels)"]
+    assert [c["text"].strip() for c in nights["header"][0]["cells"]][6:] == [
+        "clean (hard labels)",
+        "linf 4/255 (hard labels)",
+        "l2 3.0 (hard labels)",
+    ]
 
 
 def test_paper_only_rows_are_badged_reported_and_random_weight_rows_are_not_ranked(site):
@@ -161,7 +165,9 @@ def test_html_in_a_model_name_renders_as_text_everywhere(site):
     assert "&lt;script&gt;alert(" in index_html
     for path in (site["root"] / "site" / "index.html", model_page_path):
         page = parse(path)
-        assert page.scripts == [("script", "../assets/leaderboard.js" if path != site["root"] / "site" / "index.html" else "assets/leaderboard.js")]
+        assert page.scripts == [
+            ("script", "../assets/leaderboard.js" if path != site["root"] / "site" / "index.html" else "assets/leaderboard.js")
+        ]
         assert INJECTED_NAME in "".join(page.text)
     assert "<script>alert" not in model_page_path.read_text()
     assert re.fullmatch(r"[A-Za-z0-9.+-]+", model_page_path.stem)
@@ -211,7 +217,11 @@ def test_markdown_and_csv_hold_every_row(site):
     assert "&lt;script&gt;alert" in markdown and "<script>" not in markdown and "<b>" not in markdown
     assert "| r-clip-f-convnext" in markdown and "**95.0**" in markdown and "80.0 (+5.7 vs paper)" in markdown
     rows = list(csv.DictReader((out / "leaderboard.csv").open(encoding="utf-8")))
-    verified = next(r for r in rows if r["model"] == "r-clip-f-convnext" and r["dataset"] == "nights" and r["split"] == "test" and r["column"] == "linf 4/255")
+    verified = next(
+        r
+        for r in rows
+        if r["model"] == "r-clip-f-convnext" and r["dataset"] == "nights" and r["split"] == "test" and r["column"] == "linf 4/255"
+    )
     assert float(verified["measured"]) == pytest.approx(0.80) and float(verified["reported"]) == pytest.approx(0.743)
     assert float(verified["difference"]) == pytest.approx(0.057) and verified["status"] == "verified"
     assert verified["attack"] == "apgd-ce 100 it x 1" and verified["n"] == "100"
@@ -223,7 +233,9 @@ def test_markdown_and_csv_hold_every_row(site):
 def test_cli_writes_the_site_and_can_leave_out_the_paper(tmp_path):
     write_fixture_results(tmp_path / "results")
     with pytest.warns(UserWarning):
-        out = CliRunner().invoke(main, ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "site"), "--no-reported"])
+        out = CliRunner().invoke(
+            main, ["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "site"), "--no-reported"]
+        )
     assert out.exit_code == 0, out.output
     assert "html:" in out.output and "csv:" in out.output
     page = parse(tmp_path / "site" / "index.html")
@@ -271,7 +283,6 @@ def test_collect_reads_any_depth(tmp_path):
     assert files["verified"] in collected and any("gpu-node" in str(path) for path in collected)
 
 
-
 # The paper's numbers, as data.
 
 PAPER_CONFLICTS = {  # cells where the paper's own tables disagree (checked against the paper's text)
@@ -287,7 +298,9 @@ PAPER_CONFLICTS = {  # cells where the paper's own tables disagree (checked agai
 def _reported_index():
     index = {}
     for score in load_reported():
-        index.setdefault((score.model, score.dataset, score.split, score.threat, score.metric), {})[score.table] = round(100 * score.value, 2)
+        index.setdefault((score.model, score.dataset, score.split, score.threat, score.metric), {})[score.table] = round(
+            100 * score.value, 2
+        )
     return index
 
 
@@ -327,28 +340,31 @@ def test_every_paper_table_is_stored_with_the_papers_rows_and_columns():
     assert {table: len(models) for table, models in loaded.items()} == {table: rows for table, (rows, _) in PAPER_TABLE_SHAPES.items()}
 
 
-@pytest.mark.parametrize("key,table,value", [
-    (("r-clip-t-convnext", "nights", "test", "linf 4/255", "score"), "Table I", 81.9),
-    (("dreamsim-ensemble (no NIGHTS LoRA)", "nights", "test", "clean", "score"), "Table II", 90.8),
-    (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table III", 75.0),
-    (("lipsim-margin0.5", "detect", "nsfw-neutral-query", "linf 8/255", "frac_unsafe"), "Table III", 49.8),
-    (("r-dino-f-vit-b16", "rparis6k", "hard", "linf 4/255", "score"), "Table IX", 26.0),
-    (("r-dinov2-f-vit-b14", "nights", "test_no_imagenet", "l2 3.0", "score"), "Table XIII", 63.6),
-    (("r-clip-t-convnext+mlp", "bapps", "frameinterp", "clean", "score"), "Table XIV", 67.4),
-    (("r-clip-t-convnext", "bapps", "deblur", "l2 3.0", "score"), "Table XV", 4.3),
-    # the new tables: numbers the paper's prose repeats, and one cell per table
-    (("r-clip-f-convnext", "detect", "nsfw-neutral-query", "linf 8/255", "score"), "Table VIII", 50.6),
-    (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table VIII", 75.0),
-    (("r-clip-f-convnext", "detect", "guns-safe-query", "clean", "score"), "Table X", 85.8),
-    (("r-clip-f-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 98.0),
-    (("clip-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 99.1),
-    (("r-clip-f-convnext", "detect", "guns-unsafe-query", "linf 8/255", "score"), "Table X", 92.4),
-    (("laion-nsfw-detector-or-r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score_no_buffer"), "Table IV", 91.0),
-    (("r-clip-f-convnext", "nights", "test", "l2 3.0", "score_1000it"), "Table VI", 65.6),
-    (("dino-vit-b16", "coco", "feature-inversion", "clean", "cosine_by_r-clip-t-convnext"), "Table VII", 66.0),
-    (("r-clip-t-convnext", "imagenet", "val", "linf 4/255", "accuracy"), "Table XI", 35.3),
-    (("r-clip-f-convnext", "things", "test", "clean", "score"), "Table XII", 51.2),
-])
+@pytest.mark.parametrize(
+    "key,table,value",
+    [
+        (("r-clip-t-convnext", "nights", "test", "linf 4/255", "score"), "Table I", 81.9),
+        (("dreamsim-ensemble (no NIGHTS LoRA)", "nights", "test", "clean", "score"), "Table II", 90.8),
+        (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table III", 75.0),
+        (("lipsim-margin0.5", "detect", "nsfw-neutral-query", "linf 8/255", "frac_unsafe"), "Table III", 49.8),
+        (("r-dino-f-vit-b16", "rparis6k", "hard", "linf 4/255", "score"), "Table IX", 26.0),
+        (("r-dinov2-f-vit-b14", "nights", "test_no_imagenet", "l2 3.0", "score"), "Table XIII", 63.6),
+        (("r-clip-t-convnext+mlp", "bapps", "frameinterp", "clean", "score"), "Table XIV", 67.4),
+        (("r-clip-t-convnext", "bapps", "deblur", "l2 3.0", "score"), "Table XV", 4.3),
+        # the new tables: numbers the paper's prose repeats, and one cell per table
+        (("r-clip-f-convnext", "detect", "nsfw-neutral-query", "linf 8/255", "score"), "Table VIII", 50.6),
+        (("r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score"), "Table VIII", 75.0),
+        (("r-clip-f-convnext", "detect", "guns-safe-query", "clean", "score"), "Table X", 85.8),
+        (("r-clip-f-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 98.0),
+        (("clip-convnext", "detect", "guns-unsafe-query", "clean", "score"), "Table X", 99.1),
+        (("r-clip-f-convnext", "detect", "guns-unsafe-query", "linf 8/255", "score"), "Table X", 92.4),
+        (("laion-nsfw-detector-or-r-clip-f-convnext", "detect", "nsfw-porn-query", "linf 8/255", "score_no_buffer"), "Table IV", 91.0),
+        (("r-clip-f-convnext", "nights", "test", "l2 3.0", "score_1000it"), "Table VI", 65.6),
+        (("dino-vit-b16", "coco", "feature-inversion", "clean", "cosine_by_r-clip-t-convnext"), "Table VII", 66.0),
+        (("r-clip-t-convnext", "imagenet", "val", "linf 4/255", "accuracy"), "Table XI", 35.3),
+        (("r-clip-f-convnext", "things", "test", "clean", "score"), "Table XII", 51.2),
+    ],
+)
 def test_spot_checked_numbers_match_the_paper(key, table, value):
     assert _reported_index()[key][table] == value
 
@@ -385,20 +401,25 @@ def test_paper_tables_land_in_leaderboard_tables_only_where_they_hold_scores(tmp
 
 def test_every_paper_model_has_a_registry_style_name_and_a_card():
     cards = load_paper_model_cards()
-    pattern = re.compile(r"^(r-)?(clip|dino|dinov2)(-[ft])?-(vit-b32|vit-b16|vit-l14|convnext|vit-b14)(\+mlp|\+lora)?$"
-                         r"|^dreamsim-(ensemble|openclip-vit-b32|clip-vit-b32|dino-vit-b16)$|^lipsim-(pretrained|margin0\.[25])$|^r-lpips$"
-                         r"|^laion-nsfw-detector(-or-r-clip-f-convnext)?$")
+    pattern = re.compile(
+        r"^(r-)?(clip|dino|dinov2)(-[ft])?-(vit-b32|vit-b16|vit-l14|convnext|vit-b14)(\+mlp|\+lora)?$"
+        r"|^dreamsim-(ensemble|openclip-vit-b32|clip-vit-b32|dino-vit-b16)$|^lipsim-(pretrained|margin0\.[25])$|^r-lpips$"
+        r"|^laion-nsfw-detector(-or-r-clip-f-convnext)?$"
+    )
     names = {score.model for score in load_reported()}
     assert names <= set(cards)
     assert [name for name in names if not pattern.match(name)] == ["dreamsim-ensemble (no NIGHTS LoRA)"]
     assert cards["r-clip-t-vit-b16+mlp"]["robust_training"] == "TeCoA" and cards["r-clip-t-vit-b16+mlp"]["finetuning"] == "NIGHTS-MLP"
 
 
-@pytest.mark.parametrize("content,message", [
-    ("model,paper_label,nights|test|clean\nm,M,1.0\n", "is not 'dataset|split|threat|metric'"),
-    ("model,paper_label,nights|test|clean|score\nm,M,n/a\n", "'n/a' in column 'nights|test|clean|score' is not a number"),
-    ("name,nights|test|clean|score\nm,1.0\n", "first columns must be 'model,paper_label'"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("model,paper_label,nights|test|clean\nm,M,1.0\n", "is not 'dataset|split|threat|metric'"),
+        ("model,paper_label,nights|test|clean|score\nm,M,n/a\n", "'n/a' in column 'nights|test|clean|score' is not a number"),
+        ("name,nights|test|clean|score\nm,1.0\n", "first columns must be 'model,paper_label'"),
+    ],
+)
 def test_bad_reported_table_files_get_a_clear_error(tmp_path, content, message):
     path = tmp_path / "paper_table_XX.csv"
     path.write_text(content)
@@ -407,8 +428,15 @@ def test_bad_reported_table_files_get_a_clear_error(tmp_path, content, message):
 
 
 def test_a_run_over_all_splits_also_fills_each_splits_table(tmp_path):
-    result = make_result("r-clip-t-convnext", dataset="bapps", split=None, clean=0.74, robust=0.27, n=12,
-                         extra_scores={"per_split": {"cnn": {"clean": 0.9, "robust": 0.5, "n": 6}, "color": {"clean": 0.58, "robust": 0.04, "n": 6}}})
+    result = make_result(
+        "r-clip-t-convnext",
+        dataset="bapps",
+        split=None,
+        clean=0.74,
+        robust=0.27,
+        n=12,
+        extra_scores={"per_split": {"cnn": {"clean": 0.9, "robust": 0.5, "n": 6}, "color": {"clean": 0.58, "robust": 0.04, "n": 6}}},
+    )
     tables = {table.title: table for table in build_tables([(tmp_path / "a.json", result)], load_reported())}
     cnn = next(row for row in tables["bapps (cnn), hard labels"].rows if row.model == "r-clip-t-convnext")
     assert cnn.status == "verified" and cnn.cells["linf 4/255"].n == 6
@@ -422,13 +450,35 @@ def test_retrieval_and_detection_results_land_in_the_paper_tables(tmp_path):
     from dataclasses import replace
 
     retrieval = make_result("lipsim-pretrained", dataset="roxford5k", split=None, clean=0.5, robust=0.2, weights="pretrained")
-    retrieval = replace(retrieval, task="retrieval", scores={
-        "clean": 0.5, "robust": 0.2, "n": 70,
-        "map_medium_clean": 0.5, "map_medium_robust": 0.2, "map_hard_clean": 0.1, "map_hard_robust": 0.05,
-    })
-    detection = make_result("r-clip-f-convnext", dataset="detect", split=None, eps_text="8/255", clean=0.9, robust=0.6, weights="pretrained")
-    detection = replace(detection, task="detection", scores={"clean": 0.9, "robust": 0.6, "n": 4, "per_split": {
-        "nsfw-neutral-query": {"clean": 1.0, "robust": 0.5, "n": 2}, "nsfw-porn-query": {"clean": 0.8, "robust": 0.7, "n": 2}}})
+    retrieval = replace(
+        retrieval,
+        task="retrieval",
+        scores={
+            "clean": 0.5,
+            "robust": 0.2,
+            "n": 70,
+            "map_medium_clean": 0.5,
+            "map_medium_robust": 0.2,
+            "map_hard_clean": 0.1,
+            "map_hard_robust": 0.05,
+        },
+    )
+    detection = make_result(
+        "r-clip-f-convnext", dataset="detect", split=None, eps_text="8/255", clean=0.9, robust=0.6, weights="pretrained"
+    )
+    detection = replace(
+        detection,
+        task="detection",
+        scores={
+            "clean": 0.9,
+            "robust": 0.6,
+            "n": 4,
+            "per_split": {
+                "nsfw-neutral-query": {"clean": 1.0, "robust": 0.5, "n": 2},
+                "nsfw-porn-query": {"clean": 0.8, "robust": 0.7, "n": 2},
+            },
+        },
+    )
     results = [(tmp_path / "r.json", retrieval), (tmp_path / "d.json", detection)]
     tables = {(t.dataset, t.split): t for t in build_tables(results, load_reported())}
     for split, measured in (("medium", 0.2), ("hard", 0.05)):
@@ -445,10 +495,8 @@ def test_soft_and_hard_label_results_never_share_a_table_and_headers_name_the_pr
     numbers (hard labels) sit with the hard-label results."""
     from dataclasses import replace
 
-    hard = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.75, robust=0.2),
-                   protocol={"labels": "hard"})
-    soft = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.70, robust=0.45),
-                   protocol={"labels": "soft"})
+    hard = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.75, robust=0.2), protocol={"labels": "hard"})
+    soft = replace(make_result("r-clip-f-convnext", dataset="bapps", split=None, clean=0.70, robust=0.45), protocol={"labels": "soft"})
     tables = build_tables([(Path("hard.json"), hard), (Path("soft.json"), soft)], load_reported())
     bapps = {table.protocol: table for table in tables if table.dataset == "bapps" and table.split is None}
     assert set(bapps) == {"hard labels", "soft score"}

@@ -1,4 +1,5 @@
 """Open the built site in headless Chromium from file://, sort by clicking a header, filter by family."""
+
 import shutil
 import tempfile
 import warnings
@@ -14,8 +15,17 @@ pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="headless Chromium not installed (apt-get install chromium chromium-driver; .ci/run does this)",
 )
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1400,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +67,8 @@ def _column_values(table, header_text):
         "var index = headers.indexOf(arguments[1]);"
         "return Array.from(arguments[0].querySelectorAll('tbody.ranked tr[data-model]'))"
         ".map(function (row) { return row.cells[index].getAttribute('data-value'); });",
-        table, header_text,
+        table,
+        header_text,
     )
 
 
@@ -82,7 +93,7 @@ def test_clicking_a_header_sorts_the_table(browser, site_index, tmp_path):
     numbers = [float(v) for v in values if v]
     assert models_after != models_before
     assert sorted(models_after) == sorted(models_before)  # same rows, new order
-    assert numbers == sorted(numbers, reverse=True) and all(v == "" for v in values[len(numbers):])
+    assert numbers == sorted(numbers, reverse=True) and all(v == "" for v in values[len(numbers) :])
     assert header.get_attribute("aria-sort") == "descending"
     header.click()
     numbers = [float(v) for v in _column_values(table, "l2 3.0 (hard labels)") if v]
@@ -103,8 +114,12 @@ def test_family_filter_and_name_search_hide_rows(browser, site_index):
 
     browser.get(site_index.as_uri())
     table = _nights_table(browser)
-    families = set(table.parent.execute_script(
-        "return Array.from(arguments[0].querySelectorAll('tbody.ranked tr[data-model]')).map(function (row) { return row.dataset.family; });", table))
+    families = set(
+        table.parent.execute_script(
+            "return Array.from(arguments[0].querySelectorAll('tbody.ranked tr[data-model]')).map(function (row) { return row.dataset.family; });",
+            table,
+        )
+    )
     assert {"clip", "lipsim"} <= families
     everything = _visible_models(table)
     Select(browser.find_element(By.ID, "family-filter")).select_by_value("lipsim")

@@ -1,5 +1,6 @@
 """Charts from leaderboard/plots.py: sweep SVG and PNG, the index page's clean-vs-robust scatter; valid, one tooltip per
 point, identical bytes on a rebuild, nothing fetched from outside the page."""
+
 import re
 import warnings
 import xml.etree.ElementTree as ElementTree
@@ -54,8 +55,12 @@ def test_sweep_png_is_a_png_and_identical_on_repeat():
 
 
 def test_scatter_has_a_point_per_model_a_legend_per_status_and_escapes_names():
-    points = [ScatterPoint("ssim", 0.8, 0.4, "measured"), ScatterPoint(INJECTED_NAME, 0.95, 0.9, "verified"),
-              ScatterPoint("lpips-$x$", 0.7, 0.1, "reported"), ScatterPoint("flagged-one", 0.6, 0.5, "flagged")]
+    points = [
+        ScatterPoint("ssim", 0.8, 0.4, "measured"),
+        ScatterPoint(INJECTED_NAME, 0.95, 0.9, "verified"),
+        ScatterPoint("lpips-$x$", 0.7, 0.1, "reported"),
+        ScatterPoint("flagged-one", 0.6, 0.5, "flagged"),
+    ]
     svg = scatter_svg("demo: clean vs robust", "clean (%)", "robust, linf 4/255 (%)", points, chart_id="table-demo-scatter")
     assert_self_contained(svg)
     assert [t.split(" (")[0] for t in tooltips(svg)] == [p.label for p in points]
@@ -97,13 +102,16 @@ def test_index_has_a_scatter_for_each_table_with_two_models_and_only_those(two_b
     # One point per ranked row with a clean and a first-robust (linf 4/255) value.
     table = leaderboard_table(parse(two_builds[0] / "index.html"), "nights (test), hard labels")
     clean, robust = column(table, "clean"), column(table, "linf 4/255")
-    expected = {row["attrs"]["data-model"] for row in table["rows"]
-                if row["section"] == "ranked" and row["cells"][clean]["attrs"]["data-value"] and row["cells"][robust]["attrs"]["data-value"]}
+    expected = {
+        row["attrs"]["data-model"]
+        for row in table["rows"]
+        if row["section"] == "ranked" and row["cells"][clean]["attrs"]["data-value"] and row["cells"][robust]["attrs"]["data-value"]
+    }
     named = [t.split(" (")[0] for t in tooltips(scatter)]
     assert len(named) == len(expected) > 40 and set(named) == expected
     assert INJECTED_NAME in named and "<script>alert" not in scatter
     assert charts(section(html, "table-demo-demo"), "scatter-plot") == []  # one model only: no scatter
-    assert len(charts(html, "scatter-plot")) == html.count("<figure class=\"scatter\">")
+    assert len(charts(html, "scatter-plot")) == html.count('<figure class="scatter">')
 
 
 def test_charts_are_identical_across_two_builds(two_builds):

@@ -1,4 +1,5 @@
 """Each upstream checkpoint format loads from a file written here in that format (keys, shapes, nesting)."""
+
 import json
 
 import pytest
@@ -56,7 +57,12 @@ def test_mlp_head_loads_from_a_lightning_checkpoint(tmp_path, in_features):
     load_mlp_head(head, tmp_path / "mlp-convnext_base_w-fare-eps4.pt")
     assert torch.equal(head.fc1.weight, upstream["perceptual_model.mlp.fc1.weight"])
     x = torch.randn(3, in_features)
-    expected = x + torch.relu(x @ upstream["perceptual_model.mlp.fc1.weight"].T + upstream["perceptual_model.mlp.fc1.bias"]) @ upstream["perceptual_model.mlp.fc2.weight"].T + upstream["perceptual_model.mlp.fc2.bias"]
+    expected = (
+        x
+        + torch.relu(x @ upstream["perceptual_model.mlp.fc1.weight"].T + upstream["perceptual_model.mlp.fc1.bias"])
+        @ upstream["perceptual_model.mlp.fc2.weight"].T
+        + upstream["perceptual_model.mlp.fc2.bias"]
+    )
     assert torch.allclose(head(x), expected, atol=1e-4)
     torch.save({"something.else": torch.zeros(1)}, tmp_path / "wrong.pt")
     with pytest.raises(ValueError, match="has no MLP head"):
@@ -102,7 +108,7 @@ def test_lora_adapter_folder_loads_and_merges(tmp_path, backbone):
     assert adapted
     for name, module in adapted:
         merged = module.base_layer.weight + module.get_delta_weight("default")
-        ours = loaded[("" if projected is None else "model.") + name[len(prefix):]]
+        ours = loaded[("" if projected is None else "model.") + name[len(prefix) :]]
         assert torch.allclose(ours.weight, merged, atol=1e-6)
         assert not torch.allclose(ours.weight, module.base_layer.weight, atol=1e-4)
     x = torch.rand(2, 3, 64, 64)
@@ -121,8 +127,10 @@ def test_lipsim_checkpoint_loads(tmp_path):
     source, target = LipSimNetwork(REDUCED), LipSimNetwork(REDUCED)
     keys = list(source.state_dict())
     assert "base.1.0.kernel" in keys and "base.2.1.weight" in keys and "base.1.0.q" in keys
-    torch.save({"epoch": 435, "model_state_dict": {f"module.model.{k}": v for k, v in source.state_dict().items()}},
-               tmp_path / "model.ckpt-435_margin=0.5.pth")
+    torch.save(
+        {"epoch": 435, "model_state_dict": {f"module.model.{k}": v for k, v in source.state_dict().items()}},
+        tmp_path / "model.ckpt-435_margin=0.5.pth",
+    )
     x = torch.rand(2, 3, 64, 64)
     assert not _same_outputs(source, target, x)
     load_lipsim_weights(target, tmp_path / "model.ckpt-435_margin=0.5.pth")
@@ -170,8 +178,9 @@ def test_timm_vit_checkpoint_at_another_resolution_is_resampled_on_load(tmp_path
 
     from model_zoo.dino import DINOV2_VIT_B14, build_timm_vit, load_timm_vit_weights
 
-    trained_at_larger_size = timm.create_model("vit_base_patch14_dinov2", pretrained=False, num_classes=0, img_size=112,
-                                               embed_dim=64, depth=2, num_heads=2, init_values=1.0)
+    trained_at_larger_size = timm.create_model(
+        "vit_base_patch14_dinov2", pretrained=False, num_classes=0, img_size=112, embed_dim=64, depth=2, num_heads=2, init_values=1.0
+    )
     save_file({k: v.contiguous() for k, v in trained_at_larger_size.state_dict().items()}, str(tmp_path / "model.safetensors"))
     model = build_timm_vit(DINOV2_VIT_B14, pretrained=False, reduced=True)
     load_timm_vit_weights(model.encoder.vit, tmp_path / "model.safetensors")
@@ -187,7 +196,7 @@ def test_dreamsim_release_folder_loads_backbone_and_adapter(tmp_path):
     trained = DreamSimEncoder(spec.backbones, reduced=True)
     extractor = trained.extractor_list[0]
     backbone = {k: v for k, v in extractor.model.state_dict().items()}
-    backbone = {("pos_drop" + k[len("norm_pre"):] if k.startswith("norm_pre") else k): v for k, v in backbone.items()}
+    backbone = {("pos_drop" + k[len("norm_pre") :] if k.startswith("norm_pre") else k): v for k, v in backbone.items()}
     backbone["patch_embed.proj.bias"] = torch.zeros(extractor.model.embed_dim)
     backbone["proj"] = extractor.proj.detach().clone()
     torch.save({"state_dict": backbone}, tmp_path / "clip_vitb32_pretrain.pth.tar")

@@ -1,4 +1,5 @@
 """The zoo as a whole: its size and cards, `bench models`, and third-party models via entry points."""
+
 import sys
 import textwrap
 
@@ -9,12 +10,27 @@ from click.testing import CliRunner
 from model_zoo import create_model, get_model_card, list_models, registry
 
 PAPER_MODELS = [
-    "clip-vit-b32", "clip-vit-b16", "clip-convnext", "clip-vit-l14",
+    "clip-vit-b32",
+    "clip-vit-b16",
+    "clip-convnext",
+    "clip-vit-l14",
     *[f"r-clip-{m}-{b}" for m in "ft" for b in ("vit-b32", "vit-b16", "convnext", "vit-l14", "vit-l14-eps2")],
     *[f"r-clip-{m}-{b}+{h}" for m in "ft" for b in ("convnext", "vit-b16") for h in ("mlp", "lora")],
-    "dino-vit-b16", "dinov2-vit-b14", "r-dino-f-vit-b16", "r-dinov2-f-vit-b14",
-    "dreamsim-ensemble", "dreamsim-openclip-vit-b32", "dreamsim-clip-vit-b32", "dreamsim-dino-vit-b16",
-    "lipsim-pretrained", "lipsim-margin0.2", "lipsim-margin0.5", "lpips-alex", "r-lpips", "ssim", "pixel-l2",
+    "dino-vit-b16",
+    "dinov2-vit-b14",
+    "r-dino-f-vit-b16",
+    "r-dinov2-f-vit-b14",
+    "dreamsim-ensemble",
+    "dreamsim-openclip-vit-b32",
+    "dreamsim-clip-vit-b32",
+    "dreamsim-dino-vit-b16",
+    "lipsim-pretrained",
+    "lipsim-margin0.2",
+    "lipsim-margin0.5",
+    "lpips-alex",
+    "r-lpips",
+    "ssim",
+    "pixel-l2",
 ]
 
 
@@ -56,7 +72,8 @@ def test_bench_models_lists_the_zoo_with_parameters():
 @pytest.fixture
 def plugin_on_path(tmp_path, monkeypatch):
     """An installed third-party distribution as pip leaves it: a module and its dist-info entry points."""
-    (tmp_path / "acme_metrics.py").write_text(textwrap.dedent('''
+    (tmp_path / "acme_metrics.py").write_text(
+        textwrap.dedent("""
         import torch
         from model_zoo import PairwiseModel
 
@@ -66,7 +83,8 @@ def plugin_on_path(tmp_path, monkeypatch):
 
         def mean_absolute(pretrained=True):
             return MeanAbsolute()
-    '''))
+    """)
+    )
     dist_info = tmp_path / "acme_metrics-0.1.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-metrics\nVersion: 0.1\n")

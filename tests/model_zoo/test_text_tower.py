@@ -1,4 +1,5 @@
 """The CLIP text tower and the zero-shot head, on tiny random-weight towers."""
+
 from __future__ import annotations
 
 import re

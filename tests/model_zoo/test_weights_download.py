@@ -1,4 +1,5 @@
 """The one downloader: cache layout, offline errors, sha256 checks, safe loading, archives."""
+
 import hashlib
 import zipfile
 
