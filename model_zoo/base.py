@@ -7,6 +7,7 @@ inside itself, so attacks always act on pixels. Similarity is higher for more si
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,12 @@ class PerceptualModel(nn.Module):
     the embedding of a fixed image for embedding metrics, the image itself for pairwise ones.
     """
 
+    # What the metric is, as torchmetrics says it: class attributes read by generic code and tests
+    # (one source of truth; the card carries provenance only).
     has_embedding: bool = False
+    higher_is_better: bool = True  # `sim` grows as images look more alike
+    is_differentiable: bool = True  # gradients of `sim` reach the pixels (white-box attacks apply)
+    sim_range: tuple[float | None, float | None] = (-1.0, 1.0)  # documented range of `sim`; None = unbounded
     # A metric whose `sim` draws randomness (random crops, noise) says so; it is then evaluated with
     # expectation over transformation (model_zoo/eot.py), and a submission checks the claim.
     is_randomised: bool = False
@@ -42,6 +48,17 @@ class PerceptualModel(nn.Module):
         """
         preprocess = getattr(self, "preprocess", None)
         return preprocess.config if isinstance(preprocess, ImagePreprocess) else DEFAULT_PREPROCESSING
+
+    @classmethod
+    def metric_properties(cls) -> dict[str, Any]:
+        """The class's behaviour flags as plain data, for result files and the leaderboard."""
+        return {
+            "has_embedding": cls.has_embedding,
+            "higher_is_better": cls.higher_is_better,
+            "is_differentiable": cls.is_differentiable,
+            "sim_range": list(cls.sim_range),
+            "is_randomised": cls.is_randomised,
+        }
 
     def embed(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is a pairwise metric and has no embedding")
