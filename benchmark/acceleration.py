@@ -10,9 +10,14 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
+
+from model_zoo.base import PerceptualModel
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_AUTO_BATCH_SIZE = 16
@@ -20,28 +25,33 @@ CPU_AUTO_BATCH_SIZE = 16
 
 @dataclass(frozen=True)
 class Acceleration:
+    """The speed-ups an evaluation asked for; each leaves the attack's arithmetic in fp32."""
+
     precision: str = "fp32"
     channels_last: bool = False
     compile_model: bool = False
 
     def validate(self, device: str) -> None:
+        """Refuse an unknown precision, or fp16 off the GPU, before any work."""
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
         if self.precision == "fp16" and not device.startswith("cuda"):
             raise ValueError("--precision fp16 needs a GPU (--device cuda); on CPU use --precision bf16 or fp32")
 
-    def prepare(self, model: nn.Module) -> nn.Module:
+    def prepare(self, model: ModuleT) -> ModuleT:
         """channels_last weights for convolutions; a compiled encoder where there is one."""
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.compile_model:
-            target = "encoder" if isinstance(getattr(model, "encoder", None), nn.Module) else None
-            if target is None:
+            encoder = getattr(model, "encoder", None)
+            if not isinstance(encoder, nn.Module):
                 raise ValueError(f"--compile needs a model with an encoder; {type(model).__name__} has none")
-            model.encoder = torch.compile(model.encoder, dynamic=True)
+            # torch's stub types compile() as returning a Callable; given a Module it returns an OptimizedModule (a Module).
+            model.encoder = torch.compile(encoder, dynamic=True)  # type: ignore[assignment]
         return model
 
     def autocast(self, device: torch.device | str) -> ContextManager:
+        """Autocast to the chosen precision on `device`; a no-op context for fp32."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
@@ -67,7 +77,7 @@ def largest_fitting_batch(fits: Callable[[int], bool], start: int = 8, limit: in
     return best
 
 
-def auto_batch_size(model: nn.Module, image_size: int, device: torch.device | str, headroom: float = 0.5) -> int:
+def auto_batch_size(model: PerceptualModel, image_size: int, device: torch.device | str, headroom: float = 0.5) -> int:
     """A batch size that fits GPU memory: the largest that survives an attack step, times `headroom`.
 
     The attack keeps several image-sized tensors per sample besides the activations, hence the

@@ -35,6 +35,8 @@ RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS: smoke run, not a real result"
 
 @dataclass
 class InversionRun:
+    """One `bench invert` call: every target inverted with every model and seed under one InversionConfig."""
+
     kind: str  # features | text
     models: list[str]
     targets: list[str]  # image paths (features) or prompts (text)
@@ -46,6 +48,7 @@ class InversionRun:
     batch_size: int = 8
 
     def validate(self) -> None:
+        """Refuse bad input (kind, models without an embedding or text tower, missing images) before any model runs."""
         if self.kind not in KINDS:
             raise ValueError(f"unknown inversion kind '{self.kind}'; choose features or text")
         if not self.models:
@@ -73,6 +76,8 @@ class InversionRun:
 
 @dataclass
 class InvertedImage:
+    """One reconstruction: the PNG written and how close its embedding came to the target's."""
+
     model: str
     target: str
     seed: int
@@ -85,6 +90,8 @@ class InvertedImage:
 
 @dataclass
 class InversionReport:
+    """What `inversion.json` records: the run, every image, the grid and the environment."""
+
     kind: str
     models: list[str]
     targets: list[str]
@@ -97,6 +104,7 @@ class InversionReport:
     environment: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form; a random-weights run carries a note saying it is a smoke run."""
         data = asdict(self)
         if self.weights == "random":
             data["note"] = RANDOM_WEIGHTS_LABEL
@@ -117,6 +125,8 @@ def target_embeddings(run: InversionRun, model, name: str, originals: Tensor | N
     """Unit target embeddings (T, D): of the original images, or of the prompts through the text tower."""
     with torch.no_grad():
         if run.kind == "features":
+            if originals is None:
+                raise ValueError("a features inversion needs the original images of its targets")
             return model.features(originals.to(run.device))
         return text_tower_for_model(model, run.device).encode_text(run.targets)
 

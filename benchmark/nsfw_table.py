@@ -43,6 +43,8 @@ COMBINED_SEPARATOR = "-or-"  # "laion-nsfw-detector-or-r-clip-f-convnext": the p
 
 @dataclass
 class NSFWTableConfig:
+    """Table IV's rows, query classes and attack (paper defaults), and how to run them."""
+
     detector: str = LAION_DETECTOR
     retrieval_models: list[str] = field(default_factory=lambda: ["clip-convnext", "r-clip-f-convnext"])
     combine_with: str | None = "r-clip-f-convnext"  # the retrieval model OR-ed with the detector; None = no row
@@ -61,6 +63,7 @@ class NSFWTableConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> list[str]:
+        """The table's row names: the detector, the retrieval models, then the OR combination if any."""
         rows = [self.detector, *self.retrieval_models]
         if self.combine_with:
             rows.append(self.detector + COMBINED_SEPARATOR + self.combine_with)
@@ -83,6 +86,7 @@ def two_class_view(dataset: DetectionDataset, safe: str, unsafe: str) -> Detecti
 
 
 def query_positions(dataset: DetectionDataset, n_per_class: int | None) -> list[int]:
+    """Positions of the first `n_per_class` queries of each class (all when None), in dataset order."""
     taken: dict[str, int] = {}
     positions = []
     for position, (_, label) in enumerate(dataset.queries):
@@ -117,8 +121,8 @@ def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: At
         whitebox = clean.clone()
         attacked = (clean.long() == labels).nonzero().flatten()  # white box: what is already wrong stays wrong
         if attacked.numel():
-            objective = ClassifierObjective(lambda x: detector_logits(detector, x), labels[attacked], loss="ce")
-            result = run_attack(attack, objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
+            whitebox_objective = ClassifierObjective(lambda x: detector_logits(detector, x), labels[attacked], loss="ce")
+            result = run_attack(attack, whitebox_objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
             with torch.no_grad():
                 whitebox[attacked] = detector.is_unsafe(result.x_adv)
         for label, name in enumerate(dataset.classes):
@@ -196,7 +200,10 @@ def run_nsfw_table(
     attack = AttackConfig(
         name="apgd-ce", norm=threat.norm, eps=threat.eps, eps_text=threat.eps_text, n_iter=config.n_iter, seed=config.seed
     )
-    dataset = two_class_view(load_dataset("detect", config.data_root, config.split), config.safe_class, config.unsafe_class)
+    detect = load_dataset("detect", config.data_root, config.split)
+    if not isinstance(detect, DetectionDataset):
+        raise TypeError(f"the 'detect' dataset loaded as {type(detect).__name__}, not a DetectionDataset")
+    dataset = two_class_view(detect, config.safe_class, config.unsafe_class)
     positions = query_positions(dataset, config.n_ex)
     models = [config.detector, *config.retrieval_models]
     if config.combine_with and config.combine_with not in config.retrieval_models:

@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from attacks.threat import DEFAULT_EPS
 from model_zoo import get_model_card, list_models
 from model_zoo.download import cached_path
 
@@ -26,12 +28,15 @@ DEFAULT_ATTACK = "apgd-ce"
 
 @dataclass
 class PlannedRun:
+    """One cell of a paper table: its evaluation configuration and whether it can run here."""
+
     config: EvaluationConfig
     registered: bool  # False: the local zoo has no such model; reported, not run
     weights_to_place: Path | None = None  # weights with no public download, not in the cache: reported, not run
 
     @property
     def runnable(self) -> bool:
+        """Registered in the zoo and with its weights at hand."""
         return self.registered and self.weights_to_place is None
 
     @property
@@ -44,10 +49,11 @@ class PlannedRun:
         return ""
 
     def row(self) -> list[str]:
+        """The run's line in the printed plan (columns of PLAN_HEADERS)."""
         c = self.config
         clean_only = c.attack == NO_ATTACK
         threat = "clean only" if clean_only else c.threat
-        eps = "-" if clean_only else c.eps
+        eps = "-" if clean_only else c.eps or DEFAULT_EPS.get(c.threat, "default")
         iterations = "-" if clean_only else f"{c.n_iter}x{c.n_restarts}"
         if c.n_ex_per_split:
             samples = f"first {c.n_ex_per_split} per split"
@@ -70,6 +76,7 @@ PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterati
 
 
 def get_table(name: str) -> dict:
+    """The configuration of paper table `name`, or an error suggesting close names."""
     if name not in PAPER_TABLES:
         close = difflib.get_close_matches(name, list(PAPER_TABLES), n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -136,9 +143,10 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
     for run in planned:  # refuse bad input before the first run starts
         if run.runnable:
             run.config.validate()
-    index = {"table": name, "title": get_table(name)["title"], "runs": []}
+    runs: list[dict[str, Any]] = []
+    index = {"table": name, "title": get_table(name)["title"], "runs": runs}
     for run in planned:
-        entry = {"config": asdict(run.config)}
+        entry: dict[str, Any] = {"config": asdict(run.config)}
         if not run.registered:
             entry["skipped"] = f"model '{run.config.model}' is not in the zoo: {run.skip_reason}"
             echo(f"skip {run.config.model}: not in the zoo, {run.skip_reason} (`bench models` lists what is)")
@@ -151,5 +159,5 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
             entry.update(result_file=str(path), clean=result.scores["clean"], robust=robust, weights=result.weights)
             shown = f" robust {robust:.4f}" if robust is not None else ""
             echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f}{shown} -> {path}")
-        index["runs"].append(entry)
+        runs.append(entry)
     return atomic_write_text(Path(output_dir) / f"reproduce-{name}.json", json.dumps(index, indent=2) + "\n")

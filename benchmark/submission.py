@@ -73,10 +73,12 @@ class SubmissionCard:
     randomised: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in submission.json."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmissionCard:
+        """A card from its JSON form; unknown fields are refused, `authors` may be one comma-separated string."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -89,17 +91,22 @@ class SubmissionCard:
 
 @dataclass
 class CheckOutcome:
+    """The result of one submission check, with a message that names the fix when it failed."""
+
     name: str
     passed: bool
     message: str
     blocking: bool = True  # a failed blocking check rejects the submission; a non-blocking one flags it
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in submission.json and verification.json."""
         return asdict(self)
 
 
 @dataclass
 class SubmissionRecord:
+    """submission.json: the card, the checks it passed, and the result files that make the claim."""
+
     card: dict[str, Any]
     checks: list[dict[str, Any]]
     smoke: bool
@@ -112,10 +119,12 @@ class SubmissionRecord:
     schema_version: int = 1
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to submission.json."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmissionRecord:
+        """A record from submission.json; keys this version does not know are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -138,6 +147,8 @@ class ClaimCheck:
 
 @dataclass
 class VerificationRecord:
+    """verification.json: the re-run's verdict on every claim, and the reasons for any flag."""
+
     status: str  # verified | flagged
     reasons: list[str]
     subset_size: int  # samples requested per result file
@@ -152,6 +163,7 @@ class VerificationRecord:
     created_at: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to verification.json."""
         return asdict(self)
 
     @property
@@ -223,6 +235,7 @@ def build_card(name: str, model: PerceptualModel, card_file: str | Path | None =
 
 
 def check_card(card: SubmissionCard) -> CheckOutcome:
+    """Authors, link, license, weights and preprocessing are all given."""
     missing = [name for name in ("authors", "link", "license", "weights", "preprocessing") if not getattr(card, name)]
     if missing:
         return CheckOutcome(
@@ -305,6 +318,7 @@ def _probe_images(seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Te
 
 
 def check_determinism(model: PerceptualModel, card: SubmissionCard, device="cpu") -> CheckOutcome:
+    """sim gives the same output twice for the same input, unless the card declares the metric randomised."""
     x, y = (t.to(device) for t in _probe_images())
     with torch.no_grad():
         first, second = model.sim(x, y), model.sim(x, y)
@@ -361,6 +375,7 @@ def check_gradients(model: PerceptualModel, device="cpu") -> CheckOutcome:
 
 
 def submission_checks(name: str, model: PerceptualModel, card: SubmissionCard, device="cpu") -> list[CheckOutcome]:
+    """Every check a submission must pass, in order; a randomised metric is checked under expectation over transformation."""
     evaluated = ExpectationOverTransformation(model) if model.is_randomised else model
     return [
         check_card(card),
@@ -442,6 +457,7 @@ def create_submission(
 
 
 def read_submission(folder: str | Path) -> SubmissionRecord:
+    """The SubmissionRecord of `folder`, with an error saying how to create it when it is missing."""
     path = Path(folder) / SUBMISSION_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; `bench submit --model NAME --out {folder}` writes it")
@@ -452,6 +468,7 @@ def read_submission(folder: str | Path) -> SubmissionRecord:
 
 
 def read_verification(folder: str | Path) -> dict[str, Any] | None:
+    """The verification.json of `folder` as written, or None when it was never verified."""
     path = Path(folder) / VERIFICATION_FILE
     if not path.is_file():
         return None
@@ -470,7 +487,7 @@ def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
     if len(samples) != result.scores.get("n"):
         return f"{path.name}: claims n={result.scores.get('n')} but holds {len(samples)} per-sample outcomes"
     per_split = result.scores.get("per_split") or {}
-    for split in sorted({s.get("split") for s in samples}):
+    for split in sorted({s.get("split") for s in samples}, key=lambda split: split or ""):
         rows = [s for s in samples if s.get("split") == split]
         claimed = per_split.get(split, result.scores if len(per_split) <= 1 else {})
         for key in ("clean", "robust"):
@@ -596,6 +613,7 @@ class SubmissionStatus:
 
 
 def submission_status(folder: str | Path) -> SubmissionStatus:
+    """Where the submission in `folder` stands, from its files alone (for the leaderboard)."""
     record = read_submission(folder)
     verification = read_verification(folder)
     reasons = list(record.flags)
