@@ -8,10 +8,12 @@ from pathlib import Path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` as UTF-8 to `path` atomically; returns `path`."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to a synced temporary file beside `path`, then rename it over `path`; returns `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -18,19 +18,24 @@ TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER
 
 @dataclass(frozen=True)
 class ProcessGroup:
+    """This process's place among the torchrun ranks; the defaults describe a single-process run."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
+        """Rank 0, the one that writes result files and prints."""
         return self.rank == 0
 
     def owns(self, batch_index: int) -> bool:
+        """Whether this rank evaluates batch `batch_index` (batches are dealt round-robin)."""
         return batch_index % self.world_size == self.rank
 
 
 def launched_by_torchrun() -> bool:
+    """Whether torchrun started several processes (WORLD_SIZE > 1)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
@@ -78,6 +83,7 @@ def gather_batches(batches: dict[int, Any], group: ProcessGroup) -> dict[int, An
 
 
 def barrier(group: ProcessGroup) -> None:
+    """Wait for every rank (a no-op in a single process)."""
     if group.world_size > 1:
         dist.barrier()
 

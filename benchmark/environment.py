@@ -14,6 +14,7 @@ TRACKED_PACKAGES = ("perceptbench", "torch", "torchvision", "open_clip_torch", "
 
 
 def package_versions() -> dict[str, str]:
+    """Python's version and each tracked package's ('not installed' when absent), to trace a result."""
     versions = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         try:
@@ -24,6 +25,7 @@ def package_versions() -> dict[str, str]:
 
 
 def device_description(device: torch.device | str) -> str:
+    """The GPU's name, or the CPU and its thread count: timings mean little without it."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -42,6 +44,7 @@ def git_revision() -> str | None:
 
 
 def environment(device: torch.device | str) -> dict:
+    """Versions, device, platform, code revision and command line, recorded beside every result."""
     return {
         "versions": package_versions(),
         "device": device_description(device),

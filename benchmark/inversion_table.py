@@ -28,6 +28,7 @@ TABLE7_IMAGES = "coco_inversion"  # folder under the data root: the images to re
 
 
 def table7_images(folder: Path, n_ex: int | None = None) -> list[Path]:
+    """The images of `folder` in name order (the first `n_ex`), with the fix in the error when there are none."""
     if not folder.is_dir():
         raise DatasetError(
             f"Table VII needs a folder of images to reconstruct at {folder} (the paper used 100 COCO images); "

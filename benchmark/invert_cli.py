@@ -12,6 +12,7 @@ from .cli_common import model_options, parse_kwargs, split_list, user_errors
 
 
 def inversion_options(command):
+    """The options `bench invert features` and `bench invert text` share, defaults from InversionConfig."""
     defaults = InversionConfig()
     for option in reversed(
         [

@@ -44,6 +44,7 @@ def paper_numbers(numeral: str) -> tuple[list[str], list[list[str]]] | None:
 
 
 def show_paper_numbers(numeral: str, echo: Callable[[str], None]) -> None:
+    """Print the paper's stored Table `numeral` (or say it is not stored), to set beside a reproduction."""
     stored = paper_numbers(numeral)
     if stored is None:
         echo(f"the paper's Table {numeral} is not stored in leaderboard/data/ (paper_table_{numeral}.csv)")
@@ -74,6 +75,7 @@ def reproduce_custom(
     progress: bool,
     echo: Callable[[str], None] = print,
 ) -> None:
+    """Plan (and unless `dry_run`, run) Table IV or VII, print our numbers, then the paper's."""
     spec = CUSTOM_TABLES[table]
     echo(spec["title"])
     if table == "table4":
