@@ -8,7 +8,7 @@ verification.json   written by `bench verify-submission` (VerificationRecord)
 verification/       the re-run's own result files
 ```
 A submission is checked before anything is evaluated (`submission_checks`): card complete, weights
-reachable with a recorded hash, `sim` deterministic (or declared randomised), `sim(x, x)` the
+downloadable and matching the sha256 the card records, `sim` deterministic (or declared randomised), `sim(x, x)` the
 maximum, gradients reach the input. A metric without useful gradients is accepted but flagged
 "gradient-free: black-box attacks only".
 
@@ -19,11 +19,9 @@ re-run's score over the subset (`wilson_interval`); a re-run of the whole set mu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-import urllib.request
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -33,7 +31,8 @@ from typing import Any
 
 import torch
 
-from model_zoo import PerceptualModel, create_model, get_model_card
+from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
+from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
 
 from .atomic import atomic_write_text
@@ -246,25 +245,12 @@ def check_card(card: SubmissionCard) -> CheckOutcome:
     return CheckOutcome("card_complete", True, "card complete")
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _reachable(url: str, timeout: float = 10.0) -> tuple[bool, str]:
-    request = urllib.request.Request(url, method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status < 400, f"HTTP {response.status}"
-    except Exception as error:  # any network failure means: not reachable from here
-        return False, str(error)
-
-
 def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
-    """Weights reachable and their hash recorded (a local or file:// URL is hashed and compared)."""
+    """Weights downloadable and matching the sha256 the card records.
+
+    URL and hub weights are fetched into the weights cache (`model_zoo.download`, the same path the
+    registry uses), so a re-run finds them there; a local or file:// URL is hashed where it is.
+    """
     weights = card.weights or {}
     kind = weights.get("kind")
     n_parameters = sum(p.numel() for p in model.parameters())
@@ -288,23 +274,30 @@ def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
         if not SHA256.match(sha):
             return CheckOutcome("weights", False, f"weights sha256 '{sha}' is not 64 hex digits; record it: sha256sum <file>")
         if kind == "hub":
-            url = f"https://huggingface.co/{str(weights.get('hub_id', '')).removeprefix('hf-hub:')}/resolve/main/{weights.get('filename', '')}"
+            hub_id, filename = str(weights.get("hub_id") or ""), str(weights.get("filename") or "")
+            if not hub_id or not filename:
+                return CheckOutcome("weights", False, 'hub weights need both "hub_id" and "filename" on the card')
+            source, where = WeightsSource(hub_id=hub_id, filename=filename, sha256=sha), f"{hub_id}/{filename}"
         else:
             url = str(weights.get("url") or "")
-        local = Path(url.removeprefix("file://")) if url.startswith("file://") or "://" not in url else None
-        if local is not None:
-            if not local.is_file():
-                return CheckOutcome("weights", False, f"weights file {local} does not exist")
-            actual = _sha256_of(local)
-            if actual != sha:
-                return CheckOutcome("weights", False, f"weights {local} have sha256 {actual}, the card records {sha}")
-            return CheckOutcome("weights", True, f"weights {local} match the recorded sha256")
-        ok, detail = _reachable(url)
-        if not ok:
+            local = Path(url.removeprefix("file://")) if url.startswith("file://") or "://" not in url else None
+            if local is not None:
+                if not local.is_file():
+                    return CheckOutcome("weights", False, f"weights file {local} does not exist")
+                actual = sha256_of(local)
+                if actual != sha:
+                    return CheckOutcome("weights", False, f"weights {local} have sha256 {actual}, the card records {sha}")
+                return CheckOutcome("weights", True, f"weights {local} match the recorded sha256")
+            source, where = WeightsSource(url=url, sha256=sha), url
+        try:
+            path = fetch_weights(source, what=f"submission '{card.name}'")
+        except WeightsUnavailableError as error:  # unreachable, not downloadable, or a sha256 other than the card's
             return CheckOutcome(
-                "weights", False, f"weights URL {url} is not reachable ({detail}); publish them where anyone can download them"
+                "weights",
+                False,
+                f"weights {where}: {error} (a submission's weights must download from the card's address and match its sha256)",
             )
-        return CheckOutcome("weights", True, f"weights URL {url} reachable ({detail}); sha256 recorded")
+        return CheckOutcome("weights", True, f"weights {where} downloaded to {path}; sha256 matches the card")
     return CheckOutcome(
         "weights", False, "the card does not say where the weights come from; give weights with kind none, package, url or hub"
     )

@@ -1,10 +1,13 @@
 """Submissions: the checks, submit -> verify-submission -> leaderboard for a third-party metric, tampering flagged."""
 
 import csv
+import functools
 import hashlib
+import http.server
 import json
 import sys
 import textwrap
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -217,6 +220,50 @@ def test_weights_must_be_reachable_with_the_recorded_hash(acme, tmp_path):
         in check_weights(SubmissionCard(name="w", weights={"kind": "package", "package": "no-such-package-xyz"}), model).message
     )
     assert check_weights(SubmissionCard(name="w", weights={"kind": "package", "package": "torch"}), model).passed
+
+
+@pytest.fixture
+def weights_server(tmp_path, monkeypatch):
+    """An HTTP server on localhost serving tmp_path/served/, with an empty weights cache of its own."""
+    from model_zoo import download
+
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(download, "host_reachable", lambda host, timeout=3.0: True)  # it probes port 443, not the server's
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_url_weights_are_downloaded_to_the_cache_and_their_sha256_checked(acme, weights_server):
+    from model_zoo import WeightsSource
+    from model_zoo.download import cached_path
+
+    served, base = weights_server
+    (served / "acme-weights.pt").write_bytes(b"remote tensor bytes")
+    (served / "tampered.pt").write_bytes(b"other bytes")
+    digest = hashlib.sha256(b"remote tensor bytes").hexdigest()
+    model = create_model("acme_submit:weighted")
+
+    good = check_weights(SubmissionCard(name="w", weights={"kind": "url", "url": f"{base}/acme-weights.pt", "sha256": digest}), model)
+    assert good.passed, good.message
+    assert cached_path(WeightsSource(url=f"{base}/acme-weights.pt")).read_bytes() == b"remote tensor bytes"
+    tampered = check_weights(SubmissionCard(name="w", weights={"kind": "url", "url": f"{base}/tampered.pt", "sha256": digest}), model)
+    assert not tampered.passed and "sha256" in tampered.message and digest in tampered.message
+    gone = check_weights(SubmissionCard(name="w", weights={"kind": "url", "url": f"{base}/gone.pt", "sha256": digest}), model)
+    assert not gone.passed and "could not download" in gone.message
 
 
 def test_a_declared_randomised_metric_is_evaluated_with_expectation_over_transformation(acme, tmp_path):
