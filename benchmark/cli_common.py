@@ -11,12 +11,13 @@ import json
 
 import click
 
-from model_zoo import UnknownModelError, WeightsUnavailableError
+from model_zoo import UnknownModelError
+from model_zoo.fetch import DownloadError
 
 from .datasets import DatasetError
 from .results import ResultFormatError
 
-USER_ERRORS = (ValueError, DatasetError, UnknownModelError, WeightsUnavailableError, FileNotFoundError, ResultFormatError)
+USER_ERRORS = (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
 
 
 def user_errors(command):

@@ -1,21 +1,17 @@
-"""The one downloader for pretrained files: hub ids, URLs with a sha256, one cache, safe loading.
+"""Pretrained files by model card: hub ids and URLs with a sha256, one cache, tensors-only loading.
 
 Every file lands under `perceptbench_cache_dir()/weights/` at a path a user can also fill by hand:
 `hub/<org>--<repo>/<file>` for Hugging Face hub files, `url/<file>` for URLs, `manual/<file>` for
-files with no public download. Checkpoints are read with `torch.load(weights_only=True)` or
-safetensors, so a pickle that would run code on load is refused.
+files with no public download. Streaming, hashing, unpacking and offline mode are `model_zoo.fetch`'s,
+shared with the datasets. Checkpoints are read with `torch.load(weights_only=True)` or safetensors,
+so a pickle that would run code on load is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import socket
 import tempfile
-import urllib.parse
-import urllib.request
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,14 +19,39 @@ from typing import Any
 import torch
 
 from .card import WeightsSource
+from .fetch import (
+    MISMATCH_SUFFIX,
+    VERIFIED_SUFFIX,
+    ChecksumMismatchError,
+    DownloadError,
+    check_sha256,
+    download,
+    extract,
+    is_offline,
+    network_problem,
+    sha256_of,
+    url_host,
+)
 from .weights import WeightsUnavailableError, perceptbench_cache_dir
 
-VERIFIED_SUFFIX = ".sha256-verified"
-MISMATCH_SUFFIX = ".sha256-mismatch"
+__all__ = [
+    "MISMATCH_SUFFIX",
+    "VERIFIED_SUFFIX",
+    "ChecksumMismatchError",
+    "UnsafeCheckpointError",
+    "cached_path",
+    "fetch_first_available",
+    "fetch_folder",
+    "fetch_weights",
+    "is_offline",
+    "load_checkpoint",
+    "sha256_of",
+    "strip_prefix",
+    "weights_dir",
+]
 
-
-class ChecksumMismatchError(WeightsUnavailableError):
-    """A downloaded or cached file does not have the sha256 recorded in the model card."""
+HUB_HOST = "huggingface.co"
+CARD_RECORD = "the model card"
 
 
 class UnsafeCheckpointError(WeightsUnavailableError):
@@ -38,12 +59,8 @@ class UnsafeCheckpointError(WeightsUnavailableError):
 
 
 def weights_dir() -> Path:
+    """The folder every weights file is cached under (`<cache>/weights`)."""
     return perceptbench_cache_dir() / "weights"
-
-
-def is_offline() -> bool:
-    """`PERCEPTBENCH_OFFLINE=1` or `HF_HUB_OFFLINE=1`: use cached files only, never the network."""
-    return any(os.environ.get(var, "").lower() in ("1", "true", "yes") for var in ("PERCEPTBENCH_OFFLINE", "HF_HUB_OFFLINE"))
 
 
 def cached_path(source: WeightsSource, filename: str | None = None) -> Path:
@@ -64,88 +81,52 @@ def _hub_repo(hub_id: str) -> str:
     return hub_id.removeprefix("hf-hub:").strip("/")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _host(source: WeightsSource) -> str | None:
+    return url_host(source.url) if source.url else HUB_HOST
 
 
-def verify_sha256(path: Path, expected: str | None) -> None:
-    """Check `path` against `expected` once (a sidecar remembers success); keep a bad file aside, renamed."""
-    if not expected:
-        return
-    marker = path.with_name(path.name + VERIFIED_SUFFIX)
-    if marker.exists() and marker.read_text().strip() == expected:
-        return
-    actual = sha256_of(path)
-    if actual != expected.lower():
-        aside = path.with_name(path.name + MISMATCH_SUFFIX)
-        os.replace(path, aside)
-        raise ChecksumMismatchError(
-            f"sha256 of '{path.name}' is {actual}, the model card records {expected}; the file was kept aside "
-            f"as '{aside}'. Delete it and download again, or fix the card if the upstream file changed."
+def _label(what: str) -> str:
+    return f" for {what}" if what else ""
+
+
+def _check_downloadable(source: WeightsSource, target: Path, what: str) -> None:
+    """Refuse at once, in one line, a file that has no public download or that the network cannot bring now."""
+    if not (source.hub_id or source.url):
+        raise WeightsUnavailableError(
+            f"weights file '{target.name}'{_label(what)} is not cached and has no public download "
+            f"({source.note or 'see the model card'}); put the file at {target}"
         )
-    marker.write_text(expected)
-
-
-HUB_HOST = "huggingface.co"
-_REACHABLE: dict[str, bool] = {}
-
-
-def host_reachable(host: str, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to `host`:443 opens within `timeout` (asked once per process).
-
-    Without it, an offline machine waits about a minute per missing file on the hub client's
-    retries and prints screens of warnings before our one-line error.
-    """
-    if host not in _REACHABLE:
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            _REACHABLE[host] = True
-        except OSError:
-            _REACHABLE[host] = False
-    return _REACHABLE[host]
+    problem = network_problem(_host(source))
+    if problem:
+        raise WeightsUnavailableError(
+            f"{problem} and weights file '{target.name}'{_label(what)} is not cached; download {_describe_origin(source, target.name)} "
+            f"and put it at {target}" + ("" if is_offline() else " (or set PERCEPTBENCH_OFFLINE=1 to use cached files only)")
+        )
 
 
 def fetch_weights(source: WeightsSource, filename: str | None = None, what: str = "") -> Path:
     """Path of the cached file of `source`, downloading (and verifying) it first when needed."""
     target = cached_path(source, filename)
-    label = f" for {what}" if what else ""
     if target.exists():
-        verify_sha256(target, source.sha256)
+        check_sha256(target, source.sha256, "", CARD_RECORD, remember=True)
         return target
-    origin = _describe_origin(source, target.name)
-    if not (source.hub_id or source.url):
-        raise WeightsUnavailableError(
-            f"weights file '{target.name}'{label} is not cached and has no public download ({source.note or 'see the model card'}); "
-            f"put the file at {target}"
-        )
-    if is_offline():
-        raise WeightsUnavailableError(
-            f"offline and weights file '{target.name}'{label} is not cached; download {origin} and put it at {target}"
-        )
-    host = urllib.parse.urlparse(source.url).hostname if source.url else HUB_HOST
-    if host and not host_reachable(host):
-        raise WeightsUnavailableError(
-            f"cannot reach {host} and weights file '{target.name}'{label} is not cached; download {origin} and put it at {target} "
-            "(or set PERCEPTBENCH_OFFLINE=1 to use cached files only)"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _check_downloadable(source, target, what)
+    if source.url:
+        try:
+            download(source.url, target, source.sha256, CARD_RECORD, remember=True, what=f"weights file '{target.name}'{_label(what)}")
+        except ChecksumMismatchError:
+            raise
+        except DownloadError as error:
+            raise WeightsUnavailableError(str(error)) from error
+        return target
     try:
-        if source.hub_id:
-            _download_from_hub(_hub_repo(source.hub_id), target)
-        else:
-            _download_url(source.url, target)
-    except WeightsUnavailableError:
-        raise
-    except Exception as error:  # network errors come in many types
+        _download_from_hub(_hub_repo(str(source.hub_id)), target)
+    except Exception as error:  # the hub client's network errors come in many types
         raise WeightsUnavailableError(
-            f"could not download weights file '{target.name}'{label} ({type(error).__name__}: {error}); "
-            f"download {origin} by hand and put it at {target}"
+            f"could not download weights file '{target.name}'{_label(what)} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+            f"download {_describe_origin(source, target.name)} by hand and put it at {target}"
         ) from error
-    verify_sha256(target, source.sha256)
+    check_sha256(target, source.sha256, _origin(source), CARD_RECORD, remember=True)
     return target
 
 
@@ -154,6 +135,15 @@ def fetch_first_available(source: WeightsSource, filenames: Sequence[str], what:
     for name in filenames:
         if cached_path(source, name).exists():
             return fetch_weights(source, name, what)
+    problem = network_problem(_host(source)) if (source.hub_id or source.url) else None
+    if problem and len(filenames) > 1:  # one line for all names, not one error per name
+        names = " or ".join(f"'{name}'" for name in filenames)
+        folder = cached_path(source, filenames[0]).parent
+        raise WeightsUnavailableError(
+            f"{problem} and no weights file{_label(what)} is cached; download {names} from {_origin(source)} "
+            f"and put it at {folder}/ (one of them is enough)"
+            + ("" if is_offline() else " (or set PERCEPTBENCH_OFFLINE=1 to use cached files only)")
+        )
     errors = []
     for name in filenames:
         try:
@@ -166,56 +156,39 @@ def fetch_first_available(source: WeightsSource, filenames: Sequence[str], what:
 
 
 def fetch_folder(source: WeightsSource, what: str = "") -> Path:
-    """A folder of files (a LoRA adapter, a release zip): the zip is fetched, then extracted beside it once."""
+    """A folder of files (a LoRA adapter, a release zip): the archive is fetched, then unpacked beside it once."""
     folder = cached_path(source).with_suffix("")
     if folder.is_dir() and any(folder.iterdir()):
         return folder
     archive = fetch_weights(source, what=what)
-    extract_zip(archive, folder)
-    return folder
-
-
-def extract_zip(archive: Path, folder: Path) -> None:
-    """Extract `archive` into `folder`, refusing members that would land outside it."""
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.namelist():
-                if not (staging / member).resolve().is_relative_to(staging.resolve()):
-                    raise WeightsUnavailableError(f"archive '{archive}' has a member outside its folder: '{member}'")
-            zipped.extractall(staging)
+    try:  # unpacked aside, then renamed: a half-unpacked folder never looks complete
+        extract(archive, staging)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    return folder
+
+
+def _origin(source: WeightsSource) -> str:
+    """The hub repository's page or the URL the file comes from."""
+    return f"https://huggingface.co/{_hub_repo(source.hub_id)}" if source.hub_id else (source.url or "")
 
 
 def _describe_origin(source: WeightsSource, name: str) -> str:
-    if source.hub_id:
-        return f"'{name}' from https://huggingface.co/{_hub_repo(source.hub_id)}"
-    return source.url or "it"
+    return f"'{name}' from {_origin(source)}" if source.hub_id else (source.url or "it")
 
 
 def _download_from_hub(repo_id: str, target: Path) -> None:
     from huggingface_hub import hf_hub_download
 
+    target.parent.mkdir(parents=True, exist_ok=True)
     downloaded = Path(hf_hub_download(repo_id=repo_id, filename=target.name, local_dir=target.parent))
     if downloaded.resolve() != target.resolve():
         os.replace(downloaded, target)
-
-
-def _download_url(url: str, target: Path) -> None:
-    """Stream to a temporary file beside `target`, then rename: a cut download never looks complete."""
-    handle, partial = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            shutil.copyfileobj(response, out, length=1 << 20)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

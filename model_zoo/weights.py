@@ -1,12 +1,14 @@
-"""Errors for weights that cannot be had; the message says what to fetch and where to put it."""
+"""Errors for weights that cannot be had, and the cache folder they are looked for in."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from .fetch import DownloadError
 
-class WeightsUnavailableError(RuntimeError):
+
+class WeightsUnavailableError(DownloadError):
     """Pretrained weights are neither cached nor downloadable (offline, or the source is gone)."""
 
 

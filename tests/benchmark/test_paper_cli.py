@@ -245,12 +245,14 @@ def test_data_download_refuses_bad_checksums_and_escaping_archives(tmp_path, mon
     archive = _bapps_archive(tmp_path)
     _use_source(monkeypatch, archive, "0" * 64)
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data")])
-    assert out.exit_code == 1 and "checksum mismatch" in out.output and "expected " + "0" * 64 in out.output
-    assert not (tmp_path / "data" / "bapps").exists()
+    actual = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert out.exit_code == 1 and "checksum mismatch" in out.output and f"sha256 {actual}, expected " + "0" * 64 in out.output
+    assert not (tmp_path / "data" / "bapps").exists() and "sources.py" in out.output
     evil = _bapps_archive(tmp_path / "evil", extra_member="val/../../escape.txt")
     _use_source(monkeypatch, evil, None)
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data2")])
-    assert out.exit_code == 1 and "would escape the data root" in out.output
+    assert out.exit_code == 1 and "member 'val/../../escape.txt' would land outside" in out.output
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "data2" / "bapps" / "2afc" / "val").exists()
 
 
 def test_data_verify_reports_nights_counts_and_pool_overlap(tmp_path):

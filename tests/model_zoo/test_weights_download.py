@@ -1,4 +1,4 @@
-"""The one downloader: cache layout, offline errors, sha256 checks, safe loading, archives."""
+"""Weights by model card: cache layout, offline errors, sha256 checks, safe loading, folders from archives."""
 
 import hashlib
 import zipfile
@@ -13,7 +13,6 @@ from model_zoo.download import (
     ChecksumMismatchError,
     UnsafeCheckpointError,
     cached_path,
-    extract_zip,
     fetch_first_available,
     fetch_folder,
     fetch_weights,
@@ -133,15 +132,6 @@ def test_safetensors_and_plain_state_dicts_load(tmp_path):
     assert torch.equal(load_checkpoint(tmp_path / "w.pt")["a"], torch.arange(3.0))
 
 
-def test_zip_members_outside_the_folder_are_refused(tmp_path):
-    archive = tmp_path / "evil.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("../escaped.txt", "x")
-    with pytest.raises(WeightsUnavailableError, match="outside its folder"):
-        extract_zip(archive, tmp_path / "out")
-    assert not (tmp_path / "escaped.txt").exists()
-
-
 def test_folders_come_from_a_cached_zip_extracted_once(offline):
     source = WeightsSource(url="https://example.org/lora-vit-b-16-fare.zip", filename="lora-vit-b-16-fare.zip")
     archive = cached_path(source)
@@ -156,11 +146,22 @@ def test_folders_come_from_a_cached_zip_extracted_once(offline):
 
 def test_unreachable_hub_fails_at_once_without_the_hub_clients_retries(monkeypatch, tmp_path):
     import model_zoo.download as download
+    import model_zoo.fetch as fetch
 
     monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(download, "_REACHABLE", {download.HUB_HOST: False})
+    monkeypatch.setattr(fetch, "_REACHABLE", {download.HUB_HOST: False})
     monkeypatch.setattr(download, "_download_from_hub", lambda *a: pytest.fail("the hub client must not be asked"))
     with pytest.raises(WeightsUnavailableError, match=r"cannot reach huggingface\.co and weights file 'model\.safetensors' .* put it at "):
         fetch_weights(WeightsSource(hub_id="hf-hub:org/repo", filename="model.safetensors"))
+
+
+def test_no_cached_name_among_several_is_one_line_naming_all_and_the_folder(offline):
+    source = WeightsSource(hub_id="hf-hub:laion/CLIP-convnext")
+    with pytest.raises(WeightsUnavailableError) as error:
+        fetch_first_available(source, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"], what="clip-convnext")
+    message = str(error.value)
+    assert message.startswith("offline") and "\n" not in message and " | " not in message
+    assert "'open_clip_model.safetensors' or 'open_clip_pytorch_model.bin'" in message and "for clip-convnext" in message
+    assert str(cached_path(source, "open_clip_model.safetensors").parent) in message
