@@ -93,6 +93,8 @@ class RetrievalDataset(Dataset):
         self.root = Path(root)
         self.image_transform = image_transform
         self.imlist, self.qimlist, self.ground_truth = read_ground_truth(self.root / f"gnd_{name}.pkl")
+        for image_name in self.imlist + self.qimlist:  # a name leaving jpg/ is refused now, not mid-evaluation
+            self.image_path(image_name)
 
     def image_path(self, image_name: str) -> Path:
         return path_inside(self.root / "jpg", f"{image_name}.jpg", self.root / f"gnd_{self.name}.pkl")
