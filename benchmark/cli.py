@@ -339,15 +339,7 @@ def models(pattern):
 def datasets(data_root):
     """List datasets and whether each is available locally."""
     root = resolve_data_root(data_root)
-    rows = []
-    for spec in list_datasets():
-        if spec.relative_path is None:
-            status = "built in"
-        elif root is None:
-            status = "no data root (--data-root or $PERCEPTBENCH_DATA)"
-        else:
-            status = "available" if spec.is_available(root) else f"missing: {spec.location(root)}"
-        rows.append([spec.name, spec.task, status, spec.description])
+    rows = [[spec.name, spec.task, spec.local_copy(root), spec.description] for spec in list_datasets()]
     click.echo(tabulate(rows, headers=["dataset", "task", "local copy", "description"], tablefmt="simple"))
 
 

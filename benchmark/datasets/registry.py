@@ -32,10 +32,21 @@ class DatasetSpec:
         return data_root / self.relative_path
 
     def is_available(self, data_root: Path | None) -> bool:
+        """Whether the files `load` needs are there (always, for a dataset that needs no data root)."""
         if self.relative_path is None:
             return True
         location = self.location(data_root)
         return location is not None and location.exists()
+
+    def local_copy(self, data_root: Path | None) -> str:
+        """One line for `bench datasets`: where this dataset's files are, or why none are needed."""
+        if self.relative_path is None:
+            if "path" in self.options:  # a loader for the user's own folder, not a dataset we ship
+                return "your own folder: --dataset-option path=DIR"
+            return "embedded: generated on first use, no download"
+        if data_root is None:
+            return f"no data root (--data-root or ${DATA_ROOT_ENV})"
+        return "available" if self.is_available(data_root) else f"missing: {self.location(data_root)}"
 
 
 _DATASETS: dict[str, DatasetSpec] = {}

@@ -127,7 +127,9 @@ def test_cli_lists_models_and_datasets():
     models = runner.invoke(main, ["models"])
     assert models.exit_code == 0 and "clip-convnext" in models.output and "ssim" in models.output
     datasets = runner.invoke(main, ["datasets"])
-    assert datasets.exit_code == 0 and "demo" in datasets.output and "built in" in datasets.output
+    assert datasets.exit_code == 0 and "demo" in datasets.output and "embedded: generated on first use" in datasets.output
+    imagefolder = next(line for line in datasets.output.splitlines() if line.startswith("imagefolder"))
+    assert "your own folder: --dataset-option path=DIR" in imagefolder and "built in" not in datasets.output
 
 
 def test_version_and_python_dash_m():
