@@ -69,6 +69,7 @@ def verify(name, data_root):
 @model_options("Random weights (smoke runs; never ranked).")
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
+    """`bench reproduce TABLE`: plan, and unless `--dry-run` run, every cell of a paper table."""
     from model_zoo import get_model_card
 
     from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table

@@ -22,6 +22,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def read_judge(path: Path) -> float:
+    """The fraction of humans preferring p1 stored in a judge `.npy` file, checked to be one number in [0, 1]."""
     try:
         values = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:

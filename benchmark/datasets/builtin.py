@@ -26,7 +26,7 @@ register_dataset(
 )
 
 
-def _load_bapps(root: Path | None, split: str | None, labels: str = "hard", image_size: int | str = BAPPS_IMAGE_SIZE):
+def _load_bapps(root: Path, split: str | None, labels: str = "hard", image_size: int | str = BAPPS_IMAGE_SIZE):
     return load_bapps(root / "bapps" / "2afc" / "val", splits=[split] if split else BAPPS_VAL_SPLITS, labels=labels, image_size=image_size)
 
 

@@ -31,6 +31,7 @@ TEMPLATE_SETS = {"openai-imagenet": OPENAI_IMAGENET_TEMPLATES, "simple": SIMPLE_
 
 
 def read_classnames_file(path: Path) -> dict[str, str]:
+    """`classnames.txt`: `<folder>\t<class name>` per line, the names prompts use instead of folder names."""
     names = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -43,6 +44,7 @@ def read_classnames_file(path: Path) -> dict[str, str]:
 
 
 def class_name_for_folder(folder: str, overrides: dict[str, str]) -> str:
+    """What the prompts call a class folder: the override, else the CLIP name of an ImageNet WordNet id, else the folder name."""
     if folder in overrides:
         return overrides[folder]
     if folder in IMAGENET_CLASSNAME_BY_WNID:
@@ -83,9 +85,11 @@ class ClassificationDataset(Dataset):
         return len(self.samples)
 
     def load(self, path: Path) -> torch.Tensor:
+        """One image through the dataset's transform (the runner installs the model's own)."""
         return load_image(path, self.image_transform)
 
     def sample_info(self, position: int) -> dict[str, str]:
+        """What the per-sample outcome file records about the sample at `position`."""
         path, label = self.samples[position]
         return {"sample_id": f"{self.folders[label]}/{path.name}", "split": self.split}
 
@@ -95,6 +99,7 @@ class ClassificationDataset(Dataset):
 
 
 def load_imagenet(root: Path, split: str | None, templates: str = "openai-imagenet") -> ClassificationDataset:
+    """ImageNet-1k `val/<wnid>/*.JPEG` under the data root; folders that are not WordNet ids are refused."""
     split = split or "val"
     folder = root / "imagenet" / split
     dataset = ClassificationDataset("imagenet", folder, split, templates)
@@ -110,6 +115,7 @@ def load_imagenet(root: Path, split: str | None, templates: str = "openai-imagen
 def load_image_folder(
     root: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet"
 ) -> ClassificationDataset:
+    """Any `DIR/<class>/*` the user names with `--dataset-option path=DIR`; it needs no data root."""
     if not path:
         raise DatasetError("dataset 'imagefolder' needs its folder: --dataset-option path=DIR (DIR/<class>/*.jpg)")
     folder = Path(path).expanduser()

@@ -45,12 +45,15 @@ def list_class_folders(folder: Path) -> dict[str, list[Path]]:
 
 @dataclass
 class DetectionSetup:
+    """A detection configuration's classes, its buffer class and each query class's attack target (`detection.json`)."""
+
     classes: list[str]  # pool classes, in label order
     buffer: str | None = None
     targets: dict[str, str] = field(default_factory=dict)  # query class -> attack target class
 
 
 def read_detection_setup(root: Path, pool_classes: list[str], query_classes: list[str]) -> DetectionSetup:
+    """The configuration from `detection.json` (optional), checked against the pool and query folders."""
     manifest_path = root / DETECTION_MANIFEST
     manifest: dict = {}
     if manifest_path.is_file():
@@ -94,9 +97,11 @@ class DetectionDataset(Dataset):
 
     @property
     def classes(self) -> list[str]:
+        """Pool classes in label order (a query's label is its class's index here)."""
         return self.setup.classes
 
     def pool_items(self) -> list[tuple[Path, int]]:
+        """Every pool image with its label, for the task to embed once."""
         return [(path, self.classes.index(label)) for label, paths in self.pool.items() for path in paths]
 
     def target_images(self, target_class: str) -> list[Path]:
@@ -107,12 +112,14 @@ class DetectionDataset(Dataset):
         return list_class_folders(self.root / "target")[target_class]
 
     def load(self, path: Path) -> torch.Tensor:
+        """One image through the dataset's transform (pool, target or query alike)."""
         return load_image(path, self.image_transform)
 
     def __len__(self) -> int:
         return len(self.queries)
 
     def sample_info(self, position: int) -> dict[str, str]:
+        """What the per-sample outcome file records about the query at `position`."""
         path, label = self.queries[position]
         # Split "<configuration>-<class>-query" (e.g. nsfw-neutral-query): the rows of the paper's Table III.
         return {"sample_id": f"{label}/{path.name}", "split": f"{self.root.name}-{label}-query"}
@@ -123,4 +130,5 @@ class DetectionDataset(Dataset):
 
 
 def load_detection(root: Path, name: str = "detect") -> DetectionDataset:
+    """One detection configuration folder (`detect/<configuration>`: pool/, query/, target/)."""
     return DetectionDataset(name, root)

@@ -80,6 +80,8 @@ def load_image_center_crop(path: str | Path, size: int) -> Tensor:
 def save_image(image: Tensor | np.ndarray, path: str | Path) -> None:
     """Write a (3, H, W) float tensor in [0, 1], or an (H, W, 3) uint8 array, as PNG."""
     if isinstance(image, Tensor):
-        image = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+        pixels = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    else:
+        pixels = image
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    Image.fromarray(pixels).save(path)

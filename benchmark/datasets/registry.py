@@ -17,6 +17,8 @@ DATA_ROOT_ENV = "PERCEPTBENCH_DATA"
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """How to load one dataset by name, where it lives under the data root and which splits and options it takes."""
+
     name: str
     task: str
     description: str
@@ -27,6 +29,7 @@ class DatasetSpec:
     options: tuple[str, ...] = ()  # keyword options `load` accepts, e.g. BAPPS's `labels`
 
     def location(self, data_root: Path | None) -> Path | None:
+        """Where the dataset's files are expected under `data_root` (None when it needs no data root)."""
         if self.relative_path is None or data_root is None:
             return None
         return data_root / self.relative_path
@@ -53,17 +56,20 @@ _DATASETS: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Make `spec` loadable by its name (the built-in datasets register in `builtin.py`)."""
     _DATASETS[spec.name] = spec
     return spec
 
 
 def list_datasets() -> list[DatasetSpec]:
+    """Every registered dataset, sorted by name."""
     from . import builtin  # noqa: F401  (registers the built-in datasets)
 
     return [_DATASETS[name] for name in sorted(_DATASETS)]
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
+    """The registered dataset `name`; an unknown name suggests close ones."""
     names = [spec.name for spec in list_datasets()]
     if name not in _DATASETS:
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
@@ -98,6 +104,7 @@ def check_dataset_available(name: str, data_root: str | Path | None = None, **op
 
 
 def load_dataset(name: str, data_root: str | Path | None = None, split: str | None = None, **options) -> Dataset:
+    """Dataset `name` from the data root, after checking its options, split and files; the one way the runner loads data."""
     spec = check_dataset_available(name, data_root, **options)
     root = resolve_data_root(data_root)
     if split is not None and spec.splits and split not in spec.splits:

@@ -43,6 +43,8 @@ class _GroundTruthUnpickler(pickle.Unpickler):
 
 @dataclass(frozen=True)
 class QueryGroundTruth:
+    """One query's easy, hard and junk database indices and its box, as `gnd_<name>.pkl` holds them."""
+
     easy: tuple[int, ...]
     hard: tuple[int, ...]
     junk: tuple[int, ...]
@@ -97,15 +99,18 @@ class RetrievalDataset(Dataset):
             self.image_path(image_name)
 
     def image_path(self, image_name: str) -> Path:
+        """The file of an image named in the ground truth, refused when the name leaves `jpg/`."""
         return path_inside(self.root / "jpg", f"{image_name}.jpg", self.root / f"gnd_{self.name}.pkl")
 
     def database_image(self, index: int) -> torch.Tensor:
+        """Database image `index` through the dataset's transform (read by the task's `prepare`)."""
         return load_image(self.image_path(self.imlist[index]), self.image_transform)
 
     def __len__(self) -> int:
         return len(self.qimlist)
 
     def sample_info(self, position: int) -> dict[str, str]:
+        """What the per-sample outcome file records about the query at `position`."""
         return {"sample_id": self.qimlist[position], "split": self.name}
 
     def __getitem__(self, position: int) -> dict:
@@ -114,6 +119,7 @@ class RetrievalDataset(Dataset):
 
 
 def load_revisited(root: Path, name: str) -> RetrievalDataset:
+    """Revisited Oxford or Paris from `root` (the folder holding `gnd_<name>.pkl` and `jpg/`)."""
     if name not in REVISITED_DATASETS:
         raise DatasetError(f"unknown revisited dataset '{name}'; choose one of {', '.join(REVISITED_DATASETS)}")
     return RetrievalDataset(name, root)

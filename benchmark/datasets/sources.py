@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Download:
+    """One public file of a dataset: its URL, sha256 (when published) and where it is saved or unpacked."""
+
     url: str
     destination: str  # folder under the data root it is unpacked (or saved) into
     sha256: str | None = None  # None: the publisher gives no checksum; the computed one is recorded
@@ -17,6 +19,8 @@ class Download:
 
 @dataclass(frozen=True)
 class DatasetSource:
+    """Where a dataset comes from: its public downloads, the manual steps for the rest, licence and citation."""
+
     name: str
     downloads: tuple[Download, ...] = ()
     manual: str = ""  # what the user must fetch by hand and where to put it

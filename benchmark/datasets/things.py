@@ -28,12 +28,15 @@ THINGS_SPLIT = "test"
 
 @dataclass(frozen=True)
 class OddOneOutTriplet:
+    """Three images and the position humans chose as the odd one out."""
+
     sample_id: str
     images: tuple[Path, Path, Path]
     odd: int  # 0, 1 or 2: the position of the image humans chose as the odd one out
 
 
 def read_image_list(path: Path, image_dir: Path) -> list[Path]:
+    """The THINGS image list: one path per line relative to `image_dir`, refused when it leaves that folder."""
     if not path.is_file():
         raise DatasetError(f"THINGS image list not found: {path} (see `bench data download things`)")
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
@@ -93,6 +96,7 @@ class OddOneOutDataset(Dataset):
         return len(self.triplets)
 
     def sample_info(self, position: int) -> dict[str, str]:
+        """What the per-sample outcome file records about the triplet at `position`."""
         return {"sample_id": self.triplets[position].sample_id, "split": THINGS_SPLIT}
 
     def __getitem__(self, position: int) -> dict:

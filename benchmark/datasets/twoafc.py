@@ -28,6 +28,7 @@ SCORE_AVERAGING = {"samples": "mean over samples", "splits": "mean of the split 
 
 
 def check_twoafc_labels(labels: str) -> str:
+    """`labels` when it is a known 2AFC scoring ('hard' or 'soft'), else an error naming the choices."""
     if labels not in TWOAFC_LABELS:
         hint = " ('binary' is now called 'hard')" if labels == "binary" else ""
         raise DatasetError(f"unknown 2AFC labels '{labels}'{hint}; choose one of {', '.join(TWOAFC_LABELS)}")
@@ -36,6 +37,8 @@ def check_twoafc_labels(labels: str) -> str:
 
 @dataclass(frozen=True)
 class TwoAFCTriplet:
+    """A reference, two candidates and the fraction of humans who found candidate 1 closer."""
+
     sample_id: str
     split: str
     reference: Path
@@ -73,6 +76,7 @@ class TwoAFCDataset(Dataset):
 
     @property
     def task_options(self) -> dict[str, Any]:
+        """The 2AFC task's configuration this dataset implies (its label scoring)."""
         return {"labels": self.labels}
 
     def protocol(self) -> dict[str, Any]:
@@ -86,6 +90,7 @@ class TwoAFCDataset(Dataset):
 
     @property
     def splits(self) -> list[str]:
+        """The splits present, sorted."""
         return sorted({t.split for t in self.triplets})
 
     def __len__(self) -> int:

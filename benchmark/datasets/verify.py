@@ -22,6 +22,8 @@ THINGS_CONCEPTS = 1854
 
 @dataclass
 class VerifyReport:
+    """What `bench data verify` found for one dataset: facts that hold and problems to fix."""
+
     name: str
     location: Path
     facts: list[str] = field(default_factory=list)
@@ -29,6 +31,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether no problem was found."""
         return not self.problems
 
 
