@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.client
 import os
 import posixpath
 import shutil
@@ -113,13 +114,16 @@ def check_sha256(path: Path, expected: str | None, origin: str = "", recorded_in
     return actual
 
 
-def download(url: str, target: Path, sha256: str | None = None, recorded_in: str = "", remember: bool = False, what: str = "") -> str:
+def download(
+    url: str, target: Path, sha256: str | None = None, recorded_in: str = "", remember: bool = False, what: str = "", by_hand: str = ""
+) -> str:
     """Stream `url` to `target` and return its sha256; the file takes its name only once complete and verified.
 
     The bytes go to a temporary file beside `target` and are hashed on the way, so a cut or corrupted
     download never looks complete: a mismatch is kept aside as `<target>.sha256-mismatch`.
     The caller checks `network_problem` first, to say in its own words what to fetch by hand;
-    `what` names the file in errors ("weights file 'x.pt' for clip-convnext").
+    `what` names the file in errors ("weights file 'x.pt' for clip-convnext"); `by_hand` replaces
+    "download it by hand and put it at <target>" where the file is unpacked elsewhere.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -130,10 +134,10 @@ def download(url: str, target: Path, sha256: str | None = None, recorded_in: str
                 while block := response.read(CHUNK):
                     digest.update(block)
                     out.write(block)
-        except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
+        except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, refusals; IncompleteRead for a cut stream
             raise DownloadError(
                 f"could not download {what or repr(target.name)} from {url} ({type(error).__name__}: {error}); "
-                f"check the connection, or download it by hand and put it at {target}"
+                f"check the connection, or {by_hand or f'download it by hand and put it at {target}'}"
             ) from error
         actual = digest.hexdigest()
         if sha256 and actual != sha256.lower():

@@ -28,11 +28,11 @@ def get_source(name: str) -> DatasetSource:
     return SOURCES[name]
 
 
-def _fetch(url: str, target: Path, sha256: str | None, progress: Callable[[str], None]) -> str:
+def _fetch(url: str, target: Path, sha256: str | None, by_hand: str, progress: Callable[[str], None]) -> str:
     problem = network_problem(url_host(url))
     if problem:
-        raise DownloadError(f"{problem}: cannot fetch {url}; download it by hand and put it at {target}")
-    digest = download(url, target, sha256, SOURCES_RECORD)
+        raise DownloadError(f"{problem}: cannot fetch {url}; {by_hand}")
+    digest = download(url, target, sha256, SOURCES_RECORD, by_hand=by_hand)
     progress(f"fetched {url} -> {target}")
     return digest
 
@@ -43,21 +43,30 @@ def download_dataset(name: str, data_root: Path, progress: Callable[[str], None]
     data_root.mkdir(parents=True, exist_ok=True)
     record_path = data_root / DOWNLOAD_RECORD
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    try:
+        _download_all(source, data_root, record, progress)
+    finally:
+        archives = data_root / ARCHIVES_DIR
+        if archives.is_dir() and not any(archives.iterdir()):
+            archives.rmdir()
+    if source.downloads:
+        atomic_write_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return [source.manual.format(root=data_root)] if source.manual else []
+
+
+def _download_all(source: DatasetSource, data_root: Path, record: dict, progress: Callable[[str], None]) -> None:
     for item in source.downloads:
         destination = data_root / item.destination
         if item.filename is not None:
-            digest = _fetch(item.url, destination / item.filename, item.sha256, progress)
+            target = destination / item.filename
+            digest = _fetch(item.url, target, item.sha256, f"download it by hand and put it at {target}", progress)
         else:
             archive = data_root / ARCHIVES_DIR / PurePosixPath(item.url).name
-            digest = _fetch(item.url, archive, item.sha256, progress)
+            flat = ", keeping only the file names" if item.flatten else ""
+            digest = _fetch(item.url, archive, item.sha256, f"download it by hand and unpack it into {destination}{flat}", progress)
             count = extract(archive, destination, flatten=item.flatten)
             archive.unlink()
             progress(f"unpacked {count} files into {destination}")
         pinned = "verified" if item.sha256 else "not published by the source; recorded"
         progress(f"sha256 {digest} ({pinned})")
         record[item.url] = {"sha256": digest, "pinned": item.sha256 is not None}
-    if source.downloads:
-        atomic_write_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if (data_root / ARCHIVES_DIR).is_dir() and not any((data_root / ARCHIVES_DIR).iterdir()):
-            (data_root / ARCHIVES_DIR).rmdir()
-    return [source.manual.format(root=data_root)] if source.manual else []

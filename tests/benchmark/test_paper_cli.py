@@ -255,6 +255,15 @@ def test_data_download_refuses_bad_checksums_and_escaping_archives(tmp_path, mon
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "data2" / "bapps" / "2afc" / "val").exists()
 
 
+def test_data_download_offline_says_what_to_fetch_by_hand_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
+    out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path)])
+    url = sources.SOURCES["bapps"].downloads[0].url
+    assert out.exit_code == 1 and out.output.startswith("Error: offline") and out.output.count("\n") == 1
+    assert f"cannot fetch {url}; download it by hand and unpack it into {tmp_path / 'bapps' / '2afc'}" in out.output
+    assert not (tmp_path / ".downloads").exists()
+
+
 def test_data_verify_reports_nights_counts_and_pool_overlap(tmp_path):
     write_nights(tmp_path, [dict(left_vote=1, right_vote=5, votes=6, split="test", is_imagenet="True")])
     out = CliRunner().invoke(main, ["data", "verify", "nights", "--data-root", str(tmp_path)])

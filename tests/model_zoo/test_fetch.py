@@ -1,6 +1,7 @@
 """The one fetcher under weights and datasets: streamed downloads, sha256 errors, safe unpacking, offline mode."""
 
 import hashlib
+import http.client
 import io
 import stat
 import tarfile
@@ -113,6 +114,23 @@ def test_a_cut_download_leaves_no_file_in_place(tmp_path, online):
     target = tmp_path / "cache" / "gone.bin"
     with pytest.raises(DownloadError, match=r"could not download 'gone\.bin' from file:.*put it at .*gone\.bin"):
         download((tmp_path / "nowhere.bin").as_uri(), target)
+    assert not any(target.parent.iterdir())
+
+
+class _CutStream(io.BytesIO):
+    """A response that sends one block and then loses the connection."""
+
+    def read(self, size=-1):
+        if self.tell():
+            raise http.client.IncompleteRead(b"", 100)
+        return super().read(size)
+
+
+def test_a_download_cut_mid_stream_leaves_no_file_in_place(tmp_path, online, monkeypatch):
+    monkeypatch.setattr(fetch.urllib.request, "urlopen", lambda url, timeout: _CutStream(b"first block"))
+    target = tmp_path / "cache" / "big.bin"
+    with pytest.raises(DownloadError, match=r"could not download 'big\.bin' .*IncompleteRead"):
+        download("https://example.org/big.bin", target)
     assert not any(target.parent.iterdir())
 
 
