@@ -89,6 +89,10 @@ def _label(what: str) -> str:
     return f" for {what}" if what else ""
 
 
+def _offline_hint() -> str:
+    return "" if is_offline() else " (or set PERCEPTBENCH_OFFLINE=1 to use cached files only)"
+
+
 def _check_downloadable(source: WeightsSource, target: Path, what: str) -> None:
     """Refuse at once, in one line, a file that has no public download or that the network cannot bring now."""
     if not (source.hub_id or source.url):
@@ -100,7 +104,7 @@ def _check_downloadable(source: WeightsSource, target: Path, what: str) -> None:
     if problem:
         raise WeightsUnavailableError(
             f"{problem} and weights file '{target.name}'{_label(what)} is not cached; download {_describe_origin(source, target.name)} "
-            f"and put it at {target}" + ("" if is_offline() else " (or set PERCEPTBENCH_OFFLINE=1 to use cached files only)")
+            f"and put it at {target}{_offline_hint()}"
         )
 
 
@@ -141,8 +145,7 @@ def fetch_first_available(source: WeightsSource, filenames: Sequence[str], what:
         folder = cached_path(source, filenames[0]).parent
         raise WeightsUnavailableError(
             f"{problem} and no weights file{_label(what)} is cached; download {names} from {_origin(source)} "
-            f"and put it at {folder}/ (one of them is enough)"
-            + ("" if is_offline() else " (or set PERCEPTBENCH_OFFLINE=1 to use cached files only)")
+            f"and put it at {folder}/ (one of them is enough){_offline_hint()}"
         )
     errors = []
     for name in filenames:
