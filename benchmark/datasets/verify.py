@@ -6,9 +6,10 @@ loader does not open up front (every image a csv or list names, per-folder count
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from model_zoo.fetch import sha256_of
 
 from .bapps import BAPPS_VAL_SPLITS, IMAGE_SUFFIXES, read_bapps_split
 from .detection import DetectionDataset
@@ -84,7 +85,7 @@ def _verify_things(root: Path, report: VerifyReport) -> None:
 
 
 def _content_hashes(paths) -> dict[str, Path]:
-    return {hashlib.sha256(Path(p).read_bytes()).hexdigest(): p for p in paths}
+    return {sha256_of(Path(p)): p for p in paths}
 
 
 def _verify_imagenet(root: Path, report: VerifyReport) -> None:
