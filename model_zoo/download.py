@@ -12,17 +12,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from . import fetch
 from .card import WeightsSource
 from .fetch import (
     MISMATCH_SUFFIX,
     VERIFIED_SUFFIX,
-    ChecksumMismatchError,
     DownloadError,
     check_sha256,
     download,
@@ -52,6 +53,23 @@ __all__ = [
 
 HUB_HOST = "huggingface.co"
 CARD_RECORD = "the model card"
+
+
+class ChecksumMismatchError(WeightsUnavailableError, fetch.ChecksumMismatchError):
+    """A weights file whose sha256 is not the model card's: caught as a weights error and as a checksum error."""
+
+
+@contextmanager
+def _as_weights_error() -> Iterator[None]:
+    """`model_zoo.fetch`'s errors as `WeightsUnavailableError`, the one error callers of this module catch."""
+    try:
+        yield
+    except WeightsUnavailableError:
+        raise
+    except fetch.ChecksumMismatchError as error:
+        raise ChecksumMismatchError(str(error)) from error
+    except DownloadError as error:
+        raise WeightsUnavailableError(str(error)) from error
 
 
 class UnsafeCheckpointError(WeightsUnavailableError):
@@ -112,16 +130,13 @@ def fetch_weights(source: WeightsSource, filename: str | None = None, what: str 
     """Path of the cached file of `source`, downloading (and verifying) it first when needed."""
     target = cached_path(source, filename)
     if target.exists():
-        check_sha256(target, source.sha256, "", CARD_RECORD, remember=True)
+        with _as_weights_error():
+            check_sha256(target, source.sha256, "", CARD_RECORD, remember=True)
         return target
     _check_downloadable(source, target, what)
     if source.url:
-        try:
+        with _as_weights_error():
             download(source.url, target, source.sha256, CARD_RECORD, remember=True, what=f"weights file '{target.name}'{_label(what)}")
-        except ChecksumMismatchError:
-            raise
-        except DownloadError as error:
-            raise WeightsUnavailableError(str(error)) from error
         return target
     try:
         _download_from_hub(_hub_repo(str(source.hub_id)), target)
@@ -130,7 +145,8 @@ def fetch_weights(source: WeightsSource, filename: str | None = None, what: str 
             f"could not download weights file '{target.name}'{_label(what)} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
             f"download {_describe_origin(source, target.name)} by hand and put it at {target}"
         ) from error
-    check_sha256(target, source.sha256, _origin(source), CARD_RECORD, remember=True)
+    with _as_weights_error():
+        check_sha256(target, source.sha256, _origin(source), CARD_RECORD, remember=True)
     return target
 
 
@@ -166,7 +182,8 @@ def fetch_folder(source: WeightsSource, what: str = "") -> Path:
     archive = fetch_weights(source, what=what)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     try:  # unpacked aside, then renamed: a half-unpacked folder never looks complete
-        extract(archive, staging)
+        with _as_weights_error():
+            extract(archive, staging)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)

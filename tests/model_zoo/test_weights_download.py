@@ -91,6 +91,7 @@ def test_sha256_mismatch_is_refused_and_the_bad_file_kept_aside(monkeypatch, tmp
     source = WeightsSource(url=url, sha256="0" * 64)
     with pytest.raises(ChecksumMismatchError, match="kept aside") as error:
         fetch_weights(source)
+    assert isinstance(error.value, WeightsUnavailableError)  # callers that skip unavailable weights catch it too
     target = cached_path(source)
     assert not target.exists()
     aside = target.with_name(target.name + MISMATCH_SUFFIX)
