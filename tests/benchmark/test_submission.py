@@ -225,7 +225,7 @@ def test_weights_must_be_reachable_with_the_recorded_hash(acme, tmp_path):
 @pytest.fixture
 def weights_server(tmp_path, monkeypatch):
     """An HTTP server on localhost serving tmp_path/served/, with an empty weights cache of its own."""
-    from model_zoo import download
+    from model_zoo import fetch
 
     served = tmp_path / "served"
     served.mkdir()
@@ -240,7 +240,7 @@ def weights_server(tmp_path, monkeypatch):
     monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(download, "host_reachable", lambda host, timeout=3.0: True)  # it probes port 443, not the server's
+    monkeypatch.setattr(fetch, "host_reachable", lambda host, timeout=3.0: True)  # it probes port 443, not the server's
     yield served, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
