@@ -12,7 +12,7 @@ from torch import Tensor
 
 from model_zoo.base import PerceptualModel
 
-from .apgd import ObjectiveOutput
+from .objective import ObjectiveOutput
 
 
 @dataclass

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
-from attacks.apgd import ObjectiveOutput
+from attacks.objective import ObjectiveOutput
 from attacks.pgd import pgd, uniform_linf_start
 from benchmark.distributed import ProcessGroup
 from model_zoo.base import EmbeddingModel
