@@ -127,7 +127,8 @@ def learning_rate_factor(config: FinetuneConfig, total_steps: int):
 
 def _optimizer(config: FinetuneConfig, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return kind(parameters, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay)
+    beta_1, beta_2 = config.betas
+    return kind(parameters, lr=config.lr, betas=(float(beta_1), float(beta_2)), weight_decay=config.weight_decay)
 
 
 def _sum_gradients(parameters: list[torch.nn.Parameter], group: ProcessGroup) -> None:
