@@ -56,6 +56,7 @@ def _l2_norm(t: Tensor) -> Tensor:
 
 
 def ascent_direction(grad: Tensor, norm: str) -> Tensor:
+    """The steepest-ascent direction of unit size in the norm: sign(grad) for Linf, grad / ||grad||_2 for L2."""
     if norm == "linf":
         return grad.sign()
     return grad / (_l2_norm(grad) + 1e-12)

@@ -41,7 +41,8 @@ Autocast = Callable[[], AbstractContextManager]
 class AdapterModel(Protocol):
     """What a NIGHTS-LoRA run needs of peft's model: writing its adapter folder."""
 
-    def save_pretrained(self, save_directory: str) -> None: ...
+    def save_pretrained(self, save_directory: str) -> None:
+        """Write the adapter folder (adapter_config.json and the adapter weights)."""
 
 
 class Recipe:
@@ -239,6 +240,7 @@ class ZeroShotCrossEntropyObjective:
         self.logit_scale, self.autocast = logit_scale, autocast
 
     def logits(self, x: Tensor) -> Tensor:
+        """(B, K) zero-shot logits of `x`: `logit_scale` times the cosine to each class vector."""
         with self.autocast():
             embedding = self.model.embed(x).float()
         return self.logit_scale * F.normalize(embedding, dim=-1) @ self.class_weights.T
