@@ -52,6 +52,7 @@ def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
 
 
 def _l2_norm(t: Tensor) -> Tensor:
+    """Each sample's L2 norm, shaped to scale `t`: a sqrt of summed squares as AutoAttack computes it, so the two APGDs agree bitwise."""
     return t.flatten(1).pow(2).sum(dim=1).sqrt().view(-1, *([1] * (t.ndim - 1)))
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .objective import Objective
 from .restarts import AttackResult, best_over_restarts, keep_best, per_sample_uniform
-from .threat import NORMS
+from .threat import NORMS, perturbation_norm
 
 # Fractions of the query budget (out of 10000) after which the square's area fraction p halves.
 P_SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -60,7 +60,8 @@ def l2_window_pattern(side: int) -> Tensor:
 
 
 def _flat_norm(t: Tensor) -> Tensor:
-    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.ndim - 1)))
+    """Each sample's L2 norm (the threat model's), shaped (B, 1, 1, 1) to scale `t`."""
+    return perturbation_norm(t, "l2").view(-1, *([1] * (t.ndim - 1)))
 
 
 def _window_mask(top: Tensor, left: Tensor, side: int, height: int, width: int) -> Tensor:
