@@ -1,6 +1,6 @@
 """Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
 
-from .apgd import APGDResult, Objective, ObjectiveOutput, apgd, project
+from .apgd import apgd, project
 from .config import ATTACKS, AttackConfig, run_attack
 from .ensemble import STANDARD, EnsembleResult, Subset, ensemble_columns
 from .losses import (
@@ -11,6 +11,8 @@ from .losses import (
     twoafc_margin,
     twoafc_predictions,
 )
+from .objective import Objective, ObjectiveOutput
+from .restarts import APGDResult, AttackResult
 from .square import square
 from .threat import ThreatModel, parse_eps
 
@@ -23,6 +25,7 @@ __all__ = [
     "Subset",
     "ensemble_columns",
     "APGDResult",
+    "AttackResult",
     "Objective",
     "ObjectiveOutput",
     "ThreatModel",

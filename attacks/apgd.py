@@ -14,33 +14,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 from torch import Tensor
 
+from .objective import Objective
+from .objective import ObjectiveOutput as ObjectiveOutput  # still importable from here
+from .restarts import APGDResult as APGDResult  # the old name of AttackResult, still importable from here
+from .restarts import AttackResult, best_over_restarts, per_sample_normal, per_sample_uniform
 from .threat import NORMS
 
 DEFAULT_GPU_COMPACT_EVERY = 8
-
-
-@dataclass
-class ObjectiveOutput:
-    loss: Tensor  # (B,) per-sample loss
-    success: Tensor | None = None  # (B,) bool: the attack reached its goal at this point
-
-
-class Objective(Protocol):
-    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
-        """`x` holds the images at positions `index` of the attacked batch."""
-
-
-@dataclass
-class APGDResult:
-    x_adv: Tensor  # (B, C, H, W): the first successful point, else the highest-loss point
-    success: Tensor  # (B,) bool
-    loss: Tensor  # (B,) loss at x_adv (in the direction that was optimised)
 
 
 def checkpoint_schedule(n_iter: int) -> tuple[int, int, int]:
@@ -68,10 +52,12 @@ def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
 
 
 def _l2_norm(t: Tensor) -> Tensor:
+    """Each sample's L2 norm, shaped to scale `t`: a sqrt of summed squares as AutoAttack computes it, so the two APGDs agree bitwise."""
     return t.flatten(1).pow(2).sum(dim=1).sqrt().view(-1, *([1] * (t.ndim - 1)))
 
 
-def _ascent_direction(grad: Tensor, norm: str) -> Tensor:
+def ascent_direction(grad: Tensor, norm: str) -> Tensor:
+    """The steepest-ascent direction of unit size in the norm: sign(grad) for Linf, grad / ||grad||_2 for L2."""
     if norm == "linf":
         return grad.sign()
     return grad / (_l2_norm(grad) + 1e-12)
@@ -79,38 +65,13 @@ def _ascent_direction(grad: Tensor, norm: str) -> Tensor:
 
 def random_start(x: Tensor, norm: str, eps: float, generators: Sequence[torch.Generator]) -> Tensor:
     """A uniformly random direction scaled to the ball's boundary (Linf) or sphere (L2), clamped to [0, 1]."""
-    noise = torch.stack(
-        [(2 * torch.rand(x.shape[1:], generator=g) - 1) if norm == "linf" else torch.randn(x.shape[1:], generator=g) for g in generators]
-    ).to(device=x.device, dtype=x.dtype)
+    noise = 2 * per_sample_uniform(generators, x.shape[1:]) - 1 if norm == "linf" else per_sample_normal(generators, x.shape[1:])
+    noise = noise.to(device=x.device, dtype=x.dtype)
     if norm == "linf":
         noise = noise / noise.flatten(1).abs().amax(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
     else:
         noise = noise / (_l2_norm(noise) + 1e-12)
     return (x + eps * noise).clamp(0.0, 1.0)
-
-
-def _sample_generators(seed: int, sample_ids: Sequence[int], restart: int) -> list[torch.Generator]:
-    """One generator per sample so the random start of a sample does not depend on its batch."""
-    generators = []
-    for sample_id in sample_ids:
-        g = torch.Generator()
-        g.manual_seed((seed * 1_000_003 + int(sample_id) * 7_919 + restart * 104_729) % (2**63 - 1))
-        generators.append(g)
-    return generators
-
-
-def keep_best(best_x: Tensor, best_loss: Tensor, success: Tensor, todo: Tensor, run: APGDResult) -> Tensor:
-    """Fold one run on the samples `todo` into the per-sample best (in place); return which rows it improved.
-
-    A run's point replaces the kept one where it succeeded, or where neither has succeeded and its
-    loss is higher (losses oriented so that higher is better for the attacker). Every restart loop
-    (APGD, Square) and the standard ensemble keep their best points with this one rule.
-    """
-    better = run.success | (~success[todo] & (run.loss > best_loss[todo]))
-    best_x[todo[better]] = run.x_adv[better]
-    best_loss[todo[better]] = run.loss[better]
-    success[todo] |= run.success
-    return better
 
 
 def apgd(
@@ -130,7 +91,7 @@ def apgd(
     on_iteration: Callable[[int], None] | None = None,
     compact_every: int | None = None,
     initial_step_size: float | None = None,
-) -> APGDResult:
+) -> AttackResult:
     """Run APGD on a batch `x` in [0, 1] and return, per sample, its best point.
 
     `maximize=False` minimises the objective's loss instead (e.g. a distance to a target).
@@ -152,39 +113,21 @@ def apgd(
         raise ValueError(f"need eps >= 0, n_iter >= 0, n_restarts >= 1; got eps={eps}, n_iter={n_iter}, n_restarts={n_restarts}")
     if initial_step_size is not None and initial_step_size <= 0:
         raise ValueError(f"initial_step_size must be > 0, got {initial_step_size} (leave it unset for 2 * eps)")
-    batch_size = x.shape[0]
-    ids = list(range(batch_size)) if sample_ids is None else [int(i) for i in sample_ids]
     sign = 1.0 if maximize else -1.0
 
-    best_x = x.detach().clone()
-    best_loss = torch.full((batch_size,), -math.inf, device=x.device)
-    success = torch.zeros(batch_size, dtype=torch.bool, device=x.device)
-    for restart in range(n_restarts):
-        todo = (~success).nonzero().flatten()
-        if todo.numel() == 0:
-            break
-        run = _apgd_single_run(
-            objective,
-            x[todo].detach(),
-            todo,
-            norm,
-            eps,
-            n_iter,
-            sign,
-            rho,
-            early_stop,
-            _sample_generators(seed, [ids[i] for i in todo.tolist()], restart) if random_init else None,
-            on_iteration,
-            compact_every,
-            initial_step_size,
+    def single_run(rows: Tensor, index: Tensor, generators: list[torch.Generator]) -> AttackResult:
+        start = random_start(rows, norm, eps, generators) if random_init else rows.clone()
+        return _apgd_single_run(
+            objective, rows, start, index, norm, eps, n_iter, sign, rho, early_stop, on_iteration, compact_every, initial_step_size
         )
-        keep_best(best_x, best_loss, success, todo, run)
-    return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
+
+    return best_over_restarts(single_run, x, n_restarts=n_restarts, seed=seed, sample_ids=sample_ids, sign=sign)
 
 
 def _apgd_single_run(
     objective: Objective,
     x: Tensor,
+    x_start: Tensor,
     index: Tensor,
     norm: str,
     eps: float,
@@ -192,12 +135,11 @@ def _apgd_single_run(
     sign: float,
     rho: float,
     early_stop: bool,
-    generators: list[torch.Generator] | None,
     on_iteration: Callable[[int], None] | None,
     compact_every: int = 1,
     initial_step_size: float | None = None,
-) -> APGDResult:
-    """One APGD run; returns per sample the successful point, else the best-loss point."""
+) -> AttackResult:
+    """One APGD run from `x_start` in the ball around `x`; returns per sample the successful point, else the best-loss point."""
     n = x.shape[0]
     out_x = x.clone()
     out_loss = torch.full((n,), -math.inf, device=x.device)
@@ -209,13 +151,13 @@ def _apgd_single_run(
             output = objective(points, index[positions])
             loss = sign * output.loss.float()
             grad = torch.autograd.grad(loss.sum(), points)[0]
-        succeeded = output.success if output.success is not None else torch.zeros_like(loss, dtype=torch.bool)
+        succeeded = output.success_mask()
         return loss.detach(), grad.detach(), succeeded.detach()
 
     # `alive` maps rows of the working tensors to positions in this run's batch.
     alive = torch.arange(n, device=x.device)
     x_orig = x
-    x_adv = random_start(x, norm, eps, generators) if generators is not None else x.clone()
+    x_adv = x_start
     loss, grad, succeeded = evaluate(x_adv, alive)
 
     x_best, grad_best, loss_best = x_adv.clone(), grad.clone(), loss.clone()
@@ -225,7 +167,7 @@ def _apgd_single_run(
     k, k_decrement, k_min = checkpoint_schedule(n_iter)
     since_checkpoint = 0
     # The step-size rule as AutoAttack's `attack_single_run` states it, detail for detail, so the
-    # two give the same trajectory (tests/test_reference_agreement.py checks this sample by sample):
+    # two give the same trajectory (tests/attacks/test_reference_agreement.py checks this sample by sample):
     # - `loss_steps[i]` is the loss after iteration i, in a table that starts at zero. The
     #   oscillation count at iteration j compares rows j-c and j-c-1 for c < k, so the first
     #   window compares its first step with row -1: the table's last row, not yet written (zero).
@@ -256,7 +198,7 @@ def _apgd_single_run(
 
         momentum = 0.75 if iteration > 0 else 1.0
         with torch.no_grad():
-            z = project(x_adv + step_size * _ascent_direction(grad, norm), x_orig, norm, eps)
+            z = project(x_adv + step_size * ascent_direction(grad, norm), x_orig, norm, eps)
             x_next = project(x_adv + momentum * (z - x_adv) + (1 - momentum) * (x_adv - x_adv_old), x_orig, norm, eps)
         x_adv_old, x_adv = x_adv, x_next
 
@@ -282,4 +224,4 @@ def _apgd_single_run(
             since_checkpoint = 0
         if on_iteration is not None:
             on_iteration(iteration)
-    return APGDResult(x_adv=out_x, success=out_success, loss=out_loss)
+    return AttackResult(x_adv=out_x, success=out_success, loss=out_loss)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from .apgd import APGDResult, Objective, ObjectiveOutput, keep_best
+from .objective import Objective, ObjectiveOutput, maximizes
+from .restarts import AttackResult, BestPoints
 
 if TYPE_CHECKING:
     from .config import AttackConfig
@@ -47,13 +48,17 @@ class Subset:
     def __init__(self, objective: Objective, index: Tensor):
         self.objective = objective
         self.index = index
-        self.maximize = getattr(objective, "maximize", True)
+        self.maximize = maximizes(objective)
 
     def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
         return self.objective(x, self.index[index])
 
     def with_loss(self, loss: str) -> Subset:
-        return Subset(self.objective.with_loss(loss), self.index)
+        """The same rows of the objective under another loss; the objective must offer `with_loss` (2AFC, classifiers)."""
+        switch = getattr(self.objective, "with_loss", None)
+        if switch is None:
+            raise TypeError(f"{type(self.objective).__name__} has no with_loss: its loss cannot be switched to '{loss}'")
+        return Subset(switch(loss), self.index)
 
 
 def standard_members(config: AttackConfig, success_based: bool) -> list[AttackConfig]:
@@ -72,8 +77,8 @@ def standard_members(config: AttackConfig, success_based: bool) -> list[AttackCo
 
 
 @dataclass
-class EnsembleResult(APGDResult):
-    """APGD's result plus, per sample, the member whose point it ends with and the seconds each member spent on it."""
+class EnsembleResult(AttackResult):
+    """An attack's result plus, per sample, the member whose point it ends with and the seconds each member spent on it."""
 
     success_based: bool = True
     member: list[str] = field(default_factory=list)  # per sample: who broke it ('' if none) / whose point was kept
@@ -81,12 +86,14 @@ class EnsembleResult(APGDResult):
     skipped: dict[str, str] = field(default_factory=dict)  # member -> why it did not run
 
     def sample_columns(self, row: int) -> dict[str, Any]:
+        """The per-sample outcome columns (see `ensemble_columns`) of sample `row`."""
         return ensemble_columns(
             self.success_based, self.member[row], {name: float(s[row]) for name, s in self.seconds.items()}, list(self.skipped)
         )
 
 
 def member_names(success_based: bool) -> tuple[str, ...]:
+    """The ensemble's member names for objectives that report success (2AFC) or do not (embedding losses)."""
     return CLASSIFICATION_MEMBERS if success_based else EMBEDDING_MEMBERS
 
 
@@ -119,6 +126,7 @@ def _probe(objective: Objective, x: Tensor) -> tuple[bool, bool]:
 
 
 def _elapsed(started: float, device: torch.device) -> float:
+    """Seconds since `started`, after waiting for the device's queued work, so each member is charged its own time."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - started
@@ -132,10 +140,8 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
     everyone = torch.arange(n, device=x.device)
     success_based, has_gradient = _probe(objective, x)
     names = member_names(success_based)
-    sign = 1.0 if getattr(objective, "maximize", True) else -1.0
-    best_x = x.detach().clone()
-    best_loss = torch.full((n,), -torch.inf, device=x.device)
-    success = torch.zeros(n, dtype=torch.bool, device=x.device)
+    sign = 1.0 if maximizes(objective) else -1.0
+    best = BestPoints(x)
     member = [""] * n
     seconds = {name: torch.zeros(n) for name in names}
     skipped: dict[str, str] = {}
@@ -143,7 +149,7 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
         if name in GRADIENT_MEMBERS and not has_gradient:
             skipped[name] = "the metric's loss has no gradient with respect to the input: black-box attacks only"
             continue
-        todo = (~success).nonzero().flatten() if success_based else everyone
+        todo = best.unbroken() if success_based else everyone
         if todo.numel() == 0:
             break
         subset = Subset(objective, todo)
@@ -152,20 +158,19 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
         started = time.perf_counter()
         run = run_attack(member_config, subset, x[todo], [sample_ids[i] for i in todo.tolist()])
         spent = _elapsed(started, x.device)
-        oriented = APGDResult(x_adv=run.x_adv, success=run.success, loss=sign * run.loss)
-        if success_based:  # losses of different members are not comparable: only a success replaces a point
-            oriented.loss = torch.full_like(run.loss, -torch.inf)
-        improved = keep_best(best_x, best_loss, success, todo, oriented)
+        # Losses of different members are not comparable where success is known: only a success replaces a point.
+        oriented = torch.full_like(run.loss, -torch.inf) if success_based else sign * run.loss
+        improved = best.keep(todo, AttackResult(x_adv=run.x_adv, success=run.success, loss=oriented))
         for row in todo[improved].tolist():
             member[row] = name
         seconds[name][todo.cpu()] = spent / todo.numel()
     if success_based:  # the loss the ensemble was configured with, at each sample's final point
         with torch.no_grad():
-            best_loss = sign * objective(best_x, everyone).loss.detach().float()
+            best.loss = sign * objective(best.x, everyone).loss.detach().float()
     return EnsembleResult(
-        x_adv=best_x,
-        success=success,
-        loss=sign * best_loss,
+        x_adv=best.x,
+        success=best.success,
+        loss=sign * best.loss,
         success_based=success_based,
         member=member,
         seconds=seconds,

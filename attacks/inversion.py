@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .apgd import ObjectiveOutput, apgd
+from .apgd import apgd
+from .objective import ObjectiveOutput
+from .restarts import per_sample_uniform
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,14 @@ def noisy_grey_start(n: int, image_size: int, seeds: Sequence[int], noise: float
     """(n, 3, S, S): grey 0.5 plus uniform noise in [-noise, noise], one generator per seed."""
     if len(seeds) != n:
         raise ValueError(f"need one seed per image, got {len(seeds)} seeds for {n} images")
-    starts = []
-    for seed in seeds:
-        generator = torch.Generator().manual_seed(int(seed))
-        starts.append(0.5 + noise * (2 * torch.rand(3, image_size, image_size, generator=generator) - 1))
-    return torch.stack(starts).clamp(0.0, 1.0)
+    generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+    return (0.5 + noise * (2 * per_sample_uniform(generators, (3, image_size, image_size)) - 1)).clamp(0.0, 1.0)
 
 
 @dataclass
 class InversionOutput:
+    """Inverted images, how close each got to its target, and the loss curve (to plot convergence)."""
+
     images: Tensor  # (B, 3, S, S) in [0, 1]
     similarity: Tensor  # (B,) cosine of the final image's embedding to its target
     history: list[float] = field(default_factory=list)  # mean squared distance per evaluation

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from model_zoo.base import PerceptualModel
 
-from .apgd import ObjectiveOutput
+from .objective import ObjectiveOutput
 
 
 @dataclass
@@ -97,6 +97,7 @@ class TwoAFCObjective:
         return other
 
     def logits(self, reference: Tensor, index: Tensor | None = None) -> Tensor:
+        """(B, 2) similarities of `reference` to the two candidates (rows `index`, or all): the 2AFC 'classifier'."""
         if index is None:
             return self.model.compare(reference, [self.features_0, self.features_1])
         return self.model.compare(reference, [self.features_0[index], self.features_1[index]])

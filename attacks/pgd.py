@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .apgd import Objective, _ascent_direction, project
+from .apgd import ascent_direction, project
+from .objective import Objective
 from .threat import NORMS
 
 SCHLARMANN_MOMENTUM = 0.9  # chs20/RobustVLM train/pgd_train.py default
@@ -59,6 +60,6 @@ def pgd(
             grad = torch.autograd.grad(loss, points)[0]
         with torch.no_grad():
             grad = torch.nan_to_num(grad)
-            velocity = _ascent_direction(momentum * velocity + _ascent_direction(grad, norm), norm)
+            velocity = ascent_direction(momentum * velocity + ascent_direction(grad, norm), norm)
             x_adv = project(x_adv + sign * step_size * velocity, x, norm, eps)
     return x_adv.detach()

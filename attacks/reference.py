@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from .apgd import APGDResult, Objective
-from .losses import classifier_margin
+from .losses import ClassifierOutput, classifier_margin
+from .objective import Objective
+from .restarts import AttackResult
 from .threat import perturbation_norm
 
 if TYPE_CHECKING:
@@ -50,6 +51,17 @@ def _fooled_by_margin(logits: Tensor, labels: Tensor) -> Tensor:
     return classifier_margin(logits, labels) >= 0
 
 
+def _logits_and_labels(objective: Objective, points: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+    """The logits and labels a classification objective reports for `points` (samples `positions`)."""
+    output = objective(points, positions)
+    if not isinstance(output, ClassifierOutput) or output.logits is None or output.labels is None:
+        raise ValueError(
+            "the reference attacks need a classification objective with logits and labels (2AFC); "
+            "use apgd-ce or square for embedding objectives"
+        )
+    return output.logits, output.labels
+
+
 class BatchClassifier:
     """The objective's logits as a classifier over the batch `x`, for the reference attacks."""
 
@@ -64,13 +76,7 @@ class BatchClassifier:
         self.last = self.everyone
         self.by_size: dict[int, Tensor] = {}
         with torch.no_grad():
-            output = objective(x, self.everyone)
-        if getattr(output, "logits", None) is None or getattr(output, "labels", None) is None:
-            raise ValueError(
-                "the reference attacks need a classification objective with logits and labels (2AFC); "
-                "use apgd-ce or square for embedding objectives"
-            )
-        self.labels = output.labels.detach()
+            self.labels = _logits_and_labels(objective, x, self.everyone)[1].detach()
 
     def _inside_ball(self, points: Tensor, positions: Tensor) -> bool:
         delta = (points.detach() - self.x[positions]).flatten(1)
@@ -91,14 +97,14 @@ class BatchClassifier:
 
     def __call__(self, points: Tensor) -> Tensor:
         positions = self.identify(points)
-        logits = self.objective(points, positions).logits
+        logits = _logits_and_labels(self.objective, points, positions)[0]
         self.fooled[positions] |= self.fooled_rule(logits.detach(), self.labels[positions])
         self.last = positions
         self.by_size[len(positions)] = positions
         return logits
 
 
-def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) -> APGDResult:
+def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) -> AttackResult:
     """Run AutoAttack's APGD-CE (`apgd-ce-reference`) or Square (`square-reference`) on `x`.
 
     `config` is an `AttackConfig`; for Square its `n_iter` is the query budget. AutoAttack seeds
@@ -137,5 +143,4 @@ def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) 
         x_adv = attack.perturb(x.clone(), classifier.labels.clone()).detach()
     with torch.no_grad():
         output = objective(x_adv, classifier.everyone)
-    success = output.success if output.success is not None else torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    return APGDResult(x_adv=x_adv, success=success.detach(), loss=output.loss.detach().float())
+    return AttackResult(x_adv=x_adv, success=output.success_mask().detach(), loss=output.loss.detach().float())

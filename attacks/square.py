@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .apgd import APGDResult, Objective, _sample_generators, keep_best
-from .threat import NORMS
+from .objective import Objective
+from .restarts import AttackResult, best_over_restarts, keep_best, per_sample_uniform
+from .threat import NORMS, perturbation_norm
 
 # Fractions of the query budget (out of 10000) after which the square's area fraction p halves.
 P_SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -59,7 +60,8 @@ def l2_window_pattern(side: int) -> Tensor:
 
 
 def _flat_norm(t: Tensor) -> Tensor:
-    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.ndim - 1)))
+    """Each sample's L2 norm (the threat model's), shaped (B, 1, 1, 1) to scale `t`."""
+    return perturbation_norm(t, "l2").view(-1, *([1] * (t.ndim - 1)))
 
 
 def _window_mask(top: Tensor, left: Tensor, side: int, height: int, width: int) -> Tensor:
@@ -73,7 +75,7 @@ def _window_mask(top: Tensor, left: Tensor, side: int, height: int, width: int) 
 
 def _draw(generators: list[torch.Generator], count: int, device: torch.device) -> Tensor:
     """`count` uniforms in [0, 1) per sample, each from the sample's own generator."""
-    return torch.stack([torch.rand(count, generator=g) for g in generators]).to(device)
+    return per_sample_uniform(generators, (count,)).to(device)
 
 
 def _random_sign(uniform: Tensor) -> Tensor:
@@ -181,7 +183,7 @@ def square(
     maximize: bool = True,
     early_stop: bool = True,
     reference_windows: bool = False,
-) -> APGDResult:
+) -> AttackResult:
     """Run the Square attack on a batch `x` in [0, 1]; each sample spends at most `n_queries` queries per restart.
 
     A candidate is kept when it improves the objective's loss (in the direction `maximize` says)
@@ -201,25 +203,13 @@ def square(
         )
     if x.ndim != 4:
         raise ValueError(f"square expects images of shape (B, C, H, W), got shape {tuple(x.shape)}")
-    batch_size = x.shape[0]
-    ids = list(range(batch_size)) if sample_ids is None else [int(i) for i in sample_ids]
     sign = 1.0 if maximize else -1.0
 
-    best_x = x.detach().clone()
-    best_loss = torch.full((batch_size,), -math.inf, device=x.device)
-    success = torch.zeros(batch_size, dtype=torch.bool, device=x.device)
-    if n_queries == 0 or eps == 0:
-        return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
-    for restart in range(n_restarts):
-        todo = (~success).nonzero().flatten()
-        if todo.numel() == 0:
-            break
-        generators = _sample_generators(seed, [ids[i] for i in todo.tolist()], restart)
-        run = _square_single_run(
-            objective, x[todo].detach(), todo, norm, eps, n_queries, p_init, sign, early_stop, generators, reference_windows
-        )
-        keep_best(best_x, best_loss, success, todo, run)
-    return APGDResult(x_adv=best_x, success=success, loss=sign * best_loss)
+    def single_run(rows: Tensor, index: Tensor, generators: list[torch.Generator]) -> AttackResult:
+        return _square_single_run(objective, rows, index, norm, eps, n_queries, p_init, sign, early_stop, generators, reference_windows)
+
+    attacked = n_queries > 0 and eps > 0  # otherwise every sample keeps its clean point
+    return best_over_restarts(single_run, x, n_restarts=n_restarts if attacked else 0, seed=seed, sample_ids=sample_ids, sign=sign)
 
 
 @torch.no_grad()
@@ -235,7 +225,8 @@ def _square_single_run(
     early_stop: bool,
     generators: list[torch.Generator],
     reference_windows: bool,
-) -> APGDResult:
+) -> AttackResult:
+    """One Square run on rows `x` (positions `index` of the batch); returns per sample its kept point."""
     n, c, h, w = x.shape
     n_features = c * h * w
     init, step = (_linf_init, _linf_step) if norm == "linf" else (_l2_init, _l2_step)
@@ -244,8 +235,7 @@ def _square_single_run(
 
     def query(points: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         output = objective(points, index[positions])
-        done = output.success if output.success is not None else torch.zeros(len(positions), dtype=torch.bool, device=x.device)
-        return sign * output.loss.detach().float(), done.detach()
+        return sign * output.loss.detach().float(), output.success_mask().detach()
 
     everyone = torch.arange(n, device=x.device)
     x_best = init(x, eps, generators)
@@ -258,11 +248,8 @@ def _square_single_run(
         if norm == "l2" and side % 2 == 0 and side < min(h, w):
             side += 1
         if (i - 1) % NOISE_BLOCK == 0:  # one generator call per sample every NOISE_BLOCK steps
-            noise = torch.stack([torch.rand(NOISE_BLOCK, draws_per_step, generator=g) for g in generators]).to(x.device)
+            noise = per_sample_uniform(generators, (NOISE_BLOCK, draws_per_step)).to(x.device)
         candidate = step(x[alive], x_best[alive], eps, side, noise[alive, (i - 1) % NOISE_BLOCK], reference_windows)
         loss, done = query(candidate, alive)
-        keep = done | (~success[alive] & (loss > loss_best[alive]))
-        x_best[alive[keep]] = candidate[keep]
-        loss_best[alive[keep]] = loss[keep]
-        success[alive] |= done
-    return APGDResult(x_adv=x_best, success=success, loss=loss_best)
+        keep_best(x_best, loss_best, success, alive, AttackResult(x_adv=candidate, success=done, loss=loss))
+    return AttackResult(x_adv=x_best, success=success, loss=loss_best)

@@ -17,6 +17,8 @@ from model_zoo.trained_folder import is_trained_folder, read_card, verify_folder
 
 @dataclass
 class BaseTower:
+    """An open_clip image tower to fine-tune, with what the output card must say about where it came from."""
+
     model: str  # what the user named: a registered name or a folder
     architecture: str  # the registered open_clip model whose architecture (and text tower) the tower has
     reduced: bool
@@ -49,10 +51,10 @@ def _open_clip_names() -> list[str]:
 def check_base(name: str) -> None:
     """Refuse a base that `bench finetune` cannot train, before any data is read or weights are built."""
     if is_trained_folder(name):
-        card = read_card(name)
-        if card.method in ("lora", "mlp"):
+        folder_card = read_card(name)
+        if folder_card.method in ("lora", "mlp"):
             raise ValueError(
-                f"'{name}' is a NIGHTS fine-tune ({card.finetuning}); train from the tower it started from, '{card.base_model}'"
+                f"'{name}' is a NIGHTS fine-tune ({folder_card.finetuning}); train from the tower it started from, '{folder_card.base_model}'"
             )
         return
     names = _open_clip_names()
@@ -89,7 +91,7 @@ def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, 
             published=False,
         )
     check_base(name)
-    card = get_model_card(name)
+    model_card = get_model_card(name)
     unknown = sorted(set(model_kwargs) - {"reduced"})
     if unknown:
         raise ValueError(f"--model-kwarg {', '.join(unknown)} is not accepted here (only reduced=true, for smoke runs)")
@@ -107,7 +109,7 @@ def load_base_tower(name: str, pretrained: bool = True, model_kwargs: dict[str, 
         "pretrained" if pretrained else "random",
         visual,
         image_size,
-        card.robust_training,
-        card.robust_eps,
+        model_card.robust_training,
+        model_card.robust_eps,
         published=pretrained,
     )

@@ -16,6 +16,7 @@ from benchmark.cli_common import parse_kwargs, user_errors
 
 
 def common_options(command):
+    """The options every `bench finetune` method takes (model, data, output, training loop), added to `command`."""
     for option in reversed(
         [
             click.option(
@@ -141,6 +142,7 @@ def nights(method, **options):
 
 
 def adversarial_options(command):
+    """The options of the adversarial methods (FARE, TeCoA): the threat model and the inner PGD, added to `command`."""
     for option in reversed(
         [
             click.option("--eps", default=None, help="Linf radius [4/255]."),

@@ -72,13 +72,16 @@ class FinetuneConfig:
 
     @property
     def eps_value(self) -> float:
+        """The Linf radius as a number (`eps` is kept as the user wrote it, e.g. '4/255')."""
         return parse_eps(self.eps)
 
     @property
     def pgd_step_value(self) -> float:
+        """PGD's step size as a number (`pgd_step_size` is kept as the user wrote it)."""
         return parse_eps(self.pgd_step_size)
 
     def validate(self) -> None:
+        """Refuse impossible settings before any data is read or weights are built; each error names the option."""
         if self.method not in METHODS:
             raise ValueError(f"unknown fine-tuning method '{self.method}'; choose one of {', '.join(METHODS)}")
         if self.precision not in PRECISIONS:
@@ -113,6 +116,7 @@ class FinetuneConfig:
         return data
 
     def hyperparameters(self) -> dict[str, Any]:
+        """The settings of `identity` that matter for this method, as the output card records them."""
         data = self.identity()
         relevant = {
             "lora": ("margin", "lora_rank", "lora_alpha", "lora_dropout", "n_val"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 from torch.utils.data import Dataset
@@ -10,6 +11,7 @@ from torch.utils.data import Dataset
 from benchmark.datasets.images import DatasetError, load_image
 from benchmark.datasets.nights import load_nights
 from benchmark.datasets.registry import resolve_data_root
+from benchmark.datasets.twoafc import TwoAFCDataset
 from model_zoo.preprocess import Preprocessing
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp", ".bmp")
@@ -26,7 +28,8 @@ def nights_folder(data_root: str | Path | None) -> Path:
     raise DatasetError(f"no NIGHTS under '{root}': expected {root / 'nights' / 'data.csv'} (`bench data download nights` fetches it)")
 
 
-def load_nights_split(data_root: str | Path | None, split: str) -> Dataset:
+def load_nights_split(data_root: str | Path | None, split: str) -> TwoAFCDataset:
+    """One split of NIGHTS from the data root, read by the benchmark's own loader (so training sees what evaluation sees)."""
     return load_nights(nights_folder(data_root), split)
 
 
@@ -79,10 +82,21 @@ class ImageFolderDataset(Dataset):
         return {"image": load_image(path, self.image_transform), "label": torch.tensor(label), "position": position}
 
 
-class Subset(Dataset):
-    """The first `n` items of a dataset (smoke runs)."""
+class SizedDataset(Protocol):
+    """A map-style dataset that knows its length (torch's `Dataset` does not promise `__len__`)."""
 
-    def __init__(self, dataset: Dataset, n: int | None):
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, position: int) -> Any: ...
+
+
+D = TypeVar("D", bound=SizedDataset)
+
+
+class Subset(Dataset, Generic[D]):
+    """The first `n` items of a dataset (smoke runs); `dataset` keeps its own type, so its attributes stay typed."""
+
+    def __init__(self, dataset: D, n: int | None):
         self.dataset = dataset
         self.n = len(dataset) if n is None else min(n, len(dataset))
 

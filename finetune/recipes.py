@@ -13,35 +13,43 @@ import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import default_collate
 
-from attacks.apgd import ObjectiveOutput
+from attacks.objective import ObjectiveOutput
 from attacks.pgd import pgd, uniform_linf_start
+from benchmark.datasets.twoafc import TwoAFCDataset
 from benchmark.distributed import ProcessGroup
 from model_zoo.base import EmbeddingModel
 from model_zoo.clip import OPEN_CLIP_SPECS, REDUCED_EMBED_DIM, OpenClipImageEncoder
-from model_zoo.finetuned import MLP_HIDDEN, attach_mlp_head, trainable_lora
+from model_zoo.finetuned import MLP_HIDDEN, HeadedEncoder, attach_mlp_head, trainable_lora
 from model_zoo.preprocess import ImagePreprocess
 from model_zoo.trained_folder import LORA_FOLDER, MLP_HEAD_FILE, VISUAL_FILE, embedding_dim
 
 from .base import BaseTower
 from .config import FinetuneConfig
-from .data import ImageFolderDataset, Subset, load_nights_split
+from .data import ImageFolderDataset, SizedDataset, Subset, load_nights_split
 
 Autocast = Callable[[], AbstractContextManager]
+
+
+class AdapterModel(Protocol):
+    """What a NIGHTS-LoRA run needs of peft's model: writing its adapter folder."""
+
+    def save_pretrained(self, save_directory: str) -> None:
+        """Write the adapter folder (adapter_config.json and the adapter weights)."""
 
 
 class Recipe:
     """The model being trained, its data and its loss."""
 
     model: EmbeddingModel
-    train_set: Dataset
+    train_set: Subset[Any]
     selects_best: bool = False  # keep the weights of the best validation epoch (NIGHTS), else the last ones
     robust_training: str
     robust_eps: str | None
@@ -54,12 +62,15 @@ class Recipe:
         self.autocast = autocast
 
     def trainable_parameters(self) -> dict[str, nn.Parameter]:
+        """The parameters the optimiser updates, by name (the adapters, the head, or the whole tower)."""
         return {name: p for name, p in self.model.named_parameters() if p.requires_grad}
 
     def trainable_state(self) -> dict[str, Tensor]:
+        """A copy of the trainable parameters: what a checkpoint and best-epoch selection store."""
         return {name: p.detach().clone() for name, p in self.trainable_parameters().items()}
 
     def load_trainable_state(self, state: dict[str, Tensor]) -> None:
+        """Put back a `trainable_state` (resuming, or restoring the best epoch); refuse one of another model."""
         parameters = self.trainable_parameters()
         if set(state) != set(parameters):
             raise ValueError("the checkpoint's trainable parameters do not match this model; train into a fresh --output-dir")
@@ -74,18 +85,15 @@ class Recipe:
         raise NotImplementedError
 
     def validate(self, group: ProcessGroup) -> dict[str, float] | None:
+        """Validation statistics after an epoch, for recipes that select the best epoch; None for the others."""
         return None
 
     def export(self, folder: Path) -> dict[str, str]:
         """Write the weight files into `folder`; return their roles -> relative paths."""
         raise NotImplementedError
 
-    def _export_tower_if_changed(self, folder: Path, files: dict[str, str]) -> None:
-        if not self.base.published:
-            save_state(self.base_tower_state, folder / VISUAL_FILE)
-            files["visual"] = VISUAL_FILE
-
     def data_info(self) -> dict[str, Any]:
+        """What the output card records about the training data."""
         return {}
 
 
@@ -111,6 +119,7 @@ class NightsRecipe(Recipe):
     """
 
     selects_best = True
+    train_set: Subset[TwoAFCDataset]
 
     def __init__(self, config: FinetuneConfig, base: BaseTower, device: torch.device, autocast: Autocast):
         super().__init__(config, base, device, autocast)
@@ -122,15 +131,16 @@ class NightsRecipe(Recipe):
         self.base_tower_state = None if base.published else {k: v.clone() for k, v in base.visual.state_dict().items()}
         if config.method == "mlp":
             self.finetuning = "NIGHTS-MLP"
-            self.hidden = config.mlp_hidden or (REDUCED_EMBED_DIM if base.reduced else MLP_HIDDEN)
+            self.hidden: int | None = config.mlp_hidden or (REDUCED_EMBED_DIM if base.reduced else MLP_HIDDEN)
             self.model = attach_mlp_head(base.visual, base.image_size, embedding_dim(base.architecture, base.reduced), self.hidden)
-            self.peft_model = None
+            self.peft_model: AdapterModel | None = None
         else:
             self.finetuning = "NIGHTS-LoRA"
             self.hidden = None
-            self.model, self.peft_model = trainable_lora(
+            self.model, peft_model = trainable_lora(
                 base.visual, base.image_size, base.lora_backbone, base.reduced, config.lora_rank, config.lora_alpha, config.lora_dropout
             )
+            self.peft_model = cast(AdapterModel, peft_model)  # peft's PeftModel, typed by model_zoo as a plain Module
         self.model.preprocess.requires_grad_(False)
         self.model.to(device)
         # Images reach the model as the benchmark feeds it: through its own transform (DreamSim's 224x224 stretch).
@@ -156,7 +166,7 @@ class NightsRecipe(Recipe):
         return loss.sum(), {"loss": float(loss.detach().sum()), "correct": float(correct), "count": float(len(rows))}
 
     @torch.no_grad()
-    def score(self, dataset: Dataset, group: ProcessGroup) -> dict[str, float]:
+    def score(self, dataset: SizedDataset, group: ProcessGroup) -> dict[str, float]:
         """2AFC accuracy and hinge loss on `dataset` (each process scores its share)."""
         self.model.eval()
         positions = list(range(group.rank, len(dataset), group.world_size))
@@ -175,16 +185,20 @@ class NightsRecipe(Recipe):
 
     def export(self, folder: Path) -> dict[str, str]:
         files: dict[str, str] = {}
-        self._export_tower_if_changed(folder, files)
-        if self.peft_model is None:
-            head = self.model.encoder.head
-            state = {f"perceptual_model.mlp.{k}": v.detach().cpu().clone() for k, v in head.state_dict().items()}
-            torch.save(state, folder / MLP_HEAD_FILE)  # the key layout of the paper's released heads
-            files["mlp_head"] = MLP_HEAD_FILE
-        else:
+        if self.base_tower_state is not None:  # the tower is not the published one: the folder stores it too
+            save_state(self.base_tower_state, folder / VISUAL_FILE)
+            files["visual"] = VISUAL_FILE
+        encoder = self.model.encoder
+        if self.peft_model is not None:
             self.peft_model.save_pretrained(str(folder / LORA_FOLDER))
             _sort_target_modules(folder / LORA_FOLDER / "adapter_config.json")
             files["lora"] = LORA_FOLDER
+        elif isinstance(encoder, HeadedEncoder):
+            state = {f"perceptual_model.mlp.{k}": v.detach().cpu().clone() for k, v in encoder.head.state_dict().items()}
+            torch.save(state, folder / MLP_HEAD_FILE)  # the key layout of the paper's released heads
+            files["mlp_head"] = MLP_HEAD_FILE
+        else:
+            raise TypeError(f"a NIGHTS-MLP model has a HeadedEncoder, got {type(encoder).__name__}")
         return files
 
     def data_info(self):
@@ -226,6 +240,7 @@ class ZeroShotCrossEntropyObjective:
         self.logit_scale, self.autocast = logit_scale, autocast
 
     def logits(self, x: Tensor) -> Tensor:
+        """(B, K) zero-shot logits of `x`: `logit_scale` times the cosine to each class vector."""
         with self.autocast():
             embedding = self.model.embed(x).float()
         return self.logit_scale * F.normalize(embedding, dim=-1) @ self.class_weights.T
@@ -238,6 +253,8 @@ class ZeroShotCrossEntropyObjective:
 
 class AdversarialRecipe(Recipe):
     """FARE or TeCoA: the whole image tower trained on its loss at PGD points in the Linf ball (inner max, 10 steps)."""
+
+    train_set: Subset[ImageFolderDataset]
 
     def __init__(self, config: FinetuneConfig, base: BaseTower, device: torch.device, autocast: Autocast):
         super().__init__(config, base, device, autocast)
@@ -276,14 +293,20 @@ class AdversarialRecipe(Recipe):
         )
         return zero_shot_weights(tower, self._classnames(), list(self.config.templates)).to(self.device)
 
-    def objective(self, batch: dict[str, Tensor]):
-        if self.config.method == "fare":
+    def objective(self, batch: dict[str, Tensor]) -> EmbeddingDriftObjective | ZeroShotCrossEntropyObjective:
+        """The loss PGD maximises and training minimises on `batch`: FARE's embedding drift or TeCoA's cross-entropy."""
+        if self.original is not None:  # FARE
             with torch.no_grad(), self.autocast():
                 targets = self.original.embed(batch["image"]).float()
             return EmbeddingDriftObjective(self.model, targets, self.autocast)
-        return ZeroShotCrossEntropyObjective(self.model, self.class_weights, batch["label"], self.config.logit_scale, self.autocast)
+        if self.class_weights is not None:  # TeCoA
+            return ZeroShotCrossEntropyObjective(self.model, self.class_weights, batch["label"], self.config.logit_scale, self.autocast)
+        raise ValueError(f"adversarial fine-tuning is 'fare' or 'tecoa', got '{self.config.method}'")
 
-    def adversarial_images(self, batch: dict[str, Tensor], objective, start: Tensor | None) -> Tensor:
+    def adversarial_images(
+        self, batch: dict[str, Tensor], objective: EmbeddingDriftObjective | ZeroShotCrossEntropyObjective, start: Tensor | None
+    ) -> Tensor:
+        """PGD's points for `batch` (the inner maximisation), from the perturbation `start`."""
         self.model.eval()
         return pgd(
             objective,
@@ -319,6 +342,7 @@ class AdversarialRecipe(Recipe):
 
 
 def build_recipe(config: FinetuneConfig, base: BaseTower, device: torch.device, autocast: Autocast) -> Recipe:
+    """The recipe of `config.method`: NIGHTS (lora, mlp) or adversarial (fare, tecoa)."""
     if config.method in ("lora", "mlp"):
         return NightsRecipe(config, base, device, autocast)
     return AdversarialRecipe(config, base, device, autocast)

@@ -55,6 +55,8 @@ LOG_FILE = "train-log.jsonl"
 
 @dataclass
 class TrainingRun:
+    """What `train` returns: the output folder, the trained metric in memory, its card and how far training went."""
+
     folder: Path
     model: EmbeddingModel  # the trained metric in memory (the selected weights)
     card: FinetuneCard
@@ -107,6 +109,7 @@ class StepBatches:
 
 
 def collate_or_none(items: list) -> Any:
+    """`default_collate`, except that a process given no rows of a batch gets None instead of an error."""
     return default_collate(items) if items else None
 
 
@@ -127,7 +130,8 @@ def learning_rate_factor(config: FinetuneConfig, total_steps: int):
 
 def _optimizer(config: FinetuneConfig, parameters: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return kind(parameters, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay)
+    beta_1, beta_2 = config.betas
+    return kind(parameters, lr=config.lr, betas=(float(beta_1), float(beta_2)), weight_decay=config.weight_decay)
 
 
 def _sum_gradients(parameters: list[torch.nn.Parameter], group: ProcessGroup) -> None:
@@ -190,6 +194,7 @@ class TrainingLog:
         atomic_write_text(path, "".join(line + "\n" for line in kept))
 
     def write(self, entry: dict[str, Any]) -> None:
+        """Append one JSON line to the log (only where this process writes the log)."""
         if self.enabled:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
