@@ -28,7 +28,7 @@ class ObjectiveOutput:
 class Objective(Protocol):
     """A per-sample loss over a batch of images; an attribute `maximize = False` says it is to be minimised."""
 
-    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+    def __call__(self, x: Tensor, index: Tensor, /) -> ObjectiveOutput:
         """`x` holds the images at positions `index` of the attacked batch."""
 
 
