@@ -61,10 +61,12 @@ class PerceptualModel(nn.Module):
         }
 
     def embed(self, x: Tensor) -> Tensor:
+        """The embedding (B, D) of images in [0, 1]; embedding metrics implement it, pairwise ones raise."""
         raise NotImplementedError(f"{type(self).__name__} is a pairwise metric and has no embedding")
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Similarity (B,) of x[i] and y[i] computed jointly; pairwise metrics implement it."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither `pairwise_sim` nor `embed`")
 
     def features(self, y: Tensor) -> Tensor:
         """What `compare` needs of a fixed image: a unit-norm embedding, or the image itself."""
@@ -88,6 +90,7 @@ class PerceptualModel(nn.Module):
         return torch.sqrt(torch.clamp(1.0 - self.sim(x, y), min=0.0))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """`sim(x, y)`, so a metric is called like any module."""
         return self.sim(x, y)
 
 
@@ -95,6 +98,7 @@ class EmbeddingModel(PerceptualModel):
     """An encoder with its own preprocessing; similarity is the cosine of the embeddings."""
 
     has_embedding = True
+    sim_range = (-1.0, 1.0)  # a cosine
 
     def __init__(self, encoder: nn.Module, preprocess: nn.Module):
         super().__init__()
@@ -102,6 +106,7 @@ class EmbeddingModel(PerceptualModel):
         self.encoder = encoder
 
     def embed(self, x: Tensor) -> Tensor:
+        """The encoder's output on preprocessed images (not normalised; `features` normalises)."""
         return self.encoder(self.preprocess(x))
 
 

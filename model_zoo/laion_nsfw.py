@@ -22,11 +22,11 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import LAION_NSFW_PAPER, LAION_NSFW_REPOSITORY
 from .clip import CLIP_VIT_L14, REDUCED_EMBED_DIM, build_open_clip
 from .download import fetch_weights, load_checkpoint
 from .registry import register_model
 
-LAION_NSFW_REPOSITORY = "https://github.com/LAION-AI/CLIP-based-NSFW-Detector"
 LAION_NSFW_HEAD = WeightsSource(
     url="https://raw.githubusercontent.com/LAION-AI/CLIP-based-NSFW-Detector/main/models/clip_ViT-L-14_openai_binary_nsfw_head.pth",
     filename="clip_ViT-L-14_openai_binary_nsfw_head.pth",
@@ -94,7 +94,7 @@ _CARD = ModelCard(
     backbone="ViT-L/14 (OpenAI CLIP) + LAION NSFW MLP head",
     weights=LAION_NSFW_HEAD,
     license="MIT",
-    paper="Schuhmann 2022, LAION CLIP-based-NSFW-Detector (" + LAION_NSFW_REPOSITORY + "); used in Croce et al. 2025, Table IV",
+    paper=LAION_NSFW_PAPER,
     image_size=224,
     parameters=303_966_208 + 768 * 64 + 64 + 64 * 512 + 512 + 512 * 256 + 256 + 256 + 1,
     notes="sim is the CLIP ViT-L/14 cosine; the detector is nsfw_probability(x) > 0.5. Image tower weights: " + CLIP_VIT_L14.hub_id,

@@ -17,6 +17,7 @@ by the `perceptbench.models` entry-point group.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,8 @@ def embedding_dim(architecture: str, reduced: bool) -> int:
     return int(open_clip.get_model_config(OPEN_CLIP_SPECS[architecture].architecture)["embed_dim"])
 
 
-def trained_folder_factory(folder: str | Path):
-    """A registry factory for `folder`: its weights are the folder's, so it takes no options."""
+def trained_folder_factory(folder: str | Path) -> tuple[Callable[..., EmbeddingModel], ModelCard]:
+    """A registry factory for `folder` and its card: its weights are the folder's, so it takes no options."""
     folder = Path(folder)
 
     def factory(pretrained: bool = True) -> EmbeddingModel:
@@ -171,10 +172,9 @@ def trained_folder_factory(folder: str | Path):
         return build_trained_folder(folder)
 
     card = read_card(folder)
-    factory.card = model_card(folder, card)
     factory.__name__ = f"trained_folder_{folder.name}"
     _share_text_tower(str(folder), card)
-    return factory
+    return factory, model_card(folder, card)
 
 
 def _share_text_tower(name: str, card: FinetuneCard) -> None:
@@ -187,10 +187,8 @@ def _share_text_tower(name: str, card: FinetuneCard) -> None:
 
 def register_trained_folder(name: str, folder: str | Path) -> None:
     """Give a `bench finetune` folder a registry name (call it from a `perceptbench.models` entry-point module)."""
-    from dataclasses import replace
-
     from .registry import register_model
 
-    factory = trained_folder_factory(folder)
-    register_model(name, card=replace(factory.card, name=name))(factory)
+    factory, card = trained_folder_factory(folder)
+    register_model(name, card=card)(factory)
     _share_text_tower(name, read_card(folder))

@@ -23,7 +23,7 @@ def test_every_model_builds_and_gives_finite_similarity_with_gradient(name):
     y = torch.rand(2, 3, 64, 64)
     sim = model.sim(x, y)
     assert sim.shape == (2,)
-    low, high = get_model_card(name).sim_range
+    low, high = model.sim_range
     assert torch.isfinite(sim).all()
     assert low is None or (sim >= low - 1e-5).all()
     assert high is None or (sim <= high + 1e-5).all()
