@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import timm
-from timm.models.vision_transformer import checkpoint_filter_fn
+from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
 from .base import EmbeddingModel
@@ -86,7 +86,7 @@ def build_timm_vit(
 
 def load_timm_vit_weights(vit: nn.Module, path: Path) -> None:
     """Load a timm-format ViT checkpoint, resampling the position embedding to this image size."""
-    state_dict = checkpoint_filter_fn(load_checkpoint(path), vit)
+    state_dict = checkpoint_filter_fn(load_checkpoint(path), cast(VisionTransformer, vit))
     state_dict = {k: v for k, v in state_dict.items() if not k.startswith("head.")}
     missing, unexpected = vit.load_state_dict(state_dict, strict=False)
     if missing or unexpected:

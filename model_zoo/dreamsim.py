@@ -58,6 +58,9 @@ class BackboneSpec:
 class DreamSimExtractor(nn.Module):
     """One backbone with its own normalisation; `model` is the ViT the LoRA adapters attach to."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, spec: BackboneSpec, reduced: bool):
         super().__init__()
         self.spec = spec
@@ -102,6 +105,10 @@ class DreamSimEncoder(nn.Module):
     def __init__(self, specs: tuple[BackboneSpec, ...], reduced: bool):
         super().__init__()
         self.extractor_list = nn.ModuleList(DreamSimExtractor(spec, reduced) for spec in specs)
+
+    def extractors(self) -> list[DreamSimExtractor]:
+        """The backbones, in the order their features are concatenated."""
+        return [extractor for extractor in self.extractor_list if isinstance(extractor, DreamSimExtractor)]
 
     def forward(self, x: Tensor) -> Tensor:
         features = torch.cat([extractor(x) for extractor in self.extractor_list], dim=-1)
@@ -153,9 +160,10 @@ class DreamSimSpec:
 def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: str, checkpoint_folder: Path | None = None) -> EmbeddingModel:
     """DreamSim with its LoRA merged; `checkpoint_folder` (an extracted release zip) overrides the download."""
     encoder = DreamSimEncoder(spec.backbones, reduced)
+    merged: nn.Module
     if pretrained or checkpoint_folder is not None:
         folder = checkpoint_folder or fetch_folder(spec.weights, what=what)
-        for extractor in encoder.extractor_list:
+        for extractor in encoder.extractors():
             if extractor.spec.kind == "dino":
                 # The release zip holds the DINO backbone as DreamSim's loader names it; the official
                 # DINO release is the same file under another name, used when the zip lacks it.
@@ -164,11 +172,11 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
             else:
                 path = _find(folder, f"{extractor.spec.key}_pretrain.pth.tar")
             extractor.load_backbone(path)
-        encoder = load_lora_adapter(encoder, find_adapter_folder(folder, spec.adapter_name))
+        merged = load_lora_adapter(encoder, find_adapter_folder(folder, spec.adapter_name))
     else:
-        encoder = add_untrained_lora(encoder, ["qkv"])
+        merged = add_untrained_lora(encoder, ["qkv"])
     size = 64 if reduced else IMAGE_SIZE
-    return EmbeddingModel(encoder, ImagePreprocess(DREAMSIM_PREPROCESSING.at_input_size(size)))
+    return EmbeddingModel(merged, ImagePreprocess(DREAMSIM_PREPROCESSING.at_input_size(size)))
 
 
 def _find(folder: Path, filename: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -187,12 +188,12 @@ def attach_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool
     target, projected = _lora_target(visual, backbone, reduced)
     host = LoraHost(target)
     if adapter_folder is not None:
-        host = load_lora_adapter(host, adapter_folder)
+        merged = load_lora_adapter(host, adapter_folder)
     else:
-        host = add_untrained_lora(host, lora_target_modules(host, backbone))
+        merged = add_untrained_lora(host, lora_target_modules(host, backbone))
     if projected is None:
-        return EmbeddingModel(host, clip_preprocess(image_size))
-    projected.model = host.model
+        return EmbeddingModel(merged, clip_preprocess(image_size))
+    projected.model = cast(LoraHost, merged).model  # peft's merge_and_unload returns the host it wrapped
     return EmbeddingModel(projected, clip_preprocess(image_size))
 
 
@@ -208,7 +209,14 @@ def trainable_lora(
 
     target, projected = _lora_target(visual, backbone, reduced)
     host = LoraHost(target)
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, bias="none", target_modules=lora_target_modules(host, backbone))
+    # peft annotates lora_alpha as int but takes any scale; the paper's adapters use 0.5.
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,  # type: ignore[arg-type]
+        lora_dropout=dropout,
+        bias="none",
+        target_modules=lora_target_modules(host, backbone),
+    )
     peft_model = get_peft_model(host, config)
     if projected is None:
         return EmbeddingModel(peft_model, clip_preprocess(image_size)), peft_model
@@ -230,6 +238,8 @@ def _lora_target(visual: nn.Module, backbone: str, reduced: bool) -> tuple[nn.Mo
     vit = dino_layout_vit(16, width, depth, heads, image_size, clip_style=True, ln_eps=1e-6)
     projected = ProjectedViT(vit, embed_dim)
     projection = load_dino_layout_state_dict(vit, open_clip_visual_to_dino_layout(visual.state_dict()), "open_clip ViT-B/16")
+    if projection is None:
+        raise ValueError("the open_clip ViT-B/16 tower has no projection ('proj'); is it an image tower of CLIP?")
     with torch.no_grad():
         projected.proj.copy_(projection)
     return vit, projected

@@ -41,6 +41,9 @@ NSFW_THRESHOLD = 0.5  # P(NSFW) above which an image is called unsafe
 class LaionNSFWHead(nn.Module):
     """Standardise each coordinate of the unit embedding, then an MLP to one logit; P(NSFW) = sigmoid."""
 
+    mean: Tensor
+    variance: Tensor
+
     def __init__(self, in_features: int = 768, widths: tuple[int, ...] = HEAD_WIDTHS):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_features))

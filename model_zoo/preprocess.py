@@ -137,6 +137,9 @@ DEFAULT_PREPROCESSING = dreamsim_style()
 class ImagePreprocess(nn.Module):
     """`Preprocessing` on tensors, differentiable: geometry unless already at the input size, then normalise."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, config: Preprocessing):
         super().__init__()
         self.config = config

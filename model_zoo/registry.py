@@ -250,11 +250,11 @@ def _resolve_factory(name: str) -> ModelFactory:
             module = importlib.import_module(module_name)
         except ImportError as error:
             raise UnknownModelError(f"cannot import '{module_name}' for model '{name}': {error}") from error
-        factory = getattr(module, attr, None)
-        if not callable(factory):
+        named = getattr(module, attr, None)
+        if not callable(named):
             raise UnknownModelError(f"'{module_name}' has no callable '{attr}' (model '{name}')")
         if name not in _FACTORIES:  # the import may have registered it under its own name
-            register_model(name, getattr(factory, "card", None))(factory)
+            register_model(name, getattr(named, "card", None))(named)
         return _FACTORIES[name]
     raise UnknownModelError(_unknown_model_message(name))
 

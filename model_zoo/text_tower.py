@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import open_clip
 import torch
@@ -95,11 +96,13 @@ class ClipTextTower(nn.Module):
 
     @property
     def embed_dim(self) -> int:
-        return int(self.text.output_dim)
+        """Width of the text embeddings (that of the image tower's too)."""
+        return cast(int, self.text.output_dim)
 
     @property
     def device(self) -> torch.device:
-        return self.text.token_embedding.weight.device
+        """Where the text tower's weights are (prompts are tokenised onto it)."""
+        return next(self.text.parameters()).device
 
     def tokenize(self, prompts: Sequence[str]) -> Tensor:
         if isinstance(prompts, str):

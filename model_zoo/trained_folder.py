@@ -143,10 +143,14 @@ def build_trained_folder(folder: str | Path, verify: bool = True) -> EmbeddingMo
     else:
         raise WeightsUnavailableError(f"'{folder}' has no {VISUAL_FILE} and its base had random weights; it cannot be rebuilt")
     if "mlp_head" in card.files:
+        if card.mlp_hidden is None:
+            raise ValueError(f"the card of '{folder}' lists an MLP head but not its width (mlp_hidden); was it edited by hand?")
         return attach_mlp_head(
             visual, image_size, embedding_dim(card.architecture, card.reduced), card.mlp_hidden, folder / card.files["mlp_head"]
         )
     if "lora" in card.files:
+        if card.lora_backbone is None:
+            raise ValueError(f"the card of '{folder}' lists a LoRA adapter but not where it sits (lora_backbone); was it edited by hand?")
         return attach_lora(visual, image_size, card.lora_backbone, card.reduced, folder / card.files["lora"])
     return EmbeddingModel(OpenClipImageEncoder(visual), ImagePreprocess(spec.preprocessing.at_input_size(image_size)))
 

@@ -113,6 +113,8 @@ def open_clip_visual_to_dino_layout(state_dict: dict[str, Tensor]) -> dict[str, 
 class ProjectedViT(nn.Module):
     """A CLIP ViT in DINO layout: final class token times CLIP's projection, as `visual(x)` in open_clip."""
 
+    model: nn.Module  # the ViT, or the same ViT with LoRA adapters (peft or merged)
+
     def __init__(self, vit: VisionTransformer, embed_dim: int):
         super().__init__()
         self.model = vit
