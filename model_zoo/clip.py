@@ -72,6 +72,7 @@ class OpenClipImageEncoder(nn.Module):
         self.visual = visual
 
     def forward(self, x: Tensor) -> Tensor:
+        """Projected image embedding of normalised pixels."""
         return self.visual(x)
 
 

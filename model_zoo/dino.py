@@ -41,6 +41,7 @@ class LastBlockClassToken(nn.Module):
         self.vit = vit
 
     def forward(self, x):
+        """The class token of the last block, before the final LayerNorm."""
         return class_token_before_final_norm(self.vit, x)
 
 

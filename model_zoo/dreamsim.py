@@ -48,10 +48,12 @@ class BackboneSpec:
 
     @property
     def key(self) -> str:
+        """DreamSim's name of the backbone (`dino_vitb16`, ...), as in its file names."""
         return f"{self.kind}_vitb{self.patch_size}"
 
     @property
     def feature_dim(self) -> int:
+        """Width of this backbone's feature in the concatenation."""
         return 768 if self.kind == "dino" else 512
 
 
@@ -82,12 +84,14 @@ class DreamSimExtractor(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The backbone's feature of pixels in [0, 1] (normalised here)."""
         x = (x - self.mean) / self.std
         if self.proj is None:
             return class_token_before_final_norm(self.model, x)
         return self.model(x) @ self.proj
 
     def load_backbone(self, path: Path) -> None:
+        """Load a DreamSim backbone file (DINO layout; CLIP ones carry `proj`)."""
         state_dict = load_checkpoint(path)
         if isinstance(state_dict.get("state_dict"), dict):
             state_dict = state_dict["state_dict"]
@@ -111,6 +115,7 @@ class DreamSimEncoder(nn.Module):
         return [extractor for extractor in self.extractor_list if isinstance(extractor, DreamSimExtractor)]
 
     def forward(self, x: Tensor) -> Tensor:
+        """Concatenated backbone features, centred and unit-normalised."""
         features = torch.cat([extractor(x) for extractor in self.extractor_list], dim=-1)
         features = features - features.mean(dim=-1, keepdim=True)
         return features / features.norm(dim=-1, keepdim=True)

@@ -51,6 +51,7 @@ class ResidualMLP(nn.Module):
         self.fc2 = nn.Linear(hidden, in_features)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x + fc2(relu(fc1(x)))."""
         return x + self.fc2(F.relu(self.fc1(x)))
 
 
@@ -63,6 +64,7 @@ class HeadedEncoder(nn.Module):
         self.head = head
 
     def forward(self, x: Tensor) -> Tensor:
+        """The head applied to the encoder's embedding."""
         return self.head(self.encoder(x))
 
 

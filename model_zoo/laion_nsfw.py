@@ -52,12 +52,14 @@ class LaionNSFWHead(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def logit(self, unit_embedding: Tensor) -> Tensor:
+        """The NSFW logit (B,) of unit-norm CLIP embeddings."""
         x = (unit_embedding - self.mean) / (self.variance.sqrt() + 1e-10)
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x)[:, 0]
 
     def forward(self, unit_embedding: Tensor) -> Tensor:
+        """P(NSFW) (B,) of unit-norm CLIP embeddings."""
         return torch.sigmoid(self.logit(unit_embedding))
 
 
@@ -85,9 +87,11 @@ class LaionNSFWDetector(EmbeddingModel):
         self.head = head
 
     def nsfw_probability(self, x: Tensor) -> Tensor:
+        """P(NSFW) (B,) of images in [0, 1]: the detector the paper attacks."""
         return self.head(F.normalize(self.embed(x).float(), dim=-1))
 
     def is_unsafe(self, x: Tensor) -> Tensor:
+        """Whether P(NSFW) exceeds the detector's threshold (0.5)."""
         return self.nsfw_probability(x) > NSFW_THRESHOLD
 
 

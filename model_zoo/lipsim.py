@@ -45,12 +45,14 @@ class SLLConv(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def rescaling(self) -> Tensor:
+        """Per-unit scale t that makes the layer 1-Lipschitz (SLL's SDP condition)."""
         gram = F.conv2d(self.kernel, self.kernel, padding=self.kernel.shape[-1] - 1).abs()
         # Upstream scales both sides by the same unit's q, which cancels; kept so its checkpoints mean the same.
         scale = torch.exp(self.q).view(-1, 1, 1, 1)
         return _safe_reciprocal((gram * scale / scale).sum(dim=(1, 2, 3)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x - 2 K^T (t * relu(K x + b))."""
         padding = self.kernel.shape[-1] // 2
         hidden = F.relu(F.conv2d(x, self.kernel, padding=padding) + self.bias)
         hidden = hidden * self.rescaling().view(1, -1, 1, 1)
@@ -70,11 +72,13 @@ class SLLLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def rescaling(self) -> Tensor:
+        """Per-unit scale t that makes the layer 1-Lipschitz (SLL's SDP condition)."""
         q = torch.exp(self.q)
         weighted_gram = (torch.exp(-self.q)[:, None] * (self.weight @ self.weight.T) * q[None, :]).abs()
         return _safe_reciprocal(weighted_gram.sum(dim=1))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x - 2 W^T (t * relu(W x + b))."""
         hidden = F.relu(F.linear(x, self.weight) + self.bias) * self.rescaling()
         return x - 2 * F.linear(hidden, self.weight.T)
 
@@ -87,6 +91,7 @@ class ZeroPadChannels(nn.Module):
         self.channels = channels
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` with zero channels appended up to `channels`."""
         return F.pad(x, (0, 0, 0, 0, 0, self.channels - x.shape[1]))
 
 
@@ -120,6 +125,7 @@ class LipSimNetwork(nn.Module):
         self.embed_dim = config.embed_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """The first `embed_dim` output features: LipSim's embedding."""
         return self.base(x)[:, : self.embed_dim]
 
 

@@ -25,6 +25,7 @@ class LoraHost(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor) -> Tensor:
+        """The held encoder's output."""
         return self.model(x)
 
 

@@ -58,6 +58,7 @@ class LPIPSMetric(PairwiseModel):
         self.preprocess = ImagePreprocess(LPIPS_PREPROCESSING.at_input_size(image_size))
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - LPIPS distance (B,) of image pairs in [0, 1]."""
         distance = self.lpips(self.preprocess(x), self.preprocess(y), normalize=False)
         return 1.0 - distance.flatten(1).sum(dim=1)
 

@@ -15,6 +15,7 @@ class PixelL2(PairwiseModel):
     sim_range = (0.0, 1.0)  # images in [0, 1]: the mean squared difference lies in [0, 1]
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - mean squared pixel difference (B,)."""
         if x.shape != y.shape:
             raise ValueError(f"pixel-l2 needs images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         return 1.0 - (x - y).pow(2).flatten(1).mean(dim=1)

@@ -1,4 +1,10 @@
-"""The model registry: one decorated factory per metric, `create_model` and `list_models`.
+"""The model registry: one decorated factory per architecture, `create_model` and `list_models`.
+
+`register_model(name, card)` registers one factory under one name; `register_architecture(cards)`
+registers one architecture's factory under the name of each of its weight sets (a family's table of
+weights, as timm's pretrained tags), and `list_pretrained()` pairs them. Either way the registry,
+not the family, refuses `reduced=True` with `pretrained=True` and attaches the card, so a factory
+called directly gives the same model as `create_model` (less eval mode, device and frozen weights).
 
 Third parties add metrics without touching this package, through the `perceptbench.models`
 entry-point group or a `package.module:factory` name.

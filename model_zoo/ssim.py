@@ -52,6 +52,7 @@ class SSIM(PairwiseModel):
     sim_range = (-1.0, 1.0)
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """Mean SSIM (B,) of image pairs in [0, 1]."""
         return ssim(x, y)
 
 

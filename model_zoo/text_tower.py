@@ -64,6 +64,7 @@ def register_text_tower(model_name: str, source: OpenClipSpec) -> None:
 
 
 def has_text_tower(model_name: str) -> bool:
+    """Whether `model_name` has a CLIP text tower (text inversion, zero-shot)."""
     return model_name in TEXT_TOWER_SOURCES
 
 
@@ -105,6 +106,7 @@ class ClipTextTower(nn.Module):
         return next(self.text.parameters()).device
 
     def tokenize(self, prompts: Sequence[str]) -> Tensor:
+        """Token ids (N, context) of a list of prompts, on the tower's device."""
         if isinstance(prompts, str):
             raise TypeError(f"encode_text takes a list of prompts, got the string {prompts!r}; wrap it in a list")
         return self.tokenizer(list(prompts)).to(self.device)
@@ -117,6 +119,7 @@ class ClipTextTower(nn.Module):
         return F.normalize(torch.cat(chunks).float(), dim=-1)
 
     def forward(self, prompts: Sequence[str]) -> Tensor:
+        """`encode_text(prompts)`."""
         return self.encode_text(prompts)
 
 

@@ -60,19 +60,23 @@ class FinetuneCard:
     schema_version: int = CARD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The card as JSON-ready data (the folder's card file)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneCard:
+        """A card read back from its file; unknown keys are ignored."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def is_trained_folder(path: str | Path) -> bool:
+    """Whether `path` is a `bench finetune` output folder (it holds the card file)."""
     return (Path(path) / CARD_FILE).is_file()
 
 
 def read_card(folder: str | Path) -> FinetuneCard:
+    """The card of a `bench finetune` folder; refuses a schema newer than this code reads."""
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{folder}' is not a `bench finetune` output folder (no {CARD_FILE})")
@@ -96,6 +100,7 @@ def verify_folder(folder: Path, card: FinetuneCard) -> None:
 
 
 def model_card(folder: Path, card: FinetuneCard) -> ModelCard:
+    """The registry's ModelCard of a trained folder, from its architecture's card and its own."""
     from .preprocess import NIGHTS_FINETUNED_CLIP
     from .registry import get_model_card
 

@@ -121,4 +121,5 @@ class ProjectedViT(nn.Module):
         self.proj = nn.Parameter(torch.randn(vit.embed_dim, embed_dim) * vit.embed_dim**-0.5)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The ViT's class token times CLIP's projection."""
         return self.model(x) @ self.proj

@@ -46,6 +46,7 @@ class ZeroShotClassifier(nn.Module):
         self.logit_scale = logit_scale
 
     def forward(self, x: Tensor) -> Tensor:
+        """Class logits (B, C): logit_scale times the cosine to each class vector."""
         image = F.normalize(self.model.embed(x).float(), dim=-1)
         if image.shape[-1] != self.class_weights.shape[-1]:
             raise ValueError(
