@@ -6,7 +6,8 @@ inside itself, so attacks always act on pixels. Similarity is higher for more si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -15,6 +16,17 @@ from torch import Tensor, nn
 
 from .card import ModelCard
 from .preprocess import DEFAULT_PREPROCESSING, ImagePreprocess, Preprocessing
+
+
+class _class_or_instance_method:
+    """A method that receives the instance when called on one, else the class (`classmethod` always gets the class)."""
+
+    def __init__(self, function: Callable[[Any], dict[str, Any]]):
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Callable[[], dict[str, Any]]:
+        return functools.partial(self.function, owner if instance is None else instance)
 
 
 class PerceptualModel(nn.Module):
@@ -49,15 +61,19 @@ class PerceptualModel(nn.Module):
         preprocess = getattr(self, "preprocess", None)
         return preprocess.config if isinstance(preprocess, ImagePreprocess) else DEFAULT_PREPROCESSING
 
-    @classmethod
-    def metric_properties(cls) -> dict[str, Any]:
-        """The class's behaviour flags as plain data, for result files and the leaderboard."""
+    @_class_or_instance_method
+    def metric_properties(owner: Any) -> dict[str, Any]:
+        """The behaviour flags as plain data, for result files and the leaderboard.
+
+        Called on a class, the class's; on a model, the model's (a wrapper such as
+        `ExpectationOverTransformation` takes over the flags of the metric it wraps).
+        """
         return {
-            "has_embedding": cls.has_embedding,
-            "higher_is_better": cls.higher_is_better,
-            "is_differentiable": cls.is_differentiable,
-            "sim_range": list(cls.sim_range),
-            "is_randomised": cls.is_randomised,
+            "has_embedding": owner.has_embedding,
+            "higher_is_better": owner.higher_is_better,
+            "is_differentiable": owner.is_differentiable,
+            "sim_range": list(owner.sim_range),
+            "is_randomised": owner.is_randomised,
         }
 
     def embed(self, x: Tensor) -> Tensor:

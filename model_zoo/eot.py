@@ -31,8 +31,8 @@ class ExpectationOverTransformation(PairwiseModel):
         self.n_samples = n_samples
         self.card = model.card
         self.weights_kind = model.weights_kind
-        # The expectation keeps what the wrapped metric's `sim` is (its range, direction, gradients);
-        # read these on the instance: `metric_properties()` of the class describes the wrapper type.
+        # The expectation keeps what the wrapped metric's `sim` is (its range, direction, gradients):
+        # the instance says so, and `metric_properties()` called on it reads the instance.
         self.higher_is_better = model.higher_is_better
         self.is_differentiable = model.is_differentiable
         self.sim_range = model.sim_range

@@ -63,7 +63,11 @@ def _bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) ->
     """The arguments of a call with the factory's defaults filled in (so `pretrained` is always known)."""
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
-    return dict(bound.arguments)
+    arguments = dict(bound.arguments)
+    for parameter in signature.parameters.values():  # a factory's **options: `reduced` may arrive there
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(parameter.name, {}))
+    return arguments
 
 
 def _refuse_reduced_pretrained(name: str, arguments: dict[str, Any]) -> None:

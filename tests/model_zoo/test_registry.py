@@ -244,3 +244,26 @@ def test_cards_read_from_old_result_files_ignore_behaviour_fields():
     old = get_model_card("lpips-alex").to_dict() | {"has_embedding": True, "sim_range": [-1.0, 1.0]}
     assert ModelCard.from_dict(old) == get_model_card("lpips-alex")
     assert "has_embedding" not in get_model_card("lpips-alex").to_dict()
+
+
+def test_metric_properties_read_the_class_or_the_model():
+    """A wrapper takes its metric's flags: EOT over LPIPS is still bounded by 1 only above."""
+    from model_zoo.eot import ExpectationOverTransformation
+    from model_zoo.lpips_models import LPIPSMetric
+
+    assert LPIPSMetric.metric_properties()["sim_range"] == [None, 1.0]
+    wrapped = ExpectationOverTransformation(create_model("lpips-alex", pretrained=False), n_samples=2)
+    assert wrapped.metric_properties()["sim_range"] == [None, 1.0] and wrapped.sim_range == (None, 1.0)
+    assert ExpectationOverTransformation.metric_properties()["sim_range"] == [-1.0, 1.0]
+
+
+def test_the_reduced_guard_sees_options_passed_through_keyword_arguments():
+    from model_zoo.pixel import PixelL2
+
+    @register_model("test-options-factory")
+    def factory(pretrained: bool = True, **options):
+        return PixelL2()
+
+    with pytest.raises(ValueError, match="reduced=True"):
+        create_model("test-options-factory", reduced=True)
+    assert create_model("test-options-factory", pretrained=False, reduced=True).card.name == "test-options-factory"
