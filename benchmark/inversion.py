@@ -22,7 +22,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from attacks.inversion import InversionConfig, invert, noisy_grey_start
-from model_zoo import create_model, get_model_card
+from model_zoo import create_model
+from model_zoo.registry import model_class
 from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
 from .atomic import atomic_write_text
@@ -62,7 +63,8 @@ class InversionRun:
                 f"need --batch-size >= 1, --n-iter >= 0, --image-size >= 8; got {self.batch_size}, {self.config.n_iter}, {self.config.image_size}"
             )
         for model in self.models:  # clear errors before any model is built
-            if not get_model_card(model).has_embedding:
+            declared = model_class(model)  # the class its factory returns, when it says; otherwise checked once built
+            if declared is not None and not declared.has_embedding:
                 raise ValueError(
                     f"model '{model}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)"
                 )

@@ -2,7 +2,15 @@
 
 from .base import EmbeddingModel, PairwiseModel, PerceptualModel
 from .card import ModelCard, WeightsSource
-from .registry import UnknownModelError, create_model, get_model_card, list_models, register_model
+from .registry import (
+    UnknownModelError,
+    create_model,
+    get_model_card,
+    list_models,
+    list_pretrained,
+    register_architecture,
+    register_model,
+)
 from .weights import WeightsUnavailableError
 
 __all__ = [
@@ -16,5 +24,7 @@ __all__ = [
     "create_model",
     "get_model_card",
     "list_models",
+    "list_pretrained",
+    "register_architecture",
     "register_model",
 ]

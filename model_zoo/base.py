@@ -6,7 +6,8 @@ inside itself, so attacks always act on pixels. Similarity is higher for more si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -15,6 +16,17 @@ from torch import Tensor, nn
 
 from .card import ModelCard
 from .preprocess import DEFAULT_PREPROCESSING, ImagePreprocess, Preprocessing
+
+
+class _class_or_instance_method:
+    """A method that receives the instance when called on one, else the class (`classmethod` always gets the class)."""
+
+    def __init__(self, function: Callable[[Any], dict[str, Any]]):
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Callable[[], dict[str, Any]]:
+        return functools.partial(self.function, owner if instance is None else instance)
 
 
 class PerceptualModel(nn.Module):
@@ -49,22 +61,28 @@ class PerceptualModel(nn.Module):
         preprocess = getattr(self, "preprocess", None)
         return preprocess.config if isinstance(preprocess, ImagePreprocess) else DEFAULT_PREPROCESSING
 
-    @classmethod
-    def metric_properties(cls) -> dict[str, Any]:
-        """The class's behaviour flags as plain data, for result files and the leaderboard."""
+    @_class_or_instance_method
+    def metric_properties(owner: Any) -> dict[str, Any]:
+        """The behaviour flags as plain data, for result files and the leaderboard.
+
+        Called on a class, the class's; on a model, the model's (a wrapper such as
+        `ExpectationOverTransformation` takes over the flags of the metric it wraps).
+        """
         return {
-            "has_embedding": cls.has_embedding,
-            "higher_is_better": cls.higher_is_better,
-            "is_differentiable": cls.is_differentiable,
-            "sim_range": list(cls.sim_range),
-            "is_randomised": cls.is_randomised,
+            "has_embedding": owner.has_embedding,
+            "higher_is_better": owner.higher_is_better,
+            "is_differentiable": owner.is_differentiable,
+            "sim_range": list(owner.sim_range),
+            "is_randomised": owner.is_randomised,
         }
 
     def embed(self, x: Tensor) -> Tensor:
+        """The embedding (B, D) of images in [0, 1]; embedding metrics implement it, pairwise ones raise."""
         raise NotImplementedError(f"{type(self).__name__} is a pairwise metric and has no embedding")
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Similarity (B,) of x[i] and y[i] computed jointly; pairwise metrics implement it."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither `pairwise_sim` nor `embed`")
 
     def features(self, y: Tensor) -> Tensor:
         """What `compare` needs of a fixed image: a unit-norm embedding, or the image itself."""
@@ -88,6 +106,7 @@ class PerceptualModel(nn.Module):
         return torch.sqrt(torch.clamp(1.0 - self.sim(x, y), min=0.0))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """`sim(x, y)`, so a metric is called like any module."""
         return self.sim(x, y)
 
 
@@ -95,6 +114,7 @@ class EmbeddingModel(PerceptualModel):
     """An encoder with its own preprocessing; similarity is the cosine of the embeddings."""
 
     has_embedding = True
+    sim_range = (-1.0, 1.0)  # a cosine
 
     def __init__(self, encoder: nn.Module, preprocess: nn.Module):
         super().__init__()
@@ -102,6 +122,7 @@ class EmbeddingModel(PerceptualModel):
         self.encoder = encoder
 
     def embed(self, x: Tensor) -> Tensor:
+        """The encoder's output on preprocessed images (not normalised; `features` normalises)."""
         return self.encoder(self.preprocess(x))
 
 

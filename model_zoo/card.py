@@ -18,6 +18,7 @@ class WeightsSource:
     note: str = ""
 
     def describe(self) -> str:
+        """A one-line source: the hub id, the URL, the package, or the note."""
         if self.hub_id:
             return self.hub_id
         if self.url:
@@ -35,7 +36,10 @@ UNKNOWN_WEIGHTS = WeightsSource(note="unknown (the factory has no model card)")
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Everything a leaderboard row or a paper table needs to say about a metric."""
+    """Where a metric comes from, as a leaderboard row or a paper table says it: provenance, not behaviour.
+
+    What the metric does (`has_embedding`, `sim_range`, ...) lives on its class (`PerceptualModel`).
+    """
 
     name: str
     family: str
@@ -48,26 +52,23 @@ class ModelCard:
     paper: str = ""
     image_size: int | None = None
     preprocessing: dict[str, Any] = field(default_factory=dict)  # Preprocessing.to_dict(): resize, crop, interpolation, mean/std, source
-    has_embedding: bool = True
     parameters: int | None = None  # of the network that computes the metric (image tower, heads included)
-    sim_range: tuple[float | None, float | None] = (-1.0, 1.0)  # documented range of `sim`; None = unbounded
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def needs_weights(self) -> bool:
+        """Whether the metric has weights to load (False for analytic metrics such as SSIM)."""
         return self.weights is not NO_WEIGHTS and self.weights != NO_WEIGHTS
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["sim_range"] = list(self.sim_range)  # the JSON form, so cards round-trip through result files
-        return data
+        """The card as JSON-ready data (result files carry it)."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """A card read back from `to_dict`; unknown keys (such as `has_embedding`, `sim_range` of older files) are ignored."""
         data = dict(data)
         data["weights"] = WeightsSource(**data.get("weights", {}))
-        if "sim_range" in data:
-            data["sim_range"] = tuple(data["sim_range"])
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})

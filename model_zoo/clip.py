@@ -1,6 +1,7 @@
 """CLIP-family metrics through open_clip: the image tower only, with its preprocessing inside.
 
-Every factory here is a few lines over `build_open_clip`; the card says where the weights live.
+Four architectures (one decorated factory each over `build_open_clip`) and their weight sets as data
+in `CLIP_WEIGHTS`: CLIP, FARE and TeCoA weights of the same tower are three rows of one table.
 Weights come through `model_zoo.download` from the Hugging Face hub repositories that open_clip
 itself uses; a checkpoint may hold the whole CLIP model (`visual.*` keys) or the image tower only.
 """
@@ -17,14 +18,10 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import FARE_PAPER, LAION_PAPER, OPENAI_PAPER, ROBUST_CLIP_PAPER
 from .download import fetch_first_available, load_checkpoint, strip_prefix
 from .preprocess import OPEN_CLIP_CONVNEXT, OPEN_CLIP_VIT, ImagePreprocess, Preprocessing
-from .registry import register_model
-
-FARE_PAPER = "Croce, Schlarmann, Singh, Hein 2025, 'Adversarially Robust CLIP Models Can Induce Better (Robust) Perceptual Metrics'"
-ROBUST_CLIP_PAPER = "Schlarmann, Singh, Croce, Hein 2024, 'Robust CLIP: Unsupervised Adversarial Fine-Tuning of Vision Embeddings for Robust Large Vision-Language Models'"
-LAION_PAPER = "Cherti et al. 2023, 'Reproducible scaling laws for contrastive language-image learning' (LAION-2B)"
-OPENAI_PAPER = "Radford et al. 2021, 'Learning Transferable Visual Models From Natural Language Supervision'"
+from .registry import register_architecture
 
 # Hub repositories publish one of these (open_clip tries them in this order too).
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -42,9 +39,6 @@ _REDUCED_VISION_CFG: dict[str, dict[str, Any]] = {
 }
 REDUCED_EMBED_DIM = 32
 
-# Registered name -> architecture and weights, for code that rebuilds a tower by name (`bench finetune`).
-OPEN_CLIP_SPECS: dict[str, OpenClipSpec] = {}
-
 
 @dataclass(frozen=True)
 class OpenClipSpec:
@@ -56,14 +50,17 @@ class OpenClipSpec:
 
     @property
     def image_size(self) -> int:
+        """The side of the square the tower sees (after resize and crop)."""
         return self.preprocessing.input_size[0]
 
     @property
     def family_kind(self) -> str:
+        """convnext | vit: which reduced configuration stands in for the tower."""
         return "convnext" if "convnext" in self.architecture else "vit"
 
     @property
     def weights(self) -> WeightsSource:
+        """Where the downloader finds the checkpoint."""
         return WeightsSource(hub_id=self.hub_id, filename=OPEN_CLIP_WEIGHT_FILES[0])
 
 
@@ -75,6 +72,7 @@ class OpenClipImageEncoder(nn.Module):
         self.visual = visual
 
     def forward(self, x: Tensor) -> Tensor:
+        """Projected image embedding of normalised pixels."""
         return self.visual(x)
 
 
@@ -117,8 +115,6 @@ def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
 
 def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False, what: str = "") -> EmbeddingModel:
     """Build the image tower of `spec`, loading its weights through the downloader when `pretrained`."""
-    if reduced and pretrained:
-        raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
     visual, image_size = build_open_clip_visual(spec, reduced)
     if pretrained:
         path = fetch_first_available(spec.weights, OPEN_CLIP_WEIGHT_FILES, what=what or spec.architecture)
@@ -129,94 +125,125 @@ def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False,
     )
 
 
-def _clip_card(
-    name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, **extra
-) -> ModelCard:
-    if robust == "none":
-        paper = OPENAI_PAPER if "openai" in spec.hub_id else LAION_PAPER
-    else:
-        paper = FARE_PAPER if "laion2B" in spec.hub_id else ROBUST_CLIP_PAPER
-    return ModelCard(
-        name=name,
-        family="clip" if robust == "none" else "robust-clip",
-        backbone=backbone,
-        robust_training=robust,
-        robust_eps=eps,
-        weights=spec.weights,
-        license="MIT",
-        paper=paper,
-        image_size=spec.image_size,
-        preprocessing=spec.preprocessing.to_dict(),
-        parameters=parameters,
-        **extra,
-    )
+@dataclass(frozen=True)
+class ClipArchitecture:
+    """An open_clip image tower as the zoo names it: open_clip's architecture, the card's backbone, its size."""
+
+    open_clip_name: str  # open_clip.list_models() name
+    backbone: str  # as cards and tables print it
+    parameters: int  # image tower, measured on the random-weight build
+    preprocessing: Preprocessing = OPEN_CLIP_VIT
 
 
-def _register_clip(
-    name: str, spec: OpenClipSpec, backbone: str, parameters: int, robust: str = "none", eps: str | None = None, notes: str = ""
-):
-    card = _clip_card(name, spec, backbone, parameters, robust, eps, notes=notes)
-    OPEN_CLIP_SPECS[name] = spec
-
-    @register_model(name, card=card)
-    def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:
-        return build_open_clip(spec, pretrained, reduced, what=name)
-
-    factory.__name__ = name.replace("-", "_")
-    factory.__doc__ = f"{backbone}, {robust} training: {spec.hub_id}"
-    return factory
-
-
-# Image-tower parameter counts, measured on the random-weight builds of these architectures.
-_VIT_B32, _VIT_B16, _CONVNEXT, _VIT_L14 = 87_849_216, 86_192_640, 88_221_824, 303_966_208
-
-CLIP_VIT_B32 = OpenClipSpec("ViT-B-32", "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
-CLIP_VIT_B16 = OpenClipSpec("ViT-B-16", "hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K")
-# ConvNeXt-B was trained at 256 px; the paper evaluates it at 224 after open_clip's Resize(256).
-CLIP_CONVNEXT = OpenClipSpec("convnext_base_w", "hf-hub:laion/CLIP-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT)
-CLIP_VIT_L14 = OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:timm/vit_large_patch14_clip_224.openai")
-
-ROBUST_SPECS = {
-    ("f", "vit-b32"): OpenClipSpec("ViT-B-32", "hf-hub:chs20/FARE4-ViT-B-32-laion2B-s34B-b79K"),
-    ("t", "vit-b32"): OpenClipSpec("ViT-B-32", "hf-hub:chs20/TeCoA4-ViT-B-32-laion2B-s34B-b79K"),
-    ("f", "vit-b16"): OpenClipSpec("ViT-B-16", "hf-hub:chs20/FARE4-ViT-B-16-laion2B-s34B-b88K"),
-    ("t", "vit-b16"): OpenClipSpec("ViT-B-16", "hf-hub:chs20/TeCoA4-ViT-B-16-laion2B-s34B-b88K"),
-    ("f", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT),
-    ("t", "convnext"): OpenClipSpec("convnext_base_w", "hf-hub:chs20/TeCoA4-convnext_base_w-laion2B-s13B-b82K-augreg", OPEN_CLIP_CONVNEXT),
-    ("f", "vit-l14"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/fare4-clip"),
-    ("t", "vit-l14"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/tecoa4-clip"),
-    ("f", "vit-l14-eps2"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/fare2-clip"),
-    ("t", "vit-l14-eps2"): OpenClipSpec("ViT-L-14-quickgelu", "hf-hub:chs20/tecoa2-clip"),
+CLIP_ARCHITECTURES: dict[str, ClipArchitecture] = {
+    "vit-b32": ClipArchitecture("ViT-B-32", "ViT-B/32", 87_849_216),
+    "vit-b16": ClipArchitecture("ViT-B-16", "ViT-B/16", 86_192_640),
+    # ConvNeXt-B was trained at 256 px; the paper evaluates it at 224 after open_clip's Resize(256).
+    "convnext": ClipArchitecture("convnext_base_w", "ConvNeXt-B (convnext_base_w)", 88_221_824, OPEN_CLIP_CONVNEXT),
+    "vit-l14": ClipArchitecture("ViT-L-14-quickgelu", "ViT-L/14", 303_966_208),
 }
-_BACKBONES = {
-    "vit-b32": ("ViT-B/32", _VIT_B32),
-    "vit-b16": ("ViT-B/16", _VIT_B16),
-    "convnext": ("ConvNeXt-B (convnext_base_w)", _CONVNEXT),
-    "vit-l14": ("ViT-L/14", _VIT_L14),
-    "vit-l14-eps2": ("ViT-L/14", _VIT_L14),
+
+
+@dataclass(frozen=True)
+class ClipWeights:
+    """One published weight set of a CLIP architecture: the hub repository, its citation, its robust training."""
+
+    architecture: str  # key of CLIP_ARCHITECTURES
+    hub_id: str
+    paper: str
+    robust_training: str = "none"  # none | FARE | TeCoA
+    robust_eps: str | None = None
+    notes: str = ""
+    license: str = "MIT"
+
+    @property
+    def spec(self) -> OpenClipSpec:
+        """What loading needs: open_clip's architecture, the hub repository, the preprocessing."""
+        architecture = CLIP_ARCHITECTURES[self.architecture]
+        return OpenClipSpec(architecture.open_clip_name, self.hub_id, architecture.preprocessing)
+
+    def card(self, name: str) -> ModelCard:
+        """The model card of this weight set, registered as `name`."""
+        architecture = CLIP_ARCHITECTURES[self.architecture]
+        return ModelCard(
+            name=name,
+            family="clip" if self.robust_training == "none" else "robust-clip",
+            backbone=architecture.backbone,
+            robust_training=self.robust_training,
+            robust_eps=self.robust_eps,
+            weights=self.spec.weights,
+            license=self.license,
+            paper=self.paper,
+            image_size=self.spec.image_size,
+            preprocessing=architecture.preprocessing.to_dict(),
+            parameters=architecture.parameters,
+            notes=self.notes,
+        )
+
+
+_ROBUST_NOTE = "ImageNet adversarial fine-tuning of the image tower (Linf); the hub repository is the authors' open_clip checkpoint"
+
+# Every CLIP-family weight set: model name -> weights. Four architectures, three kinds of weights
+# (CLIP, FARE, TeCoA): FARE and TeCoA fine-tuned the image tower only (Linf, eps 4/255 unless said).
+CLIP_WEIGHTS: dict[str, ClipWeights] = {
+    "clip-vit-b32": ClipWeights("vit-b32", "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", LAION_PAPER),
+    "clip-vit-b16": ClipWeights("vit-b16", "hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K", LAION_PAPER),
+    "clip-convnext": ClipWeights("convnext", "hf-hub:laion/CLIP-convnext_base_w-laion2B-s13B-b82K-augreg", LAION_PAPER),
+    "clip-vit-l14": ClipWeights(
+        "vit-l14", "hf-hub:timm/vit_large_patch14_clip_224.openai", OPENAI_PAPER, notes="OpenAI CLIP weights, as open_clip's 'openai' tag"
+    ),
+    "r-clip-f-vit-b32": ClipWeights("vit-b32", "hf-hub:chs20/FARE4-ViT-B-32-laion2B-s34B-b79K", FARE_PAPER, "FARE", "4/255", _ROBUST_NOTE),
+    "r-clip-t-vit-b32": ClipWeights(
+        "vit-b32", "hf-hub:chs20/TeCoA4-ViT-B-32-laion2B-s34B-b79K", FARE_PAPER, "TeCoA", "4/255", _ROBUST_NOTE
+    ),
+    "r-clip-f-vit-b16": ClipWeights("vit-b16", "hf-hub:chs20/FARE4-ViT-B-16-laion2B-s34B-b88K", FARE_PAPER, "FARE", "4/255", _ROBUST_NOTE),
+    "r-clip-t-vit-b16": ClipWeights(
+        "vit-b16", "hf-hub:chs20/TeCoA4-ViT-B-16-laion2B-s34B-b88K", FARE_PAPER, "TeCoA", "4/255", _ROBUST_NOTE
+    ),
+    "r-clip-f-convnext": ClipWeights(
+        "convnext", "hf-hub:chs20/FARE4-convnext_base_w-laion2B-s13B-b82K-augreg", FARE_PAPER, "FARE", "4/255", _ROBUST_NOTE
+    ),
+    "r-clip-t-convnext": ClipWeights(
+        "convnext", "hf-hub:chs20/TeCoA4-convnext_base_w-laion2B-s13B-b82K-augreg", FARE_PAPER, "TeCoA", "4/255", _ROBUST_NOTE
+    ),
+    "r-clip-f-vit-l14": ClipWeights("vit-l14", "hf-hub:chs20/fare4-clip", ROBUST_CLIP_PAPER, "FARE", "4/255", _ROBUST_NOTE),
+    "r-clip-t-vit-l14": ClipWeights("vit-l14", "hf-hub:chs20/tecoa4-clip", ROBUST_CLIP_PAPER, "TeCoA", "4/255", _ROBUST_NOTE),
+    "r-clip-f-vit-l14-eps2": ClipWeights("vit-l14", "hf-hub:chs20/fare2-clip", ROBUST_CLIP_PAPER, "FARE", "2/255", _ROBUST_NOTE),
+    "r-clip-t-vit-l14-eps2": ClipWeights("vit-l14", "hf-hub:chs20/tecoa2-clip", ROBUST_CLIP_PAPER, "TeCoA", "2/255", _ROBUST_NOTE),
 }
-_METHODS = {"f": "FARE", "t": "TeCoA"}
+
+# Registered name -> architecture and weights, for code that rebuilds a tower by name (`bench finetune`).
+OPEN_CLIP_SPECS: dict[str, OpenClipSpec] = {name: weights.spec for name, weights in CLIP_WEIGHTS.items()}
+CLIP_VIT_B32 = OPEN_CLIP_SPECS["clip-vit-b32"]
+CLIP_VIT_B16 = OPEN_CLIP_SPECS["clip-vit-b16"]
+CLIP_CONVNEXT = OPEN_CLIP_SPECS["clip-convnext"]
+CLIP_VIT_L14 = OPEN_CLIP_SPECS["clip-vit-l14"]
 
 
-def backbone_parameters(short: str) -> int:
-    """Image-tower parameter count of a backbone by its short name ('convnext', 'vit-b16', ...)."""
-    return _BACKBONES[short][1]
+def clip_weight_sets(architecture: str) -> dict[str, ModelCard]:
+    """The cards of every CLIP weight set of `architecture` (a key of CLIP_ARCHITECTURES), by model name."""
+    return {name: weights.card(name) for name, weights in CLIP_WEIGHTS.items() if weights.architecture == architecture}
 
 
-clip_vit_b32 = _register_clip("clip-vit-b32", CLIP_VIT_B32, "ViT-B/32", _VIT_B32)
-clip_vit_b16 = _register_clip("clip-vit-b16", CLIP_VIT_B16, "ViT-B/16", _VIT_B16)
-clip_convnext = _register_clip("clip-convnext", CLIP_CONVNEXT, "ConvNeXt-B (convnext_base_w)", _CONVNEXT)
-clip_vit_l14 = _register_clip("clip-vit-l14", CLIP_VIT_L14, "ViT-L/14", _VIT_L14, notes="OpenAI CLIP weights, as open_clip's 'openai' tag")
+@register_architecture(clip_weight_sets("vit-b32"))
+def clip_vit_b32(pretrained: bool = True, reduced: bool = False, weights: str = "clip-vit-b32") -> EmbeddingModel:
+    """ViT-B/32 image tower with CLIP (LAION-2B), FARE or TeCoA weights."""
+    return build_open_clip(OPEN_CLIP_SPECS[weights], pretrained, reduced, what=weights)
 
-for (_method, _short), _spec in ROBUST_SPECS.items():
-    _backbone, _params = _BACKBONES[_short]
-    _eps = "2/255" if _short.endswith("eps2") else "4/255"
-    _register_clip(
-        f"r-clip-{_method}-{_short}",
-        _spec,
-        _backbone,
-        _params,
-        robust=_METHODS[_method],
-        eps=_eps,
-        notes="ImageNet adversarial fine-tuning of the image tower (Linf); the hub repository is the authors' open_clip checkpoint",
-    )
+
+@register_architecture(clip_weight_sets("vit-b16"))
+def clip_vit_b16(pretrained: bool = True, reduced: bool = False, weights: str = "clip-vit-b16") -> EmbeddingModel:
+    """ViT-B/16 image tower with CLIP (LAION-2B), FARE or TeCoA weights."""
+    return build_open_clip(OPEN_CLIP_SPECS[weights], pretrained, reduced, what=weights)
+
+
+@register_architecture(clip_weight_sets("convnext"))
+def clip_convnext(pretrained: bool = True, reduced: bool = False, weights: str = "clip-convnext") -> EmbeddingModel:
+    """ConvNeXt-B (convnext_base_w) image tower with CLIP (LAION-2B), FARE or TeCoA weights."""
+    return build_open_clip(OPEN_CLIP_SPECS[weights], pretrained, reduced, what=weights)
+
+
+@register_architecture(clip_weight_sets("vit-l14"))
+def clip_vit_l14(pretrained: bool = True, reduced: bool = False, weights: str = "clip-vit-l14") -> EmbeddingModel:
+    """ViT-L/14 image tower with OpenAI CLIP, FARE or TeCoA weights (eps 4/255 or 2/255)."""
+    return build_open_clip(OPEN_CLIP_SPECS[weights], pretrained, reduced, what=weights)

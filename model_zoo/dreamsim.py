@@ -20,14 +20,14 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import DREAMSIM_PAPER
 from .download import fetch_folder, fetch_weights, load_checkpoint
 from .lora import add_untrained_lora, find_adapter_folder, load_lora_adapter
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImagePreprocess, dreamsim_style
-from .registry import register_model
+from .registry import register_architecture
 from .vit_layout import class_token_before_final_norm, dino_layout_vit, load_dino_layout_state_dict
 from .weights import WeightsUnavailableError
 
-DREAMSIM_PAPER = "Fu, Tamir, Sundaram, Chai, Zhang, Dekel, Isola 2023, 'DreamSim: Learning New Dimensions of Human Visual Similarity using Synthetic Data'"
 RELEASES = "https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints"
 DINO_VITB16_WEIGHTS = WeightsSource(
     url="https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",
@@ -48,15 +48,20 @@ class BackboneSpec:
 
     @property
     def key(self) -> str:
+        """DreamSim's name of the backbone (`dino_vitb16`, ...), as in its file names."""
         return f"{self.kind}_vitb{self.patch_size}"
 
     @property
     def feature_dim(self) -> int:
+        """Width of this backbone's feature in the concatenation."""
         return 768 if self.kind == "dino" else 512
 
 
 class DreamSimExtractor(nn.Module):
     """One backbone with its own normalisation; `model` is the ViT the LoRA adapters attach to."""
+
+    mean: Tensor
+    std: Tensor
 
     def __init__(self, spec: BackboneSpec, reduced: bool):
         super().__init__()
@@ -79,12 +84,14 @@ class DreamSimExtractor(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The backbone's feature of pixels in [0, 1] (normalised here)."""
         x = (x - self.mean) / self.std
         if self.proj is None:
             return class_token_before_final_norm(self.model, x)
         return self.model(x) @ self.proj
 
     def load_backbone(self, path: Path) -> None:
+        """Load a DreamSim backbone file (DINO layout; CLIP ones carry `proj`)."""
         state_dict = load_checkpoint(path)
         if isinstance(state_dict.get("state_dict"), dict):
             state_dict = state_dict["state_dict"]
@@ -103,7 +110,12 @@ class DreamSimEncoder(nn.Module):
         super().__init__()
         self.extractor_list = nn.ModuleList(DreamSimExtractor(spec, reduced) for spec in specs)
 
+    def extractors(self) -> list[DreamSimExtractor]:
+        """The backbones, in the order their features are concatenated."""
+        return [extractor for extractor in self.extractor_list if isinstance(extractor, DreamSimExtractor)]
+
     def forward(self, x: Tensor) -> Tensor:
+        """Concatenated backbone features, centred and unit-normalised."""
         features = torch.cat([extractor(x) for extractor in self.extractor_list], dim=-1)
         features = features - features.mean(dim=-1, keepdim=True)
         return features / features.norm(dim=-1, keepdim=True)
@@ -111,27 +123,52 @@ class DreamSimEncoder(nn.Module):
 
 @dataclass(frozen=True)
 class DreamSimSpec:
+    """One DreamSim release: its type (the zip's name), backbones, and what its card says."""
+
     dreamsim_type: str
     backbones: tuple[BackboneSpec, ...]
+    backbone_name: str  # as cards and tables print it
+    parameters: int  # measured on the full-size random build
+    license: str = "MIT"
+    paper: str = DREAMSIM_PAPER
 
     @property
     def weights(self) -> WeightsSource:
+        """The release zip: backbones in the DINO layout and the LoRA folder."""
         filename = f"dreamsim_{self.dreamsim_type}_checkpoint.zip"
         return WeightsSource(url=f"{RELEASES}/{filename}", filename=filename, note="DreamSim v0.2.0 release; sha256 not published")
 
     @property
     def adapter_name(self) -> str:
+        """The LoRA folder inside the release zip."""
         return "ensemble_lora" if self.dreamsim_type == "ensemble" else f"{self.backbones[0].key}_single_lora"
+
+    def card(self, name: str) -> ModelCard:
+        """The model card of this release, registered as `name`."""
+        ensemble_note = "v0.2 release: the ensemble uses ViT-B/16 backbones (the paper's README says the same); "
+        return ModelCard(
+            name=name,
+            family="dreamsim",
+            backbone=self.backbone_name,
+            finetuning="NIGHTS-LoRA",
+            weights=self.weights,
+            license=self.license,
+            paper=self.paper,
+            image_size=IMAGE_SIZE,
+            preprocessing=DREAMSIM_PREPROCESSING.to_dict(),
+            parameters=self.parameters,
+            notes=(ensemble_note if self.dreamsim_type == "ensemble" else "")
+            + "sim = cosine of centred, normalised embeddings = 1 - DreamSim distance",
+        )
 
 
 def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: str, checkpoint_folder: Path | None = None) -> EmbeddingModel:
     """DreamSim with its LoRA merged; `checkpoint_folder` (an extracted release zip) overrides the download."""
-    if reduced and pretrained:
-        raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
     encoder = DreamSimEncoder(spec.backbones, reduced)
+    merged: nn.Module
     if pretrained or checkpoint_folder is not None:
         folder = checkpoint_folder or fetch_folder(spec.weights, what=what)
-        for extractor in encoder.extractor_list:
+        for extractor in encoder.extractors():
             if extractor.spec.kind == "dino":
                 # The release zip holds the DINO backbone as DreamSim's loader names it; the official
                 # DINO release is the same file under another name, used when the zip lacks it.
@@ -140,11 +177,11 @@ def build_dreamsim(spec: DreamSimSpec, pretrained: bool, reduced: bool, what: st
             else:
                 path = _find(folder, f"{extractor.spec.key}_pretrain.pth.tar")
             extractor.load_backbone(path)
-        encoder = load_lora_adapter(encoder, find_adapter_folder(folder, spec.adapter_name))
+        merged = load_lora_adapter(encoder, find_adapter_folder(folder, spec.adapter_name))
     else:
-        encoder = add_untrained_lora(encoder, ["qkv"])
+        merged = add_untrained_lora(encoder, ["qkv"])
     size = 64 if reduced else IMAGE_SIZE
-    return EmbeddingModel(encoder, ImagePreprocess(DREAMSIM_PREPROCESSING.at_input_size(size)))
+    return EmbeddingModel(merged, ImagePreprocess(DREAMSIM_PREPROCESSING.at_input_size(size)))
 
 
 def _find(folder: Path, filename: str) -> Path:
@@ -156,53 +193,23 @@ def _find(folder: Path, filename: str) -> Path:
     return matches[0]
 
 
-_SPECS = {
-    "dreamsim-ensemble": DreamSimSpec("ensemble", (BackboneSpec("dino", 16), BackboneSpec("clip", 16), BackboneSpec("open_clip", 16))),
-    "dreamsim-dino-vit-b16": DreamSimSpec("dino_vitb16", (BackboneSpec("dino", 16),)),
-    "dreamsim-clip-vit-b32": DreamSimSpec("clip_vitb32", (BackboneSpec("clip", 32),)),
-    "dreamsim-openclip-vit-b32": DreamSimSpec("open_clip_vitb32", (BackboneSpec("open_clip", 32),)),
-}
-# Parameter counts measured on the full-size random builds.
-_PARAMETERS = {
-    "dreamsim-ensemble": 258_183_936,
-    "dreamsim-dino-vit-b16": 85_798_656,
-    "dreamsim-clip-vit-b32": 87_849_216,
-    "dreamsim-openclip-vit-b32": 87_849_216,
-}
-_BACKBONE_NAMES = {
-    "dreamsim-ensemble": "ensemble: DINO ViT-B/16 + CLIP ViT-B/16 + OpenCLIP ViT-B/16",
-    "dreamsim-dino-vit-b16": "DINO ViT-B/16",
-    "dreamsim-clip-vit-b32": "CLIP ViT-B/32 (OpenAI)",
-    "dreamsim-openclip-vit-b32": "OpenCLIP ViT-B/32 (LAION-400M)",
+# Every DreamSim release: model name -> backbones and weights (the v0.2.0 checkpoints).
+DREAMSIM_WEIGHTS: dict[str, DreamSimSpec] = {
+    "dreamsim-ensemble": DreamSimSpec(
+        "ensemble",
+        (BackboneSpec("dino", 16), BackboneSpec("clip", 16), BackboneSpec("open_clip", 16)),
+        "ensemble: DINO ViT-B/16 + CLIP ViT-B/16 + OpenCLIP ViT-B/16",
+        258_183_936,
+    ),
+    "dreamsim-dino-vit-b16": DreamSimSpec("dino_vitb16", (BackboneSpec("dino", 16),), "DINO ViT-B/16", 85_798_656),
+    "dreamsim-clip-vit-b32": DreamSimSpec("clip_vitb32", (BackboneSpec("clip", 32),), "CLIP ViT-B/32 (OpenAI)", 87_849_216),
+    "dreamsim-openclip-vit-b32": DreamSimSpec(
+        "open_clip_vitb32", (BackboneSpec("open_clip", 32),), "OpenCLIP ViT-B/32 (LAION-400M)", 87_849_216
+    ),
 }
 
 
-def _register(name: str, spec: DreamSimSpec) -> None:
-    card = ModelCard(
-        name=name,
-        family="dreamsim",
-        backbone=_BACKBONE_NAMES[name],
-        finetuning="NIGHTS-LoRA",
-        weights=spec.weights,
-        license="MIT",
-        paper=DREAMSIM_PAPER,
-        image_size=IMAGE_SIZE,
-        preprocessing=DREAMSIM_PREPROCESSING.to_dict(),
-        parameters=_PARAMETERS[name],
-        notes=(
-            "v0.2 release: the ensemble uses ViT-B/16 backbones (the paper's README says the same); "
-            if spec.dreamsim_type == "ensemble"
-            else ""
-        )
-        + "sim = cosine of centred, normalised embeddings = 1 - DreamSim distance",
-    )
-
-    @register_model(name, card=card)
-    def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:
-        return build_dreamsim(spec, pretrained, reduced, what=name)
-
-    factory.__name__ = name.replace("-", "_")
-
-
-for _name, _spec in _SPECS.items():
-    _register(_name, _spec)
+@register_architecture({name: spec.card(name) for name, spec in DREAMSIM_WEIGHTS.items()})
+def dreamsim(pretrained: bool = True, reduced: bool = False, weights: str = "dreamsim-ensemble") -> EmbeddingModel:
+    """DreamSim: the ensemble or a single-backbone release (the release decides the backbones)."""
+    return build_dreamsim(DREAMSIM_WEIGHTS[weights], pretrained, reduced, what=weights)

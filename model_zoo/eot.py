@@ -31,13 +31,21 @@ class ExpectationOverTransformation(PairwiseModel):
         self.n_samples = n_samples
         self.card = model.card
         self.weights_kind = model.weights_kind
+        # The expectation keeps what the wrapped metric's `sim` is (its range, direction, gradients):
+        # the instance says so, and `metric_properties()` called on it reads the instance.
+        self.higher_is_better = model.higher_is_better
+        self.is_differentiable = model.is_differentiable
+        self.sim_range = model.sim_range
 
     @property
     def input_preprocessing(self) -> Preprocessing:
+        """The wrapped metric's input resize/crop."""
         return self.inner.input_preprocessing
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """The mean of `n_samples` draws of the wrapped metric's similarity."""
         return torch.stack([self.inner.sim(x, y) for _ in range(self.n_samples)]).mean(dim=0)
 
     def compare(self, x: Tensor, candidates: Sequence[Tensor]) -> Tensor:
+        """Pairwise comparison with every candidate (no cached features: each draw must see both images)."""
         return torch.stack([self.pairwise_sim(x, c) for c in candidates], dim=1)

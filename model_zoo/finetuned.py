@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -19,20 +20,21 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import FARE_PAPER
 from .clip import (
-    FARE_PAPER,
+    CLIP_ARCHITECTURES,
+    CLIP_WEIGHTS,
+    OPEN_CLIP_SPECS,
     OPEN_CLIP_WEIGHT_FILES,
     REDUCED_EMBED_DIM,
-    ROBUST_SPECS,
     OpenClipImageEncoder,
     OpenClipSpec,
-    backbone_parameters,
     build_open_clip_visual,
 )
 from .download import fetch_first_available, fetch_folder, fetch_weights, load_checkpoint, strip_prefix
 from .lora import LoraHost, add_untrained_lora, find_adapter_folder, load_lora_adapter
 from .preprocess import NIGHTS_FINETUNED_CLIP, ImagePreprocess
-from .registry import register_model
+from .registry import register_architecture
 from .vit_layout import ProjectedViT, dino_layout_vit, load_dino_layout_state_dict, open_clip_visual_to_dino_layout
 
 MLP_HIDDEN = 512
@@ -49,6 +51,7 @@ class ResidualMLP(nn.Module):
         self.fc2 = nn.Linear(hidden, in_features)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x + fc2(relu(fc1(x)))."""
         return x + self.fc2(F.relu(self.fc1(x)))
 
 
@@ -61,6 +64,7 @@ class HeadedEncoder(nn.Module):
         self.head = head
 
     def forward(self, x: Tensor) -> Tensor:
+        """The head applied to the encoder's embedding."""
         return self.head(self.encoder(x))
 
 
@@ -80,19 +84,60 @@ def load_mlp_head(head: ResidualMLP, path: Path) -> None:
 
 @dataclass(frozen=True)
 class FinetunedSpec:
-    method: str  # "f" | "t"
-    backbone: str  # "convnext" | "vit-b16"
+    """One released NIGHTS fine-tune: the robust CLIP it starts from, its head, and the paper's file."""
+
+    backbone_weights: str  # the CLIP_WEIGHTS name of the backbone, e.g. "r-clip-f-convnext"
     head: str  # "mlp" | "lora"
-    share_token: str
+    share_token: str  # of the University of Tübingen cloud share
     filename: str
+    license: str = "MIT"
+    paper: str = FARE_PAPER
+
+    @property
+    def backbone(self) -> str:
+        """The backbone architecture: "convnext" | "vit-b16" (a key of CLIP_ARCHITECTURES)."""
+        return CLIP_WEIGHTS[self.backbone_weights].architecture
 
     @property
     def backbone_spec(self) -> OpenClipSpec:
-        return ROBUST_SPECS[(self.method, self.backbone)]
+        """The open_clip tower and hub weights the head sits on."""
+        return OPEN_CLIP_SPECS[self.backbone_weights]
 
     @property
     def weights(self) -> WeightsSource:
+        """Where the head (or adapter folder) is downloaded from."""
         return WeightsSource(url=TUEBINGEN_SHARE.format(token=self.share_token), filename=self.filename, note=NO_SHA256_NOTE)
+
+    @property
+    def parameters(self) -> int:
+        """Backbone parameters plus the MLP head's (LoRA is merged into the backbone)."""
+        dim = visual_output_dim(self.backbone)
+        head = 2 * dim * MLP_HIDDEN + MLP_HIDDEN + dim if self.head == "mlp" else 0
+        return CLIP_ARCHITECTURES[self.backbone].parameters + head
+
+    def card(self, name: str) -> ModelCard:
+        """The model card of this fine-tune, registered as `name`."""
+        backbone = CLIP_WEIGHTS[self.backbone_weights]
+        head_note = (
+            "MLP head x + fc2(relu(fc1(x))) on the image embedding"
+            if self.head == "mlp"
+            else "LoRA r=16, alpha=0.5 merged into the backbone; adapter keys assumed relative to the image tower ('model.' host), as in the paper's utils_lora.py"
+        )
+        return ModelCard(
+            name=name,
+            family="robust-clip-nights",
+            backbone=CLIP_ARCHITECTURES[self.backbone].backbone,
+            robust_training=backbone.robust_training,
+            robust_eps=backbone.robust_eps,
+            finetuning="NIGHTS-MLP" if self.head == "mlp" else "NIGHTS-LoRA",
+            weights=self.weights,
+            license=self.license,
+            paper=self.paper,
+            image_size=224,
+            preprocessing=NIGHTS_FINETUNED_CLIP.to_dict(),
+            parameters=self.parameters,
+            notes=f"backbone weights: {self.backbone_spec.hub_id}; head: {self.weights.url} ({NO_SHA256_NOTE}); {head_note}",
+        )
 
 
 def clip_preprocess(image_size: int) -> ImagePreprocess:
@@ -108,8 +153,7 @@ def _load_backbone(visual: nn.Module, spec: FinetunedSpec, what: str) -> None:
 
 
 def build_mlp_model(spec: FinetunedSpec, pretrained: bool, reduced: bool, what: str) -> EmbeddingModel:
-    if reduced and pretrained:
-        raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
+    """The robust backbone with the paper's residual MLP head (random weights unless `pretrained`)."""
     visual, image_size = build_open_clip_visual(spec.backbone_spec, reduced)
     if pretrained:
         _load_backbone(visual, spec, what)
@@ -127,13 +171,12 @@ def attach_mlp_head(visual: nn.Module, image_size: int, embed_dim: int, hidden: 
 
 
 def visual_output_dim(backbone: str) -> int:
+    """Width of the image embedding of a full-size backbone ("convnext" | "vit-b16"): what the MLP head takes."""
     return 640 if backbone == "convnext" else 512
 
 
 def build_lora_model(spec: FinetunedSpec, pretrained: bool, reduced: bool, what: str, adapter_folder: Path | None = None) -> EmbeddingModel:
     """The backbone with the LoRA adapter merged; `adapter_folder` overrides the download (tests, local files)."""
-    if reduced and pretrained:
-        raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
     visual, image_size = build_open_clip_visual(spec.backbone_spec, reduced)
     if pretrained:
         _load_backbone(visual, spec, what)
@@ -147,12 +190,12 @@ def attach_lora(visual: nn.Module, image_size: int, backbone: str, reduced: bool
     target, projected = _lora_target(visual, backbone, reduced)
     host = LoraHost(target)
     if adapter_folder is not None:
-        host = load_lora_adapter(host, adapter_folder)
+        merged = load_lora_adapter(host, adapter_folder)
     else:
-        host = add_untrained_lora(host, lora_target_modules(host, backbone))
+        merged = add_untrained_lora(host, lora_target_modules(host, backbone))
     if projected is None:
-        return EmbeddingModel(host, clip_preprocess(image_size))
-    projected.model = host.model
+        return EmbeddingModel(merged, clip_preprocess(image_size))
+    projected.model = cast(LoraHost, merged).model  # peft's merge_and_unload returns the host it wrapped
     return EmbeddingModel(projected, clip_preprocess(image_size))
 
 
@@ -168,7 +211,14 @@ def trainable_lora(
 
     target, projected = _lora_target(visual, backbone, reduced)
     host = LoraHost(target)
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, bias="none", target_modules=lora_target_modules(host, backbone))
+    # peft annotates lora_alpha as int but takes any scale; the paper's adapters use 0.5.
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,  # type: ignore[arg-type]
+        lora_dropout=dropout,
+        bias="none",
+        target_modules=lora_target_modules(host, backbone),
+    )
     peft_model = get_peft_model(host, config)
     if projected is None:
         return EmbeddingModel(peft_model, clip_preprocess(image_size)), peft_model
@@ -190,65 +240,57 @@ def _lora_target(visual: nn.Module, backbone: str, reduced: bool) -> tuple[nn.Mo
     vit = dino_layout_vit(16, width, depth, heads, image_size, clip_style=True, ln_eps=1e-6)
     projected = ProjectedViT(vit, embed_dim)
     projection = load_dino_layout_state_dict(vit, open_clip_visual_to_dino_layout(visual.state_dict()), "open_clip ViT-B/16")
+    if projection is None:
+        raise ValueError("the open_clip ViT-B/16 tower has no projection ('proj'); is it an image tower of CLIP?")
     with torch.no_grad():
         projected.proj.copy_(projection)
     return vit, projected
 
 
 def lora_target_modules(host: nn.Module, backbone: str) -> list[str] | str:
+    """Where the paper's adapters sit: the MLP fc layers of ConvNeXt, `qkv` of the ViT."""
     if backbone == "convnext":
         return [name for name, _ in host.named_modules() if name.endswith(("fc1", "fc2"))]
     return ["qkv"]
 
 
-_CHECKPOINTS = {
-    # (method, backbone, head): (share token, file name) from the paper's README
-    ("f", "convnext", "mlp"): ("Fb73e3i2PmWfwpN", "mlp-convnext_base_w-fare-eps4.pt"),
-    ("t", "convnext", "mlp"): ("2beeHj3DZNDbswZ", "mlp-convnext_base_w-tecoa-eps4.pt"),
-    ("f", "convnext", "lora"): ("LxWHf7x9r3rXHPA", "lora-convnext_base_w-fare.zip"),
-    ("t", "convnext", "lora"): ("f3dJ44YJkeY47Bj", "lora-convnext_base_w-tecoa.zip"),
-    ("f", "vit-b16", "mlp"): ("yYSM3pd7acJGZRq", "mlp-vit-b-16-fare-eps4.pt"),
-    ("t", "vit-b16", "mlp"): ("BLL8c8DbBxX8RsB", "mlp-vit-b-16-tecoa-eps4.pt"),
-    ("f", "vit-b16", "lora"): ("jNwtQKK3oareL83", "lora-vit-b-16-fare.zip"),
-    ("t", "vit-b16", "lora"): ("6aG2kPbpqCjodic", "lora-vit-b-16-tecoa.zip"),
+# Every NIGHTS fine-tune of the paper: model name -> backbone, head, and the file from the paper's README.
+FINETUNED_WEIGHTS: dict[str, FinetunedSpec] = {
+    "r-clip-f-convnext+mlp": FinetunedSpec("r-clip-f-convnext", "mlp", "Fb73e3i2PmWfwpN", "mlp-convnext_base_w-fare-eps4.pt"),
+    "r-clip-t-convnext+mlp": FinetunedSpec("r-clip-t-convnext", "mlp", "2beeHj3DZNDbswZ", "mlp-convnext_base_w-tecoa-eps4.pt"),
+    "r-clip-f-convnext+lora": FinetunedSpec("r-clip-f-convnext", "lora", "LxWHf7x9r3rXHPA", "lora-convnext_base_w-fare.zip"),
+    "r-clip-t-convnext+lora": FinetunedSpec("r-clip-t-convnext", "lora", "f3dJ44YJkeY47Bj", "lora-convnext_base_w-tecoa.zip"),
+    "r-clip-f-vit-b16+mlp": FinetunedSpec("r-clip-f-vit-b16", "mlp", "yYSM3pd7acJGZRq", "mlp-vit-b-16-fare-eps4.pt"),
+    "r-clip-t-vit-b16+mlp": FinetunedSpec("r-clip-t-vit-b16", "mlp", "BLL8c8DbBxX8RsB", "mlp-vit-b-16-tecoa-eps4.pt"),
+    "r-clip-f-vit-b16+lora": FinetunedSpec("r-clip-f-vit-b16", "lora", "jNwtQKK3oareL83", "lora-vit-b-16-fare.zip"),
+    "r-clip-t-vit-b16+lora": FinetunedSpec("r-clip-t-vit-b16", "lora", "6aG2kPbpqCjodic", "lora-vit-b-16-tecoa.zip"),
 }
 
 
-def _register(spec: FinetunedSpec) -> None:
-    name = f"r-clip-{spec.method}-{spec.backbone}+{spec.head}"
-    base = backbone_parameters(spec.backbone)
-    dim = visual_output_dim(spec.backbone)
-    parameters = base + (2 * dim * MLP_HIDDEN + MLP_HIDDEN + dim if spec.head == "mlp" else 0)
-    card = ModelCard(
-        name=name,
-        family="robust-clip-nights",
-        backbone="ConvNeXt-B (convnext_base_w)" if spec.backbone == "convnext" else "ViT-B/16",
-        robust_training="FARE" if spec.method == "f" else "TeCoA",
-        robust_eps="4/255",
-        finetuning="NIGHTS-MLP" if spec.head == "mlp" else "NIGHTS-LoRA",
-        weights=spec.weights,
-        license="MIT",
-        paper=FARE_PAPER,
-        image_size=224,
-        preprocessing=NIGHTS_FINETUNED_CLIP.to_dict(),
-        parameters=parameters,
-        notes=(
-            f"backbone weights: {spec.backbone_spec.hub_id}; head: {spec.weights.url} ({NO_SHA256_NOTE}); "
-            + (
-                "MLP head x + fc2(relu(fc1(x))) on the image embedding"
-                if spec.head == "mlp"
-                else "LoRA r=16, alpha=0.5 merged into the backbone; adapter keys assumed relative to the image tower ('model.' host), as in the paper's utils_lora.py"
-            )
-        ),
-    )
-
-    @register_model(name, card=card)
-    def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:
-        builder = build_mlp_model if spec.head == "mlp" else build_lora_model
-        return builder(spec, pretrained, reduced, what=name)
-
-    factory.__name__ = name.replace("-", "_").replace("+", "_")
+def finetuned_weight_sets(backbone: str, head: str) -> dict[str, ModelCard]:
+    """The cards of every fine-tune with this backbone ("convnext" | "vit-b16") and head ("mlp" | "lora")."""
+    return {name: spec.card(name) for name, spec in FINETUNED_WEIGHTS.items() if spec.backbone == backbone and spec.head == head}
 
 
-for (_method, _backbone, _head), (_token, _filename) in _CHECKPOINTS.items():
-    _register(FinetunedSpec(_method, _backbone, _head, _token, _filename))
+@register_architecture(finetuned_weight_sets("convnext", "mlp"))
+def clip_convnext_mlp(pretrained: bool = True, reduced: bool = False, weights: str = "r-clip-f-convnext+mlp") -> EmbeddingModel:
+    """Robust ConvNeXt-B CLIP with a NIGHTS-trained residual MLP head (FARE or TeCoA backbone)."""
+    return build_mlp_model(FINETUNED_WEIGHTS[weights], pretrained, reduced, what=weights)
+
+
+@register_architecture(finetuned_weight_sets("vit-b16", "mlp"))
+def clip_vit_b16_mlp(pretrained: bool = True, reduced: bool = False, weights: str = "r-clip-f-vit-b16+mlp") -> EmbeddingModel:
+    """Robust ViT-B/16 CLIP with a NIGHTS-trained residual MLP head (FARE or TeCoA backbone)."""
+    return build_mlp_model(FINETUNED_WEIGHTS[weights], pretrained, reduced, what=weights)
+
+
+@register_architecture(finetuned_weight_sets("convnext", "lora"))
+def clip_convnext_lora(pretrained: bool = True, reduced: bool = False, weights: str = "r-clip-f-convnext+lora") -> EmbeddingModel:
+    """Robust ConvNeXt-B CLIP with a NIGHTS-trained LoRA adapter merged in (FARE or TeCoA backbone)."""
+    return build_lora_model(FINETUNED_WEIGHTS[weights], pretrained, reduced, what=weights)
+
+
+@register_architecture(finetuned_weight_sets("vit-b16", "lora"))
+def clip_vit_b16_lora(pretrained: bool = True, reduced: bool = False, weights: str = "r-clip-f-vit-b16+lora") -> EmbeddingModel:
+    """Robust ViT-B/16 CLIP with a NIGHTS-trained LoRA adapter merged in (FARE or TeCoA backbone)."""
+    return build_lora_model(FINETUNED_WEIGHTS[weights], pretrained, reduced, what=weights)

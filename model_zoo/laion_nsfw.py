@@ -22,11 +22,11 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import LAION_NSFW_PAPER, LAION_NSFW_REPOSITORY
 from .clip import CLIP_VIT_L14, REDUCED_EMBED_DIM, build_open_clip
 from .download import fetch_weights, load_checkpoint
 from .registry import register_model
 
-LAION_NSFW_REPOSITORY = "https://github.com/LAION-AI/CLIP-based-NSFW-Detector"
 LAION_NSFW_HEAD = WeightsSource(
     url="https://raw.githubusercontent.com/LAION-AI/CLIP-based-NSFW-Detector/main/models/clip_ViT-L-14_openai_binary_nsfw_head.pth",
     filename="clip_ViT-L-14_openai_binary_nsfw_head.pth",
@@ -41,6 +41,9 @@ NSFW_THRESHOLD = 0.5  # P(NSFW) above which an image is called unsafe
 class LaionNSFWHead(nn.Module):
     """Standardise each coordinate of the unit embedding, then an MLP to one logit; P(NSFW) = sigmoid."""
 
+    mean: Tensor
+    variance: Tensor
+
     def __init__(self, in_features: int = 768, widths: tuple[int, ...] = HEAD_WIDTHS):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_features))
@@ -49,12 +52,14 @@ class LaionNSFWHead(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def logit(self, unit_embedding: Tensor) -> Tensor:
+        """The NSFW logit (B,) of unit-norm CLIP embeddings."""
         x = (unit_embedding - self.mean) / (self.variance.sqrt() + 1e-10)
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x)[:, 0]
 
     def forward(self, unit_embedding: Tensor) -> Tensor:
+        """P(NSFW) (B,) of unit-norm CLIP embeddings."""
         return torch.sigmoid(self.logit(unit_embedding))
 
 
@@ -82,9 +87,11 @@ class LaionNSFWDetector(EmbeddingModel):
         self.head = head
 
     def nsfw_probability(self, x: Tensor) -> Tensor:
+        """P(NSFW) (B,) of images in [0, 1]: the detector the paper attacks."""
         return self.head(F.normalize(self.embed(x).float(), dim=-1))
 
     def is_unsafe(self, x: Tensor) -> Tensor:
+        """Whether P(NSFW) exceeds the detector's threshold (0.5)."""
         return self.nsfw_probability(x) > NSFW_THRESHOLD
 
 
@@ -94,7 +101,7 @@ _CARD = ModelCard(
     backbone="ViT-L/14 (OpenAI CLIP) + LAION NSFW MLP head",
     weights=LAION_NSFW_HEAD,
     license="MIT",
-    paper="Schuhmann 2022, LAION CLIP-based-NSFW-Detector (" + LAION_NSFW_REPOSITORY + "); used in Croce et al. 2025, Table IV",
+    paper=LAION_NSFW_PAPER,
     image_size=224,
     parameters=303_966_208 + 768 * 64 + 64 + 64 * 512 + 512 + 512 * 256 + 256 + 256 + 1,
     notes="sim is the CLIP ViT-L/14 cosine; the detector is nsfw_probability(x) > 0.5. Image tower weights: " + CLIP_VIT_L14.hub_id,

@@ -18,14 +18,13 @@ from torch import Tensor, nn
 
 from .base import EmbeddingModel
 from .card import ModelCard, WeightsSource
+from .citations import LIPSIM_PAPER
 from .download import fetch_weights, load_checkpoint, strip_prefix
 from .preprocess import ImagePreprocess, dreamsim_style
-from .registry import register_model
+from .registry import register_architecture
 
 # LipSim takes [0, 1] pixels (no normalisation); it was distilled from DreamSim, whose 224x224 transform we use.
 LIPSIM_PREPROCESSING = dreamsim_style()
-
-LIPSIM_PAPER = "Ghazanfari, Araujo, Krishnamurthy, Khorrami, Garg 2024, 'LipSim: A Provably Robust Perceptual Similarity Metric'"
 
 
 def _safe_reciprocal(x: Tensor) -> Tensor:
@@ -46,12 +45,14 @@ class SLLConv(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def rescaling(self) -> Tensor:
+        """Per-unit scale t that makes the layer 1-Lipschitz (SLL's SDP condition)."""
         gram = F.conv2d(self.kernel, self.kernel, padding=self.kernel.shape[-1] - 1).abs()
         # Upstream scales both sides by the same unit's q, which cancels; kept so its checkpoints mean the same.
         scale = torch.exp(self.q).view(-1, 1, 1, 1)
         return _safe_reciprocal((gram * scale / scale).sum(dim=(1, 2, 3)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x - 2 K^T (t * relu(K x + b))."""
         padding = self.kernel.shape[-1] // 2
         hidden = F.relu(F.conv2d(x, self.kernel, padding=padding) + self.bias)
         hidden = hidden * self.rescaling().view(1, -1, 1, 1)
@@ -71,11 +72,13 @@ class SLLLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def rescaling(self) -> Tensor:
+        """Per-unit scale t that makes the layer 1-Lipschitz (SLL's SDP condition)."""
         q = torch.exp(self.q)
         weighted_gram = (torch.exp(-self.q)[:, None] * (self.weight @ self.weight.T) * q[None, :]).abs()
         return _safe_reciprocal(weighted_gram.sum(dim=1))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x - 2 W^T (t * relu(W x + b))."""
         hidden = F.relu(F.linear(x, self.weight) + self.bias) * self.rescaling()
         return x - 2 * F.linear(hidden, self.weight.T)
 
@@ -88,6 +91,7 @@ class ZeroPadChannels(nn.Module):
         self.channels = channels
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` with zero channels appended up to `channels`."""
         return F.pad(x, (0, 0, 0, 0, 0, self.channels - x.shape[1]))
 
 
@@ -121,6 +125,7 @@ class LipSimNetwork(nn.Module):
         self.embed_dim = config.embed_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """The first `embed_dim` output features: LipSim's embedding."""
         return self.base(x)[:, : self.embed_dim]
 
 
@@ -140,8 +145,7 @@ def load_lipsim_weights(network: LipSimNetwork, path: Path) -> None:
 
 
 def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: str) -> EmbeddingModel:
-    if reduced and pretrained:
-        raise ValueError("reduced=True builds a small random-weight configuration; use it with pretrained=False")
+    """LipSim's network (the released size, or REDUCED), its checkpoint loaded when `pretrained`."""
     config = REDUCED if reduced else LipSimConfig()
     network = LipSimNetwork(config)
     if pretrained:
@@ -151,38 +155,52 @@ def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: 
 
 LIPSIM_PARAMETERS = 63_276_796  # measured on the full-size random build
 
-_CHECKPOINTS = {
-    "lipsim-pretrained": ("model.ckpt-1.pth", "none", "distilled from DreamSim on ImageNet, before NIGHTS fine-tuning"),
-    "lipsim-margin0.2": ("model.ckpt-435_margin=0.2.pth", "NIGHTS-hinge-0.2", "fine-tuned on NIGHTS with hinge margin 0.2"),
-    "lipsim-margin0.5": ("model.ckpt-435_margin=0.5.pth", "NIGHTS-hinge-0.5", "fine-tuned on NIGHTS with hinge margin 0.5"),
+
+@dataclass(frozen=True)
+class LipSimWeights:
+    """One released LipSim checkpoint: its file name (as the paper's evaluation code names it) and training."""
+
+    filename: str
+    finetuning: str  # none | NIGHTS-hinge-<margin>
+    description: str
+    license: str = "unknown"
+    paper: str = LIPSIM_PAPER
+
+    @property
+    def weights(self) -> WeightsSource:
+        """The checkpoint file: no stable URL, so it is placed in the cache by hand."""
+        return WeightsSource(
+            filename=self.filename,
+            note="released by the LipSim authors (github SaraGhazanfari/lipsim); no stable download URL or sha256 published",
+        )
+
+    def card(self, name: str) -> ModelCard:
+        """The model card of this checkpoint, registered as `name`."""
+        return ModelCard(
+            name=name,
+            family="lipsim",
+            backbone="SLL (1-Lipschitz CNN, 20 conv + 7 linear)",
+            robust_training="1-Lipschitz (certified L2)",
+            finetuning=self.finetuning,
+            weights=self.weights,
+            license=self.license,
+            paper=self.paper,
+            image_size=224,
+            preprocessing=LIPSIM_PREPROCESSING.to_dict(),
+            parameters=LIPSIM_PARAMETERS,
+            notes=f"{self.description}; checkpoint file name as in the paper's evaluation code; sim = cosine of the 1792-d embedding",
+        )
+
+
+# Every LipSim checkpoint: model name -> file and training.
+LIPSIM_WEIGHTS: dict[str, LipSimWeights] = {
+    "lipsim-pretrained": LipSimWeights("model.ckpt-1.pth", "none", "distilled from DreamSim on ImageNet, before NIGHTS fine-tuning"),
+    "lipsim-margin0.2": LipSimWeights("model.ckpt-435_margin=0.2.pth", "NIGHTS-hinge-0.2", "fine-tuned on NIGHTS with hinge margin 0.2"),
+    "lipsim-margin0.5": LipSimWeights("model.ckpt-435_margin=0.5.pth", "NIGHTS-hinge-0.5", "fine-tuned on NIGHTS with hinge margin 0.5"),
 }
 
 
-def _register(name: str, filename: str, finetuning: str, description: str) -> None:
-    weights = WeightsSource(
-        filename=filename, note="released by the LipSim authors (github SaraGhazanfari/lipsim); no stable download URL or sha256 published"
-    )
-    card = ModelCard(
-        name=name,
-        family="lipsim",
-        backbone="SLL (1-Lipschitz CNN, 20 conv + 7 linear)",
-        robust_training="1-Lipschitz (certified L2)",
-        finetuning=finetuning,
-        weights=weights,
-        license="unknown",
-        paper=LIPSIM_PAPER,
-        image_size=224,
-        preprocessing=LIPSIM_PREPROCESSING.to_dict(),
-        parameters=LIPSIM_PARAMETERS,
-        notes=f"{description}; checkpoint file name as in the paper's evaluation code; sim = cosine of the 1792-d embedding",
-    )
-
-    @register_model(name, card=card)
-    def factory(pretrained: bool = True, reduced: bool = False) -> EmbeddingModel:
-        return build_lipsim(weights, pretrained, reduced, what=name)
-
-    factory.__name__ = name.replace("-", "_").replace(".", "")
-
-
-for _name, (_filename, _finetuning, _description) in _CHECKPOINTS.items():
-    _register(_name, _filename, _finetuning, _description)
+@register_architecture({name: weights.card(name) for name, weights in LIPSIM_WEIGHTS.items()})
+def lipsim(pretrained: bool = True, reduced: bool = False, weights: str = "lipsim-pretrained") -> EmbeddingModel:
+    """LipSim's 1-Lipschitz network with one of its released checkpoints."""
+    return build_lipsim(LIPSIM_WEIGHTS[weights].weights, pretrained, reduced, what=weights)

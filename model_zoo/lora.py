@@ -25,6 +25,7 @@ class LoraHost(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor) -> Tensor:
+        """The held encoder's output."""
         return self.model(x)
 
 
@@ -52,5 +53,7 @@ def add_untrained_lora(host: nn.Module, target_modules: Sequence[str] | str, ran
     """The same architecture with freshly initialised adapters, merged (random-weight builds)."""
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", target_modules=target_modules)
+    targets = target_modules if isinstance(target_modules, str) else list(target_modules)
+    # peft annotates lora_alpha as int but takes any scale; the paper's adapters use 0.5.
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", target_modules=targets)  # type: ignore[arg-type]
     return get_peft_model(host, config).merge_and_unload()

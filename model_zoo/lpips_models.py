@@ -11,6 +11,7 @@ Images are resized to 224 px, as the paper evaluates LPIPS-style metrics on NIGH
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,15 +19,14 @@ from torch import Tensor
 
 from .base import PairwiseModel
 from .card import ModelCard, WeightsSource
+from .citations import LPIPS_PAPER, R_LPIPS_PAPER
 from .download import fetch_weights, load_checkpoint, strip_prefix
 from .preprocess import ImagePreprocess, dreamsim_style
-from .registry import register_model
+from .registry import register_architecture
 
 # LPIPS scales inputs to [-1, 1]; images at DreamSim's 224x224 (the paper follows DreamSim for baselines).
 LPIPS_PREPROCESSING = dreamsim_style((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
-LPIPS_PAPER = "Zhang, Isola, Efros, Shechtman, Wang 2018, 'The Unreasonable Effectiveness of Deep Features as a Perceptual Metric'"
-R_LPIPS_PAPER = "Ghazanfari, Garg, Krishnamurthy, Khorrami, Araujo 2023, 'R-LPIPS: An Adversarially Robust Perceptual Similarity Metric'"
 ALEXNET_WEIGHTS = WeightsSource(
     url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     note="torchvision's AlexNet; only the sha256 prefix 7be5be79 is published (in the file name), full sha256 left None",
@@ -43,6 +43,8 @@ LPIPS_PARAMETERS = 2_470_848  # AlexNet trunk (2,469,696) + five linear layers (
 class LPIPSMetric(PairwiseModel):
     """LPIPS with its [-1, 1] input scaling inside; `sim = 1 - distance`, range (-inf, 1]."""
 
+    sim_range = (None, 1.0)  # the distance is a sum of non-negative terms, unbounded above
+
     def __init__(self, image_size: int = IMAGE_SIZE):
         super().__init__()
         import lpips
@@ -56,6 +58,7 @@ class LPIPSMetric(PairwiseModel):
         self.preprocess = ImagePreprocess(LPIPS_PREPROCESSING.at_input_size(image_size))
 
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - LPIPS distance (B,) of image pairs in [0, 1]."""
         distance = self.lpips(self.preprocess(x), self.preprocess(y), normalize=False)
         return 1.0 - distance.flatten(1).sum(dim=1)
 
@@ -98,57 +101,58 @@ def packaged_linear_weights() -> Path:
     return Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"
 
 
-def _card(name: str, robust: str, weights: WeightsSource, paper: str, notes: str) -> ModelCard:
-    return ModelCard(
-        name=name,
-        family="lpips",
-        backbone="AlexNet",
-        robust_training=robust,
-        robust_eps="Linf" if robust != "none" else None,
-        weights=weights,
-        license="BSD-2-Clause",
-        paper=paper,
-        image_size=IMAGE_SIZE,
-        preprocessing=LPIPS_PREPROCESSING.to_dict(),
-        has_embedding=False,
-        parameters=LPIPS_PARAMETERS,
-        sim_range=(None, 1.0),
-        notes=notes,
-    )
+@dataclass(frozen=True)
+class LpipsWeights:
+    """One weight set of LPIPS-AlexNet: where its linear layers come from (the trunk is torchvision's AlexNet)."""
+
+    linear_layers: WeightsSource
+    paper: str
+    robust_training: str  # none | R-LPIPS
+    notes: str
+    license: str = "BSD-2-Clause"
+
+    def card(self, name: str) -> ModelCard:
+        """The model card of this weight set, registered as `name`."""
+        return ModelCard(
+            name=name,
+            family="lpips",
+            backbone="AlexNet",
+            robust_training=self.robust_training,
+            robust_eps="Linf" if self.robust_training != "none" else None,
+            weights=self.linear_layers,
+            license=self.license,
+            paper=self.paper,
+            image_size=IMAGE_SIZE,
+            preprocessing=LPIPS_PREPROCESSING.to_dict(),
+            parameters=LPIPS_PARAMETERS,
+            notes=self.notes,
+        )
 
 
-@register_model(
-    "lpips-alex",
-    card=_card(
-        "lpips-alex",
-        "none",
-        WeightsSource(package="lpips", note="linear layers from the lpips package; AlexNet trunk from " + ALEXNET_WEIGHTS.url),
+# Every LPIPS weight set: model name -> linear layers.
+LPIPS_WEIGHTS: dict[str, LpipsWeights] = {
+    "lpips-alex": LpipsWeights(
+        WeightsSource(package="lpips", note=f"linear layers from the lpips package; AlexNet trunk from {ALEXNET_WEIGHTS.url}"),
         LPIPS_PAPER,
+        "none",
         "sim = 1 - LPIPS distance; AlexNet trunk downloaded from torchvision's URL through our cache",
     ),
-)
-def lpips_alex(pretrained: bool = True) -> LPIPSMetric:
-    metric = LPIPSMetric()
-    if pretrained:
-        load_alexnet_trunk(metric, fetch_weights(ALEXNET_WEIGHTS, what="lpips-alex (AlexNet trunk)"))
-        load_lpips_linear_layers(metric, packaged_linear_weights())
-    return metric
-
-
-@register_model(
-    "r-lpips",
-    card=_card(
-        "r-lpips",
-        "R-LPIPS",
+    "r-lpips": LpipsWeights(
         R_LPIPS_WEIGHTS,
         R_LPIPS_PAPER,
+        "R-LPIPS",
         "sim = 1 - distance; adversarially trained linear layers (Linf, reference perturbed); the paper evaluates "
         "latest_net_linf_ref.pth from the authors' repository (checkpoints/ on its main branch)",
     ),
-)
-def r_lpips(pretrained: bool = True) -> LPIPSMetric:
+}
+
+
+@register_architecture({name: weights.card(name) for name, weights in LPIPS_WEIGHTS.items()})
+def lpips_alex(pretrained: bool = True, weights: str = "lpips-alex") -> LPIPSMetric:
+    """LPIPS on AlexNet with the original (lpips package) or R-LPIPS linear layers."""
     metric = LPIPSMetric()
     if pretrained:
-        load_alexnet_trunk(metric, fetch_weights(ALEXNET_WEIGHTS, what="r-lpips (AlexNet trunk)"))
-        load_lpips_linear_layers(metric, fetch_weights(R_LPIPS_WEIGHTS, what="r-lpips"))
+        load_alexnet_trunk(metric, fetch_weights(ALEXNET_WEIGHTS, what=f"{weights} (AlexNet trunk)"))
+        source = LPIPS_WEIGHTS[weights].linear_layers
+        load_lpips_linear_layers(metric, packaged_linear_weights() if source.package else fetch_weights(source, what=weights))
     return metric

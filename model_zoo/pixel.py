@@ -12,7 +12,10 @@ from .registry import register_model
 class PixelL2(PairwiseModel):
     """Similarity 1 - MSE over pixels, so `distance = sqrt(1 - sim)` is the RMS pixel difference."""
 
+    sim_range = (0.0, 1.0)  # images in [0, 1]: the mean squared difference lies in [0, 1]
+
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """1 - mean squared pixel difference (B,)."""
         if x.shape != y.shape:
             raise ValueError(f"pixel-l2 needs images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
         return 1.0 - (x - y).pow(2).flatten(1).mean(dim=1)
@@ -24,10 +27,10 @@ class PixelL2(PairwiseModel):
         name="pixel-l2",
         family="classical",
         backbone="pixels",
-        has_embedding=False,
         license="n/a",
         notes="sim = 1 - mean squared pixel difference; distance = RMS difference",
     ),
 )
 def pixel_l2(pretrained: bool = True) -> PixelL2:
+    """Pixel L2; `pretrained` is accepted for the registry's interface (there is nothing to load)."""
     return PixelL2()

@@ -83,6 +83,7 @@ class Preprocessing:
         return Preprocessing(resize, size if self.crop is not None else None, self.interpolation, self.mean, self.std, self.source)
 
     def describe(self) -> str:
+        """One line for cards and tables, e.g. 'Resize(256, bicubic) + CenterCrop(224)'."""
         if isinstance(self.resize, int):
             text = (
                 f"Resize({self.resize}, {self.interpolation}) + CenterCrop({self.crop})"
@@ -96,6 +97,7 @@ class Preprocessing:
         return text + (f" ({self.source})" if self.source else "")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data for cards and result files."""
         data = asdict(self)
         data["resize"] = self.resize if isinstance(self.resize, int) else list(self.resize)
         data["mean"], data["std"] = list(self.mean), list(self.std)
@@ -137,6 +139,9 @@ DEFAULT_PREPROCESSING = dreamsim_style()
 class ImagePreprocess(nn.Module):
     """`Preprocessing` on tensors, differentiable: geometry unless already at the input size, then normalise."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, config: Preprocessing):
         super().__init__()
         self.config = config
@@ -146,6 +151,7 @@ class ImagePreprocess(nn.Module):
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Resize/crop unless already at the input size, then normalise."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(x.shape)}")
         if tuple(x.shape[-2:]) != self.input_size:
@@ -153,4 +159,5 @@ class ImagePreprocess(nn.Module):
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
     def extra_repr(self) -> str:
+        """The configuration, as `print(model)` shows it."""
         return self.config.describe()

@@ -1,4 +1,10 @@
-"""The model registry: one decorated factory per metric, `create_model` and `list_models`.
+"""The model registry: one decorated factory per architecture, `create_model` and `list_models`.
+
+`register_model(name, card)` registers one factory under one name; `register_architecture(cards)`
+registers one architecture's factory under the name of each of its weight sets (a family's table of
+weights, as timm's pretrained tags), and `list_pretrained()` pairs them. Either way the registry,
+not the family, refuses `reduced=True` with `pretrained=True` and attaches the card, so a factory
+called directly gives the same model as `create_model` (less eval mode, device and frozen weights).
 
 Third parties add metrics without touching this package, through the `perceptbench.models`
 entry-point group or a `package.module:factory` name.
@@ -8,11 +14,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from importlib.metadata import entry_points
+from typing import Any, get_type_hints
 
 import torch
 
@@ -24,6 +32,7 @@ ENTRY_POINT_GROUP = "perceptbench.models"
 
 _FACTORIES: dict[str, ModelFactory] = {}
 _CARDS: dict[str, ModelCard] = {}
+_ORIGINS: dict[str, Callable[..., Any]] = {}  # name -> the family's own factory (for duplicates and list_pretrained)
 _entry_points_loaded = False
 
 
@@ -34,21 +43,132 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
+def _custom_card(name: str) -> ModelCard:
+    """The card of a factory registered without one: nothing is known about its weights."""
+    return ModelCard(name=name, family="custom", backbone="unknown", weights=UNKNOWN_WEIGHTS)
+
+
+def _weights_kind(card: ModelCard, pretrained: bool) -> str:
+    """pretrained | random | none | unknown: what the weights of a model built with this card are."""
+    if not pretrained:
+        kind = "random" if card.needs_weights else "none"
+    elif card.weights == UNKNOWN_WEIGHTS:
+        kind = "unknown"
+    else:
+        kind = "pretrained" if card.needs_weights else "none"
+    return str(card.extra.get("weights_kind", kind))  # a trained folder knows its own
+
+
+def _bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The arguments of a call with the factory's defaults filled in (so `pretrained` is always known)."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    for parameter in signature.parameters.values():  # a factory's **options: `reduced` may arrive there
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(parameter.name, {}))
+    return arguments
+
+
+def _refuse_reduced_pretrained(name: str, arguments: dict[str, Any]) -> None:
+    """`reduced=True` is a random-weight test configuration: no published weights fit it."""
+    if arguments.get("reduced") and arguments.get("pretrained", True):
+        raise ValueError(
+            f"model '{name}': reduced=True builds a small random-weight configuration; "
+            "use it with pretrained=False (--random-weights on the command line)"
+        )
+
+
+def _with_card(model: Any, name: str, card: ModelCard, pretrained: bool) -> PerceptualModel:
+    """Give a freshly built model its card and weights kind, whoever called its factory."""
+    if not isinstance(model, PerceptualModel):
+        raise TypeError(f"factory for '{name}' returned {type(model).__name__}, expected a PerceptualModel")
+    model.card = card
+    model.weights_kind = _weights_kind(card, pretrained)
+    return model
+
+
+def _carded(factory: ModelFactory, name: str, card: ModelCard) -> ModelFactory:
+    """`factory`, checked and carded: the reduced/pretrained guard before it runs, the card after."""
+    signature = inspect.signature(factory)
+
+    @functools.wraps(factory)
+    def build(*args: Any, **kwargs: Any) -> PerceptualModel:
+        arguments = _bound_arguments(signature, args, kwargs)
+        _refuse_reduced_pretrained(name, arguments)
+        return _with_card(factory(*args, **kwargs), name, card, bool(arguments.get("pretrained", True)))
+
+    build.__dict__["card"] = card  # read back by `pkg.module:factory` names that point at a registered factory
+    return build
+
+
+def _add(name: str, factory: ModelFactory, card: ModelCard, origin: Callable[..., Any]) -> None:
+    if name in _FACTORIES and _ORIGINS.get(name) is not origin:
+        raise ValueError(f"model '{name}' is already registered (by {_FACTORIES[name].__module__})")
+    _FACTORIES[name] = factory
+    _CARDS[name] = card
+    _ORIGINS[name] = origin
+
+
 def register_model(name: str, card: ModelCard | None = None) -> Callable[[ModelFactory], ModelFactory]:
-    """Register `factory(pretrained: bool = True, **kwargs) -> PerceptualModel` under `name`."""
+    """Register `factory(pretrained: bool = True, **kwargs) -> PerceptualModel` under `name`.
+
+    The decorator returns the factory wrapped so that however it is called (through `create_model`
+    or directly) it refuses `reduced=True` with `pretrained=True` and gives the model its card.
+    """
 
     def decorator(factory: ModelFactory) -> ModelFactory:
-        if name in _FACTORIES and _FACTORIES[name] is not factory:
-            raise ValueError(f"model '{name}' is already registered (by {_FACTORIES[name].__module__})")
-        _FACTORIES[name] = factory
-        _CARDS[name] = (
-            replace(card, name=name)
-            if card is not None
-            else ModelCard(name=name, family="custom", backbone="unknown", weights=UNKNOWN_WEIGHTS)
-        )
-        return factory
+        named_card = replace(card, name=name) if card is not None else _custom_card(name)
+        registered = _carded(factory, name, named_card)
+        _add(name, registered, named_card, factory)
+        return registered
 
     return decorator
+
+
+def register_architecture(weight_sets: Mapping[str, ModelCard], parameter: str = "weights") -> Callable[[ModelFactory], ModelFactory]:
+    """Register one architecture's factory under the name of each of its weight sets (timm's pretrained tags).
+
+    `weight_sets` maps each public model name to its card; the factory takes the name as `parameter`
+    (its default is the weight set a direct call builds). Each registered name is the factory with
+    that argument fixed, so `--model-kwarg` cannot swap the weights under a card.
+    """
+    cards = {name: replace(card, name=name) for name, card in weight_sets.items()}
+
+    def decorator(factory: ModelFactory) -> ModelFactory:
+        signature = inspect.signature(factory)
+        if parameter not in signature.parameters or signature.parameters[parameter].default not in cards:
+            raise TypeError(f"{factory.__name__} must take `{parameter}` defaulting to one of {sorted(cards)}")
+
+        @functools.wraps(factory)
+        def build(*args: Any, **kwargs: Any) -> PerceptualModel:
+            arguments = _bound_arguments(signature, args, kwargs)
+            name = arguments[parameter]
+            if name not in cards:
+                raise ValueError(f"{factory.__name__} has no weight set {name!r}; choose one of {', '.join(sorted(cards))}")
+            _refuse_reduced_pretrained(name, arguments)
+            return _with_card(factory(*args, **kwargs), name, cards[name], bool(arguments.get("pretrained", True)))
+
+        fixed_signature = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != parameter])
+        for name, card in cards.items():
+            _add(name, _weight_set_factory(build, fixed_signature, parameter, name, card), card, factory)
+        return build
+
+    return decorator
+
+
+def _weight_set_factory(build: ModelFactory, signature: inspect.Signature, parameter: str, name: str, card: ModelCard) -> ModelFactory:
+    """`build` with `parameter=name` fixed, named after the model (`r-clip-f-convnext` -> `r_clip_f_convnext`)."""
+
+    def factory(*args: Any, **kwargs: Any) -> PerceptualModel:
+        return build(*args, **kwargs, **{parameter: name})
+
+    factory.__signature__ = signature  # type: ignore[attr-defined]  # what factory_accepts and check_model_options read
+    factory.__name__ = factory.__qualname__ = "".join(c if c.isalnum() else "_" for c in name)
+    factory.__module__ = build.__module__
+    factory.__doc__ = f"{build.__name__} with the '{name}' weights ({card.weights.describe()})."
+    factory.__dict__["card"] = card
+    return factory
 
 
 def _load_entry_points() -> None:
@@ -92,8 +212,30 @@ def check_model_options(name: str, options: dict) -> None:
 
 
 def get_model_card(name: str) -> ModelCard:
+    """The card of a registered model (provenance: weights, license, citation), without building it."""
     _resolve_factory(name)
     return _CARDS[name]
+
+
+def list_pretrained(pattern: str = "*") -> list[tuple[str, str]]:
+    """(architecture factory, model name) pairs, as open_clip's `list_pretrained()`: which weights each factory builds."""
+    names = list_models(pattern)
+    return sorted((_ORIGINS[n].__name__, n) for n in names if n in _ORIGINS)
+
+
+def model_class(name: str) -> type[PerceptualModel] | None:
+    """The class a registered factory declares it returns, to read its properties without building it.
+
+    None when the factory does not say (no annotation, or only `PerceptualModel`): build the model then.
+    """
+    _resolve_factory(name)
+    try:
+        returned = get_type_hints(_ORIGINS[name]).get("return")
+    except Exception:  # an annotation naming something its module cannot resolve
+        return None
+    if isinstance(returned, type) and issubclass(returned, PerceptualModel) and returned is not PerceptualModel:
+        return returned
+    return None
 
 
 def _unknown_model_message(name: str) -> str:
@@ -110,19 +252,19 @@ def _resolve_factory(name: str) -> ModelFactory:
     from .trained_folder import is_trained_folder, trained_folder_factory
 
     if is_trained_folder(name):  # a `bench finetune` output folder, named by its path
-        factory = trained_folder_factory(name)
-        return register_model(name, card=factory.card)(factory)
+        factory, card = trained_folder_factory(name)
+        return register_model(name, card=card)(factory)
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
             raise UnknownModelError(f"cannot import '{module_name}' for model '{name}': {error}") from error
-        factory = getattr(module, attr, None)
-        if not callable(factory):
+        named = getattr(module, attr, None)
+        if not callable(named):
             raise UnknownModelError(f"'{module_name}' has no callable '{attr}' (model '{name}')")
         if name not in _FACTORIES:  # the import may have registered it under its own name
-            register_model(name, getattr(factory, "card", None))(factory)
+            register_model(name, getattr(named, "card", None))(named)
         return _FACTORIES[name]
     raise UnknownModelError(_unknown_model_message(name))
 
@@ -140,14 +282,6 @@ def create_model(
     """
     factory = _resolve_factory(name)
     check_model_options(name, kwargs)
-    model = factory(pretrained=pretrained, **kwargs)
-    if not isinstance(model, PerceptualModel):
-        raise TypeError(f"factory for '{name}' returned {type(model).__name__}, expected a PerceptualModel")
-    model.card = _CARDS[name]
-    if not pretrained:
-        model.weights_kind = "random" if model.card.needs_weights else "none"
-    else:
-        model.weights_kind = "unknown" if model.card.weights == UNKNOWN_WEIGHTS else ("pretrained" if model.card.needs_weights else "none")
-    model.weights_kind = model.card.extra.get("weights_kind", model.weights_kind)  # a trained folder knows its own
+    model = factory(pretrained=pretrained, **kwargs)  # the registered factory checks the result and gives it its card
     model.eval().requires_grad_(False)
     return model.to(device)

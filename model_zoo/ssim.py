@@ -13,10 +13,12 @@ from torch import Tensor
 
 from .base import PairwiseModel
 from .card import ModelCard
+from .citations import SSIM_PAPER
 from .registry import register_model
 
 
 def gaussian_kernel_1d(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float32) -> Tensor:
+    """A normalised 1-D Gaussian window (SSIM's is 11 taps, sigma 1.5), applied separably."""
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     kernel = torch.exp(-(coords**2) / (2 * sigma**2))
     return (kernel / kernel.sum()).to(dtype)
@@ -47,7 +49,10 @@ def ssim(x: Tensor, y: Tensor, window_size: int = 11, sigma: float = 1.5, k1: fl
 class SSIM(PairwiseModel):
     """SSIM at the input resolution; similarity in [-1, 1]."""
 
+    sim_range = (-1.0, 1.0)
+
     def pairwise_sim(self, x: Tensor, y: Tensor) -> Tensor:
+        """Mean SSIM (B,) of image pairs in [0, 1]."""
         return ssim(x, y)
 
 
@@ -57,10 +62,10 @@ class SSIM(PairwiseModel):
         name="ssim",
         family="classical",
         backbone="SSIM (Gaussian 11x11, sigma 1.5)",
-        has_embedding=False,
         license="n/a",
-        paper="Wang, Bovik, Sheikh, Simoncelli 2004, 'Image quality assessment: from error visibility to structural similarity'",
+        paper=SSIM_PAPER,
     ),
 )
 def ssim_metric(pretrained: bool = True) -> SSIM:
+    """SSIM; `pretrained` is accepted for the registry's interface (there is nothing to load)."""
     return SSIM()

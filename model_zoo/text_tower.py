@@ -2,8 +2,8 @@
 
 Text inversion (paper Eq. 10), zero-shot classification (Table XI) and TeCoA training need the
 text encoder that belongs to a metric's image tower. The robust models (R-CLIP-F, R-CLIP-T) only
-fine-tuned the image tower, so they share the text tower of the CLIP they started from: the table
-below maps every zoo name to the open_clip checkpoint whose text weights it uses. That checkpoint
+fine-tuned the image tower, so they share the text tower of the CLIP they started from:
+`TEXT_TOWER_SOURCES` maps every zoo name to the open_clip checkpoint whose text weights it uses. That checkpoint
 is the same file the clean image tower loads, so a user who has the clean model has its text too.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import open_clip
 import torch
@@ -19,10 +20,8 @@ from open_clip.model import _build_text_tower
 from torch import Tensor, nn
 
 from .clip import (
-    CLIP_CONVNEXT,
-    CLIP_VIT_B16,
-    CLIP_VIT_B32,
-    CLIP_VIT_L14,
+    CLIP_WEIGHTS,
+    OPEN_CLIP_SPECS,
     OPEN_CLIP_WEIGHT_FILES,
     REDUCED_EMBED_DIM,
     OpenClipSpec,
@@ -30,23 +29,10 @@ from .clip import (
 )
 from .download import fetch_first_available, strip_prefix
 
-# Zoo name -> the CLIP whose text tower it uses (robust models: the CLIP they were fine-tuned from).
-TEXT_TOWER_SOURCES: dict[str, OpenClipSpec] = {
-    "clip-vit-b32": CLIP_VIT_B32,
-    "r-clip-f-vit-b32": CLIP_VIT_B32,
-    "r-clip-t-vit-b32": CLIP_VIT_B32,
-    "clip-vit-b16": CLIP_VIT_B16,
-    "r-clip-f-vit-b16": CLIP_VIT_B16,
-    "r-clip-t-vit-b16": CLIP_VIT_B16,
-    "clip-convnext": CLIP_CONVNEXT,
-    "r-clip-f-convnext": CLIP_CONVNEXT,
-    "r-clip-t-convnext": CLIP_CONVNEXT,
-    "clip-vit-l14": CLIP_VIT_L14,
-    "r-clip-f-vit-l14": CLIP_VIT_L14,
-    "r-clip-t-vit-l14": CLIP_VIT_L14,
-    "r-clip-f-vit-l14-eps2": CLIP_VIT_L14,
-    "r-clip-t-vit-l14-eps2": CLIP_VIT_L14,
-}
+# Zoo name -> the CLIP whose text tower it uses: every CLIP weight set of an architecture shares the
+# text tower of that architecture's clean CLIP (FARE and TeCoA fine-tuned the image tower only).
+_CLEAN_CLIP: dict[str, OpenClipSpec] = {w.architecture: OPEN_CLIP_SPECS[n] for n, w in CLIP_WEIGHTS.items() if w.robust_training == "none"}
+TEXT_TOWER_SOURCES: dict[str, OpenClipSpec] = {name: _CLEAN_CLIP[weights.architecture] for name, weights in CLIP_WEIGHTS.items()}
 
 # The reduced text tower matches the reduced image towers of `model_zoo.clip` (same embedding size).
 _REDUCED_TEXT_CFG = {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
@@ -63,6 +49,7 @@ def register_text_tower(model_name: str, source: OpenClipSpec) -> None:
 
 
 def has_text_tower(model_name: str) -> bool:
+    """Whether `model_name` has a CLIP text tower (text inversion, zero-shot)."""
     return model_name in TEXT_TOWER_SOURCES
 
 
@@ -95,13 +82,16 @@ class ClipTextTower(nn.Module):
 
     @property
     def embed_dim(self) -> int:
-        return int(self.text.output_dim)
+        """Width of the text embeddings (that of the image tower's too)."""
+        return cast(int, self.text.output_dim)
 
     @property
     def device(self) -> torch.device:
-        return self.text.token_embedding.weight.device
+        """Where the text tower's weights are (prompts are tokenised onto it)."""
+        return next(self.text.parameters()).device
 
     def tokenize(self, prompts: Sequence[str]) -> Tensor:
+        """Token ids (N, context) of a list of prompts, on the tower's device."""
         if isinstance(prompts, str):
             raise TypeError(f"encode_text takes a list of prompts, got the string {prompts!r}; wrap it in a list")
         return self.tokenizer(list(prompts)).to(self.device)
@@ -114,6 +104,7 @@ class ClipTextTower(nn.Module):
         return F.normalize(torch.cat(chunks).float(), dim=-1)
 
     def forward(self, prompts: Sequence[str]) -> Tensor:
+        """`encode_text(prompts)`."""
         return self.encode_text(prompts)
 
 

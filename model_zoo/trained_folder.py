@@ -17,6 +17,7 @@ by the `perceptbench.models` entry-point group.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,19 +60,23 @@ class FinetuneCard:
     schema_version: int = CARD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The card as JSON-ready data (the folder's card file)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneCard:
+        """A card read back from its file; unknown keys are ignored."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def is_trained_folder(path: str | Path) -> bool:
+    """Whether `path` is a `bench finetune` output folder (it holds the card file)."""
     return (Path(path) / CARD_FILE).is_file()
 
 
 def read_card(folder: str | Path) -> FinetuneCard:
+    """The card of a `bench finetune` folder; refuses a schema newer than this code reads."""
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{folder}' is not a `bench finetune` output folder (no {CARD_FILE})")
@@ -95,6 +100,7 @@ def verify_folder(folder: Path, card: FinetuneCard) -> None:
 
 
 def model_card(folder: Path, card: FinetuneCard) -> ModelCard:
+    """The registry's ModelCard of a trained folder, from its architecture's card and its own."""
     from .preprocess import NIGHTS_FINETUNED_CLIP
     from .registry import get_model_card
 
@@ -142,10 +148,14 @@ def build_trained_folder(folder: str | Path, verify: bool = True) -> EmbeddingMo
     else:
         raise WeightsUnavailableError(f"'{folder}' has no {VISUAL_FILE} and its base had random weights; it cannot be rebuilt")
     if "mlp_head" in card.files:
+        if card.mlp_hidden is None:
+            raise ValueError(f"the card of '{folder}' lists an MLP head but not its width (mlp_hidden); was it edited by hand?")
         return attach_mlp_head(
             visual, image_size, embedding_dim(card.architecture, card.reduced), card.mlp_hidden, folder / card.files["mlp_head"]
         )
     if "lora" in card.files:
+        if card.lora_backbone is None:
+            raise ValueError(f"the card of '{folder}' lists a LoRA adapter but not where it sits (lora_backbone); was it edited by hand?")
         return attach_lora(visual, image_size, card.lora_backbone, card.reduced, folder / card.files["lora"])
     return EmbeddingModel(OpenClipImageEncoder(visual), ImagePreprocess(spec.preprocessing.at_input_size(image_size)))
 
@@ -161,8 +171,8 @@ def embedding_dim(architecture: str, reduced: bool) -> int:
     return int(open_clip.get_model_config(OPEN_CLIP_SPECS[architecture].architecture)["embed_dim"])
 
 
-def trained_folder_factory(folder: str | Path):
-    """A registry factory for `folder`: its weights are the folder's, so it takes no options."""
+def trained_folder_factory(folder: str | Path) -> tuple[Callable[..., EmbeddingModel], ModelCard]:
+    """A registry factory for `folder` and its card: its weights are the folder's, so it takes no options."""
     folder = Path(folder)
 
     def factory(pretrained: bool = True) -> EmbeddingModel:
@@ -171,10 +181,9 @@ def trained_folder_factory(folder: str | Path):
         return build_trained_folder(folder)
 
     card = read_card(folder)
-    factory.card = model_card(folder, card)
     factory.__name__ = f"trained_folder_{folder.name}"
     _share_text_tower(str(folder), card)
-    return factory
+    return factory, model_card(folder, card)
 
 
 def _share_text_tower(name: str, card: FinetuneCard) -> None:
@@ -187,10 +196,8 @@ def _share_text_tower(name: str, card: FinetuneCard) -> None:
 
 def register_trained_folder(name: str, folder: str | Path) -> None:
     """Give a `bench finetune` folder a registry name (call it from a `perceptbench.models` entry-point module)."""
-    from dataclasses import replace
-
     from .registry import register_model
 
-    factory = trained_folder_factory(folder)
-    register_model(name, card=replace(factory.card, name=name))(factory)
+    factory, card = trained_folder_factory(folder)
+    register_model(name, card=card)(factory)
     _share_text_tower(name, read_card(folder))

@@ -113,10 +113,13 @@ def open_clip_visual_to_dino_layout(state_dict: dict[str, Tensor]) -> dict[str, 
 class ProjectedViT(nn.Module):
     """A CLIP ViT in DINO layout: final class token times CLIP's projection, as `visual(x)` in open_clip."""
 
+    model: nn.Module  # the ViT, or the same ViT with LoRA adapters (peft or merged)
+
     def __init__(self, vit: VisionTransformer, embed_dim: int):
         super().__init__()
         self.model = vit
         self.proj = nn.Parameter(torch.randn(vit.embed_dim, embed_dim) * vit.embed_dim**-0.5)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The ViT's class token times CLIP's projection."""
         return self.model(x) @ self.proj

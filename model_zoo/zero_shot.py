@@ -35,6 +35,8 @@ def zero_shot_weights(text_tower: ClipTextTower, classnames: Sequence[str], temp
 class ZeroShotClassifier(nn.Module):
     """Images in [0, 1] -> class logits (B, C) of an embedding metric and fixed class vectors."""
 
+    class_weights: Tensor
+
     def __init__(self, model: PerceptualModel, class_weights: Tensor, logit_scale: float = CLIP_LOGIT_SCALE):
         super().__init__()
         if not model.has_embedding:
@@ -44,6 +46,7 @@ class ZeroShotClassifier(nn.Module):
         self.logit_scale = logit_scale
 
     def forward(self, x: Tensor) -> Tensor:
+        """Class logits (B, C): logit_scale times the cosine to each class vector."""
         image = F.normalize(self.model.embed(x).float(), dim=-1)
         if image.shape[-1] != self.class_weights.shape[-1]:
             raise ValueError(

@@ -16,7 +16,7 @@ from benchmark.runner import EvaluationConfig, run_evaluation
 from benchmark.tasks import TwoAFCTask, twoafc_score
 from model_zoo import get_model_card
 from model_zoo.base import PairwiseModel
-from model_zoo.clip import CLIP_CONVNEXT, CLIP_VIT_B16, ROBUST_SPECS
+from model_zoo.clip import CLIP_CONVNEXT, CLIP_VIT_B16, OPEN_CLIP_SPECS
 from model_zoo.preprocess import NIGHTS_FINETUNED_CLIP, ImagePreprocess
 
 
@@ -95,7 +95,7 @@ def _non_square_image() -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8))
 
 
-@pytest.mark.parametrize("spec", [CLIP_CONVNEXT, ROBUST_SPECS[("f", "convnext")], ROBUST_SPECS[("t", "convnext")]])
+@pytest.mark.parametrize("spec", [CLIP_CONVNEXT, OPEN_CLIP_SPECS["r-clip-f-convnext"], OPEN_CLIP_SPECS["r-clip-t-convnext"]])
 def test_zero_shot_convnext_preprocessing_is_resize_256_then_centre_crop_224(spec):
     """The paper's code keeps open_clip's Resize(256) for ConvNeXt-B and crops 224."""
     reference = v1.Compose([v1.Resize(256, interpolation=v1.InterpolationMode.BICUBIC), v1.CenterCrop(224)])

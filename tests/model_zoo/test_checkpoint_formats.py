@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model_zoo.clip import ROBUST_SPECS, build_open_clip_visual, load_open_clip_visual_weights
+from model_zoo.clip import OPEN_CLIP_SPECS, build_open_clip_visual, load_open_clip_visual_weights
 
 
 def _same_outputs(a, b, x):
@@ -14,9 +14,9 @@ def _same_outputs(a, b, x):
         return torch.allclose(a(x), b(x), atol=1e-5)
 
 
-@pytest.mark.parametrize("backbone,layout", [("vit-b16", "whole-clip-safetensors"), ("convnext", "image-tower-pt")])
-def test_open_clip_state_dict_loads(tmp_path, backbone, layout):
-    spec = ROBUST_SPECS[("f", backbone)]
+@pytest.mark.parametrize("model,layout", [("r-clip-f-vit-b16", "whole-clip-safetensors"), ("r-clip-f-convnext", "image-tower-pt")])
+def test_open_clip_state_dict_loads(tmp_path, model, layout):
+    spec = OPEN_CLIP_SPECS[model]
     torch.manual_seed(0)
     source, _ = build_open_clip_visual(spec, reduced=True)
     target, _ = build_open_clip_visual(spec, reduced=True)
@@ -35,8 +35,8 @@ def test_open_clip_state_dict_loads(tmp_path, backbone, layout):
 
 
 def test_open_clip_loader_rejects_another_architecture(tmp_path):
-    vit, _ = build_open_clip_visual(ROBUST_SPECS[("f", "vit-b16")], reduced=True)
-    convnext, _ = build_open_clip_visual(ROBUST_SPECS[("f", "convnext")], reduced=True)
+    vit, _ = build_open_clip_visual(OPEN_CLIP_SPECS["r-clip-f-vit-b16"], reduced=True)
+    convnext, _ = build_open_clip_visual(OPEN_CLIP_SPECS["r-clip-f-convnext"], reduced=True)
     torch.save(vit.state_dict(), tmp_path / "vit.pt")
     with pytest.raises(ValueError, match="not an open_clip checkpoint of this architecture"):
         load_open_clip_visual_weights(convnext, tmp_path / "vit.pt")
@@ -82,14 +82,15 @@ def _save_random_adapter(host, target_modules, folder):
     return peft_model
 
 
-@pytest.mark.parametrize("backbone", ["vit-b16", "convnext"])
-def test_lora_adapter_folder_loads_and_merges(tmp_path, backbone):
+@pytest.mark.parametrize("backbone_weights", ["r-clip-f-vit-b16", "r-clip-f-convnext"])
+def test_lora_adapter_folder_loads_and_merges(tmp_path, backbone_weights):
     from safetensors.torch import load_file
 
     from model_zoo.finetuned import FinetunedSpec, _lora_target, build_lora_model, lora_target_modules
     from model_zoo.lora import LoraHost
 
-    spec = FinetunedSpec("f", backbone, "lora", "token", "lora.zip")
+    spec = FinetunedSpec(backbone_weights, "lora", "token", "lora.zip")
+    backbone = spec.backbone
     torch.manual_seed(0)
     visual, _ = build_open_clip_visual(spec.backbone_spec, reduced=True)
     target, projected = _lora_target(visual, backbone, reduced=True)
@@ -189,9 +190,9 @@ def test_timm_vit_checkpoint_at_another_resolution_is_resampled_on_load(tmp_path
 
 
 def test_dreamsim_release_folder_loads_backbone_and_adapter(tmp_path):
-    from model_zoo.dreamsim import _SPECS, DreamSimEncoder, build_dreamsim
+    from model_zoo.dreamsim import DREAMSIM_WEIGHTS, DreamSimEncoder, build_dreamsim
 
-    spec = _SPECS["dreamsim-clip-vit-b32"]
+    spec = DREAMSIM_WEIGHTS["dreamsim-clip-vit-b32"]
     torch.manual_seed(1)
     trained = DreamSimEncoder(spec.backbones, reduced=True)
     extractor = trained.extractor_list[0]
@@ -254,11 +255,11 @@ def test_dino_zero_shot_and_dreamsim_dino_read_the_same_class_token():
 
 
 def test_dreamsim_release_folder_provides_the_dino_backbone_under_dreamsims_name(tmp_path, monkeypatch):
-    from model_zoo.dreamsim import _SPECS, DREAMSIM_DINO_FILE, DreamSimEncoder, build_dreamsim
+    from model_zoo.dreamsim import DREAMSIM_DINO_FILE, DREAMSIM_WEIGHTS, DreamSimEncoder, build_dreamsim
 
     monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")  # the folder must suffice: no download of the DINO release
     monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path / "cache"))
-    spec = _SPECS["dreamsim-dino-vit-b16"]
+    spec = DREAMSIM_WEIGHTS["dreamsim-dino-vit-b16"]
     torch.manual_seed(2)
     trained = DreamSimEncoder(spec.backbones, reduced=True)
     torch.save(trained.extractor_list[0].model.state_dict(), tmp_path / DREAMSIM_DINO_FILE)
