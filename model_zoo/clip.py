@@ -115,9 +115,10 @@ def load_open_clip_visual_weights(visual: nn.Module, path: Path) -> None:
 
 def build_open_clip(spec: OpenClipSpec, pretrained: bool, reduced: bool = False, what: str = "") -> EmbeddingModel:
     """Build the image tower of `spec`, loading its weights through the downloader when `pretrained`."""
+    # The weights first: offline, a missing file fails in a moment instead of after building the tower.
+    path = fetch_first_available(spec.weights, OPEN_CLIP_WEIGHT_FILES, what=what or spec.architecture) if pretrained else None
     visual, image_size = build_open_clip_visual(spec, reduced)
-    if pretrained:
-        path = fetch_first_available(spec.weights, OPEN_CLIP_WEIGHT_FILES, what=what or spec.architecture)
+    if path is not None:
         load_open_clip_visual_weights(visual, path)
     return EmbeddingModel(
         encoder=OpenClipImageEncoder(visual),

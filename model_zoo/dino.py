@@ -62,6 +62,9 @@ def build_timm_vit(
     """A timm ViT read out at its last block's class token, with ImageNet normalisation inside."""
     # DINOv2's layer scale starts at 1e-5, which makes a random-weight build ignore its input.
     random_init: dict[str, Any] = {} if pretrained or "dinov2" not in spec.architecture else {"init_values": 1.0}
+    if pretrained and weights is None:
+        raise ValueError(f"pretrained {spec.architecture} needs `weights` (a WeightsSource) to load")
+    path = fetch_weights(weights, what=what) if pretrained and weights is not None else None  # before building: offline fails fast
     if reduced:
         image_size = spec.patch_size * 4
         vit = timm.create_model(
@@ -78,10 +81,8 @@ def build_timm_vit(
     else:
         image_size = spec.image_size
         vit = timm.create_model(spec.architecture, pretrained=False, num_classes=0, global_pool="token", img_size=image_size, **random_init)
-    if pretrained:
-        if weights is None:
-            raise ValueError(f"pretrained {spec.architecture} needs `weights` (a WeightsSource) to load")
-        load_timm_vit_weights(vit, fetch_weights(weights, what=what))
+    if path is not None:
+        load_timm_vit_weights(vit, path)
     return EmbeddingModel(LastBlockClassToken(vit), ImagePreprocess(DINO_PREPROCESSING.at_input_size(image_size)))
 
 

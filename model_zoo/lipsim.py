@@ -146,10 +146,11 @@ def load_lipsim_weights(network: LipSimNetwork, path: Path) -> None:
 
 def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: str) -> EmbeddingModel:
     """LipSim's network (the released size, or REDUCED), its checkpoint loaded when `pretrained`."""
+    path = fetch_weights(weights, what=what) if pretrained else None  # before building: offline fails fast
     config = REDUCED if reduced else LipSimConfig()
     network = LipSimNetwork(config)
-    if pretrained:
-        load_lipsim_weights(network, fetch_weights(weights, what=what))
+    if path is not None:
+        load_lipsim_weights(network, path)
     return EmbeddingModel(network, ImagePreprocess(LIPSIM_PREPROCESSING.at_input_size(config.image_size)))
 
 
