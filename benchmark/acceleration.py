@@ -10,9 +10,13 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from model_zoo.base import PerceptualModel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_AUTO_BATCH_SIZE = 16
@@ -20,11 +24,14 @@ CPU_AUTO_BATCH_SIZE = 16
 
 @dataclass(frozen=True)
 class Acceleration:
+    """How a run is sped up without changing its results: autocast precision, memory format, compilation."""
+
     precision: str = "fp32"
     channels_last: bool = False
     compile_model: bool = False
 
     def validate(self, device: str) -> None:
+        """Refuse a combination the device cannot run, with the fix in the message."""
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
         if self.precision == "fp16" and not device.startswith("cuda"):
@@ -35,13 +42,14 @@ class Acceleration:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.compile_model:
-            target = "encoder" if isinstance(getattr(model, "encoder", None), nn.Module) else None
-            if target is None:
+            encoder = getattr(model, "encoder", None)
+            if not isinstance(encoder, nn.Module):
                 raise ValueError(f"--compile needs a model with an encoder; {type(model).__name__} has none")
-            model.encoder = torch.compile(model.encoder, dynamic=True)
+            model.encoder = torch.compile(encoder, dynamic=True)  # type: ignore[assignment]  # a compiled module stands in for it
         return model
 
     def autocast(self, device: torch.device | str) -> ContextManager:
+        """The autocast context of the model's forward passes (a no-op at fp32)."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
@@ -67,7 +75,7 @@ def largest_fitting_batch(fits: Callable[[int], bool], start: int = 8, limit: in
     return best
 
 
-def auto_batch_size(model: nn.Module, image_size: int, device: torch.device | str, headroom: float = 0.5) -> int:
+def auto_batch_size(model: PerceptualModel, image_size: int, device: torch.device | str, headroom: float = 0.5) -> int:
     """A batch size that fits GPU memory: the largest that survives an attack step, times `headroom`.
 
     The attack keeps several image-sized tensors per sample besides the activations, hence the
@@ -88,3 +96,18 @@ def auto_batch_size(model: nn.Module, image_size: int, device: torch.device | st
             torch.cuda.empty_cache()
 
     return max(1, int(largest_fitting_batch(fits) * headroom))
+
+
+def resolve_batch_size(
+    batch_size: int | str, model: PerceptualModel, image_size: int, device: torch.device | str, acceleration: Acceleration | None = None
+) -> int:
+    """`--batch-size` as a number, before any batch is cut: itself, or for 'auto' the largest that fits (autocast as the run will be).
+
+    Every command that takes `--batch-size` (evaluate, sweep, submit, verify, perf, invert, finetune) resolves it here.
+    """
+    if batch_size != "auto":
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"--batch-size must be a whole number >= 1 or 'auto', got '{batch_size}'")
+        return batch_size
+    with (acceleration or Acceleration()).autocast(device):
+        return auto_batch_size(model, image_size, device)

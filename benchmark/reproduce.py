@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from model_zoo import get_model_card, list_models
 from model_zoo.download import cached_path
@@ -138,7 +139,7 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
             run.config.validate()
     index = {"table": name, "title": get_table(name)["title"], "runs": []}
     for run in planned:
-        entry = {"config": asdict(run.config)}
+        entry: dict[str, Any] = {"config": asdict(run.config)}
         if not run.registered:
             entry["skipped"] = f"model '{run.config.model}' is not in the zoo: {run.skip_reason}"
             echo(f"skip {run.config.model}: not in the zoo, {run.skip_reason} (`bench models` lists what is)")
@@ -146,10 +147,12 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
             entry["skipped"] = f"model '{run.config.model}': {run.skip_reason}"
             echo(f"skip {run.config.model}: {run.skip_reason}")
         else:
-            result, path = run_evaluation(run.config, output_dir, progress=progress)
-            robust = result.scores["robust"] if result.attack is not None else None
-            entry.update(result_file=str(path), clean=result.scores["clean"], robust=robust, weights=result.weights)
+            result, path = run_evaluation(run.config, output_dir, progress=progress, validated=True)
+            robust = result.scores.robust if result.attack is not None else None
+            entry.update(result_file=str(path), clean=result.scores.clean, robust=robust, weights=result.weights)
             shown = f" robust {robust:.4f}" if robust is not None else ""
-            echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f}{shown} -> {path}")
+            echo(
+                f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores.clean or 0.0:.4f}{shown} -> {path}"
+            )
         index["runs"].append(entry)
     return atomic_write_text(Path(output_dir) / f"reproduce-{name}.json", json.dumps(index, indent=2) + "\n")

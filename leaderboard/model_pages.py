@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmark.results import EvaluationResult
 
-from .checks import check_details, check_passed
+from .checks import check_details
 from .plots import sweep_svg
 from .reported import ReportedScore
 from .sweeps import Sweep
@@ -96,10 +96,10 @@ def _versions(result: EvaluationResult) -> str:
 
 
 def _attack(result: EvaluationResult) -> str:
-    attack = result.attack or {}
-    if not attack:
+    attack = result.attack
+    if attack is None:
         return "none (clean only)"
-    return f"{attack.get('name', '?')}, {attack.get('n_iter', '?')} iterations, {attack.get('n_restarts', '?')} restart(s), seed {attack.get('seed', '?')}"
+    return f"{attack.name}, {attack.n_iter} iterations, {attack.n_restarts} restart(s), seed {attack.seed}"
 
 
 def _weights_source(card: dict) -> str:
@@ -143,7 +143,7 @@ def build_model_pages(
             shown = str(path.relative_to(results_dir))
         except ValueError:
             shown = str(path)
-        checks = [CheckView(name, check_passed(record), check_details(record)) for name, record in (result.checks or {}).items()]
+        checks = [CheckView(name, check.passed, check_details(check)) for name, check in result.checks.items()]
         page.results.append(ResultView(shown, result, threat_label(result), _attack(result), _versions(result), checks))
     for score in reported:
         if score.model in pages:
