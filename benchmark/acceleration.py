@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from torch import nn
 if TYPE_CHECKING:
     from model_zoo.base import PerceptualModel
 
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_AUTO_BATCH_SIZE = 16
 
@@ -37,7 +38,7 @@ class Acceleration:
         if self.precision == "fp16" and not device.startswith("cuda"):
             raise ValueError("--precision fp16 needs a GPU (--device cuda); on CPU use --precision bf16 or fp32")
 
-    def prepare(self, model: nn.Module) -> nn.Module:
+    def prepare(self, model: ModuleT) -> ModuleT:
         """channels_last weights for convolutions; a compiled encoder where there is one."""
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -247,7 +247,7 @@ def sweep(
     help="Random weights by default: timing does not depend on them and nothing is downloaded.",
 )
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
-@click.option("--batch-size", default=4, show_default=True, type=int)
+@batch_size_option("4")
 @click.option("--n-iter", default=10, show_default=True, type=int)
 @click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
 @click.option("--threat", default="linf", show_default=True)
@@ -278,10 +278,9 @@ def perf(
     """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
     from .perf import ThroughputConfig, format_report, run_throughput
 
-    if min(batch_size, n_iter, image_size, repeats) < 1:
-        raise ValueError(
-            f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}"
-        )
+    batch_size = parse_batch_size(batch_size)
+    if min(n_iter, image_size, repeats) < 1:
+        raise ValueError(f"--n-iter, --image-size and --repeats must be >= 1, got {n_iter}, {image_size}, {repeats}")
     config = ThroughputConfig(
         model=model,
         pretrained=not random_weights,

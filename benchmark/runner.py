@@ -258,12 +258,11 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     positions = select_positions(dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed)
 
     acceleration = config.acceleration()
-    built = acceleration.prepare(
+    model = acceleration.prepare(
         create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs)
         if model is None
         else prepare_instance(model, config.model, device)
     )
-    model = cast(PerceptualModel, built)
     metric = MetricProperties.from_dict(model.metric_properties())
     protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split)
     if model.is_randomised:
