@@ -40,6 +40,8 @@ def model_slug(name: str) -> str:
 
 @dataclass
 class CheckView:
+    """A sanity check as a model page shows it: its name, verdict and details."""
+
     name: str
     passed: bool | None
     details: str
@@ -47,6 +49,8 @@ class CheckView:
 
 @dataclass
 class ResultView:
+    """One result file on a model page, with its threat, attack, package versions and checks as text."""
+
     path: str  # relative to the results folder
     result: EvaluationResult
     threat: str
@@ -57,6 +61,8 @@ class ResultView:
 
 @dataclass
 class ModelPage:
+    """Everything the site says about one model: its card, statuses, results, the paper's numbers, sweeps and flags."""
+
     model: str
     slug: str
     card: dict
@@ -71,6 +77,7 @@ class ModelPage:
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:
+        """The card's filled fields as (label, text) rows, in CARD_FIELDS order."""
         rows = []
         for name in CARD_FIELDS:
             value = self.card.get(name)

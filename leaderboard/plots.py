@@ -35,6 +35,8 @@ _STYLE = {
 
 @dataclass
 class ScatterPoint:
+    """One model in a clean-against-robust scatter plot."""
+
     label: str  # the model's name
     x: float  # score in [0, 1]
     y: float

@@ -16,6 +16,8 @@ from .tables import _score, canonical_split
 
 @dataclass
 class Sweep:
+    """Results that differ only in the radius or the attack iterations: one robust-score curve on a model page."""
+
     kind: str  # "eps" or "n_iter"
     model: str
     weights: str
@@ -27,6 +29,7 @@ class Sweep:
 
     @property
     def title(self) -> str:
+        """The chart's caption: where, what is swept, what is held fixed."""
         where = self.dataset + (f" ({self.split})" if self.split else "")
         return f"{where}: robust score vs {'radius' if self.kind == 'eps' else 'attack iterations'} ({self.fixed})"
 

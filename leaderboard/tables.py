@@ -28,6 +28,8 @@ HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other 
 
 @dataclass
 class Cell:
+    """One score of one model in one table: what we measured and what the paper reports, with where each comes from."""
+
     measured: float | None = None
     reported: float | None = None
     reported_in: list[str] = field(default_factory=list)  # paper tables that give this number
@@ -52,6 +54,8 @@ class Cell:
 
 @dataclass
 class LeaderboardRow:
+    """One model (or submission, or paper-only entry) in a table: its card, cells, sources and flags."""
+
     model: str
     card: dict
     weights: str  # pretrained | random | none | reported
@@ -64,6 +68,7 @@ class LeaderboardRow:
 
     @property
     def status(self) -> str:
+        """verified, measured, reported, random, or a submission's status."""
         if self.submission_status:
             return self.submission_status
         if self.weights == "random":
@@ -74,24 +79,30 @@ class LeaderboardRow:
 
     @property
     def family(self) -> str:
+        """The model family from its card (clip, dino, classical, ...), 'other' when the card does not say."""
         return str(self.card.get("family") or "other")
 
     @property
     def clean(self) -> float | None:
+        """The clean column's value."""
         cell = self.cells.get(CLEAN)
         return cell.value if cell else None
 
     @property
     def robust(self) -> dict[str, float]:
+        """Every threat column's value, by column."""
         return {column: cell.value for column, cell in self.cells.items() if column != CLEAN and cell.value is not None}
 
     def value(self, column: str) -> float | None:
+        """What the table shows in `column` (None for an empty cell)."""
         cell = self.cells.get(column)
         return cell.value if cell else None
 
 
 @dataclass
 class LeaderboardTable:
+    """One table of the site: a dataset, split and scoring protocol, ranked rows and unranked smoke runs."""
+
     dataset: str
     split: str | None
     threat_columns: list[str]
@@ -102,6 +113,7 @@ class LeaderboardTable:
 
     @property
     def title(self) -> str:
+        """Dataset, split and protocol, as the table's heading."""
         return self.dataset + (f" ({self.split})" if self.split else "") + (f", {self.protocol}" if self.protocol else "")
 
     def column_header(self, column: str) -> str:
@@ -110,6 +122,7 @@ class LeaderboardTable:
 
     @property
     def columns(self) -> list[str]:
+        """The clean column, then the threat columns."""
         return [CLEAN] + self.threat_columns
 
     @property
@@ -121,6 +134,7 @@ class LeaderboardTable:
         return "table-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
     def is_best(self, row: LeaderboardRow, column: str) -> bool:
+        """Whether `row` holds the best ranked value of `column` (ties included)."""
         value = row.value(column)
         return value is not None and column in self.best and math.isclose(value, self.best[column], abs_tol=1e-9)
 
