@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +163,7 @@ class SampleOutcome:
     def located(self, position: int, info: dict[str, Any]) -> SampleOutcome:
         """This outcome with the sample's place in the dataset (`dataset.sample_info(position)`)."""
         rest = {key: value for key, value in info.items() if key not in ("sample_id", "split")}
-        return SampleOutcome(
-            **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("position", "sample_id", "split", "extra")},
-            position=position,
-            sample_id=info.get("sample_id"),
-            split=info.get("split"),
-            extra={**rest, **self.extra},
-        )
+        return replace(self, position=position, sample_id=info.get("sample_id"), split=info.get("split"), extra={**rest, **self.extra})
 
     def to_dict(self) -> dict[str, Any]:
         """A flat row: where the sample is, the extras, then the outcome columns that apply."""
@@ -444,9 +438,11 @@ def samples_path(result_file: str | Path) -> Path:
 def write_result(result: EvaluationResult, outcomes: list[SampleOutcome], output_dir: str | Path) -> Path:
     """Write the per-sample sidecar, then the result JSON, each atomically; return the JSON path.
 
-    `result.samples_file` must name the sidecar when there are outcomes (the runner sets it).
+    The JSON names the sidecar written beside it (the runner's result already does; `result` itself is never changed).
     """
     path = result_path(result, output_dir)
+    if outcomes and result.samples_file != samples_path(path).name:
+        result = replace(result, samples_file=samples_path(path).name)
     if outcomes:
         rows = [outcome.to_dict() for outcome in outcomes]
         columns = list(dict.fromkeys(key for row in rows for key in row))
