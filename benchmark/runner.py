@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -191,10 +191,12 @@ def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str =
     per_split = {split: task.aggregate([o for o in outcomes if o.split == split]) for split in sorted({str(o.split) for o in outcomes})}
     scores = task.aggregate(outcomes)
     if averaging == "splits":
-        if all(s.clean is not None for s in per_split.values()):
-            scores.clean = sum(cast(float, s.clean) for s in per_split.values()) / len(per_split)
-        if all(s.robust is not None for s in per_split.values()):
-            scores.robust = sum(cast(float, s.robust) for s in per_split.values()) / len(per_split)
+        cleans = [s.clean for s in per_split.values() if s.clean is not None]
+        robusts = [s.robust for s in per_split.values() if s.robust is not None]
+        if len(cleans) == len(per_split):
+            scores.clean = sum(cleans) / len(cleans)
+        if len(robusts) == len(per_split):
+            scores.robust = sum(robusts) / len(robusts)
     scores.per_split = per_split
     return scores
 
@@ -203,10 +205,11 @@ def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str =
 class EvaluationRun:
     """Everything an evaluation needs before its first batch, decided once by `setup_evaluation`.
 
-    `config.batch_size` is a number here: "auto" was resolved (and agreed across ranks) before any batch was cut.
+    `batch_size` (also recorded in `config`) is a number: "auto" was resolved (and agreed across ranks) before any batch was cut.
     """
 
     config: EvaluationConfig
+    batch_size: int
     model: PerceptualModel
     metric: MetricProperties
     dataset: Any
@@ -222,11 +225,6 @@ class EvaluationRun:
     stem: str  # the result file's name, without .json
     checkpoint: BatchCheckpoint
     started: float  # time.perf_counter() when setup began
-
-    @property
-    def batch_size(self) -> int:
-        """The resolved batch size."""
-        return cast(int, self.config.batch_size)
 
     @property
     def batches(self) -> list[list[int]]:
@@ -288,6 +286,7 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     checkpoint = BatchCheckpoint(Path(output_dir) / config.dataset / f"{stem}.json", configuration_hash(key), rank=group.rank)
     return EvaluationRun(
         config=config,
+        batch_size=batch_size,
         model=model,
         metric=metric,
         dataset=dataset,
