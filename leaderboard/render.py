@@ -97,9 +97,9 @@ def table_scatter(table: LeaderboardTable) -> str:
         return ""
     column = table.threat_columns[0]
     points = [
-        ScatterPoint(row.model, row.clean, row.value(column), row.status)
+        ScatterPoint(row.model, clean, robust, row.status)
         for row in table.rows
-        if row.clean is not None and row.value(column) is not None
+        if (clean := row.clean) is not None and (robust := row.value(column)) is not None
     ]
     if len(points) < 2:
         return ""
