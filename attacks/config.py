@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from torch import Tensor
 
@@ -26,6 +27,8 @@ QUERY_ATTACKS = ("square", "square-reference")  # for these, n_iter is the query
 
 @dataclass(frozen=True)
 class AttackConfig:
+    """One attack as run: its name, the threat it respects and its budget; recorded in every result file."""
+
     name: str
     norm: str
     eps: float
@@ -36,11 +39,18 @@ class AttackConfig:
     seed: int = 0
     square_queries: int = 5000  # the Square member's budget in the standard ensemble
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON; `square_queries` only for the standard ensemble, which has a Square member."""
         data = asdict(self)
         if self.name != STANDARD:  # only the ensemble has a Square member; other attacks' records stay as they were
             data.pop("square_queries")
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttackConfig:
+        """Read what `to_dict` wrote (unknown keys are ignored, missing optional ones take their defaults)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     @property
     def loss(self) -> str:

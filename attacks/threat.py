@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor
 
@@ -37,12 +38,15 @@ def perturbation_norm(delta: Tensor, norm: str) -> Tensor:
 
 @dataclass(frozen=True)
 class ThreatModel:
+    """The perturbations an attacker may make: a norm and a radius, kept with the radius as the user wrote it."""
+
     norm: str
     eps: float
-    eps_text: str
+    eps_text: str  # as written, e.g. '4/255': file names and tables show it
 
     @classmethod
     def from_text(cls, norm: str, eps: str | float | None = None) -> ThreatModel:
+        """Parse and check user input ('linf', '4/255'); the default radius of the norm when `eps` is None."""
         norm = norm.lower()
         if norm not in NORMS:
             raise ValueError(f"unknown threat model '{norm}'; choose one of {', '.join(NORMS)}")
@@ -53,6 +57,16 @@ class ThreatModel:
         if norm == "linf" and value > 1:
             raise ValueError(f"Linf eps {eps_text} exceeds 1, the whole pixel range; did you mean {eps_text}/255?")
         return cls(norm=norm, eps=value, eps_text=eps_text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"norm", "eps", "eps_text"}`, as result files store it."""
+        return {"norm": self.norm, "eps": self.eps, "eps_text": self.eps_text}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ThreatModel:
+        """Read what `to_dict` wrote; a recorded threat is taken as run, without the checks of `from_text`."""
+        eps = float(data["eps"])
+        return cls(norm=str(data["norm"]), eps=eps, eps_text=str(data.get("eps_text", eps)))
 
     @property
     def label(self) -> str:

@@ -10,29 +10,29 @@ import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
 
-from model_zoo.base import PerceptualModel
+if TYPE_CHECKING:
+    from model_zoo.base import PerceptualModel
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
-
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_AUTO_BATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
 class Acceleration:
-    """The speed-ups an evaluation asked for; each leaves the attack's arithmetic in fp32."""
+    """How a run is sped up without changing its results: autocast precision, memory format, compilation."""
 
     precision: str = "fp32"
     channels_last: bool = False
     compile_model: bool = False
 
     def validate(self, device: str) -> None:
-        """Refuse an unknown precision, or fp16 off the GPU, before any work."""
+        """Refuse a combination the device cannot run, with the fix in the message."""
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision '{self.precision}'; choose one of {', '.join(PRECISIONS)}")
         if self.precision == "fp16" and not device.startswith("cuda"):
@@ -46,12 +46,11 @@ class Acceleration:
             encoder = getattr(model, "encoder", None)
             if not isinstance(encoder, nn.Module):
                 raise ValueError(f"--compile needs a model with an encoder; {type(model).__name__} has none")
-            # torch's stub types compile() as returning a Callable; given a Module it returns an OptimizedModule (a Module).
-            model.encoder = torch.compile(encoder, dynamic=True)  # type: ignore[assignment]
+            model.encoder = torch.compile(encoder, dynamic=True)  # type: ignore[assignment]  # a compiled module stands in for it
         return model
 
     def autocast(self, device: torch.device | str) -> ContextManager:
-        """Autocast to the chosen precision on `device`; a no-op context for fp32."""
+        """The autocast context of the model's forward passes (a no-op at fp32)."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
@@ -98,3 +97,18 @@ def auto_batch_size(model: PerceptualModel, image_size: int, device: torch.devic
             torch.cuda.empty_cache()
 
     return max(1, int(largest_fitting_batch(fits) * headroom))
+
+
+def resolve_batch_size(
+    batch_size: int | str, model: PerceptualModel, image_size: int, device: torch.device | str, acceleration: Acceleration | None = None
+) -> int:
+    """`--batch-size` as a number, before any batch is cut: itself, or for 'auto' the largest that fits (autocast as the run will be).
+
+    Every command that takes `--batch-size` (evaluate, sweep, submit, verify, perf, invert, finetune) resolves it here.
+    """
+    if batch_size != "auto":
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"--batch-size must be a whole number >= 1 or 'auto', got '{batch_size}'")
+        return batch_size
+    with (acceleration or Acceleration()).autocast(device):
+        return auto_batch_size(model, image_size, device)

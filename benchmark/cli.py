@@ -150,17 +150,17 @@ def evaluate(
         init_distributed(device)
     is_main = current_process_group().is_main
     for config in configs:
-        result, path = run_evaluation(config, output_dir, progress=not quiet)
+        result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True)
         if not is_main:
             continue
-        threat = f"{result.threat['norm']} {result.threat['eps_text']}"
+        threat = f"{result.threat.norm} {result.threat.eps_text}"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
-        robust = f"  robust {100 * result.scores['robust']:.2f}" if result.attack is not None else " (clean only)"
+        robust = f"  robust {100 * (result.scores.robust or 0.0):.2f}" if result.attack is not None else " (clean only)"
         if result.resumed_samples:
-            click.echo(f"resumed: {result.resumed_samples} of {result.scores['n']} samples came from the checkpoint of an interrupted run")
+            click.echo(f"resumed: {result.resumed_samples} of {result.scores.n} samples came from the checkpoint of an interrupted run")
         click.echo(
-            f"{result.model} on {result.dataset} ({result.scores['n']} samples), {threat}: "
-            f"clean {100 * result.scores['clean']:.2f}{robust}"
+            f"{result.model} on {result.dataset} ({result.scores.n} samples), {threat}: "
+            f"clean {100 * (result.scores.clean or 0.0):.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
         )
         for member in result.ensemble.get("members", []):
@@ -170,7 +170,7 @@ def evaluate(
                 f"{count} samples, {member['seconds']:.1f}s"
             )
         for name, check in result.checks.items():
-            click.echo(f"  check {name}: {'passed' if check['passed'] else 'FAILED'} ({check['detail']})")
+            click.echo(f"  check {name}: {'passed' if check.passed else 'FAILED'} ({check.detail})")
 
 
 @main.command()
@@ -233,7 +233,7 @@ def sweep(
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
     for point in result.points:
         click.echo(
-            f"{axis} {point.value}: clean {100 * point.result.scores['clean']:.2f}  robust {100 * point.result.scores['robust']:.2f}  -> {point.path}"
+            f"{axis} {point.value}: clean {100 * (point.result.scores.clean or 0.0):.2f}  robust {100 * (point.result.scores.robust or 0.0):.2f}  -> {point.path}"
         )
     click.echo(f"plot: {result.plot}")
 
@@ -247,7 +247,7 @@ def sweep(
     help="Random weights by default: timing does not depend on them and nothing is downloaded.",
 )
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
-@click.option("--batch-size", default=4, show_default=True, type=int)
+@batch_size_option("4")
 @click.option("--n-iter", default=10, show_default=True, type=int)
 @click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
 @click.option("--threat", default="linf", show_default=True)
@@ -278,10 +278,9 @@ def perf(
     """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
     from .perf import ThroughputConfig, format_report, run_throughput
 
-    if min(batch_size, n_iter, image_size, repeats) < 1:
-        raise ValueError(
-            f"--batch-size, --n-iter, --image-size and --repeats must be >= 1, got {batch_size}, {n_iter}, {image_size}, {repeats}"
-        )
+    batch_size = parse_batch_size(batch_size)
+    if min(n_iter, image_size, repeats) < 1:
+        raise ValueError(f"--n-iter, --image-size and --repeats must be >= 1, got {n_iter}, {image_size}, {repeats}")
     config = ThroughputConfig(
         model=model,
         pretrained=not random_weights,

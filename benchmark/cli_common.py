@@ -70,7 +70,8 @@ def parse_batch_size(value: str | int | None) -> int | str | None:
 
 
 def batch_size_option(default: str | None = "32"):
-    """The --batch-size of every command that runs evaluations (evaluate, sweep, reproduce, submit, verify)."""
+    """The --batch-size of every command that takes one (evaluate, sweep, reproduce, submit, verify, perf, invert, finetune);
+    `parse_batch_size` reads it and `acceleration.resolve_batch_size` turns "auto" into a number once the model is built."""
     extra = "" if default is not None else " [default: the submission's]"
     return click.option(
         "--batch-size",

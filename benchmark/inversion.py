@@ -26,6 +26,7 @@ from model_zoo import create_model
 from model_zoo.registry import model_class
 from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
+from .acceleration import resolve_batch_size
 from .atomic import atomic_write_text
 from .datasets.images import load_image_center_crop, save_image
 from .environment import environment
@@ -46,7 +47,7 @@ class InversionRun:
     pretrained: bool = True
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
-    batch_size: int = 8
+    batch_size: int | str = 8  # or "auto": resolved per model once it is built
 
     def validate(self) -> None:
         """Refuse bad input (kind, models without an embedding or text tower, missing images) before any model runs."""
@@ -58,7 +59,8 @@ class InversionRun:
             raise ValueError("--image is needed (one or more)" if self.kind == "features" else "--prompt is needed (one or more)")
         if not self.seeds:
             raise ValueError("name at least one seed with --seeds, e.g. --seeds 0,1,2")
-        if self.batch_size < 1 or self.config.n_iter < 0 or self.config.image_size < 8:
+        bad_batch = self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1)
+        if bad_batch or self.config.n_iter < 0 or self.config.image_size < 8:
             raise ValueError(
                 f"need --batch-size >= 1, --n-iter >= 0, --image-size >= 8; got {self.batch_size}, {self.config.n_iter}, {self.config.image_size}"
             )
@@ -142,8 +144,7 @@ def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = Tr
     originals = torch.stack([load_image_center_crop(t, size) for t in run.targets]) if run.kind == "features" else None
     slugs = _target_slugs(run)
     pairs = [(t, s) for t in range(len(run.targets)) for s in run.seeds]  # grid columns
-    n_batches = -(-len(pairs) // run.batch_size)
-    bar = tqdm(total=len(run.models) * n_batches * run.config.n_iter, desc=f"invert {run.kind}", unit="it", disable=not progress)
+    bar = tqdm(total=0, desc=f"invert {run.kind}", unit="it", disable=not progress)  # grows as each model's batch size is known
 
     rows: list[list[Tensor]] = []
     records: list[InvertedImage] = []
@@ -155,9 +156,12 @@ def run_inversion(run: InversionRun, output_dir: str | Path, progress: bool = Tr
                 f"model '{name}' is a pairwise metric with no embedding to invert; choose an embedding model (CLIP, DINO, DreamSim, ...)"
             )
         targets = target_embeddings(run, model, name, originals)
+        batch_size = resolve_batch_size(run.batch_size, model, size, run.device)
+        bar.total += -(-len(pairs) // batch_size) * run.config.n_iter
+        bar.refresh()
         row: list[Tensor] = []
-        for start in range(0, len(pairs), run.batch_size):
-            chunk = pairs[start : start + run.batch_size]
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
             index = torch.tensor([t for t, _ in chunk], device=run.device)
             bar.set_postfix(model=name)
             out = invert(model.embed, targets[index], [s for _, s in chunk], run.config, run.device, on_iteration=lambda _: bar.update(1))

@@ -8,7 +8,7 @@ import click
 
 from attacks.inversion import InversionConfig
 
-from .cli_common import model_options, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 
 
 def inversion_options(command):
@@ -28,7 +28,7 @@ def inversion_options(command):
                 "--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."
             ),
             click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
-            click.option("--batch-size", default=8, show_default=True, type=int, help="Images optimised together."),
+            batch_size_option("8"),
             click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
         ]
     ):
@@ -54,7 +54,7 @@ def _run(
         pretrained=not random_weights,
         model_kwargs=parse_kwargs(model_kwargs),
         device=device,
-        batch_size=batch_size,
+        batch_size=parse_batch_size(batch_size),
     )
     report = run_inversion(run, Path(output_dir), progress=not quiet)
     for image in report.images:

@@ -156,9 +156,9 @@ def evaluate_retrieval(model, dataset: DetectionDataset, positions, attack: Atta
         sample_ids = [int(p) for p in batch["position"]]
         for position, outcome in zip(sample_ids, task.evaluate_batch(model, batch, attack, device, sample_ids)):
             records[dataset.sample_info(position)["sample_id"]] = {
-                "query_class": outcome["query_class"],
-                "clean_unsafe": outcome["clean_prediction"] == unsafe_name,
-                "robust_unsafe": outcome["robust_prediction"] == unsafe_name,
+                "query_class": outcome.extra["query_class"],
+                "clean_unsafe": outcome.clean_prediction == unsafe_name,
+                "robust_unsafe": outcome.robust_prediction == unsafe_name,
                 "unsafe_class": unsafe_name,
             }
         bar.update(len(sample_ids))

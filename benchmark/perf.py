@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -25,7 +25,7 @@ from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
 from model_zoo.base import PerceptualModel
 
-from .acceleration import Acceleration
+from .acceleration import Acceleration, resolve_batch_size
 from .datasets import load_dataset
 
 # (goal, device type it is measured on, the time ratio that decides it and its bound: None where this report cannot decide it)
@@ -45,7 +45,7 @@ class ThroughputConfig:
     model: str = "clip-convnext"
     pretrained: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 4
+    batch_size: int | str = 4  # or "auto", resolved once the model is built
     n_iter: int = 10
     image_size: int = 224  # demo triplets are resized to this before the attack
     threat: str = "linf"
@@ -105,7 +105,7 @@ def _timed(device: torch.device, work: Callable[[], Any]) -> tuple[float, Any]:
 def benchmark_inputs(config: ThroughputConfig, device: torch.device) -> dict[str, Tensor]:
     """The first `batch_size` demo triplets, resized to `image_size` (bicubic, clamped to [0, 1])."""
     dataset = load_dataset("demo")
-    batch = default_collate([dataset[i] for i in range(config.batch_size)])
+    batch = default_collate([dataset[i] for i in range(int(config.batch_size))])  # resolved by run_throughput
     resized = {}
     for key in ("reference", "candidate_0", "candidate_1"):
         images = batch[key].to(device)
@@ -132,6 +132,7 @@ def run_throughput(config: ThroughputConfig) -> ThroughputReport:
     torch.manual_seed(config.seed)
     model = acceleration.prepare(create_model(config.model, pretrained=config.pretrained, device=device, **config.model_kwargs))
     model.eval()
+    config = replace(config, batch_size=resolve_batch_size(config.batch_size, model, config.image_size, device, acceleration))
     inputs = benchmark_inputs(config, device)
     reference_images = inputs["reference"]
     n = reference_images.shape[0]

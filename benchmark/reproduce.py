@@ -154,10 +154,12 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
             entry["skipped"] = f"model '{run.config.model}': {run.skip_reason}"
             echo(f"skip {run.config.model}: {run.skip_reason}")
         else:
-            result, path = run_evaluation(run.config, output_dir, progress=progress)
-            robust = result.scores["robust"] if result.attack is not None else None
-            entry.update(result_file=str(path), clean=result.scores["clean"], robust=robust, weights=result.weights)
+            result, path = run_evaluation(run.config, output_dir, progress=progress, validated=True)
+            robust = result.scores.robust if result.attack is not None else None
+            entry.update(result_file=str(path), clean=result.scores.clean, robust=robust, weights=result.weights)
             shown = f" robust {robust:.4f}" if robust is not None else ""
-            echo(f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores['clean']:.4f}{shown} -> {path}")
+            echo(
+                f"{run.config.model} {run.config.dataset} {' '.join(run.row()[2:6])}: clean {result.scores.clean or 0.0:.4f}{shown} -> {path}"
+            )
         runs.append(entry)
     return atomic_write_text(Path(output_dir) / f"reproduce-{name}.json", json.dumps(index, indent=2) + "\n")

@@ -1,4 +1,10 @@
-"""One result file per (model, dataset, split, threat, attack configuration), plus a per-sample sidecar."""
+"""One result file per (model, dataset, split, threat, attack configuration), plus a per-sample sidecar.
+
+The result is typed: the threat model, the attack configuration, the scores, the sanity checks and
+each sample's outcome are dataclasses with `to_dict`/`from_dict`, so writer and readers share one
+definition of every field. Schema 2 adds the metric's behaviour flags (`metric`); schema-1 files
+still load (`from_dict` migrates them).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,17 @@ import csv
 import io
 import json
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from attacks.config import AttackConfig
+from attacks.threat import ThreatModel
+
 from .atomic import atomic_write_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMAS = (1, 2)
 SAMPLES_SUFFIX = ".samples.csv"
 
 
@@ -20,29 +30,268 @@ class ResultFormatError(ValueError):
     """A file in a results folder is not a perceptbench result."""
 
 
+# -- scores -------------------------------------------------------------------------------------------
+
+# Retrieval's per-protocol mAPs are written flat, as `map_<protocol>_<clean|robust>`, beside the headline.
+_PROTOCOL_KEY = re.compile(r"^map_(?P<protocol>[a-z0-9]+)_(?P<kind>clean|robust)$")
+
+
 @dataclass
+class Scores:
+    """Headline clean and robust scores over `n` samples, per split, and per scoring protocol where a task has several.
+
+    `protocols` holds retrieval's mAP under each protocol (medium, hard), the only place the
+    leaderboard learns which protocols exist; `extra` holds other task-specific numbers
+    (detection's buffer class and confusion fractions).
+    """
+
+    clean: float | None = None
+    robust: float | None = None
+    n: int | None = None
+    per_split: dict[str, Scores] = field(default_factory=dict)
+    protocols: dict[str, Scores] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of schema 1: clean, robust, n, per_split, then `map_<protocol>_<kind>` and extras."""
+        data: dict[str, Any] = {
+            key: value for key, value in (("clean", self.clean), ("robust", self.robust), ("n", self.n)) if value is not None
+        }
+        data["per_split"] = {split: scores.to_dict() for split, scores in self.per_split.items()}
+        for protocol, scores in self.protocols.items():
+            data[f"map_{protocol}_clean"] = scores.clean
+            data[f"map_{protocol}_robust"] = scores.robust
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scores:
+        """Read scores as `to_dict` writes them (schema 1 wrote the same keys)."""
+        if not isinstance(data, dict):
+            raise ResultFormatError(f"scores must be a JSON object, got {type(data).__name__}")
+        protocols: dict[str, Scores] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("clean", "robust", "n", "per_split"):
+                continue
+            match = _PROTOCOL_KEY.match(key)
+            if match:
+                setattr(protocols.setdefault(match["protocol"], cls(n=data.get("n"))), match["kind"], value)
+            else:
+                extra[key] = value
+        per_split = data.get("per_split") or {}
+        return cls(
+            clean=_number(data.get("clean")),
+            robust=_number(data.get("robust")),
+            n=data.get("n") if isinstance(data.get("n"), int) else None,
+            per_split={str(split): cls.from_dict(scores) for split, scores in per_split.items() if isinstance(scores, dict)},
+            protocols=protocols,
+            extra=extra,
+        )
+
+
+def _number(value: Any) -> float | None:
+    """A score as a float; anything else (missing, text, a bool) is no score."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# -- sanity checks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One sanity check's verdict (benchmark/sanity.py): passed, a sentence for people, and the numbers behind it.
+
+    `passed` is None only for a schema-1 record that did not say (the leaderboard then flags nothing).
+    """
+
+    name: str
+    passed: bool | None
+    detail: str = ""
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"passed", "detail", **numbers}`; the name is the key it is stored under."""
+        return {"passed": self.passed, "detail": self.detail, **self.numbers}
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> CheckResult:
+        """Read a check as `to_dict` writes it."""
+        if not isinstance(data, dict):
+            raise ResultFormatError(f"check '{name}' must be a JSON object, got {type(data).__name__}")
+        passed = data.get("passed")
+        numbers = {key: value for key, value in data.items() if key not in ("passed", "detail")}
+        return cls(name, passed if isinstance(passed, bool) else None, str(data.get("detail", "")), numbers)
+
+
+def checks_from_dict(data: dict[str, Any] | None) -> dict[str, CheckResult]:
+    """`{name: record}` as stored in a result file -> `{name: CheckResult}`."""
+    return {name: CheckResult.from_dict(name, record) for name, record in (data or {}).items()}
+
+
+# -- per-sample outcomes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """One sample's outcome, clean and under attack: what a task returns per sample and what a `.samples.csv` row holds.
+
+    `position`, `sample_id` and `split` say which sample it is (filled in by the runner);
+    `extra` holds the task's own columns (2AFC's judge and similarities, retrieval's APs,
+    detection's classes, the standard ensemble's per-member columns).
+    """
+
+    clean_score: float
+    robust_score: float
+    attacked: bool
+    label: int | str | None = None
+    clean_prediction: int | str | None = None
+    robust_prediction: int | str | None = None
+    perturbation_norm: float | None = None
+    position: int | None = None
+    sample_id: str | None = None
+    split: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def still_correct(self) -> bool:
+        """The robust prediction is the label (sanity checks ask this of tasks that have labels)."""
+        if self.label is None or self.robust_prediction is None:
+            raise ValueError("--checks needs per-sample labels and robust predictions (the 2afc task); drop --checks for this task")
+        return self.robust_prediction == self.label
+
+    def located(self, position: int, info: dict[str, Any]) -> SampleOutcome:
+        """This outcome with the sample's place in the dataset (`dataset.sample_info(position)`)."""
+        rest = {key: value for key, value in info.items() if key not in ("sample_id", "split")}
+        return replace(self, position=position, sample_id=info.get("sample_id"), split=info.get("split"), extra={**rest, **self.extra})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat row: where the sample is, the extras, then the outcome columns that apply."""
+        place = {"position": self.position, "sample_id": self.sample_id, "split": self.split}
+        outcome = {
+            "label": self.label,
+            "clean_prediction": self.clean_prediction,
+            "clean_score": self.clean_score,
+            "attacked": self.attacked,
+            "robust_prediction": self.robust_prediction,
+            "robust_score": self.robust_score,
+            "perturbation_norm": self.perturbation_norm,
+        }
+        return {
+            **{k: v for k, v in place.items() if v is not None},
+            **self.extra,
+            **{k: v for k, v in outcome.items() if v is not None},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SampleOutcome:
+        """Read a row as `to_dict` writes it: typed values (a checkpoint) or the text of a CSV row.
+
+        Rows written before `attacked` was recorded for every task (odd-one-out) count as not attacked.
+        """
+        core = {"position", "sample_id", "split", "label", "clean_prediction", "clean_score", "attacked"}
+        core |= {"robust_prediction", "robust_score", "perturbation_norm"}
+        return cls(
+            clean_score=float(data["clean_score"]),
+            robust_score=float(data["robust_score"]),
+            attacked=_as_bool(data.get("attacked", False)),
+            label=_as_label(data.get("label")),
+            clean_prediction=_as_label(data.get("clean_prediction")),
+            robust_prediction=_as_label(data.get("robust_prediction")),
+            perturbation_norm=None if data.get("perturbation_norm") in (None, "") else float(data["perturbation_norm"]),
+            position=None if data.get("position") in (None, "") else int(data["position"]),
+            sample_id=None if data.get("sample_id") in (None, "") else str(data["sample_id"]),
+            split=None if data.get("split") in (None, "") else str(data["split"]),
+            extra={key: value for key, value in data.items() if key not in core},
+        )
+
+
+def _as_bool(value: Any) -> bool:
+    """A bool, or its CSV text ('True'/'False', '1'/'0')."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ResultFormatError(f"'attacked' must be True or False, got '{value}'")
+    return text in ("true", "1")
+
+
+def _as_label(value: Any) -> int | str | None:
+    """A class index (int, or its CSV text) or a class name; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+# -- the metric ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricProperties:
+    """How the evaluated metric behaves (`PerceptualModel.metric_properties()`): recorded so readers need no registry."""
+
+    has_embedding: bool
+    higher_is_better: bool
+    is_differentiable: bool
+    sim_range: tuple[float | None, float | None]  # None: unbounded on that side (LPIPS's 1 - distance has no floor)
+    is_randomised: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flags as plain JSON."""
+        return {
+            "has_embedding": self.has_embedding,
+            "higher_is_better": self.higher_is_better,
+            "is_differentiable": self.is_differentiable,
+            "sim_range": list(self.sim_range),
+            "is_randomised": self.is_randomised,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricProperties:
+        """Read the flags as `to_dict` (or `metric_properties()`) gives them."""
+        low, high = data["sim_range"]
+        return cls(
+            has_embedding=bool(data["has_embedding"]),
+            higher_is_better=bool(data["higher_is_better"]),
+            is_differentiable=bool(data["is_differentiable"]),
+            sim_range=(None if low is None else float(low), None if high is None else float(high)),
+            is_randomised=bool(data["is_randomised"]),
+        )
+
+
+# -- the result ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class EvaluationResult:
+    """Everything one evaluation produced and what is needed to trace it: the unit the leaderboard is built from."""
+
     model: str
     model_card: dict[str, Any]
-    weights: str  # pretrained | random | none (a metric without weights)
+    weights: str  # pretrained | random | none (a metric without weights) | unknown
     dataset: str
     split: str | None
     task: str
-    threat: dict[str, Any]  # norm, eps, eps_text
-    attack: dict[str, Any] | None
-    config: dict[str, Any]
-    scores: dict[str, Any]  # clean, robust, n, per_split
+    threat: ThreatModel
+    attack: AttackConfig | None
+    config: dict[str, Any]  # the EvaluationConfig as run (benchmark/runner.py)
+    scores: Scores
     timing: dict[str, float]
     environment: dict[str, Any]
     created_at: str
     samples_file: str | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, CheckResult] = field(default_factory=dict)
     # How the dataset was scored and its images prepared: labels and score rule, averaging over
     # splits, the image transform, the model's preprocessing, the resolution the attack acted on.
     protocol: dict[str, Any] = field(default_factory=dict)
     resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
     # `--attack standard`: per member of the ensemble its configuration, samples broken and seconds (attacks/ensemble.py).
     ensemble: dict[str, Any] = field(default_factory=dict)
+    # The metric's behaviour flags; None in files written before schema 2 (their model_card has has_embedding and sim_range).
+    metric: MetricProperties | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -50,37 +299,113 @@ class EvaluationResult:
         """Random-weight results are smoke runs: never ranked as real entries."""
         return self.weights != "random"
 
+    @property
+    def has_embedding(self) -> bool | None:
+        """Whether the metric embeds images: from `metric`, else (schema 1) the card; None when neither says."""
+        if self.metric is not None:
+            return self.metric.has_embedding
+        value = self.model_card.get("has_embedding")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def sim_range(self) -> tuple[float | None, float | None] | None:
+        """The metric's similarity range: from `metric`, else (schema 1) the card; None when neither says."""
+        if self.metric is not None:
+            return self.metric.sim_range
+        value = self.model_card.get("sim_range")
+        if not (isinstance(value, (list, tuple)) and len(value) == 2):
+            return None
+        return (None if value[0] is None else float(value[0]), None if value[1] is None else float(value[1]))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON layout of a result file (schema 1's keys, plus `metric`)."""
+        return {
+            "model": self.model,
+            "model_card": self.model_card,
+            "weights": self.weights,
+            "dataset": self.dataset,
+            "split": self.split,
+            "task": self.task,
+            "threat": self.threat.to_dict(),
+            "attack": None if self.attack is None else self.attack.to_dict(),
+            "config": self.config,
+            "scores": self.scores.to_dict(),
+            "timing": self.timing,
+            "environment": self.environment,
+            "created_at": self.created_at,
+            "samples_file": self.samples_file,
+            "checks": {name: check.to_dict() for name, check in self.checks.items()},
+            "protocol": self.protocol,
+            "resumed_samples": self.resumed_samples,
+            "ensemble": self.ensemble,
+            "metric": None if self.metric is None else self.metric.to_dict(),
+            "schema_version": self.schema_version,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
+        """Read a result file's JSON; schema-1 files are migrated to the current schema."""
         if not isinstance(data, dict) or "schema_version" not in data:
             raise ResultFormatError("not a perceptbench result (no schema_version)")
-        if data["schema_version"] != SCHEMA_VERSION:
-            raise ResultFormatError(f"schema_version {data['schema_version']} is not supported (expected {SCHEMA_VERSION})")
+        if data["schema_version"] not in SUPPORTED_SCHEMAS:
+            supported = ", ".join(str(v) for v in SUPPORTED_SCHEMAS)
+            raise ResultFormatError(f"schema_version {data['schema_version']} is not supported (this version reads {supported})")
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [name for name in required if name not in data]
         if missing:
             raise ResultFormatError(f"malformed result: missing fields {', '.join(missing)}")
+        if data["schema_version"] == 1:
+            data = migrate_schema_1(data)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        plain = {k: v for k, v in data.items() if k in known}
+        try:
+            threat = ThreatModel.from_dict(data["threat"])
+            typed = {
+                "threat": threat,
+                "attack": None if data["attack"] is None else AttackConfig.from_dict(data["attack"]),
+                "scores": Scores.from_dict(data["scores"]),
+                "checks": checks_from_dict(data.get("checks")),
+                "metric": None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
+            }
+        except (KeyError, TypeError, ValueError) as error:
+            raise ResultFormatError(f"malformed result: {error!r}") from error
+        return cls(**{**plain, **typed, "schema_version": SCHEMA_VERSION})
+
+
+def migrate_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 result as schema 2 has it.
+
+    Schema 1 let a check be recorded as a bare bool, and hand-written files left the attack's
+    threat fields out (they equal the result's threat). It had no `metric`.
+    """
+    migrated = dict(data)
+    if isinstance(data.get("attack"), dict) and isinstance(data.get("threat"), dict):
+        migrated["attack"] = {**{k: data["threat"][k] for k in ("norm", "eps", "eps_text") if k in data["threat"]}, **data["attack"]}
+    checks = data.get("checks") or {}
+    if isinstance(checks, dict):
+        migrated["checks"] = {name: {"passed": record} if isinstance(record, bool) else record for name, record in checks.items()}
+    migrated["metric"] = None
+    migrated["schema_version"] = SCHEMA_VERSION
+    return migrated
+
+
+# -- files --------------------------------------------------------------------------------------------
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
 
 
-def result_stem(result: EvaluationResult) -> str:
-    config = result.config
-    parts = [_slug(result.model), _slug(result.dataset + (f"-{result.split}" if result.split else ""))]
-    threat = result.threat
-    parts.append(f"{threat['norm']}-{_slug(threat['eps_text'].replace('/', 'over'))}")
-    if result.attack:
-        attack = result.attack
-        parts.append(f"{attack['name']}-{attack['n_iter']}it-{attack['n_restarts']}r-seed{attack['seed']}")
-        if attack.get("square_queries") is not None:
-            parts.append(f"square{attack['square_queries']}q")
+def result_file_stem(
+    model: str, dataset: str, split: str | None, threat: ThreatModel, attack: AttackConfig | None, config: dict[str, Any], weights: str
+) -> str:
+    """The file name (without .json) of a result: everything that tells two runs apart, readable."""
+    parts = [_slug(model), _slug(dataset + (f"-{split}" if split else ""))]
+    parts.append(f"{threat.norm}-{_slug(threat.eps_text.replace('/', 'over'))}")
+    if attack is not None:
+        parts.append(f"{attack.name}-{attack.n_iter}it-{attack.n_restarts}r-seed{attack.seed}")
+        if attack.name == "standard":
+            parts.append(f"square{attack.square_queries}q")
     else:
         parts.append("clean")
     if config.get("n_ex"):
@@ -91,31 +416,49 @@ def result_stem(result: EvaluationResult) -> str:
         parts.append(f"random{config['random_subset']}-seed{config.get('subset_seed', 0)}")
     for key, value in sorted((config.get("dataset_options") or {}).items()):
         parts.append(_slug(f"{key}-{value}"))
-    if result.weights == "random":
+    if weights == "random":
         parts.append("random-weights")
     return "__".join(parts)
 
 
+def result_stem(result: EvaluationResult) -> str:
+    """The file name (without .json) of `result`."""
+    return result_file_stem(result.model, result.dataset, result.split, result.threat, result.attack, result.config, result.weights)
+
+
 def result_path(result: EvaluationResult, output_dir: str | Path) -> Path:
+    """Where `result` is written under `output_dir`: one folder per dataset."""
     return Path(output_dir) / result.dataset / f"{result_stem(result)}.json"
 
 
-def write_result(result: EvaluationResult, records: list[dict[str, Any]], output_dir: str | Path) -> Path:
-    """Write the per-sample sidecar, then the result JSON, each atomically; return the JSON path."""
+def samples_path(result_file: str | Path) -> Path:
+    """The per-sample sidecar beside a result file."""
+    result_file = Path(result_file)
+    return result_file.with_name(result_file.stem + SAMPLES_SUFFIX)
+
+
+def write_result(result: EvaluationResult, outcomes: list[SampleOutcome], output_dir: str | Path) -> Path:
+    """Write the per-sample sidecar, then the result JSON, each atomically; return the JSON path.
+
+    The JSON names the sidecar written beside it (the runner's result already does; `result` itself is never changed).
+    """
     path = result_path(result, output_dir)
-    samples_path = path.with_name(path.stem + SAMPLES_SUFFIX)
-    if records:
+    if outcomes and result.samples_file != samples_path(path).name:
+        result = replace(result, samples_file=samples_path(path).name)
+    if outcomes:
+        rows = [outcome.to_dict() for outcome in outcomes]
+        columns = list(dict.fromkeys(key for row in rows for key in row))
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
+        writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(records)
-        atomic_write_text(samples_path, buffer.getvalue())
-        result.samples_file = samples_path.name
+        writer.writerows(rows)
+        atomic_write_text(samples_path(path), buffer.getvalue())
     atomic_write_text(path, json.dumps(result.to_dict(), indent=2, sort_keys=False) + "\n")
     return path
 
 
 def read_result(path: str | Path) -> EvaluationResult:
+    """Read one result file; a clear `ResultFormatError` naming the file when it is not a result."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -128,7 +471,11 @@ def read_result(path: str | Path) -> EvaluationResult:
 
 
 def read_samples(result_file: str | Path) -> list[dict[str, str]]:
-    result_file = Path(result_file)
-    samples = result_file.with_name(result_file.stem + SAMPLES_SUFFIX)
-    with samples.open(newline="", encoding="utf-8") as handle:
+    """The per-sample sidecar's rows as text, column by column (`read_outcomes` gives them typed)."""
+    with samples_path(result_file).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_outcomes(result_file: str | Path) -> list[SampleOutcome]:
+    """The per-sample sidecar beside `result_file`, as typed outcomes."""
+    return [SampleOutcome.from_dict(row) for row in read_samples(result_file)]

@@ -25,20 +25,34 @@ from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
 from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
-from .acceleration import Acceleration, auto_batch_size
+from .acceleration import Acceleration, resolve_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
-from .distributed import agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
+from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
 from .environment import environment, package_versions
-from .results import EvaluationResult, result_path, write_result
+from .results import (
+    SAMPLES_SUFFIX,
+    CheckResult,
+    EvaluationResult,
+    MetricProperties,
+    SampleOutcome,
+    Scores,
+    result_file_stem,
+    write_result,
+)
 from .sampling import select_positions
-from .tasks import ATTACKS, AttackConfig, get_task
+from .tasks import ATTACKS, AttackConfig, Task, get_task
 
 NO_ATTACK = "none"  # `--attack none`: clean scores only
 
 
 @dataclass
 class EvaluationConfig:
+    """What to evaluate and how: model, dataset, threat, attack budget, sample selection, device and speed-ups.
+
+    Recorded in every result file (`config`); `batch_size` "auto" is recorded as the number it resolved to.
+    """
+
     model: str
     dataset: str = "demo"
     split: str | None = None
@@ -70,9 +84,11 @@ class EvaluationConfig:
         return self.attack == NO_ATTACK
 
     def acceleration(self) -> Acceleration:
+        """The speed-ups this configuration asks for."""
         return Acceleration(self.precision, self.channels_last, self.compile_model)
 
     def threat_model(self) -> ThreatModel:
+        """The threat model, parsed from `threat` and `eps` (the norm's default radius when `eps` is None)."""
         return ThreatModel.from_text(self.threat, self.eps)
 
     def validate(self, check_model: bool = True) -> None:
@@ -112,6 +128,22 @@ class EvaluationConfig:
         if self.threat_model().eps == 0:
             raise ValueError("eps 0 leaves nothing to attack; give a positive radius such as 4/255 (linf) or 3.0 (l2)")
 
+    def attack_config(self) -> AttackConfig | None:
+        """The attack this configuration runs; None for `--attack none`."""
+        if self.clean_only:
+            return None
+        threat = self.threat_model()
+        return AttackConfig(
+            name=self.attack,
+            norm=threat.norm,
+            eps=threat.eps,
+            eps_text=threat.eps_text,
+            n_iter=self.n_iter,
+            n_restarts=self.n_restarts,
+            seed=self.seed,
+            square_queries=self.square_queries,
+        )
+
 
 def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualModel:
     """A user's model instance made ready like `create_model` makes registry models: a card, eval mode, frozen, on `device`.
@@ -125,9 +157,8 @@ def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualMod
         )
     has_parameters = any(True for _ in model.parameters())
     if not isinstance(getattr(model, "card", None), ModelCard):
-        model.card = ModelCard(
-            name=name, family="custom", backbone=type(model).__name__, **({"weights": UNKNOWN_WEIGHTS} if has_parameters else {})
-        )
+        card = ModelCard(name=name, family="custom", backbone=type(model).__name__)
+        model.card = replace(card, weights=UNKNOWN_WEIGHTS) if has_parameters else card
     if "weights_kind" not in vars(model):
         model.weights_kind = (
             ("unknown" if has_parameters else "none") if model.card.weights in (UNKNOWN_WEIGHTS, NO_WEIGHTS) else "pretrained"
@@ -136,7 +167,7 @@ def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualMod
     return model.to(device)
 
 
-def evaluation_protocol(dataset: Any, model: Any, first_position: int, split: str | None = None) -> dict[str, Any]:
+def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: int, split: str | None = None) -> dict[str, Any]:
     """Install the model's image transform where the dataset follows it, and describe what was run.
 
     The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
@@ -155,34 +186,66 @@ def evaluation_protocol(dataset: Any, model: Any, first_position: int, split: st
     return protocol
 
 
-def aggregate_scores(task: Any, records: list[dict[str, Any]], averaging: str = "samples") -> dict[str, Any]:
+def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str = "samples") -> Scores:
     """Headline scores and per-split scores; `averaging="splits"` makes the headline the mean of split means."""
-    per_split = {split: task.aggregate([r for r in records if r["split"] == split]) for split in sorted({r["split"] for r in records})}
-    scores = task.aggregate(records)
+    per_split = {split: task.aggregate([o for o in outcomes if o.split == split]) for split in sorted({str(o.split) for o in outcomes})}
+    scores = task.aggregate(outcomes)
     if averaging == "splits":
-        for key in ("clean", "robust"):
-            if all(key in split_scores for split_scores in per_split.values()):
-                scores[key] = sum(split_scores[key] for split_scores in per_split.values()) / len(per_split)
-    scores["per_split"] = per_split
+        cleans = [s.clean for s in per_split.values() if s.clean is not None]
+        robusts = [s.robust for s in per_split.values() if s.robust is not None]
+        if len(cleans) == len(per_split):
+            scores.clean = sum(cleans) / len(cleans)
+        if len(robusts) == len(per_split):
+            scores.robust = sum(robusts) / len(robusts)
+    scores.per_split = per_split
     return scores
 
 
-def run_evaluation(
-    config: EvaluationConfig,
-    output_dir: str | Path = "results",
-    progress: bool = True,
-    model: PerceptualModel | None = None,
-) -> tuple[EvaluationResult, Path]:
-    """Evaluate one model on one dataset under one threat model and write the result.
+@dataclass(frozen=True)
+class EvaluationRun:
+    """Everything an evaluation needs before its first batch, decided once by `setup_evaluation`.
 
-    `model` evaluates a `PerceptualModel` instance instead of building `config.model` from the
-    registry (`config.model` then only names it). Resumes from the checkpoint of an interrupted
-    run of the same configuration. Inside a torch.distributed process group, each rank evaluates
-    its share of the batches and rank 0 writes the result (every rank returns it).
+    `batch_size` (also recorded in `config`) is a number: "auto" was resolved (and agreed across ranks) before any batch was cut.
     """
-    config.validate(check_model=model is None)
-    threat = config.threat_model()
+
+    config: EvaluationConfig
+    batch_size: int
+    model: PerceptualModel
+    metric: MetricProperties
+    dataset: Any
+    task: Task
+    task_name: str
+    threat: ThreatModel
+    attack: AttackConfig | None
+    positions: list[int]
+    protocol: dict[str, Any]
+    device: torch.device
+    group: ProcessGroup
+    acceleration: Acceleration
+    stem: str  # the result file's name, without .json
+    checkpoint: BatchCheckpoint
+    started: float  # time.perf_counter() when setup began
+
+    @property
+    def batches(self) -> list[list[int]]:
+        """The dataset positions of every batch, in order; a batch's index is its checkpoint key."""
+        return [self.positions[i : i + self.batch_size] for i in range(0, len(self.positions), self.batch_size)]
+
+
+@dataclass(frozen=True)
+class BatchLoopOutcome:
+    """What the batch loop produced: every sample's outcome (in batch order), how many came from a checkpoint, when it ran."""
+
+    outcomes: list[SampleOutcome]
+    resumed_samples: int
+    loaded: float  # time.perf_counter() when the checkpoint was read
+    finished: float  # time.perf_counter() after the last batch
+
+
+def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: PerceptualModel | None = None) -> EvaluationRun:
+    """Build the model, dataset, task and attack, resolve the batch size and open the checkpoint; no sample is evaluated yet."""
     started = time.perf_counter()
+    threat = config.threat_model()
     torch.manual_seed(config.seed)
     group = current_process_group()
     device = rank_device(config.device, group)
@@ -198,112 +261,162 @@ def run_evaluation(
         if model is None
         else prepare_instance(model, config.model, device)
     )
+    metric = MetricProperties.from_dict(model.metric_properties())
     protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split)
     if model.is_randomised:
         model = ExpectationOverTransformation(model)
         protocol["expectation_over_transformation"] = model.n_samples
+    batch_size = resolve_batch_size(config.batch_size, model, protocol["attacked_resolution"][-1], device, acceleration)
     if config.batch_size == "auto":
-        with acceleration.autocast(device):
-            fitting = auto_batch_size(model, protocol["attacked_resolution"][-1], device)
-        config = replace(config, batch_size=agree_on_minimum(fitting, group))
-    batches = [positions[i : i + config.batch_size] for i in range(0, len(positions), config.batch_size)]
-    attack = (
-        None
-        if config.clean_only
-        else AttackConfig(
-            name=config.attack,
-            norm=threat.norm,
-            eps=threat.eps,
-            eps_text=threat.eps_text,
-            n_iter=config.n_iter,
-            n_restarts=config.n_restarts,
-            seed=config.seed,
-            square_queries=config.square_queries,
-        )
-    )
-    if hasattr(task, "prepare"):  # tasks with whole-dataset state: a retrieval pool, a database
-        with acceleration.autocast(device):
-            task.prepare(model, dataset, attack, device, config.batch_size)
-    result = EvaluationResult(
-        model=config.model,
-        model_card=model.card.to_dict(),
-        weights=model.weights_kind,
-        dataset=config.dataset,
-        split=config.split,
-        task=spec.task,
-        threat={"norm": threat.norm, "eps": threat.eps, "eps_text": threat.eps_text},
-        attack=attack.to_dict() if attack is not None else None,
-        config=asdict(config),
-        scores={},
-        timing={},
-        environment={**environment(device), "world_size": group.world_size},
-        created_at="",
-        protocol=protocol,
-    )
+        batch_size = agree_on_minimum(batch_size, group)
+    config = replace(config, batch_size=batch_size)
+    attack = config.attack_config()
+    with acceleration.autocast(device):
+        task.prepare(model, dataset, attack, device, batch_size)
+
+    stem = result_file_stem(config.model, config.dataset, config.split, threat, attack, asdict(config), model.weights_kind)
     versions = package_versions()
-    checkpoint = BatchCheckpoint(
-        result_path(result, output_dir),
-        # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
-        configuration_hash(
-            {
-                "config": result.config,
-                "weights": result.weights,
-                "protocol": protocol,
-                "versions": {k: versions[k] for k in ("perceptbench", "torch")},
-            }
-        ),
-        rank=group.rank,
+    # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
+    key = {
+        "config": asdict(config),
+        "weights": model.weights_kind,
+        "protocol": protocol,
+        "versions": {k: versions[k] for k in ("perceptbench", "torch")},
+    }
+    checkpoint = BatchCheckpoint(Path(output_dir) / config.dataset / f"{stem}.json", configuration_hash(key), rank=group.rank)
+    return EvaluationRun(
+        config=config,
+        batch_size=batch_size,
+        model=model,
+        metric=metric,
+        dataset=dataset,
+        task=task,
+        task_name=spec.task,
+        threat=threat,
+        attack=attack,
+        positions=positions,
+        protocol=protocol,
+        device=device,
+        group=group,
+        acceleration=acceleration,
+        stem=stem,
+        checkpoint=checkpoint,
+        started=started,
     )
-    finished = checkpoint.load()
-    barrier(group)  # every rank has read the checkpoint before any rank adds to it
-    todo = [b for b in range(len(batches)) if group.owns(b) and b not in finished]
+
+
+def evaluate_batches(run: EvaluationRun, progress: bool = True) -> BatchLoopOutcome:
+    """Evaluate this rank's unfinished batches, checkpointing each; gather every rank's outcomes."""
+    finished = {b: [SampleOutcome.from_dict(row) for row in rows] for b, rows in run.checkpoint.load().items()}
+    barrier(run.group)  # every rank has read the checkpoint before any rank adds to it
+    batches = run.batches
+    todo = [b for b in range(len(batches)) if run.group.owns(b) and b not in finished]
     loaded = time.perf_counter()
 
-    records: list[dict[str, Any]] = [r for b in sorted(finished) for r in finished[b]]
-    resumed_samples = sum(len(finished[b]) for b in finished)
+    so_far: list[SampleOutcome] = [o for b in sorted(finished) for o in finished[b]]
+    resumed_samples = len(so_far)
     evaluated: dict[int, list[dict[str, Any]]] = {}
     bar = tqdm(
-        total=len(positions),
-        initial=len(records),
-        desc=f"{config.model} {threat.label}",
+        total=len(run.positions),
+        initial=len(so_far),
+        desc=f"{run.config.model} {run.threat.label}",
         unit="sample",
-        disable=not (progress and group.is_main),
+        disable=not (progress and run.group.is_main),
     )
-    loader = DataLoader(dataset, batch_sampler=[batches[b] for b in todo])
+    loader = DataLoader(run.dataset, batch_sampler=[batches[b] for b in todo])
     for batch_index, batch in zip(todo, loader):
         sample_positions = [int(p) for p in batch["position"]]
-        with acceleration.autocast(device):
-            outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=sample_positions)
-        batch_records = [{"position": p, **dataset.sample_info(p), **outcome} for p, outcome in zip(sample_positions, outcomes)]
-        checkpoint.append(batch_index, batch_records)
-        evaluated[batch_index] = batch_records
-        records.extend(batch_records)
-        bar.update(len(outcomes))
-        running = task.aggregate(records)
-        bar.set_postfix(clean=f"{running['clean']:.3f}", robust=f"{running['robust']:.3f}")
+        with run.acceleration.autocast(run.device):
+            outcomes = run.task.evaluate_batch(run.model, batch, run.attack, run.device, sample_ids=sample_positions)
+        located = [outcome.located(p, run.dataset.sample_info(p)) for p, outcome in zip(sample_positions, outcomes)]
+        rows = [outcome.to_dict() for outcome in located]
+        run.checkpoint.append(batch_index, rows)
+        evaluated[batch_index] = rows
+        so_far.extend(located)
+        bar.update(len(located))
+        running = run.task.aggregate(so_far)
+        bar.set_postfix(clean=f"{running.clean:.3f}", robust=f"{running.robust:.3f}")
     bar.close()
-    finished.update(gather_batches(evaluated, group))
-    finished_time = time.perf_counter()
+    gathered = gather_batches(evaluated, run.group)
+    finished.update({b: [SampleOutcome.from_dict(row) for row in rows] for b, rows in gathered.items()})
+    outcomes = [o for b in sorted(finished) for o in finished[b]]
+    return BatchLoopOutcome(outcomes, resumed_samples, loaded, time.perf_counter())
 
-    records = [r for b in sorted(finished) for r in finished[b]]
-    if attack is not None and attack.name == STANDARD and group.is_main:
+
+def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[dict[str, CheckResult], dict[str, Any]]:
+    """(checks, ensemble record): the standard ensemble's own checks, `--checks`' re-attacks, or none; rank 0 only."""
+    attack = run.attack
+    if attack is None or not run.group.is_main:
+        return {}, {}
+    if attack.name == STANDARD:
         from .sanity import standard_checks
 
-        result.ensemble = summarise_members(attack.to_dict(), records)
-        result.checks = standard_checks(model, dataset, task, attack, records, result.ensemble, device, batch_size=config.batch_size)
-    elif config.checks and attack is not None and group.is_main:
+        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes])
+        checks = standard_checks(run.model, run.dataset, run.task, attack, outcomes, ensemble, run.device, batch_size=run.batch_size)
+        return checks, ensemble
+    if run.config.checks:
         from .sanity import run_sanity_checks
 
-        result.checks = run_sanity_checks(model, dataset, task, attack, records, device, batch_size=config.batch_size)
-    result.scores = aggregate_scores(task, records, getattr(dataset, "score_averaging", "samples"))
-    result.timing = {"setup_s": loaded - started, "evaluation_s": finished_time - loaded, "total_s": finished_time - started}
-    result.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result.resumed_samples = resumed_samples
-    path = result_path(result, output_dir)
-    if group.is_main:
-        path = write_result(result, records, output_dir)
-        checkpoint.discard()
-    else:
-        result.samples_file = path.stem + ".samples.csv"
-    barrier(group)
+        return run_sanity_checks(run.model, run.dataset, run.task, attack, outcomes, run.device, batch_size=run.batch_size), {}
+    return {}, {}
+
+
+def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome) -> EvaluationResult:
+    """Score the outcomes, run the sanity checks and build the one result of the run."""
+    checks, ensemble = sanity_checks(run, loop.outcomes)
+    scores = aggregate_scores(run.task, loop.outcomes, getattr(run.dataset, "score_averaging", "samples"))
+    model_card = run.model.card.to_dict()
+    return EvaluationResult(
+        model=run.config.model,
+        model_card=model_card,
+        weights=run.model.weights_kind,
+        dataset=run.config.dataset,
+        split=run.config.split,
+        task=run.task_name,
+        threat=run.threat,
+        attack=run.attack,
+        config=asdict(run.config),
+        scores=scores,
+        timing={
+            "setup_s": loop.loaded - run.started,
+            "evaluation_s": loop.finished - loop.loaded,
+            "total_s": loop.finished - run.started,
+        },
+        environment={**environment(run.device), "world_size": run.group.world_size},
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        samples_file=run.stem + SAMPLES_SUFFIX if loop.outcomes else None,
+        checks=checks,
+        protocol=run.protocol,
+        resumed_samples=loop.resumed_samples,
+        ensemble=ensemble,
+        metric=run.metric,
+    )
+
+
+def run_evaluation(
+    config: EvaluationConfig,
+    output_dir: str | Path = "results",
+    progress: bool = True,
+    model: PerceptualModel | None = None,
+    validated: bool = False,
+) -> tuple[EvaluationResult, Path]:
+    """Evaluate one model on one dataset under one threat model and write the result.
+
+    `model` evaluates a `PerceptualModel` instance instead of building `config.model` from the
+    registry (`config.model` then only names it). `validated=True` says the caller already ran
+    `config.validate()` (commands check every configuration before the first run starts). Resumes
+    from the checkpoint of an interrupted run of the same configuration. Inside a torch.distributed
+    process group, each rank evaluates its share of the batches and rank 0 writes the result
+    (every rank returns it).
+    """
+    if not validated:
+        config.validate(check_model=model is None)
+    run = setup_evaluation(config, output_dir, model)
+    loop = evaluate_batches(run, progress)
+    result = finalise_evaluation(run, loop)
+    path = Path(output_dir) / result.dataset / f"{run.stem}.json"
+    if run.group.is_main:
+        write_result(result, loop.outcomes, output_dir)
+        run.checkpoint.discard()
+    barrier(run.group)
     return result, path

@@ -1,7 +1,7 @@
 """Sanity checks that tell whether a robust score can be trusted (run with `bench evaluate --checks`).
 
-Each check re-attacks the evaluated samples and is recorded in the result file's `checks` field as
-`{"name": {"passed": bool, "detail": str, ...numbers}}`; the leaderboard flags failures.
+Each check re-attacks the evaluated samples and returns a `CheckResult` (passed, a sentence, the
+numbers), recorded in the result file's `checks` field; the leaderboard flags failures.
 - `large_radius`: at a radius covering the whole pixel range every attacked sample must flip.
 - `more_iterations`: twice the iterations must not raise robust accuracy.
 - `square_on_apgd_robust`: Square (queries only) must find nothing on the samples APGD left robust.
@@ -16,13 +16,20 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
 from torch.utils.data import default_collate
 
 from attacks.config import AttackConfig
+from model_zoo.base import PerceptualModel
+
+from .results import CheckResult, SampleOutcome
+from .tasks import Task
 
 
 @dataclass(frozen=True)
 class SanityConfig:
+    """How hard the `--checks` re-attacks push: the iteration multiplier, Square's budget, the tolerance on a rise."""
+
     iteration_factor: int = 2
     square_queries: int = 5000  # as in the paper
     tolerance: float = 0.0  # how much robust accuracy may rise with more iterations before the check fails
@@ -31,20 +38,26 @@ class SanityConfig:
 DEFAULT_SANITY = SanityConfig()
 
 
-def _still_correct(records: list[dict[str, Any]]) -> list[bool]:
-    if records and not {"label", "robust_prediction"} <= set(records[0]):
-        raise ValueError("--checks needs per-sample 'label' and 'robust_prediction' outcomes (the 2afc task); drop --checks for this task")
-    return [int(r["robust_prediction"]) == int(r["label"]) for r in records]
+def _has_labels(outcomes: list[SampleOutcome]) -> bool:
+    """Whether the task's outcomes carry labels and robust predictions (2AFC's do), which the checks compare."""
+    return bool(outcomes) and outcomes[0].label is not None and outcomes[0].robust_prediction is not None
 
 
-def _attack_positions(model, dataset, task, attack: AttackConfig, positions: list[int], device, batch_size: int) -> list[bool]:
+def _attack_positions(
+    model: PerceptualModel,
+    dataset: Any,
+    task: Task,
+    attack: AttackConfig,
+    positions: list[int],
+    device: torch.device | str,
+    batch_size: int,
+) -> list[bool]:
     """Re-run the task's attack on the samples at `positions`; True where a sample is still correct."""
     correct: list[bool] = []
     for start in range(0, len(positions), batch_size):
         chunk = positions[start : start + batch_size]
         batch = default_collate([dataset[p] for p in chunk])
-        outcomes = task.evaluate_batch(model, batch, attack, device, sample_ids=chunk)
-        correct += _still_correct(outcomes)
+        correct += [outcome.still_correct for outcome in task.evaluate_batch(model, batch, attack, device, sample_ids=chunk)]
     return correct
 
 
@@ -54,79 +67,85 @@ def large_radius_eps(norm: str, image_numel: int) -> float:
 
 
 def run_sanity_checks(
-    model,
-    dataset,
-    task,
+    model: PerceptualModel,
+    dataset: Any,
+    task: Task,
     attack: AttackConfig,
-    records: list[dict[str, Any]],
-    device,
+    outcomes: list[SampleOutcome],
+    device: torch.device | str,
     batch_size: int = 32,
     config: SanityConfig | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Run the three checks on the samples of an evaluation (`records`, from the runner)."""
+) -> dict[str, CheckResult]:
+    """Run the three checks on the samples of an evaluation (`outcomes`, from the runner)."""
     config = config or DEFAULT_SANITY
-    robust = _still_correct(records)
-    positions = [int(r["position"]) for r in records]
-    attacked = [p for p, r in zip(positions, records) if str(r.get("attacked", True)).lower() in ("true", "1")]
+    robust = [outcome.still_correct for outcome in outcomes]
+    positions = [_position(outcome) for outcome in outcomes]
+    attacked = [_position(outcome) for outcome in outcomes if outcome.attacked]
     robust_positions = [p for p, ok in zip(positions, robust) if ok]
-    n = len(records)
-    checks: dict[str, dict[str, Any]] = {}
+    n = len(outcomes)
+    checks: dict[str, CheckResult] = {}
     started = time.perf_counter()
 
     image_numel = int(dataset[positions[0]]["reference"].numel()) if positions else 0
     large = replace(attack, eps=large_radius_eps(attack.norm, image_numel), eps_text="large")
     survivors = sum(_attack_positions(model, dataset, task, large, attacked, device, batch_size))
-    checks["large_radius"] = {
-        "passed": survivors == 0,
-        "detail": f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
-        "eps": large.eps,
-        "still_correct": survivors,
-        "seconds": time.perf_counter() - started,
-    }
+    checks["large_radius"] = CheckResult(
+        "large_radius",
+        survivors == 0,
+        f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
+        {"eps": large.eps, "still_correct": survivors, "seconds": time.perf_counter() - started},
+    )
     started = time.perf_counter()
 
     more = replace(attack, n_iter=attack.n_iter * config.iteration_factor)
     robust_more = sum(_attack_positions(model, dataset, task, more, attacked, device, batch_size))
     robust_now = sum(robust)
     rise = (robust_more - robust_now) / max(n, 1)
-    checks["more_iterations"] = {
-        "passed": rise <= config.tolerance,
-        "detail": f"robust accuracy {robust_now / max(n, 1):.4f} at {attack.n_iter} iterations, "
-        f"{robust_more / max(n, 1):.4f} at {more.n_iter}",
-        "n_iter": more.n_iter,
-        "robust_accuracy": robust_now / max(n, 1),
-        "robust_accuracy_more_iterations": robust_more / max(n, 1),
-        "seconds": time.perf_counter() - started,
-    }
+    checks["more_iterations"] = CheckResult(
+        "more_iterations",
+        rise <= config.tolerance,
+        f"robust accuracy {robust_now / max(n, 1):.4f} at {attack.n_iter} iterations, {robust_more / max(n, 1):.4f} at {more.n_iter}",
+        {
+            "n_iter": more.n_iter,
+            "robust_accuracy": robust_now / max(n, 1),
+            "robust_accuracy_more_iterations": robust_more / max(n, 1),
+            "seconds": time.perf_counter() - started,
+        },
+    )
     started = time.perf_counter()
 
     square = replace(attack, name="square", n_iter=config.square_queries, n_restarts=1)
     broken = len(robust_positions) - sum(_attack_positions(model, dataset, task, square, robust_positions, device, batch_size))
-    checks["square_on_apgd_robust"] = {
-        "passed": broken == 0,
-        "detail": f"Square ({config.square_queries} queries) broke {broken} of the {len(robust_positions)} samples "
-        f"{attack.name} left robust (should be 0)",
-        "queries": config.square_queries,
-        "broken": broken,
-        "seconds": time.perf_counter() - started,
-    }
+    checks["square_on_apgd_robust"] = CheckResult(
+        "square_on_apgd_robust",
+        broken == 0,
+        f"Square ({config.square_queries} queries) broke {broken} of the {len(robust_positions)} samples {attack.name} left robust (should be 0)",
+        {"queries": config.square_queries, "broken": broken, "seconds": time.perf_counter() - started},
+    )
     return checks
+
+
+def _position(outcome: SampleOutcome) -> int:
+    """The dataset position of an outcome the runner located."""
+    if outcome.position is None:
+        raise ValueError("sanity checks need located outcomes (the runner's, with their dataset position)")
+    return outcome.position
 
 
 LARGE_RADIUS_SAMPLES = 16  # how many attacked samples the standard ensemble's large-radius check re-attacks
 
 
 def standard_checks(
-    model,
-    dataset,
-    task,
+    model: PerceptualModel,
+    dataset: Any,
+    task: Task,
     attack: AttackConfig,
-    records: list[dict[str, Any]],
+    outcomes: list[SampleOutcome],
     ensemble: dict[str, Any],
-    device,
+    device: torch.device | str,
     batch_size: int = 32,
     large_radius_samples: int = LARGE_RADIUS_SAMPLES,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CheckResult]:
     """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.
 
     - `square_on_apgd_robust`: read from the ensemble, whose Square member only attacks what both
@@ -135,37 +154,35 @@ def standard_checks(
     - `large_radius` (2AFC): APGD-CE at a radius covering the whole pixel range flips the first
       `large_radius_samples` attacked samples.
     """
-    checks: dict[str, dict[str, Any]] = {}
+    checks: dict[str, CheckResult] = {}
     members = {member["name"]: member for member in ensemble.get("members", [])}
     if ensemble.get("success_based") and "square" in members:
         square_member = members["square"]
-        checks["square_on_apgd_robust"] = {
-            "passed": square_member["broken"] == 0,
-            "detail": f"Square ({square_member['n_iter']} queries) broke {square_member['broken']} of the samples "
-            f"both APGDs left robust (should be 0)",
-            "broken": square_member["broken"],
-            "from": "ensemble",
-        }
+        checks["square_on_apgd_robust"] = CheckResult(
+            "square_on_apgd_robust",
+            square_member["broken"] == 0,
+            f"Square ({square_member['n_iter']} queries) broke {square_member['broken']} of the samples both APGDs left robust (should be 0)",
+            {"broken": square_member["broken"], "from": "ensemble"},
+        )
     skipped = {name: member.get("skipped_on", 0) for name, member in members.items() if member.get("skipped_on", 0)}
-    checks["gradients"] = {
-        "passed": not skipped,
-        "detail": "every gradient-based member ran"
+    checks["gradients"] = CheckResult(
+        "gradients",
+        not skipped,
+        "every gradient-based member ran"
         if not skipped
         else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
-        "skipped_on": skipped,
-    }
-    if records and {"label", "robust_prediction"} <= set(records[0]) and not skipped:  # APGD needs gradients
+        {"skipped_on": skipped},
+    )
+    if _has_labels(outcomes) and not skipped:  # APGD needs gradients
         started = time.perf_counter()
-        attacked = [int(r["position"]) for r in records if str(r.get("attacked", True)).lower() in ("true", "1")][:large_radius_samples]
+        attacked = [_position(outcome) for outcome in outcomes if outcome.attacked][:large_radius_samples]
         image_numel = int(dataset[attacked[0]]["reference"].numel()) if attacked else 0
         large = replace(attack, name="apgd-ce", n_restarts=1, eps=large_radius_eps(attack.norm, image_numel), eps_text="large")
         survivors = sum(_attack_positions(model, dataset, task, large, attacked, device, batch_size))
-        checks["large_radius"] = {
-            "passed": survivors == 0,
-            "detail": f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
-            "eps": large.eps,
-            "samples": len(attacked),
-            "still_correct": survivors,
-            "seconds": time.perf_counter() - started,
-        }
+        checks["large_radius"] = CheckResult(
+            "large_radius",
+            survivors == 0,
+            f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
+            {"eps": large.eps, "samples": len(attacked), "still_correct": survivors, "seconds": time.perf_counter() - started},
+        )
     return checks

@@ -37,7 +37,7 @@ from model_zoo.eot import ExpectationOverTransformation
 
 from .atomic import atomic_write_text
 from .environment import environment, package_versions
-from .results import EvaluationResult, read_result, read_samples
+from .results import EvaluationResult, Scores, read_outcomes, read_result
 
 SUBMISSION_FILE = "submission.json"
 VERIFICATION_FILE = "verification.json"
@@ -429,9 +429,10 @@ def create_submission(
         config.validate()  # a missing dataset fails here, before any run
     paths = []
     for config in configs:
-        result, path = run_evaluation(config, out_dir / RESULTS_DIR, progress=progress)
+        result, path = run_evaluation(config, out_dir / RESULTS_DIR, progress=progress, validated=True)
         echo(
-            f"{config.dataset} {config.threat}: clean {100 * result.scores['clean']:.2f}  robust {100 * result.scores['robust']:.2f}  -> {path}"
+            f"{config.dataset} {config.threat}: clean {100 * (result.scores.clean or 0.0):.2f}  "
+            f"robust {100 * (result.scores.robust or 0.0):.2f}  -> {path}"
         )
         paths.append(str(path.relative_to(out_dir)))
     record = SubmissionRecord(
@@ -474,24 +475,25 @@ def read_verification(folder: str | Path) -> dict[str, Any] | None:
 def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
     """A reason when the claimed scores do not follow from the file's own per-sample outcomes (None when they do)."""
     try:
-        samples = read_samples(path)
+        samples = read_outcomes(path)
     except OSError:
         return f"{path.name}: its per-sample outcomes are missing"
-    if len(samples) != result.scores.get("n"):
-        return f"{path.name}: claims n={result.scores.get('n')} but holds {len(samples)} per-sample outcomes"
-    per_split = result.scores.get("per_split") or {}
-    for split in sorted({s.get("split") for s in samples}, key=lambda split: split or ""):
-        rows = [s for s in samples if s.get("split") == split]
-        claimed = per_split.get(split, result.scores if len(per_split) <= 1 else {})
+    if len(samples) != result.scores.n:
+        return f"{path.name}: claims n={result.scores.n} but holds {len(samples)} per-sample outcomes"
+    per_split = result.scores.per_split
+    for split in sorted({s.split for s in samples}, key=str):
+        rows = [s for s in samples if s.split == split]
+        claimed = per_split.get(str(split), result.scores if len(per_split) <= 1 else Scores())
         for key in ("clean", "robust"):
-            mean = sum(float(s[f"{key}_score"]) for s in rows) / len(rows)
-            if key in claimed and abs(mean - float(claimed[key])) > 1e-6:
-                return f"{path.name}: claims {key} {float(claimed[key]):.4f} on {split} but its own per-sample outcomes give {mean:.4f}"
+            mean = sum(s.clean_score if key == "clean" else s.robust_score for s in rows) / len(rows)
+            value = claimed.clean if key == "clean" else claimed.robust
+            if value is not None and abs(mean - value) > 1e-6:
+                return f"{path.name}: claims {key} {value:.4f} on {split} but its own per-sample outcomes give {mean:.4f}"
     if per_split:
         for key in ("clean", "robust"):
-            values = [float(v[key]) for v in per_split.values() if key in v]
-            headline = float(result.scores[key])
-            by_samples = sum(float(s[f"{key}_score"]) for s in samples) / len(samples)
+            values = [v for v in (s.clean if key == "clean" else s.robust for s in per_split.values()) if v is not None]
+            headline = float((result.scores.clean if key == "clean" else result.scores.robust) or 0.0)
+            by_samples = sum(s.clean_score if key == "clean" else s.robust_score for s in samples) / len(samples)
             if not any(abs(headline - v) <= 1e-6 for v in (sum(values) / len(values), by_samples)):
                 return (
                     f"{path.name}: claims {key} {headline:.4f} but its own per-sample outcomes give {by_samples:.4f} "
@@ -532,15 +534,15 @@ def verify_submission(
         if claimed.model != name:
             reasons.append(f"{relative}: a result of '{claimed.model}', not of the submitted '{name}'")
             continue
-        if claimed.attack is None or claimed.attack.get("name") != "standard":
+        if claimed.attack is None or claimed.attack.name != "standard":
             reasons.append(f"{relative}: not evaluated with --attack standard")
         disagreement = _own_samples_agree(path, claimed)
         if disagreement:
             reasons.append(disagreement)
         reasons += [
             f"{relative}: sanity check {check} failed"
-            for check, outcome in (claimed.checks or {}).items()
-            if isinstance(outcome, dict) and outcome.get("passed") is False and check != "gradients"
+            for check, outcome in claimed.checks.items()
+            if outcome.passed is False and check != "gradients"
         ]
         config = EvaluationConfig(**{k: v for k, v in claimed.config.items() if k in known})
         config = replace(
@@ -553,14 +555,14 @@ def verify_submission(
             checks=False,
         )
         rerun, rerun_path = run_evaluation(config, folder / VERIFICATION_DIR, progress=progress)
-        size = int(rerun.scores["n"])
+        size = int(rerun.scores.n or 0)
         fewest = size if fewest is None else min(fewest, size)
-        full = full and size >= int(claimed.scores.get("n") or 0)
-        threat = f"{claimed.threat['norm']} {claimed.threat['eps_text']}"
+        full = full and size >= int(claimed.scores.n or 0)
+        threat = f"{claimed.threat.norm} {claimed.threat.eps_text}"
         for key in ("clean", "robust"):
-            observed = float(rerun.scores[key])
+            observed = float((rerun.scores.clean if key == "clean" else rerun.scores.robust) or 0.0)
             interval = wilson_interval(observed * size, size, confidence)
-            value = float(claimed.scores[key])
+            value = float((claimed.scores.clean if key == "clean" else claimed.scores.robust) or 0.0)
             accepted = interval[0] - 1e-9 <= value <= interval[1] + 1e-9
             claims.append(ClaimCheck(relative, claimed.dataset, claimed.split, threat, key, value, observed, size, interval, accepted))
             echo(

@@ -21,6 +21,8 @@ AXES = ("eps", "n_iter")
 
 @dataclass
 class SweepPoint:
+    """One evaluated point of a sweep: the swept value as written, its result and the result file."""
+
     value: str  # as the user wrote it: '4/255', '100'
     result: EvaluationResult
     path: Path
@@ -28,6 +30,8 @@ class SweepPoint:
 
 @dataclass
 class SweepResult:
+    """A finished sweep: the axis, every point in order, and the plot written next to the results."""
+
     axis: str
     points: list[SweepPoint]
     plot: Path
@@ -52,7 +56,7 @@ def parse_iteration_values(text: str) -> list[str]:
 
 
 def sweep_configs(base: EvaluationConfig, axis: str, values: list[str]) -> list[EvaluationConfig]:
-    """One evaluation per value; eps 0 / 0 iterations become clean-only points."""
+    """One evaluation per value, each validated here (once); eps 0 / 0 iterations become clean-only points."""
     if axis not in AXES:
         raise ValueError(f"unknown sweep axis '{axis}'; choose one of {', '.join(AXES)}")
     configs = []
@@ -73,7 +77,7 @@ def run_sweep(
     configs = sweep_configs(base, axis, values)
     points = []
     for value, config in zip(values, configs):
-        result, path = run_evaluation(config, output_dir, progress=progress)
+        result, path = run_evaluation(config, output_dir, progress=progress, validated=True)
         points.append(SweepPoint(value=value, result=result, path=path))
     plot = plot_sweep(base, axis, points, Path(output_dir) / base.dataset)
     return SweepResult(axis=axis, points=points, plot=plot)
@@ -96,6 +100,14 @@ def plot_sweep(base: EvaluationConfig, axis: str, points: list[SweepPoint], fold
     weights = points[0].result.weights if points else "none"
     if weights == "random":
         title += " [random weights]"
-    scores = [(x, p.result.scores["robust"], p.result.scores.get("clean")) for x, p in zip(xs, points)]
+    scores = [(x, _robust_score(p), p.result.scores.clean) for x, p in zip(xs, points)]
     name = f"sweep__{_slug(base.model)}__{threat.norm}__{axis}" + ("__random-weights" if weights == "random" else "") + ".png"
     return atomic_write_bytes(folder / name, sweep_png(title, xlabel, scores))
+
+
+def _robust_score(point: SweepPoint) -> float:
+    """A point's robust score (the clean score at a clean-only point, where the tasks set robust = clean)."""
+    robust = point.result.scores.robust
+    if robust is None:
+        raise ValueError(f"{point.path} has no robust score to plot")
+    return robust

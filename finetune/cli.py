@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli_common import parse_kwargs, user_errors
+from benchmark.cli_common import parse_batch_size, parse_kwargs, user_errors
 
 
 def common_options(command):
@@ -38,7 +38,9 @@ def common_options(command):
             ),
             click.option("--epochs", type=int, default=None, help="Epochs [default: the method's recipe]."),
             click.option("--steps", type=int, default=None, help="Optimiser steps in all (overrides --epochs)."),
-            click.option("--batch-size", type=int, default=None, help="Global batch size, shared by torchrun processes."),
+            click.option(
+                "--batch-size", default=None, help="Global batch size, shared by torchrun processes (a number: the recipe's, not 'auto')."
+            ),
             click.option("--lr", type=float, default=None, help="Peak learning rate."),
             click.option("--weight-decay", type=float, default=None),
             click.option(
@@ -85,6 +87,12 @@ def _run(method: str, options: dict) -> None:
     model = options.pop("model")
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
     options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
+    options["batch_size"] = parse_batch_size(options.get("batch_size"))
+    if options["batch_size"] == "auto":
+        raise ValueError(
+            "--batch-size auto sizes evaluation runs; a fine-tuning run's global batch size is a hyperparameter of its recipe, "
+            "so give a number (or leave it out for the recipe's)"
+        )
     if options.get("workers") is None:
         options["workers"] = 8 if options["device"].startswith("cuda") else 0
     options["command"] = (

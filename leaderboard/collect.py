@@ -9,6 +9,7 @@ from benchmark.results import EvaluationResult, ResultFormatError, read_result
 
 
 def collect_results(results_dir: str | Path) -> list[tuple[Path, EvaluationResult]]:
+    """Every result file under `results_dir` (schema 1 or 2), with its path; anything else is skipped with a warning."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results folder {results_dir} does not exist; run `bench evaluate` first")

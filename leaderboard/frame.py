@@ -53,6 +53,7 @@ class Entry:
 
 
 def result_status(result: EvaluationResult) -> str:
+    """random (a smoke run), flagged (a sanity check failed) or measured."""
     if result.weights == "random":
         return "random"
     return "flagged" if failed_checks(result.checks) else "measured"
@@ -89,12 +90,12 @@ def _row(entry: Entry) -> dict:
         "dataset": result.dataset,
         "split": canonical_split(result) or "",
         "protocol": score_protocol(result),
-        "threat": result.threat["norm"],
-        "eps": result.threat["eps_text"],
-        "attack": (result.attack or {}).get("name", "none"),
-        "clean": scores.get("clean"),
-        "robust": scores.get("robust") if result.attack is not None else None,
-        "n": scores.get("n"),
+        "threat": result.threat.norm,
+        "eps": result.threat.eps_text,
+        "attack": result.attack.name if result.attack is not None else "none",
+        "clean": scores.clean,
+        "robust": scores.robust if result.attack is not None else None,
+        "n": scores.n,
         "status": entry.status,
         "weights": result.weights,
         "failed_checks": ";".join(failed_checks(result.checks)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmark.results import EvaluationResult
 
-from .checks import check_details, check_passed
+from .checks import check_details
 from .plots import sweep_svg
 from .reported import ReportedScore
 from .sweeps import Sweep
@@ -40,6 +40,8 @@ def model_slug(name: str) -> str:
 
 @dataclass
 class CheckView:
+    """A sanity check as a model page shows it: its name, verdict and details."""
+
     name: str
     passed: bool | None
     details: str
@@ -47,6 +49,8 @@ class CheckView:
 
 @dataclass
 class ResultView:
+    """One result file on a model page, with its threat, attack, package versions and checks as text."""
+
     path: str  # relative to the results folder
     result: EvaluationResult
     threat: str
@@ -57,6 +61,8 @@ class ResultView:
 
 @dataclass
 class ModelPage:
+    """Everything the site says about one model: its card, statuses, results, the paper's numbers, sweeps and flags."""
+
     model: str
     slug: str
     card: dict
@@ -71,6 +77,7 @@ class ModelPage:
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:
+        """The card's filled fields as (label, text) rows, in CARD_FIELDS order."""
         rows = []
         for name in CARD_FIELDS:
             value = self.card.get(name)
@@ -96,10 +103,10 @@ def _versions(result: EvaluationResult) -> str:
 
 
 def _attack(result: EvaluationResult) -> str:
-    attack = result.attack or {}
-    if not attack:
+    attack = result.attack
+    if attack is None:
         return "none (clean only)"
-    return f"{attack.get('name', '?')}, {attack.get('n_iter', '?')} iterations, {attack.get('n_restarts', '?')} restart(s), seed {attack.get('seed', '?')}"
+    return f"{attack.name}, {attack.n_iter} iterations, {attack.n_restarts} restart(s), seed {attack.seed}"
 
 
 def _weights_source(card: dict) -> str:
@@ -143,7 +150,7 @@ def build_model_pages(
             shown = str(path.relative_to(results_dir))
         except ValueError:
             shown = str(path)
-        checks = [CheckView(name, check_passed(record), check_details(record)) for name, record in (result.checks or {}).items()]
+        checks = [CheckView(name, check.passed, check_details(check)) for name, check in result.checks.items()]
         page.results.append(ResultView(shown, result, threat_label(result), _attack(result), _versions(result), checks))
     for score in reported:
         if score.model in pages:

@@ -12,6 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -24,7 +25,7 @@ STATUS_MARKERS = {  # status -> (marker, colour); statuses are LeaderboardRow.st
     "flagged": ("X", "#c62828"),
 }
 LABELLED_POINTS = 12  # up to this many points are also labelled with their names; more get only tooltips
-_STYLE = {
+_STYLE: dict[Any, Any] = {  # matplotlib's stubs want literal rc keys
     "font.size": 9,
     "svg.fonttype": "none",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
@@ -35,6 +36,8 @@ _STYLE = {
 
 @dataclass
 class ScatterPoint:
+    """One model in a clean-against-robust scatter plot."""
+
     label: str  # the model's name
     x: float  # score in [0, 1]
     y: float

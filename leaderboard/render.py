@@ -67,6 +67,7 @@ def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[
 
 
 def render_markdown(tables: list[LeaderboardTable]) -> str:
+    """The tables as LEADERBOARD.md: readable on GitHub without the site."""
     lines = [
         "# perceptbench leaderboard",
         "",
@@ -96,9 +97,9 @@ def table_scatter(table: LeaderboardTable) -> str:
         return ""
     column = table.threat_columns[0]
     points = [
-        ScatterPoint(row.model, row.clean, row.value(column), row.status)
+        ScatterPoint(row.model, clean, robust, row.status)
         for row in table.rows
-        if row.clean is not None and row.value(column) is not None
+        if (clean := row.clean) is not None and (robust := row.value(column)) is not None
     ]
     if len(points) < 2:
         return ""
@@ -129,6 +130,7 @@ def _families(tables: list[LeaderboardTable]) -> list[str]:
 
 
 def render_html(tables: list[LeaderboardTable], generated_at: str | None = None) -> str:
+    """The site's index page: every table, filterable by model family."""
     return (
         _template_environment()
         .get_template("index.html.j2")
@@ -141,6 +143,7 @@ def render_html(tables: list[LeaderboardTable], generated_at: str | None = None)
 
 
 def render_model_page(page: ModelPage, generated_at: str | None = None) -> str:
+    """One model's page: card, results with their checks, the paper's numbers and sweeps."""
     return _template_environment().get_template("model.html.j2").render(page=page, generated_at=generated_at or _now())
 
 

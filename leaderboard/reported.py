@@ -37,6 +37,8 @@ class ReportedDataError(ValueError):
 
 @dataclass(frozen=True)
 class ReportedScore:
+    """One number the paper reports (stored in leaderboard/data/), as a fraction like the scores in result files."""
+
     model: str
     paper_label: str
     dataset: str

@@ -16,6 +16,8 @@ from .tables import _score, canonical_split
 
 @dataclass
 class Sweep:
+    """Results that differ only in the radius or the attack iterations: one robust-score curve on a model page."""
+
     kind: str  # "eps" or "n_iter"
     model: str
     weights: str
@@ -27,6 +29,7 @@ class Sweep:
 
     @property
     def title(self) -> str:
+        """The chart's caption: where, what is swept, what is held fixed."""
         where = self.dataset + (f" ({self.split})" if self.split else "")
         return f"{where}: robust score vs {'radius' if self.kind == 'eps' else 'attack iterations'} ({self.fixed})"
 
@@ -42,11 +45,11 @@ def _points(members: list[tuple[float, EvaluationResult]]) -> list[tuple[float, 
         by_x.setdefault(x, []).append(result)
     points = []
     for x, group in sorted(by_x.items()):
-        most = max(result.scores.get("n") or 0 for result in group)
-        candidates = [result for result in group if (result.scores.get("n") or 0) == most and _robust(result) is not None]
+        most = max(result.scores.n or 0 for result in group)
+        candidates = [(robust, result) for result in group if (result.scores.n or 0) == most and (robust := _robust(result)) is not None]
         if candidates:
-            weakest = min(candidates, key=_robust)
-            points.append((x, _robust(weakest), _score(weakest, "clean")))
+            robust, weakest = min(candidates, key=lambda item: item[0])
+            points.append((x, robust, _score(weakest, "clean")))
     return points
 
 
@@ -55,17 +58,17 @@ def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
     by_eps: dict[tuple, list[tuple[float, EvaluationResult]]] = {}
     by_iterations: dict[tuple, list[tuple[float, EvaluationResult]]] = {}
     for _, result in results:
-        if _robust(result) is None or not isinstance(result.threat.get("eps"), (int, float)):
+        if _robust(result) is None:
             continue
-        attack = result.attack or {}
+        attack = result.attack
         # Points of one sweep share everything but the swept value, the number of samples included.
-        base = (result.model, result.weights, result.dataset, canonical_split(result), result.scores.get("n"))
-        norm = result.threat.get("norm", "?")
-        attack_name, n_iter, restarts = attack.get("name", "no attack"), attack.get("n_iter", 0), attack.get("n_restarts", 1)
-        x = result.threat["eps"] * 255 if norm == "linf" else result.threat["eps"]
+        base = (result.model, result.weights, result.dataset, canonical_split(result), result.scores.n)
+        norm = result.threat.norm
+        attack_name, n_iter, restarts = (attack.name, attack.n_iter, attack.n_restarts) if attack is not None else ("no attack", 0, 1)
+        x = result.threat.eps * 255 if norm == "linf" else result.threat.eps
         by_eps.setdefault(base + (norm, f"{norm}, {attack_name} {n_iter} it x {restarts}"), []).append((x, result))
-        if attack:
-            label = f"{norm} {result.threat.get('eps_text', '?')}, {attack_name} x {restarts}"
+        if attack is not None:
+            label = f"{norm} {result.threat.eps_text}, {attack_name} x {restarts}"
             by_iterations.setdefault(base + (label,), []).append((float(n_iter), result))
     sweeps = []
     for key, members in by_eps.items():

@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from benchmark.results import EvaluationResult
+from benchmark.results import EvaluationResult, Scores
 
 from .checks import failed_checks
 from .reported import ReportedScore
@@ -26,6 +28,8 @@ HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other 
 
 @dataclass
 class Cell:
+    """One score of one model in one table: what we measured and what the paper reports, with where each comes from."""
+
     measured: float | None = None
     reported: float | None = None
     reported_in: list[str] = field(default_factory=list)  # paper tables that give this number
@@ -50,6 +54,8 @@ class Cell:
 
 @dataclass
 class LeaderboardRow:
+    """One model (or submission, or paper-only entry) in a table: its card, cells, sources and flags."""
+
     model: str
     card: dict
     weights: str  # pretrained | random | none | reported
@@ -62,6 +68,7 @@ class LeaderboardRow:
 
     @property
     def status(self) -> str:
+        """verified, measured, reported, random, or a submission's status."""
         if self.submission_status:
             return self.submission_status
         if self.weights == "random":
@@ -72,24 +79,30 @@ class LeaderboardRow:
 
     @property
     def family(self) -> str:
+        """The model family from its card (clip, dino, classical, ...), 'other' when the card does not say."""
         return str(self.card.get("family") or "other")
 
     @property
     def clean(self) -> float | None:
+        """The clean column's value."""
         cell = self.cells.get(CLEAN)
         return cell.value if cell else None
 
     @property
     def robust(self) -> dict[str, float]:
+        """Every threat column's value, by column."""
         return {column: cell.value for column, cell in self.cells.items() if column != CLEAN and cell.value is not None}
 
     def value(self, column: str) -> float | None:
+        """What the table shows in `column` (None for an empty cell)."""
         cell = self.cells.get(column)
         return cell.value if cell else None
 
 
 @dataclass
 class LeaderboardTable:
+    """One table of the site: a dataset, split and scoring protocol, ranked rows and unranked smoke runs."""
+
     dataset: str
     split: str | None
     threat_columns: list[str]
@@ -100,6 +113,7 @@ class LeaderboardTable:
 
     @property
     def title(self) -> str:
+        """Dataset, split and protocol, as the table's heading."""
         return self.dataset + (f" ({self.split})" if self.split else "") + (f", {self.protocol}" if self.protocol else "")
 
     def column_header(self, column: str) -> str:
@@ -108,6 +122,7 @@ class LeaderboardTable:
 
     @property
     def columns(self) -> list[str]:
+        """The clean column, then the threat columns."""
         return [CLEAN] + self.threat_columns
 
     @property
@@ -119,6 +134,7 @@ class LeaderboardTable:
         return "table-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
     def is_best(self, row: LeaderboardRow, column: str) -> bool:
+        """Whether `row` holds the best ranked value of `column` (ties included)."""
         value = row.value(column)
         return value is not None and column in self.best and math.isclose(value, self.best[column], abs_tol=1e-9)
 
@@ -145,10 +161,12 @@ def score_protocol(result: EvaluationResult) -> str:
 
 
 def threat_label(result: EvaluationResult) -> str:
-    return f"{result.threat['norm']} {result.threat['eps_text']}"
+    """The column a result's robust score goes in, e.g. 'linf 4/255'."""
+    return f"{result.threat.norm} {result.threat.eps_text}"
 
 
 def threat_sort_key(threat: str) -> tuple[int, float, str]:
+    """Columns in order: Linf before L2, then by radius."""
     from attacks.threat import parse_eps
 
     norm, _, eps = threat.partition(" ")
@@ -169,23 +187,20 @@ def canonical_split(result: EvaluationResult) -> str | None:
 
 
 def _score(result: EvaluationResult, key: str) -> float | None:
-    value = result.scores.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """The clean or robust score of a result, None when it has none."""
+    return result.scores.clean if key == "clean" else result.scores.robust if key == "robust" else None
 
 
 STANDARD = "standard"
 
 
 def _attack_text(result: EvaluationResult) -> str:
-    attack = result.attack or {}
-    if not attack:
+    attack = result.attack
+    if attack is None:
         return "no attack"
-    if attack.get("name") == STANDARD:
-        return (
-            f"standard: APGD-CE {attack.get('n_iter', '?')} it, APGD-margin {attack.get('n_iter', '?')} it x 2, "
-            f"Square {attack.get('square_queries', '?')} queries"
-        )
-    return f"{attack.get('name', '?')} {attack.get('n_iter', '?')} it x {attack.get('n_restarts', '?')}"
+    if attack.name == STANDARD:
+        return f"standard: APGD-CE {attack.n_iter} it, APGD-margin {attack.n_iter} it x 2, Square {attack.square_queries} queries"
+    return f"{attack.name} {attack.n_iter} it x {attack.n_restarts}"
 
 
 def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[str, Cell], list[str]]:
@@ -196,24 +211,22 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
     for path, result in results:
         if result.attack is not None:  # clean-only runs (`--attack none`) have no robust score
             by_threat.setdefault(threat_label(result), []).append((path, result))
-    clean_choice = max(results, key=lambda item: (item[1].scores.get("n") or 0, item[1].created_at))
+    clean_choice = max(results, key=lambda item: (item[1].scores.n or 0, item[1].created_at))
     clean = _score(clean_choice[1], "clean")
     if clean is not None:
-        cells[CLEAN] = Cell(measured=clean, result_file=str(clean_choice[0]), n=clean_choice[1].scores.get("n"))
+        cells[CLEAN] = Cell(measured=clean, result_file=str(clean_choice[0]), n=clean_choice[1].scores.n)
     for threat, group in by_threat.items():
-        most = max(result.scores.get("n") or 0 for _, result in group)
-        candidates = [
-            (path, result) for path, result in group if (result.scores.get("n") or 0) == most and _score(result, "robust") is not None
-        ]
+        most = max(result.scores.n or 0 for _, result in group)
+        candidates = [(path, result) for path, result in group if (result.scores.n or 0) == most and _score(result, "robust") is not None]
         if not candidates:
             continue
-        standard = [(path, result) for path, result in candidates if (result.attack or {}).get("name") == STANDARD]
+        standard = [(path, result) for path, result in candidates if result.attack is not None and result.attack.name == STANDARD]
         path, result = min(standard or candidates, key=lambda item: (_score(item[1], "robust"), item[1].created_at))
         cells[threat] = Cell(
             measured=_score(result, "robust"),
             result_file=str(path),
             attack=_attack_text(result),
-            attack_name=(result.attack or {}).get("name"),
+            attack_name=result.attack.name if result.attack is not None else None,
             n=most,
         )
     return cells, [str(path) for path, _ in results]
@@ -223,30 +236,26 @@ def expand_per_split(results: list[tuple[Path, EvaluationResult]]) -> list[tuple
     """A run over several splits (e.g. all of BAPPS) also fills each split's table from its `scores.per_split`."""
     expanded = list(results)
     for path, result in results:
-        per_split = result.scores.get("per_split")
-        if not isinstance(per_split, dict) or len(per_split) < 2:
+        per_split = result.scores.per_split
+        if len(per_split) < 2:
             continue
         for split, scores in per_split.items():
-            if isinstance(scores, dict) and split != result.split:
-                expanded.append((path, replace(result, split=str(split), scores=dict(scores))))
+            if split != result.split:
+                expanded.append((path, replace(result, split=split, scores=scores)))
     return expanded
 
 
-RETRIEVAL_PROTOCOLS = ("medium", "hard")
-
-
 def expand_retrieval_protocols(results: list[tuple[Path, EvaluationResult]]) -> list[tuple[Path, EvaluationResult]]:
-    """A retrieval run (revisited Oxford/Paris) fills a 'medium' and a 'hard' table from its mAPs, as Table IX."""
+    """A retrieval run (revisited Oxford/Paris) fills one table per protocol its scores record (medium, hard), as Table IX."""
     expanded = []
     for path, result in results:
         expanded.append((path, result))
         if result.task != "retrieval" or result.split is not None:
             continue
-        for protocol in RETRIEVAL_PROTOCOLS:
-            clean, robust = result.scores.get(f"map_{protocol}_clean"), result.scores.get(f"map_{protocol}_robust")
-            if isinstance(clean, (int, float)):
-                scores = {"clean": clean, "robust": robust, "n": result.scores.get("n")}
-                expanded.append((path, replace(result, split=protocol, scores=scores)))
+        for protocol, scores in result.scores.protocols.items():
+            if scores.clean is not None:
+                headline = Scores(clean=scores.clean, robust=scores.robust, n=result.scores.n)
+                expanded.append((path, replace(result, split=protocol, scores=headline)))
     return expanded
 
 
@@ -271,9 +280,9 @@ def _card_for(model: str, card_lookup) -> dict:
 
 def build_tables(
     results: list[tuple[Path, EvaluationResult]],
-    reported: list[ReportedScore] = (),
-    card_lookup=None,
-    submissions: list = (),
+    reported: Sequence[ReportedScore] = (),
+    card_lookup: Callable[[str], dict | None] | None = None,
+    submissions: Sequence[Any] = (),
 ) -> list[LeaderboardTable]:
     """Merge measured results, submissions (`frame.Entry` of a submission) and the paper's numbers into one table per (dataset, split)."""
     grouped: dict[tuple[str, str | None, str], dict[tuple[str, str, str], list[tuple[Path, EvaluationResult]]]] = {}
@@ -315,11 +324,14 @@ def build_tables(
         if score.threat != CLEAN:
             reported_threats.setdefault(key, set()).add(score.threat)
         measured_key = next(((m, w, src) for (m, w, src) in rows if m == score.model and w != "random" and src == "results"), None)
-        row = rows.get(measured_key) if measured_key else None
-        if row is None:
-            row = rows.setdefault(
+        found = rows.get(measured_key) if measured_key else None
+        row = (
+            found
+            if found is not None
+            else rows.setdefault(
                 (score.model, "reported", "paper"), LeaderboardRow(score.model, _card_for(score.model, card_lookup), "reported")
             )
+        )
         cell = row.cells.setdefault(score.threat, Cell())
         if cell.reported is None:
             cell.reported, cell.reported_in = score.value, [score.table]
@@ -343,7 +355,7 @@ def build_tables(
         unranked = sorted((row for row in all_rows if row.weights == "random"), key=lambda row: row.model)
         best = {}
         for column in [CLEAN] + threats:
-            values = [row.value(column) for row in ranked if row.value(column) is not None]
+            values = [value for value in (row.value(column) for row in ranked) if value is not None]
             if values:
                 best[column] = max(values)
         built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol))

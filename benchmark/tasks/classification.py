@@ -22,6 +22,9 @@ from model_zoo.text_tower import text_tower_for_model
 from model_zoo.weights import perceptbench_cache_dir
 from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
 
+from ..results import SampleOutcome, Scores
+from .base import mean_scores
+
 
 def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
     """Zero-shot class vectors; for pretrained weights cached on disk (1000 classes x 80 prompts take a while)."""
@@ -38,15 +41,19 @@ def _class_weights(model: PerceptualModel, classnames: list[str], templates: tup
 
 
 class ClassificationTask:
+    """Zero-shot classification accuracy, clean and under an untargeted attack on the classifier."""
+
     name = "classification"
 
     def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
+        """Build the zero-shot classifier from the dataset's class names and prompt templates."""
         self.classnames = list(dataset.classnames)
         self.classifier = ZeroShotClassifier(model, _class_weights(model, self.classnames, dataset.templates, device))
 
     def evaluate_batch(
         self, model: PerceptualModel, batch: dict[str, Any], attack: AttackConfig | None, device, sample_ids: list[int]
-    ) -> list[dict[str, Any]]:
+    ) -> list[SampleOutcome]:
+        """Clean and (if `attack`) robust predictions; only correctly classified samples are attacked."""
         images = batch["image"].to(device)
         labels = batch["label"].to(device)
         with torch.no_grad():
@@ -62,18 +69,18 @@ class ClassificationTask:
             delta = (result.x_adv - images[attacked]).flatten(1)
             perturbation[attacked] = perturbation_norm(delta, attack.norm)
         return [
-            {
-                "class": self.classnames[int(labels[i])],
-                "clean_prediction": self.classnames[int(clean[i])],
-                "clean_score": float(clean[i] == labels[i]),
-                "attacked": attack is not None,
-                "robust_prediction": self.classnames[int(robust[i])],
-                "robust_score": float(robust[i] == labels[i]),
-                "perturbation_norm": float(perturbation[i]),
-            }
+            SampleOutcome(
+                clean_prediction=self.classnames[int(clean[i])],
+                clean_score=float(clean[i] == labels[i]),
+                attacked=attack is not None,
+                robust_prediction=self.classnames[int(robust[i])],
+                robust_score=float(robust[i] == labels[i]),
+                perturbation_norm=float(perturbation[i]),
+                extra={"class": self.classnames[int(labels[i])]},
+            )
             for i in range(len(labels))
         ]
 
-    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        n = len(records)
-        return {"clean": sum(r["clean_score"] for r in records) / n, "robust": sum(r["robust_score"] for r in records) / n, "n": n}
+    def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
+        """Clean and robust accuracy."""
+        return mean_scores(outcomes)

@@ -18,6 +18,8 @@ from attacks import STANDARD, AttackConfig, EnsembleResult, TargetedEmbeddingObj
 from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
+from ..results import SampleOutcome, Scores
+from .base import mean_scores
 from .pool import encode_images, similarity_to_set
 
 
@@ -27,16 +29,19 @@ def nearest_neighbour_labels(similarities: Tensor, pool_labels: Tensor) -> tuple
     return pool_labels[index], best
 
 
-def confusion_fractions(records: list[dict[str, Any]], classes: list[str], key: str) -> dict[str, dict[str, float]]:
-    """{query class: {assigned class: fraction of its queries}} for predictions stored under `key`."""
+def confusion_fractions(outcomes: list[SampleOutcome], classes: list[str], robust: bool) -> dict[str, dict[str, float]]:
+    """{query class: {assigned class: fraction of its queries}}, of the robust predictions or the clean ones."""
     fractions = {}
-    for query_class in sorted({r["query_class"] for r in records}):
-        rows = [r for r in records if r["query_class"] == query_class]
-        fractions[query_class] = {c: sum(r[key] == c for r in rows) / len(rows) for c in classes}
+    for query_class in sorted({str(o.extra["query_class"]) for o in outcomes}):
+        rows = [o for o in outcomes if o.extra["query_class"] == query_class]
+        predictions = [o.robust_prediction if robust else o.clean_prediction for o in rows]
+        fractions[query_class] = {c: sum(p == c for p in predictions) / len(rows) for c in classes}
     return fractions
 
 
 class DetectionTask:
+    """Nearest-neighbour detection against a labelled pool, clean and with queries pushed towards a target class."""
+
     name = "detection"
 
     def __init__(self) -> None:
@@ -70,7 +75,8 @@ class DetectionTask:
 
     def evaluate_batch(
         self, model: PerceptualModel, batch: dict[str, Any], attack: AttackConfig | None, device, sample_ids: list[int]
-    ) -> list[dict[str, Any]]:
+    ) -> list[SampleOutcome]:
+        """Each query's nearest-neighbour class, clean and after the targeted attack."""
         images = batch["image"].to(device)
         labels = batch["label"].to(device)
         clean_labels, clean_sims = self._predict(model, images)
@@ -100,28 +106,29 @@ class DetectionTask:
                     if isinstance(result, EnsembleResult) and ensemble is not None:
                         ensemble[i] = result.sample_columns(row)
         return [
-            {
-                "query_class": self.classes[int(labels[i])],
-                "clean_prediction": self.classes[int(clean_labels[i])],
-                "clean_nn_sim": float(clean_sims[i]),
-                "clean_score": float(clean_labels[i] == labels[i]),
-                "attacked": attack is not None,
-                "target_class": target_names[i],
-                "robust_prediction": self.classes[int(robust_labels[i])],
-                "robust_score": float(robust_labels[i] == labels[i]),
-                "perturbation_norm": float(perturbation[i]),
-                **(ensemble[i] if ensemble is not None else {}),
-            }
+            SampleOutcome(
+                clean_prediction=self.classes[int(clean_labels[i])],
+                clean_score=float(clean_labels[i] == labels[i]),
+                attacked=attack is not None,
+                robust_prediction=self.classes[int(robust_labels[i])],
+                robust_score=float(robust_labels[i] == labels[i]),
+                perturbation_norm=float(perturbation[i]),
+                extra={
+                    "query_class": self.classes[int(labels[i])],
+                    "clean_nn_sim": float(clean_sims[i]),
+                    "target_class": target_names[i],
+                    **(ensemble[i] if ensemble is not None else {}),
+                },
+            )
             for i in range(len(labels))
         ]
 
-    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        n = len(records)
-        return {
-            "clean": sum(r["clean_score"] for r in records) / n,
-            "robust": sum(r["robust_score"] for r in records) / n,
-            "n": n,
+    def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
+        """Accuracies, with Table III's confusion fractions and the buffer class beside them."""
+        scores = mean_scores(outcomes)
+        scores.extra = {
             "buffer": self.buffer,
-            "clean_fractions": confusion_fractions(records, self.classes, "clean_prediction"),
-            "robust_fractions": confusion_fractions(records, self.classes, "robust_prediction"),
+            "clean_fractions": confusion_fractions(outcomes, self.classes, robust=False),
+            "robust_fractions": confusion_fractions(outcomes, self.classes, robust=True),
         }
+        return scores

@@ -21,24 +21,27 @@ from attacks import STANDARD, AttackConfig, EnsembleResult, UntargetedEmbeddingO
 from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
+from ..results import SampleOutcome, Scores
 from .pool import encode_images, similarity_to_set
 
+# The revisited benchmark's protocols; the scores record them, so readers (the leaderboard) need not import this.
 PROTOCOLS = ("medium", "hard")
 
 
 def revisited_average_precision(ranking: Sequence[int], positives: Sequence[int], junk: Sequence[int]) -> float:
     """AP of a full ranking (database indices, best first); NaN when there is no positive."""
-    positives, junk = set(positives), set(junk) - set(positives)
-    if not positives:
+    positive_set = set(positives)
+    junk_set = set(junk) - positive_set
+    if not positive_set:
         return math.nan
     ranks, kept = [], 0
     for index in ranking:
-        if index in junk:
+        if index in junk_set:
             continue
-        if index in positives:
+        if index in positive_set:
             ranks.append(kept)
         kept += 1
-    step = 1.0 / len(positives)
+    step = 1.0 / len(positive_set)
     ap = 0.0
     for found, rank in enumerate(ranks):
         precision_before = found / rank if rank > 0 else 1.0
@@ -62,6 +65,8 @@ def _nanmean(values: list[float]) -> float:
 
 
 class RetrievalTask:
+    """Image retrieval on revisited Oxford/Paris: mAP per protocol, clean and with each query attacked."""
+
     name = "retrieval"
 
     def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
@@ -80,7 +85,8 @@ class RetrievalTask:
 
     def evaluate_batch(
         self, model: PerceptualModel, batch: dict[str, Any], attack: AttackConfig | None, device, sample_ids: list[int]
-    ) -> list[dict[str, Any]]:
+    ) -> list[SampleOutcome]:
+        """Each query's AP under every protocol, clean and attacked; the per-sample score is Medium AP."""
         images = batch["image"].to(device)
         positions = [int(p) for p in batch["position"]]
         clean = self._average_precisions(model, images, positions)
@@ -95,23 +101,28 @@ class RetrievalTask:
             delta = (result.x_adv - images).flatten(1)
             perturbation = perturbation_norm(delta, attack.norm)
         return [
-            {
-                "ap_medium_clean": clean[i]["medium"],
-                "ap_hard_clean": clean[i]["hard"],
-                "ap_medium_robust": robust[i]["medium"],
-                "ap_hard_robust": robust[i]["hard"],
-                "clean_score": clean[i]["medium"],
-                "robust_score": robust[i]["medium"],
-                "attacked": attack is not None,
-                "perturbation_norm": float(perturbation[i]),
-                **(ensemble[i] if ensemble is not None else {}),
-            }
+            SampleOutcome(
+                clean_score=clean[i]["medium"],
+                robust_score=robust[i]["medium"],
+                attacked=attack is not None,
+                perturbation_norm=float(perturbation[i]),
+                extra={
+                    **{f"ap_{p}_{kind}": aps[i][p] for kind, aps in (("clean", clean), ("robust", robust)) for p in PROTOCOLS},
+                    **(ensemble[i] if ensemble is not None else {}),
+                },
+            )
             for i in range(len(positions))
         ]
 
-    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """clean/robust are Medium mAP (the paper's headline, Fig. 2); Hard is reported beside it."""
-        scores: dict[str, Any] = {
-            f"map_{p}_{kind}": _nanmean([r[f"ap_{p}_{kind}"] for r in records]) for p in PROTOCOLS for kind in ("clean", "robust")
+    def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
+        """clean/robust are Medium mAP (the paper's headline, Fig. 2); every protocol's mAP is reported beside it."""
+        n = len(outcomes)
+        protocols = {
+            p: Scores(
+                clean=_nanmean([float(o.extra[f"ap_{p}_clean"]) for o in outcomes]),
+                robust=_nanmean([float(o.extra[f"ap_{p}_robust"]) for o in outcomes]),
+                n=n,
+            )
+            for p in PROTOCOLS
         }
-        return {"clean": scores["map_medium_clean"], "robust": scores["map_medium_robust"], "n": len(records), **scores}
+        return Scores(clean=protocols["medium"].clean, robust=protocols["medium"].robust, n=n, protocols=protocols)

@@ -18,6 +18,9 @@ from attacks import STANDARD, AttackConfig, EnsembleResult, Subset, TwoAFCObject
 from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
+from ..results import SampleOutcome
+from .base import PerSampleTask
+
 
 def twoafc_score(predictions: Tensor, judge: Tensor, logits: Tensor | None = None, labels: str = "soft") -> Tensor:
     """Per-sample agreement with humans under the dataset's `labels` (hard or soft, see the module)."""
@@ -34,7 +37,9 @@ def twoafc_labels(judge: Tensor) -> Tensor:
     return (judge > 0.5).long()
 
 
-class TwoAFCTask:
+class TwoAFCTask(PerSampleTask):
+    """2AFC on BAPPS, NIGHTS or the demo: agreement with the human majority, clean and with the reference attacked."""
+
     name = "2afc"
 
     def __init__(self, labels: str = "hard"):
@@ -47,7 +52,7 @@ class TwoAFCTask:
         attack: AttackConfig | None,
         device: torch.device | str,
         sample_ids: list[int],
-    ) -> list[dict[str, Any]]:
+    ) -> list[SampleOutcome]:
         """Clean and (if `attack`) robust outcomes for each sample of a batch."""
         reference = batch["reference"].to(device)
         judge = batch["judge"].to(device)
@@ -85,26 +90,20 @@ class TwoAFCTask:
         clean_scores = twoafc_score(clean_predictions, judge, clean_logits, self.labels)
         robust_scores = twoafc_score(robust_predictions, judge, robust_logits, self.labels)
         return [
-            {
-                "judge": float(judge[i]),
-                "label": int(labels[i]),
-                "clean_sim_0": float(clean_logits[i, 0]),
-                "clean_sim_1": float(clean_logits[i, 1]),
-                "clean_prediction": int(clean_predictions[i]),
-                "clean_score": float(clean_scores[i]),
-                "attacked": bool(attacked[i]),
-                "robust_prediction": int(robust_predictions[i]),
-                "robust_score": float(robust_scores[i]),
-                "perturbation_norm": float(perturbation[i]),
-                **(ensemble[i] if ensemble is not None else {}),
-            }
+            SampleOutcome(
+                label=int(labels[i]),
+                clean_prediction=int(clean_predictions[i]),
+                clean_score=float(clean_scores[i]),
+                attacked=bool(attacked[i]),
+                robust_prediction=int(robust_predictions[i]),
+                robust_score=float(robust_scores[i]),
+                perturbation_norm=float(perturbation[i]),
+                extra={
+                    "judge": float(judge[i]),
+                    "clean_sim_0": float(clean_logits[i, 0]),
+                    "clean_sim_1": float(clean_logits[i, 1]),
+                    **(ensemble[i] if ensemble is not None else {}),
+                },
+            )
             for i in range(len(labels))
         ]
-
-    def aggregate(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        n = len(records)
-        return {
-            "clean": sum(r["clean_score"] for r in records) / n,
-            "robust": sum(r["robust_score"] for r in records) / n,
-            "n": n,
-        }

@@ -95,7 +95,7 @@ def test_huge_eps_drives_random_clip_convnext_2afc_score_to_zero(hard_label_batc
     torch.manual_seed(0)
     model = create_model("clip-convnext", pretrained=False)
     outcomes = TwoAFCTask().evaluate_batch(model, batch, AttackConfig("apgd-ce", "linf", 1.0, "1", n_iter=10), "cpu", positions)
-    assert [o["robust_score"] for o in outcomes] == [0.0] * len(outcomes)
+    assert [o.robust_score for o in outcomes] == [0.0] * len(outcomes)
 
 
 @pytest.mark.parametrize("name", ["ssim", "pixel-l2"])
@@ -104,4 +104,4 @@ def test_huge_eps_breaks_pairwise_metrics(name, hard_label_batch):
     outcomes = TwoAFCTask().evaluate_batch(
         create_model(name), batch, AttackConfig("apgd-ce", "linf", 1.0, "1", n_iter=20), "cpu", positions
     )
-    assert all(o["robust_score"] == 0.0 for o in outcomes)
+    assert all(o.robust_score == 0.0 for o in outcomes)

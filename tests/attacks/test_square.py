@@ -118,7 +118,7 @@ def test_square_breaks_ssim_at_a_large_radius_through_the_task(hard_label_batch)
     outcomes = TwoAFCTask().evaluate_batch(
         create_model("ssim"), batch, AttackConfig("square", "linf", 1.0, "1", n_iter=100), "cpu", positions
     )
-    assert all(o["robust_score"] == 0.0 for o in outcomes)
+    assert all(o.robust_score == 0.0 for o in outcomes)
 
 
 def test_apgd_margin_and_square_use_the_margin_loss():

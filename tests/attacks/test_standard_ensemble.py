@@ -34,7 +34,7 @@ def test_standard_is_at_least_as_strong_per_sample_as_each_member(model, tmp_pat
         member, path = run_evaluation(config, tmp_path, progress=False)
         member_correct = _still_correct(path)
         assert all(member_correct[p] or not ensemble_correct[p] for p in ensemble_correct), name
-        assert standard.scores["robust"] <= member.scores["robust"] + 1e-12, name
+        assert standard.scores.robust <= member.scores.robust + 1e-12, name
 
     records = read_samples(standard_path)
     broken = {m["name"]: m["broken"] for m in standard.ensemble["members"]}
@@ -43,8 +43,8 @@ def test_standard_is_at_least_as_strong_per_sample_as_each_member(model, tmp_pat
     assert {r["broken_by"] for r in attacked} <= {"", "apgd-ce", "apgd-margin", "square"}
     assert all(m["seconds"] >= 0 for m in standard.ensemble["members"])
     assert [m["n_restarts"] for m in standard.ensemble["members"]] == [1, 2, 1]
-    assert standard.checks["square_on_apgd_robust"]["from"] == "ensemble"
-    assert standard.checks["gradients"]["passed"] and "large_radius" in standard.checks
+    assert standard.checks["square_on_apgd_robust"].numbers["from"] == "ensemble"
+    assert standard.checks["gradients"].passed and "large_radius" in standard.checks
     assert "more_iterations" not in standard.checks  # the costly re-attack is not part of the standard run
     assert "standard-4it-1r-seed0__square40q" in standard_path.name
 
@@ -146,9 +146,9 @@ def test_standard_runs_on_the_embedding_tasks_with_their_own_losses(tmp_path):
     task = DetectionTask()
     task.prepare(model, dataset, attack, "cpu", batch_size=2)
     records = task.evaluate_batch(model, torch.utils.data.default_collate([dataset[i] for i in range(2)]), attack, "cpu", [0, 1])
-    assert [r["robust_prediction"] for r in records] == ["unsafe", "unsafe"]  # as APGD alone does at 8/255
-    assert {r["strongest_member"] for r in records} <= {"apgd", "apgd-restart", "square"}
-    summary = summarise_members(attack.to_dict(), records)
+    assert [r.robust_prediction for r in records] == ["unsafe", "unsafe"]  # as APGD alone does at 8/255
+    assert {r.extra["strongest_member"] for r in records} <= {"apgd", "apgd-restart", "square"}
+    summary = summarise_members(attack.to_dict(), [r.to_dict() for r in records])
     assert not summary["success_based"] and sum(m["kept_points"] for m in summary["members"]) == 2
 
     gnd = [{"easy": [0], "hard": [], "junk": [], "bbx": [0, 0, 40, 40]}]
@@ -165,4 +165,4 @@ def test_standard_runs_on_the_embedding_tasks_with_their_own_losses(tmp_path):
     retrieval = RetrievalTask()
     retrieval.prepare(model, revisited, attack, "cpu", batch_size=2)
     [record] = retrieval.evaluate_batch(model, torch.utils.data.default_collate([revisited[0]]), attack, "cpu", [0])
-    assert record["strongest_member"] in {"apgd", "apgd-restart", "square"} and record["perturbation_norm"] <= 8 / 255 + 1e-6
+    assert record.extra["strongest_member"] in {"apgd", "apgd-restart", "square"} and record.perturbation_norm <= 8 / 255 + 1e-6

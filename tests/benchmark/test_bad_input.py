@@ -176,6 +176,8 @@ def write_nights_rows_raw(root, rows):
         ["sweep", "--model", "pixel-l2", "--eps", "0,1/255"],
         ["reproduce", "table1", "--dry-run"],
         ["submit", "--model", "pixel-l2", "--out", "x", "--smoke"],
+        ["perf", "--model", "pixel-l2"],
+        ["invert", "features", "--model", "clip-convnext", "--image", "x.png"],
     ],
 )
 def test_every_evaluation_command_takes_batch_size_auto_and_refuses_nonsense(command, tmp_path):
@@ -184,3 +186,17 @@ def test_every_evaluation_command_takes_batch_size_auto_and_refuses_nonsense(com
     from benchmark.cli_common import parse_batch_size
 
     assert parse_batch_size("auto") == "auto" and parse_batch_size("8") == 8 and parse_batch_size(None) is None
+
+
+def test_batch_size_auto_is_a_number_before_any_batch_is_cut(tmp_path):
+    """The runner resolves 'auto' once (on CPU a fixed modest batch) and records the number it used."""
+    from benchmark.acceleration import CPU_AUTO_BATCH_SIZE, resolve_batch_size
+    from benchmark.runner import EvaluationConfig, run_evaluation
+    from model_zoo import create_model
+
+    result, _ = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=4, attack="none", batch_size="auto"), tmp_path, progress=False)
+    assert result.config["batch_size"] == CPU_AUTO_BATCH_SIZE and result.scores.n == 4
+    model = create_model("pixel-l2")
+    assert resolve_batch_size(8, model, 64, "cpu") == 8 and resolve_batch_size("auto", model, 64, "cpu") == CPU_AUTO_BATCH_SIZE
+    with pytest.raises(ValueError, match="whole number >= 1 or 'auto'"):
+        resolve_batch_size(0, model, 64, "cpu")

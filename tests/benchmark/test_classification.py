@@ -74,8 +74,8 @@ def test_zero_shot_classification_clean_and_robust(data_root, tmp_path, dataset,
     result, path = run_evaluation(config, tmp_path, progress=False)
     assert result.task == "classification" and result.weights == "random"
     n = 7 if dataset == "imagenet" else 4
-    assert result.scores["n"] == n
-    assert 0.0 <= result.scores["robust"] <= result.scores["clean"] <= 1.0
+    assert result.scores.n == n
+    assert 0.0 <= result.scores.robust <= result.scores.clean <= 1.0
     assert json.loads(path.read_text())["scores"]["n"] == n
 
 

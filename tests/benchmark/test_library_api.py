@@ -24,7 +24,7 @@ def test_evaluate_accepts_a_model_instance_and_returns_the_typed_result(tmp_path
     result = benchmark.evaluate(HalfL2(), dataset="demo", threat="linf", eps="4/255", attack="apgd-ce", n_ex=4, batch_size=4, n_iter=3)
     assert isinstance(result, EvaluationResult)
     assert result.model == "HalfL2" and result.weights == "none" and result.model_card["family"] == "custom"
-    assert result.scores["n"] == 4 and result.scores["robust"] <= result.scores["clean"]
+    assert result.scores.n == 4 and result.scores.robust <= result.scores.clean
     named = benchmark.evaluate(
         HalfL2(), name="half-l2", attack="standard", n_ex=4, batch_size=4, n_iter=3, square_queries=5, output_dir=tmp_path
     )
@@ -86,7 +86,7 @@ def test_the_headline_robust_column_is_the_standard_ensemble_where_it_was_run(tm
     path.write_text(json.dumps(data))
     site = build_site(tmp_path, tmp_path / "site", include_reported=False)
     row = next(line for line in site["markdown"].read_text().splitlines() if line.startswith("| pixel-l2"))
-    assert f"{100 * standard.scores['robust']:.1f}" in row and "[standard]" in row
+    assert f"{100 * standard.scores.robust:.1f}" in row and "[standard]" in row
     page = (tmp_path / "site" / "models" / "pixel-l2.html").read_text()
     assert "apgd-ce" in page  # the single attack stays on the model page
 

@@ -35,8 +35,8 @@ def test_evaluate_nights_end_to_end(tmp_path):
         ],
     )
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "nights", "--n-iter", "2")
-    assert result.dataset == "nights" and result.scores["n"] == 2 and result.task == "2afc"
-    assert result.scores["robust"] <= result.scores["clean"] and result.scores["clean"] in (0.0, 0.5, 1.0)
+    assert result.dataset == "nights" and result.scores.n == 2 and result.task == "2afc"
+    assert result.scores.robust <= result.scores.clean and result.scores.clean in (0.0, 0.5, 1.0)
 
 
 def test_evaluate_bapps_first_n_per_split_with_soft_labels(tmp_path):
@@ -55,7 +55,7 @@ def test_evaluate_bapps_first_n_per_split_with_soft_labels(tmp_path):
         "--dataset-option",
         "labels=soft",
     )
-    assert result.scores["n"] == 12 and set(result.scores["per_split"]) == set(BAPPS_VAL_SPLITS)
+    assert result.scores.n == 12 and set(result.scores.per_split) == set(BAPPS_VAL_SPLITS)
     assert result.attack is None and result.config["dataset_options"] == {"labels": "soft"}
     assert result.protocol["labels"] == "soft" and result.protocol["attacked_resolution"] == [224, 224]
     samples = read_samples(tmp_path / "results" / "bapps" / (result_stem := _stem(tmp_path, "bapps")))
@@ -91,7 +91,7 @@ def test_evaluate_things_clean_only(tmp_path):
     assert out.exit_code == 0 and "clean 100.00 (clean only)" in out.output and "robust" not in out.output
     result = read_result(out.output.strip().split("-> ")[-1])
     # red-ish pair (1, 2) belongs together: the blue image 3 is odd in both orders
-    assert result.task == "odd-one-out" and result.scores["clean"] == 1.0 and result.scores["n"] == 2
+    assert result.task == "odd-one-out" and result.scores.clean == 1.0 and result.scores.n == 2
     out = CliRunner().invoke(
         main,
         [
@@ -139,9 +139,9 @@ def test_evaluate_detection_under_targeted_attack(tmp_path):
     # with 'sexy' as the buffer, the two labelled classes are each other's targets
     (tmp_path / "data" / "detect" / "nsfw" / "detection.json").write_text(json.dumps({"buffer": "sexy"}))
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "detect", "--eps", "8/255", "--n-iter", "3")
-    fractions = result.scores["clean_fractions"]
+    fractions = result.scores.extra["clean_fractions"]
     assert fractions["neutral"] == {"neutral": 0.5, "porn": 0.0, "sexy": 0.5} and fractions["porn"]["porn"] == 1.0
-    assert set(result.scores["per_split"]) == {"nsfw-neutral-query", "nsfw-porn-query"}  # the rows of Table III
+    assert set(result.scores.per_split) == {"nsfw-neutral-query", "nsfw-porn-query"}  # the rows of Table III
     samples = read_samples(tmp_path / "results" / "detect" / _stem(tmp_path, "detect"))
     assert [s["target_class"] for s in samples] == ["porn", "porn", "neutral"]
     assert all(0 < float(s["perturbation_norm"]) <= 8 / 255 + 1e-6 for s in samples)
@@ -153,10 +153,10 @@ def test_evaluate_retrieval_under_untargeted_attack(tmp_path):
     colours = {"a": RED, "b": (200, 50, 40), "c": (210, 40, 40), "d": BLUE, "q1": RED, "q2": BLUE}
     write_revisited(tmp_path / "data", "roxford5k", imlist, ["q1", "q2"], gnd, colours)
     result = _evaluate(tmp_path, "--model", "pixel-l2", "--dataset", "roxford5k", "--n-iter", "3", "--batch-size", "2")
-    assert result.task == "retrieval" and result.scores["n"] == 2
-    assert result.scores["map_medium_clean"] == pytest.approx(1.0)  # red query: the two red positives first, junk ignored
-    assert result.scores["map_hard_clean"] == pytest.approx(1.0)  # only q1 has a hard positive
-    assert 0.0 <= result.scores["map_medium_robust"] <= 1.0
+    assert result.task == "retrieval" and result.scores.n == 2
+    assert result.scores.protocols["medium"].clean == pytest.approx(1.0)  # red query: the two red positives first, junk ignored
+    assert result.scores.protocols["hard"].clean == pytest.approx(1.0)  # only q1 has a hard positive
+    assert 0.0 <= result.scores.protocols["medium"].robust <= 1.0
 
 
 def test_reproduce_table1_dry_run_matches_the_paper():
@@ -201,7 +201,7 @@ def test_reproduce_runs_a_table_and_writes_an_index(tmp_path):
     index = json.loads((tmp_path / "results" / "reproduce-table14.json").read_text())
     ran, skipped, unpublished = index["runs"]
     assert ran["config"]["attack"] == "none" and ran["weights"] == "none" and ran["robust"] is None
-    assert read_result(ran["result_file"]).scores["n"] == 6
+    assert read_result(ran["result_file"]).scores.n == 6
     assert "not in the zoo: not registered" in skipped["skipped"]
     assert "no public download; put the file at" in unpublished["skipped"] and "skip r-dino-f-vit-b16" in out.output
 

@@ -66,7 +66,7 @@ def test_a_metric_fooled_everywhere_scores_exactly_zero_under_hard_labels():
             return torch.stack([torch.ones(len(x)), torch.zeros(len(x))], dim=1) + 0.0 * x.flatten(1).sum(dim=1, keepdim=True)
 
     outcomes = TwoAFCTask(labels="hard").evaluate_batch(PrefersFirst(), batch, None, "cpu", [0, 1, 2, 3])
-    assert [o["clean_score"] for o in outcomes] == [0.0] * 4
+    assert [o.clean_score for o in outcomes] == [0.0] * 4
 
 
 def test_bapps_headline_is_the_mean_of_split_means(tmp_path):
@@ -82,11 +82,11 @@ def test_bapps_headline_is_the_mean_of_split_means(tmp_path):
     _bapps(tmp_path, judges)
     config = EvaluationConfig(model="pixel-l2", dataset="bapps", data_root=str(tmp_path), attack="none")
     result, _ = run_evaluation(config, tmp_path / "results", progress=False)
-    per_split = [result.scores["per_split"][split]["clean"] for split in judges]
+    per_split = [result.scores.per_split[split].clean for split in judges]
     assert len({len(v) for v in judges.values()}) > 1, "splits of different sizes"
-    assert result.scores["clean"] == pytest.approx(np.mean(per_split))
-    sample_mean = sum(s["clean"] * s["n"] for s in result.scores["per_split"].values()) / result.scores["n"]
-    assert result.scores["clean"] != pytest.approx(sample_mean), "the test data should tell the two averages apart"
+    assert result.scores.clean == pytest.approx(np.mean(per_split))
+    sample_mean = sum(s.clean * s.n for s in result.scores.per_split.values()) / result.scores.n
+    assert result.scores.clean != pytest.approx(sample_mean), "the test data should tell the two averages apart"
     assert result.protocol["score_averaging"] == "mean of the split means" and result.protocol["labels"] == "hard"
 
 

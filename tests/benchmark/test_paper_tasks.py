@@ -8,6 +8,7 @@ from paper_data import write_detection, write_revisited
 
 from attacks import AttackConfig
 from benchmark.datasets import load_dataset
+from benchmark.results import SampleOutcome
 from benchmark.tasks import DetectionTask, RetrievalTask, twoafc_score
 from benchmark.tasks.detection import confusion_fractions, nearest_neighbour_labels
 from benchmark.tasks.oddoneout import odd_one_out_predictions
@@ -44,8 +45,11 @@ def test_nearest_neighbour_and_confusion_fractions_with_buffer_by_hand():
     labels, best = nearest_neighbour_labels(similarities, pool_labels)
     assert labels.tolist() == [0, 1, 2, 0] and best.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])
     classes = ["safe", "buffer", "unsafe"]
-    records = [{"query_class": "safe", "p": classes[int(i)]} for i in labels] + [{"query_class": "unsafe", "p": "unsafe"}]
-    fractions = confusion_fractions(records, classes, "p")
+    outcomes = [
+        SampleOutcome(clean_score=0.0, robust_score=0.0, attacked=False, clean_prediction=classes[int(i)], extra={"query_class": "safe"})
+        for i in labels
+    ] + [SampleOutcome(clean_score=1.0, robust_score=1.0, attacked=False, clean_prediction="unsafe", extra={"query_class": "unsafe"})]
+    fractions = confusion_fractions(outcomes, classes, robust=False)
     assert fractions == {"safe": {"safe": 0.5, "buffer": 0.25, "unsafe": 0.25}, "unsafe": {"safe": 0.0, "buffer": 0.0, "unsafe": 1.0}}
 
 
@@ -66,9 +70,9 @@ def test_detection_task_on_class_folders_with_pixel_metric(tmp_path):
     batch = torch.utils.data.default_collate([dataset[i] for i in range(len(dataset))])
     records = task.evaluate_batch(model, batch, None, "cpu", list(range(len(dataset))))
     scores = task.aggregate(records)
-    assert scores["clean_fractions"]["neutral"] == {"neutral": 0.5, "porn": 0.25, "sexy": 0.25}
-    assert scores["clean_fractions"]["porn"] == {"neutral": 0.0, "porn": 1.0, "sexy": 0.0}
-    assert scores["clean"] == pytest.approx(4 / 6) and scores["buffer"] == "sexy"
+    assert scores.extra["clean_fractions"]["neutral"] == {"neutral": 0.5, "porn": 0.25, "sexy": 0.25}
+    assert scores.extra["clean_fractions"]["porn"] == {"neutral": 0.0, "porn": 1.0, "sexy": 0.0}
+    assert scores.clean == pytest.approx(4 / 6) and scores.extra["buffer"] == "sexy"
 
 
 def test_revisited_average_precision_by_hand_with_junk():
@@ -95,13 +99,15 @@ def test_medium_and_hard_protocols():
 
 def test_retrieval_task_aggregates_medium_and_hard_and_skips_queries_without_positives():
     task = RetrievalTask()
-    records = [
+    aps = [
         {"ap_medium_clean": 0.5, "ap_hard_clean": float("nan"), "ap_medium_robust": 0.25, "ap_hard_robust": float("nan")},
         {"ap_medium_clean": 1.0, "ap_hard_clean": 0.4, "ap_medium_robust": 0.75, "ap_hard_robust": 0.2},
     ]
-    scores = task.aggregate(records)
-    assert scores["clean"] == pytest.approx(0.75) and scores["robust"] == pytest.approx(0.5)
-    assert scores["map_hard_clean"] == pytest.approx(0.4) and scores["map_hard_robust"] == pytest.approx(0.2)
+    outcomes = [SampleOutcome(a["ap_medium_clean"], a["ap_medium_robust"], attacked=True, extra=a) for a in aps]
+    scores = task.aggregate(outcomes)
+    assert scores.clean == pytest.approx(0.75) and scores.robust == pytest.approx(0.5)
+    assert scores.protocols["hard"].clean == pytest.approx(0.4) and scores.protocols["hard"].robust == pytest.approx(0.2)
+    assert scores.to_dict()["map_hard_clean"] == pytest.approx(0.4)  # the file keeps schema 1's keys
 
 
 @pytest.mark.parametrize("name", ["pixel-l2", "clip-convnext"])
@@ -137,8 +143,8 @@ def test_targeted_attack_moves_queries_into_the_target_class(tmp_path):
         task = DetectionTask()
         task.prepare(model, dataset, attack, "cpu", batch_size=2)
         records = task.evaluate_batch(model, batch, attack, "cpu", [0, 1])
-        assert [r["clean_prediction"] for r in records] == ["safe", "safe"]
-        robust[eps] = [r["robust_prediction"] for r in records]
+        assert [r.clean_prediction for r in records] == ["safe", "safe"]
+        robust[eps] = [r.robust_prediction for r in records]
     assert robust == {2 / 255: ["safe", "safe"], 8 / 255: ["unsafe", "unsafe"]}
 
 
@@ -155,5 +161,5 @@ def test_untargeted_attack_pushes_the_query_to_the_boundary(tmp_path):
     task = RetrievalTask()
     task.prepare(model, dataset, attack, "cpu", batch_size=2)
     [record] = task.evaluate_batch(model, torch.utils.data.default_collate([dataset[0]]), attack, "cpu", [0])
-    assert record["perturbation_norm"] == pytest.approx(8 / 255, abs=1e-6)
-    assert record["ap_medium_clean"] == 1.0 and record["ap_medium_robust"] == 1.0 and record["attacked"]
+    assert record.perturbation_norm == pytest.approx(8 / 255, abs=1e-6)
+    assert record.extra["ap_medium_clean"] == 1.0 and record.extra["ap_medium_robust"] == 1.0 and record.attacked

@@ -15,13 +15,15 @@ def test_result_json_round_trips(tmp_path):
     assert again == result
     assert EvaluationResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and data["weights"] == "none"
+    assert data["schema_version"] == 2 and data["weights"] == "none"
+    assert set(data["metric"]) == {"has_embedding", "higher_is_better", "is_differentiable", "sim_range", "is_randomised"}
+    assert result.metric is not None and result.metric.to_dict() == data["metric"]
     assert data["config"]["n_iter"] == 5 and data["threat"] == {"norm": "l2", "eps": 3.0, "eps_text": "3.0"}
     assert set(data["environment"]["versions"]) >= {"torch", "perceptbench", "python"}
     samples = read_samples(path)
     assert len(samples) == 8
-    assert sum(float(s["robust_score"]) for s in samples) / 8 == pytest.approx(result.scores["robust"])
-    assert result.scores["robust"] <= result.scores["clean"]
+    assert sum(float(s["robust_score"]) for s in samples) / 8 == pytest.approx(result.scores.robust)
+    assert result.scores.robust <= result.scores.clean
 
 
 @pytest.mark.parametrize(

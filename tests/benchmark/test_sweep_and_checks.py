@@ -8,7 +8,7 @@ import benchmark.sanity
 from attacks import AttackConfig, TargetedEmbeddingObjective, UntargetedEmbeddingObjective, run_attack
 from benchmark.cli import main
 from benchmark.datasets import get_dataset_spec, load_dataset
-from benchmark.results import read_result, read_samples
+from benchmark.results import read_outcomes, read_result
 from benchmark.runner import EvaluationConfig, run_evaluation
 from benchmark.sanity import SanityConfig, run_sanity_checks
 from benchmark.sweep import run_sweep
@@ -25,9 +25,9 @@ def test_eps_sweep_writes_one_result_per_point_and_a_plot(tmp_path):
     assert [p.value for p in sweep.points] == ["0", "2/255", "1"]
     assert len({p.path for p in sweep.points}) == 3 and all(p.path.exists() for p in sweep.points)
     clean_point = read_result(sweep.points[0].path)
-    assert clean_point.attack is None and clean_point.scores["robust"] == clean_point.scores["clean"]
-    assert read_result(sweep.points[1].path).attack["eps"] == pytest.approx(2 / 255)
-    assert sweep.points[2].result.scores["robust"] <= sweep.points[0].result.scores["robust"]
+    assert clean_point.attack is None and clean_point.scores.robust == clean_point.scores.clean
+    assert read_result(sweep.points[1].path).attack.eps == pytest.approx(2 / 255)
+    assert sweep.points[2].result.scores.robust <= sweep.points[0].result.scores.robust
     assert sweep.plot.read_bytes().startswith(PNG_MAGIC)
 
 
@@ -80,24 +80,24 @@ def test_checks_are_recorded_in_the_result_file(tmp_path, monkeypatch):
     result, path = run_evaluation(config, tmp_path, progress=False)
     assert set(result.checks) == {"large_radius", "more_iterations", "square_on_apgd_robust"}
     for check in result.checks.values():
-        assert isinstance(check["passed"], bool) and check["detail"]
-    assert result.checks["large_radius"]["passed"]  # SSIM flips everywhere at Linf eps 1
-    assert json.loads(path.read_text())["checks"] == result.checks
+        assert isinstance(check.passed, bool) and check.detail
+    assert result.checks["large_radius"].passed  # SSIM flips everywhere at Linf eps 1
+    assert json.loads(path.read_text())["checks"] == {name: check.to_dict() for name, check in result.checks.items()}
 
 
 def test_an_attack_that_found_nothing_fails_the_checks(tmp_path, isolated_cache):
     """Records of a 'robust' evaluation where the attack did nothing: Square and the large radius expose it."""
     _, path = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=4, batch_size=4, attack="none"), tmp_path, progress=False)
-    records = read_samples(path)
-    assert any(int(r["robust_prediction"]) == int(r["label"]) for r in records)
+    records = read_outcomes(path)
+    assert any(r.still_correct for r in records) and not any(r.attacked for r in records)
     dataset = load_dataset("demo")
     task = get_task(get_dataset_spec("demo").task)
     attack = AttackConfig("apgd-ce", "linf", 0.5, "0.5", n_iter=1)
     checks = run_sanity_checks(create_model("pixel-l2"), dataset, task, attack, records, "cpu", config=SanityConfig(square_queries=50))
-    assert checks["square_on_apgd_robust"]["passed"] is False
-    assert checks["square_on_apgd_robust"]["broken"] > 0
+    assert checks["square_on_apgd_robust"].passed is False
+    assert checks["square_on_apgd_robust"].numbers["broken"] > 0
     more = checks["more_iterations"]  # 2 real iterations beat the 'attack' that did nothing: no rise, passes
-    assert more["passed"] and more["robust_accuracy_more_iterations"] < more["robust_accuracy"]
+    assert more.passed and more.numbers["robust_accuracy_more_iterations"] < more.numbers["robust_accuracy"]
 
 
 def _tiny_embedding_model():

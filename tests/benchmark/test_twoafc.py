@@ -79,5 +79,5 @@ def test_clean_scores_without_attack_and_candidates_encoded_once(hard_label_batc
     outcomes = TwoAFCTask().evaluate_batch(model, batch, AttackConfig("apgd-ce", "linf", 4 / 255, "4/255", n_iter=10), "cpu", positions)
     assert len(calls) == 2  # x0 and x1, once each, not per iteration
     for outcome in outcomes:
-        assert outcome["robust_score"] <= outcome["clean_score"]
-        assert outcome["perturbation_norm"] <= 4 / 255 + 1e-6
+        assert outcome.robust_score <= outcome.clean_score
+        assert outcome.perturbation_norm <= 4 / 255 + 1e-6

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from test_leaderboard_fixtures import INJECTED_NAME, make_result, write_fixture_results
 
 from benchmark.cli import main
+from benchmark.results import Scores
 from leaderboard import build_site, build_tables, collect_results, load_reported
 from leaderboard.model_pages import model_slug
 from leaderboard.reported import DATA_DIR, TABLE_FILE_PREFIX, ReportedDataError, load_paper_model_cards, load_table
@@ -453,15 +454,12 @@ def test_retrieval_and_detection_results_land_in_the_paper_tables(tmp_path):
     retrieval = replace(
         retrieval,
         task="retrieval",
-        scores={
-            "clean": 0.5,
-            "robust": 0.2,
-            "n": 70,
-            "map_medium_clean": 0.5,
-            "map_medium_robust": 0.2,
-            "map_hard_clean": 0.1,
-            "map_hard_robust": 0.05,
-        },
+        scores=Scores(
+            clean=0.5,
+            robust=0.2,
+            n=70,
+            protocols={"medium": Scores(clean=0.5, robust=0.2, n=70), "hard": Scores(clean=0.1, robust=0.05, n=70)},
+        ),
     )
     detection = make_result(
         "r-clip-f-convnext", dataset="detect", split=None, eps_text="8/255", clean=0.9, robust=0.6, weights="pretrained"
@@ -469,15 +467,15 @@ def test_retrieval_and_detection_results_land_in_the_paper_tables(tmp_path):
     detection = replace(
         detection,
         task="detection",
-        scores={
-            "clean": 0.9,
-            "robust": 0.6,
-            "n": 4,
-            "per_split": {
-                "nsfw-neutral-query": {"clean": 1.0, "robust": 0.5, "n": 2},
-                "nsfw-porn-query": {"clean": 0.8, "robust": 0.7, "n": 2},
+        scores=Scores(
+            clean=0.9,
+            robust=0.6,
+            n=4,
+            per_split={
+                "nsfw-neutral-query": Scores(clean=1.0, robust=0.5, n=2),
+                "nsfw-porn-query": Scores(clean=0.8, robust=0.7, n=2),
             },
-        },
+        ),
     )
     results = [(tmp_path / "r.json", retrieval), (tmp_path / "d.json", detection)]
     tables = {(t.dataset, t.split): t for t in build_tables(results, load_reported())}

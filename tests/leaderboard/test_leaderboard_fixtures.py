@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.results import EvaluationResult, write_result
+from attacks.config import AttackConfig
+from attacks.threat import ThreatModel
+from benchmark.results import EvaluationResult, Scores, checks_from_dict, write_result
 
 INJECTED_NAME = '<script>alert("pwned")</script><b>bold-model</b>'
 CONVNEXT_CARD = {
@@ -50,14 +52,14 @@ def make_result(
         dataset=dataset,
         split=split,
         task=task or DATASET_TASKS.get(dataset, "2afc"),
-        threat={"norm": norm, "eps": eps, "eps_text": eps_text},
-        attack={"name": "apgd-ce", "n_iter": n_iter, "n_restarts": 1, "seed": 0},
+        threat=ThreatModel(norm, eps, eps_text),
+        attack=AttackConfig("apgd-ce", norm, eps, eps_text, n_iter=n_iter, n_restarts=1, seed=0),
         config={"model": model, "n_iter": n_iter, "n_ex": n},
-        scores=scores,
+        scores=Scores.from_dict(scores),
         timing={"total_s": 1.0},
         environment={"versions": {"torch": "2.x-test", "perceptbench": "0.1.0"}, "device": "cpu (test)", "git_revision": "abc123def456"},
         created_at=created_at,
-        checks=checks or {},
+        checks=checks_from_dict(checks),
         protocol={"labels": "hard"} if (task or DATASET_TASKS.get(dataset, "2afc")) == "2afc" else {},
     )
 
