@@ -78,8 +78,6 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
         from .paper_experiments import reproduce_custom
 
-        if batch_size == "auto":
-            raise ValueError(f"{table} runs its own loops: give --batch-size a number ('auto' is for evaluation runs)")
         return reproduce_custom(
             table,
             split_list(models) if models else None,

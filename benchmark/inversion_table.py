@@ -18,6 +18,7 @@ import torch
 from attacks.inversion import InversionConfig
 from model_zoo import create_model
 
+from .acceleration import resolve_batch_size
 from .atomic import atomic_write_text
 from .datasets.detection import IMAGE_SUFFIXES
 from .datasets.images import DatasetError, load_image, load_image_center_crop
@@ -47,17 +48,18 @@ def cross_similarity(
     pretrained: bool,
     model_kwargs: dict[str, Any],
     device: str,
-    batch_size: int,
+    batch_size: int | str,
 ) -> dict[str, dict[str, float]]:
     """{generator: {judge: mean cosine of the judge's embeddings of original and reconstruction}}."""
     matrix: dict[str, dict[str, float]] = {g: {} for g in reconstructions}
     for judge_name in models:
         judge = create_model(judge_name, pretrained=pretrained, device=device, **model_kwargs)
+        judge_batch = resolve_batch_size(batch_size, judge, originals.shape[-1], device)  # 'auto': per judge
         with torch.no_grad():
             for generator, images in reconstructions.items():
                 sims = [
-                    judge.sim(images[i : i + batch_size].to(device), originals[i : i + batch_size].to(device))
-                    for i in range(0, len(images), batch_size)
+                    judge.sim(images[i : i + judge_batch].to(device), originals[i : i + judge_batch].to(device))
+                    for i in range(0, len(images), judge_batch)
                 ]
                 matrix[generator][judge_name] = float(torch.cat(sims).mean())
         del judge
@@ -75,7 +77,7 @@ def run_inversion_table(
     pretrained: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     device: str = "cpu",
-    batch_size: int = 8,
+    batch_size: int | str = 8,  # or "auto": resolved per model
     progress: bool = True,
 ) -> tuple[dict[str, dict[str, float]], Path]:
     """Invert `images` with every model, judge with every model; write `reproduce-table7.json`."""

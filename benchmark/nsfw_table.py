@@ -31,6 +31,7 @@ from attacks import AttackConfig, TargetedEmbeddingObjective, ThreatModel, run_a
 from attacks.losses import ClassifierObjective
 from model_zoo import create_model
 
+from .acceleration import resolve_batch_size
 from .atomic import atomic_write_text
 from .datasets import load_dataset
 from .datasets.detection import DetectionDataset, DetectionSetup
@@ -55,7 +56,7 @@ class NSFWTableConfig:
     eps: str = "8/255"
     n_iter: int = 200
     n_ex: int | None = None  # first N queries of each class (paper: 1000)
-    batch_size: int = 32
+    batch_size: int | str = 32  # or "auto": resolved per model
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True
@@ -214,13 +215,14 @@ def run_nsfw_table(
     for name in models:
         model = create_model(name, pretrained=config.pretrained, device=config.device, **config.model_kwargs)
         weights[name] = model.weights_kind
+        batch_size = resolve_batch_size(config.batch_size, model, model.input_preprocessing.input_size[-1], config.device)
         bar.set_postfix(model=name)
         if name == config.detector:
             if not hasattr(model, "is_unsafe"):
                 raise ValueError(f"--detector '{name}' is not a classifier with is_unsafe(); use '{LAION_DETECTOR}'")
-            records[name] = evaluate_detector(model, dataset, positions, attack, config.device, config.batch_size, bar)
+            records[name] = evaluate_detector(model, dataset, positions, attack, config.device, batch_size, bar)
         else:
-            records[name] = evaluate_retrieval(model, dataset, positions, attack, config.device, config.batch_size, bar)
+            records[name] = evaluate_retrieval(model, dataset, positions, attack, config.device, batch_size, bar)
         del model
     bar.close()
     if config.combine_with:

@@ -68,7 +68,7 @@ def reproduce_custom(
     data_root: str | None,
     output_dir: str,
     device: str,
-    batch_size: int,
+    batch_size: int | str,
     n_ex: int | None,
     pretrained: bool,
     model_kwargs: dict[str, Any],

@@ -159,6 +159,7 @@ class NightsRecipe(Recipe):
         return torch.clamp(self.config.margin - sign * (dist_0 - dist_1), min=0.0)
 
     def batch_loss(self, batch, rows, batch_size, generator):
+        """The 2AFC hinge loss of DreamSim on a NIGHTS batch (the head or the LoRA adapters train)."""
         self.model.train()
         dist_0, dist_1 = self._distances(batch)
         loss = self._hinge(dist_0, dist_1, batch["judge"])
@@ -181,9 +182,11 @@ class NightsRecipe(Recipe):
         return {"score": correct / count, "loss": loss / count, "n": count}
 
     def validate(self, group):
+        """2AFC accuracy on the NIGHTS val split, which picks the epoch to export."""
         return self.score(self.val_set, group)
 
     def export(self, folder: Path) -> dict[str, str]:
+        """Write the head (`mlp`) or the adapter folder (`lora`) in the layout the zoo loads."""
         files: dict[str, str] = {}
         if self.base_tower_state is not None:  # the tower is not the published one: the folder stores it too
             save_state(self.base_tower_state, folder / VISUAL_FILE)
@@ -202,6 +205,7 @@ class NightsRecipe(Recipe):
         return files
 
     def data_info(self):
+        """Which NIGHTS splits and how many triplets trained and validated the metric."""
         return {
             "dataset": "nights",
             "train_split": "train",
@@ -319,6 +323,7 @@ class AdversarialRecipe(Recipe):
         )
 
     def batch_loss(self, batch, rows, batch_size, generator):
+        """FARE's embedding loss or TeCoA's cross-entropy on adversarial images found by PGD."""
         images = batch["image"]
         # The random start of the whole batch is drawn in every process and each keeps its rows, so
         # sharding the batch does not change any sample's start.
@@ -333,10 +338,12 @@ class AdversarialRecipe(Recipe):
         return output.loss.sum(), stats
 
     def export(self, folder: Path) -> dict[str, str]:
+        """Write the fine-tuned image tower as an open_clip `visual.*` state dict."""
         save_state(self.base.visual.state_dict(), folder / VISUAL_FILE)
         return {"visual": VISUAL_FILE}
 
     def data_info(self):
+        """Which ImageNet split and how many images trained the tower."""
         dataset = self.train_set.dataset
         return {"dataset": "imagenet-format folder", "split": "train", "n_train": len(self.train_set), "n_classes": len(dataset.classes)}
 

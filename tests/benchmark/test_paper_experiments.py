@@ -92,7 +92,7 @@ def test_table4_runs_every_row_on_a_detect_folder(data_root, tmp_path):
     config = NSFWTableConfig(
         retrieval_models=["clip-convnext", "r-clip-f-convnext"],
         n_iter=3,
-        batch_size=4,
+        batch_size="auto",  # resolved per model, as `bench reproduce table4 --batch-size auto` does
         pretrained=False,
         data_root=str(data_root),
         model_kwargs=REDUCED,
@@ -122,7 +122,7 @@ def test_table7_matrix_of_generators_and_judges(data_root, tmp_path):
         InversionConfig(n_iter=5, image_size=32),
         pretrained=False,
         model_kwargs=REDUCED,
-        batch_size=2,
+        batch_size="auto",  # resolved per generator and per judge
         progress=False,
     )
     assert set(matrix) == set(models) and all(set(row) == set(models) for row in matrix.values())
