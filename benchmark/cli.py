@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from tabulate import tabulate
@@ -39,6 +40,22 @@ def run_options(command):
     ):
         command = option(command)
     return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
+
+
+def run_config_fields(run: dict[str, Any]) -> dict[str, Any]:
+    """The `EvaluationConfig` fields of `run_options`, `--batch-size` and the model options, as evaluate and sweep pass them."""
+    return dict(
+        dataset=run["dataset"],
+        split=run["split"],
+        n_restarts=run["n_restarts"],
+        n_ex=run["n_ex"],
+        seed=run["seed"],
+        data_root=run["data_root"],
+        device=run["device"],
+        batch_size=parse_batch_size(run["batch_size"]),
+        pretrained=not run["random_weights"],
+        model_kwargs=parse_kwargs(run["model_kwargs"]),
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,30 +100,21 @@ def main() -> None:
 @user_errors
 def evaluate(
     models,
-    dataset,
-    split,
     threats,
     eps,
     attack,
     n_iter,
     square_queries,
-    n_restarts,
-    n_ex,
     n_ex_per_split,
     dataset_options,
-    batch_size,
-    device,
-    seed,
-    data_root,
-    output_dir,
-    random_weights,
-    model_kwargs,
-    quiet,
     checks,
     precision,
     channels_last,
     compile_model,
     distributed,
+    output_dir,
+    quiet,
+    **run,
 ):
     """Evaluate models on a dataset, clean and under attack, and write one result file per run.
 
@@ -119,20 +127,11 @@ def evaluate(
     configs = [
         EvaluationConfig(
             model=model,
-            dataset=dataset,
-            split=split,
             threat=threat,
             eps=eps,
             attack=attack,
             n_iter=n_iter,
-            n_restarts=n_restarts,
-            n_ex=n_ex,
-            batch_size=parse_batch_size(batch_size),
-            device=device,
-            seed=seed,
-            pretrained=not random_weights,
-            data_root=data_root,
-            model_kwargs=parse_kwargs(model_kwargs),
+            **run_config_fields(run),
             n_ex_per_split=n_ex_per_split,
             dataset_options=parse_kwargs(dataset_options),
             checks=checks,
@@ -147,7 +146,7 @@ def evaluate(
     for config in configs:  # refuse bad input before any run starts
         config.validate()
     if distributed or launched_by_torchrun():
-        init_distributed(device)
+        init_distributed(run["device"])
     is_main = current_process_group().is_main
     for config in configs:
         result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True)
@@ -184,25 +183,7 @@ def evaluate(
 @click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
 @batch_size_option()
 @user_errors
-def sweep(
-    model,
-    dataset,
-    split,
-    threat,
-    eps_values,
-    iteration_values,
-    attack,
-    n_restarts,
-    n_ex,
-    batch_size,
-    device,
-    seed,
-    data_root,
-    output_dir,
-    random_weights,
-    model_kwargs,
-    quiet,
-):
+def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet, **run):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
     from .runner import EvaluationConfig
     from .sweep import parse_eps_values, parse_iteration_values, run_sweep
@@ -215,20 +196,11 @@ def sweep(
     axis = swept[0]
     base = EvaluationConfig(
         model=model,
-        dataset=dataset,
-        split=split,
         threat=threat,
         eps=eps_list[0] if axis == "n_iter" and eps_list else None,
         attack=attack,
         n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100,
-        n_restarts=n_restarts,
-        n_ex=n_ex,
-        batch_size=parse_batch_size(batch_size),
-        device=device,
-        seed=seed,
-        pretrained=not random_weights,
-        data_root=data_root,
-        model_kwargs=parse_kwargs(model_kwargs),
+        **run_config_fields(run),
     )
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
     for point in result.points:
