@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .apgd import APGDResult, Objective, apgd
 from .ensemble import STANDARD, run_standard
+from .objective import maximizes
 from .square import square
 
 # Attack name -> the classification loss it optimises (tasks build their objective with it).
@@ -66,7 +67,7 @@ def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids
     """
     if config.name not in ATTACKS:
         raise ValueError(f"unknown attack '{config.name}'; choose one of {', '.join(ATTACKS)}")
-    maximize = getattr(objective, "maximize", True)
+    maximize = maximizes(objective)
     if config.name == STANDARD:
         return run_standard(config, objective, x, sample_ids)
     if config.name.endswith("-reference"):
