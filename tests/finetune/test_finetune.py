@@ -531,3 +531,34 @@ def test_micro_batch_gradients_are_exact_in_float64(tmp_path, method, model, mic
     assert statistics[1].keys() == statistics[0].keys()
     assert statistics[1] == pytest.approx(statistics[0], rel=1e-6)
     assert statistics[0]["count"] == 4
+
+
+def test_batch_size_auto_keeps_the_recipe_batch_and_fits_the_micro_batch(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmark.acceleration import CPU_AUTO_BATCH_SIZE
+    from benchmark.cli import main
+
+    write_nights(tmp_path / "data", _nights_rows(n_train=7, n_val=2, n_test=0))
+    base = ["finetune", "nights", "--method", "mlp", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true"]
+    base += ["--data-root", str(tmp_path / "data"), "--steps", "1", "--quiet"]
+    runner = CliRunner()
+    result = runner.invoke(main, [*base, "--batch-size", "auto", "--output-dir", str(tmp_path / "auto")])
+    assert result.exit_code == 0, result.output
+    card = read_card(tmp_path / "auto")
+    # The recipe's global batch (DreamSim MLP: 512); on the CPU 'auto' gives a fixed number of images, 3 per triplet.
+    assert card.hyperparameters["batch_size"] == 512 and card.sources["batch_size"].startswith("DreamSim")
+    assert card.hyperparameters["micro_batch_size"] == CPU_AUTO_BATCH_SIZE // 3
+    assert card.sources["micro_batch_size"].startswith("auto")
+    start = json.loads((tmp_path / "auto" / LOG_FILE).read_text().splitlines()[0])
+    assert start["micro_batch_size"] == CPU_AUTO_BATCH_SIZE // 3 and "micro_batch_size" not in start["config"]
+    # Leaving --batch-size out is the same run: the same identity, so the folder counts as trained.
+    again = runner.invoke(main, [*base, "--micro-batch-size", "2", "--output-dir", str(tmp_path / "auto")])
+    assert again.exit_code == 0 and "already trained" in again.output, again.output
+
+    for bad in ("0", "-3", "two"):
+        refused = runner.invoke(main, [*base, "--micro-batch-size", bad, "--output-dir", str(tmp_path / "bad")])
+        assert refused.exit_code != 0 and "Traceback" not in refused.output
+        assert f"--micro-batch-size must be a whole number >= 1 or 'auto', got '{bad}'" in refused.output
+        assert len(refused.output.strip().splitlines()) == 1, refused.output
+    assert not (tmp_path / "bad").exists()
