@@ -39,7 +39,16 @@ def common_options(command):
             click.option("--epochs", type=int, default=None, help="Epochs [default: the method's recipe]."),
             click.option("--steps", type=int, default=None, help="Optimiser steps in all (overrides --epochs)."),
             click.option(
-                "--batch-size", default=None, help="Global batch size, shared by torchrun processes (a number: the recipe's, not 'auto')."
+                "--batch-size",
+                default=None,
+                help="Global batch size, shared by torchrun processes [default: the recipe's]; 'auto' keeps the recipe's "
+                "and sizes the micro-batch to the device (--micro-batch-size auto).",
+            ),
+            click.option(
+                "--micro-batch-size",
+                default=None,
+                help="Samples per forward/backward pass in each process, a number or 'auto' (what fits the device); gradients "
+                "accumulate over a step's micro-batches, so the update is the whole batch's [default: the process's whole share].",
             ),
             click.option("--lr", type=float, default=None, help="Peak learning rate."),
             click.option("--weight-decay", type=float, default=None),
@@ -78,6 +87,16 @@ def common_options(command):
     return command
 
 
+def _parse_micro_batch_size(value: str | None) -> int | str | None:
+    """--micro-batch-size: None, 'auto', or a whole number (`FinetuneConfig.validate` refuses anything else, naming it)."""
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
 def _run(method: str, options: dict) -> None:
     from benchmark.distributed import current_process_group, init_distributed, launched_by_torchrun
 
@@ -88,11 +107,12 @@ def _run(method: str, options: dict) -> None:
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
     options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
     options["batch_size"] = parse_batch_size(options.get("batch_size"))
+    options["micro_batch_size"] = _parse_micro_batch_size(options.get("micro_batch_size"))
     if options["batch_size"] == "auto":
-        raise ValueError(
-            "--batch-size auto sizes evaluation runs; a fine-tuning run's global batch size is a hyperparameter of its recipe, "
-            "so give a number (or leave it out for the recipe's)"
-        )
+        # The global batch size is a hyperparameter of the recipe: 'auto' keeps it and fits the micro-batch to the device.
+        options["batch_size"] = None
+        if options["micro_batch_size"] is None:
+            options["micro_batch_size"] = "auto"
     if options.get("workers") is None:
         options["workers"] = 8 if options["device"].startswith("cuda") else 0
     options["command"] = (

@@ -37,6 +37,10 @@ class FinetuneConfig:
     epochs: int = 1
     steps: int | None = None  # total optimiser steps; overrides epochs
     batch_size: int = 32
+    # Samples per forward/backward pass in each process: None = the process's whole share of the batch in one pass,
+    # a number, or "auto" (what fits the device, resolved once the model is built). Gradients accumulate over a step's
+    # micro-batches, so the update is that of the whole batch: an execution detail, outside `identity` and the hash.
+    micro_batch_size: int | str | None = None
     lr: float = 3e-4
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw
@@ -98,6 +102,9 @@ class FinetuneConfig:
             raise ValueError(
                 f"--batch-size, --epochs, --steps and --checkpoint-every must be >= 1; got {self.batch_size}, {self.epochs}, {self.steps}, {self.checkpoint_every}"
             )
+        micro = self.micro_batch_size
+        if micro is not None and micro != "auto" and (isinstance(micro, bool) or not isinstance(micro, int) or micro < 1):
+            raise ValueError(f"--micro-batch-size must be a whole number >= 1 or 'auto', got '{micro}'")
         if self.method in ADVERSARIAL_METHODS:
             eps = self.eps_value
             if not 0 <= eps <= 1:
@@ -109,9 +116,9 @@ class FinetuneConfig:
             raise ValueError(f"need --lora-rank >= 1 and 0 <= --lora-dropout < 1; got {self.lora_rank}, {self.lora_dropout}")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that change the trained weights (not where they go, how often they are saved, or the log)."""
+        """The settings that change the trained weights (not where they go, how often they are saved, the log, or the micro-batch)."""
         data = asdict(self)
-        for key in ("output_dir", "checkpoint_every", "quiet", "command", "device", "workers"):
+        for key in ("output_dir", "checkpoint_every", "quiet", "command", "device", "workers", "micro_batch_size"):
             data.pop(key)
         return data
 

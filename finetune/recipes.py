@@ -51,6 +51,8 @@ class Recipe:
     model: EmbeddingModel
     train_set: Subset[Any]
     selects_best: bool = False  # keep the weights of the best validation epoch (NIGHTS), else the last ones
+    images_per_sample: int = 1  # images one sample puts through the model in a training pass (a NIGHTS triplet: 3)
+    eval_batch_size: int | None = None  # samples per validation pass; None: --batch-size (the trainer sets the micro-batch)
     robust_training: str
     robust_eps: str | None
     finetuning: str
@@ -119,6 +121,7 @@ class NightsRecipe(Recipe):
     """
 
     selects_best = True
+    images_per_sample = 3
     train_set: Subset[TwoAFCDataset]
 
     def __init__(self, config: FinetuneConfig, base: BaseTower, device: torch.device, autocast: Autocast):
@@ -172,8 +175,9 @@ class NightsRecipe(Recipe):
         self.model.eval()
         positions = list(range(group.rank, len(dataset), group.world_size))
         correct = loss = 0.0
-        for start in range(0, len(positions), self.config.batch_size):
-            batch = default_collate([dataset[p] for p in positions[start : start + self.config.batch_size]])
+        size = self.eval_batch_size or self.config.batch_size
+        for start in range(0, len(positions), size):
+            batch = default_collate([dataset[p] for p in positions[start : start + size]])
             batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
             dist_0, dist_1 = self._distances(batch)
             correct += float(((dist_1 < dist_0) == (batch["judge"] >= 0.5)).sum())

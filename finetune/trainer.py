@@ -15,6 +15,12 @@ over processes with one all-reduce (DDP's reduction, done by hand because the in
 many forward/backward passes per step that must not be synchronised). The result equals one
 process's up to floating-point reduction order (LoRA dropout masks differ: they come from each
 process's RNG).
+
+A process may also split its rows into micro-batches (`micro_batch_size`, "auto": what fits the
+device): each pass backpropagates its loss sum over the global batch size and gradients accumulate,
+so the step equals one pass over the rows, up to floating-point order (LoRA dropout masks again
+differ, drawn per pass). The micro-batch is an execution detail: not in the configuration hash, so a
+run may resume with another; the card records the last session's next to the global batch size.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, default_collate
 from tqdm import tqdm
 
+from benchmark.acceleration import Acceleration, resolve_batch_size
 from benchmark.atomic import atomic_write_bytes, atomic_write_text
 from benchmark.checkpoint import configuration_hash
 from benchmark.distributed import ProcessGroup, barrier, current_process_group, rank_device
@@ -206,6 +213,41 @@ def _autocast_factory(config: FinetuneConfig, device: torch.device):
     return contextlib.nullcontext
 
 
+def micro_batch_size(config: FinetuneConfig, recipe: Recipe, device: torch.device, share: int) -> int:
+    """Samples per forward/backward pass of this process: `config.micro_batch_size` as a number, at most `share`
+    (the process's rows of a full batch). "auto" asks `resolve_batch_size` how many images fit a pass, in samples."""
+    setting = config.micro_batch_size
+    if setting is None:
+        return share
+    if setting == "auto":
+        images = resolve_batch_size("auto", recipe.model, recipe.base.image_size, device, Acceleration(precision=config.precision))
+        setting = max(1, images // recipe.images_per_sample)
+    if not isinstance(setting, int):
+        raise ValueError(f"--micro-batch-size must be a whole number >= 1 or 'auto', got '{setting}'")
+    return min(setting, share)
+
+
+def accumulate_gradients(
+    recipe: Recipe, batch: dict[str, Any], rows: list[int], global_size: int, micro: int, seed: int, device: torch.device
+) -> dict[str, float]:
+    """Backpropagate this process's `rows` of a step in passes of `micro` rows; return the summed statistics.
+
+    Each pass divides its loss sum by the global batch size and gradients accumulate, so the step is the whole
+    batch's. Each pass gets the step's generator afresh (seeded by `seed`): a recipe that draws for the whole
+    batch and keeps `rows` (the attack's random start) gives every row the draw it gets in one pass.
+    """
+    tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
+    stats = {"count": 0.0}
+    for first in range(0, len(rows), micro):
+        part = slice(first, first + micro)
+        chunk = {k: v[part].to(device, non_blocking=True) for k, v in tensors.items()}
+        loss_sum, chunk_stats = recipe.batch_loss(chunk, rows[part], global_size, torch.Generator().manual_seed(seed))
+        (loss_sum / global_size).backward()
+        for key, value in chunk_stats.items():
+            stats[key] = stats.get(key, 0.0) + value
+    return stats
+
+
 def _existing_run(folder: Path, config_hash: str) -> FinetuneCard | None:
     card_path = folder / CARD_FILE
     if card_path.exists():
@@ -248,6 +290,9 @@ def train(config: FinetuneConfig) -> TrainingRun:
     if batch_size < group.world_size:
         raise ValueError(f"--batch-size {batch_size} is smaller than the {group.world_size} processes; raise it")
     total_steps = config.steps or config.epochs * steps_per_epoch
+    micro = micro_batch_size(config, recipe, device, math.ceil(batch_size / group.world_size))
+    if config.micro_batch_size is not None:
+        recipe.eval_batch_size = micro
     parameters = list(recipe.trainable_parameters().values())
     optimizer = _optimizer(config, parameters)
     factor, warmup = learning_rate_factor(config, total_steps)
@@ -275,6 +320,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
                 "total_steps": total_steps,
                 "steps_per_epoch": steps_per_epoch,
                 "world_size": group.world_size,
+                "micro_batch_size": micro,
                 "warmup_steps": warmup,
             }
         )
@@ -303,13 +349,9 @@ def train(config: FinetuneConfig) -> TrainingRun:
     for step, batch in zip(range(start_step, total_steps), loader):
         epoch, position = divmod(step, steps_per_epoch)
         global_size, rows = steps.shape(step)
+        stats = {"count": 0.0}
         if batch is not None:  # a short last batch can leave a process without samples
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if torch.is_tensor(v)}
-            generator = torch.Generator().manual_seed(_seed_for(config.seed, 3, step))
-            loss_sum, stats = recipe.batch_loss(batch, rows, global_size, generator)
-            (loss_sum / global_size).backward()
-        else:
-            stats = {"count": 0.0}
+            stats = accumulate_gradients(recipe, batch, rows, global_size, micro, _seed_for(config.seed, 3, step), device)
         _sum_gradients(parameters, group)
         optimizer.step()
         scheduler.step()
@@ -364,9 +406,29 @@ def train(config: FinetuneConfig) -> TrainingRun:
 
     if recipe.selects_best and best is not None:
         recipe.load_trainable_state(best["state"])
-    card = _finish(config, config_hash, recipe, base, folder, group, total_steps, steps_per_epoch, warmup, best, history, step_seconds)
+    card = _finish(
+        config, config_hash, recipe, base, folder, group, total_steps, steps_per_epoch, warmup, micro, best, history, step_seconds
+    )
     recipe.model.eval()
     return TrainingRun(folder, recipe.model, card, start_step, total_steps, sum(step_seconds) / len(step_seconds) if step_seconds else None)
+
+
+def _with_micro_batch(hyperparameters: dict[str, Any], micro: int) -> dict[str, Any]:
+    """The card's hyper-parameters with the micro-batch this (last) session ran next to the global batch size."""
+    placed: dict[str, Any] = {}
+    for key, value in hyperparameters.items():
+        placed[key] = value
+        if key == "batch_size":
+            placed["micro_batch_size"] = micro
+    return placed
+
+
+def _micro_batch_source(config: FinetuneConfig) -> str:
+    if config.micro_batch_size is None:
+        return "the process's whole share of the batch in one pass (default)"
+    if config.micro_batch_size == "auto":
+        return f"auto: what fits {config.device} (an execution detail: gradients accumulate to the whole batch's)"
+    return "set by the user (an execution detail: gradients accumulate to the whole batch's)"
 
 
 def _finish(
@@ -379,6 +441,7 @@ def _finish(
     total_steps,
     steps_per_epoch,
     warmup,
+    micro,
     best,
     history,
     step_seconds,
@@ -405,8 +468,8 @@ def _finish(
             files=files,
             sha256=checksums,
             data={**recipe.data_info(), "root": str(config.data_root) if config.data_root else os.environ.get("PERCEPTBENCH_DATA")},
-            hyperparameters={**config.hyperparameters(), "warmup_steps": warmup},
-            sources=default_sources(config),
+            hyperparameters=_with_micro_batch({**config.hyperparameters(), "warmup_steps": warmup}, micro),
+            sources={**default_sources(config), "micro_batch_size": _micro_batch_source(config)},
             training={
                 "steps": total_steps,
                 "steps_per_epoch": steps_per_epoch,

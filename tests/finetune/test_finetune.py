@@ -421,3 +421,144 @@ def test_bench_evaluate_takes_the_output_folder(tmp_path):
         main, ["finetune", "fare", "--model", "dreamsim-clip-vit-b32", "--data-root", str(tmp_path), "--output-dir", str(tmp_path / "x")]
     )
     assert bad.exit_code != 0 and "open_clip image towers" in bad.output and "Traceback" not in bad.output
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("micro", [1, 3])
+def test_micro_batches_train_the_weights_of_whole_batches(tmp_path, micro):
+    """Gradient accumulation over micro-batches is an execution detail: the same weights, the same configuration hash.
+
+    NIGHTS-MLP, 2 steps of 4 triplets (micro-batches of 3: an uneven last one). The whole-tower recipes are compared
+    on their gradients (below): Adam's steps are near sign(gradient), so float-order noise on near-zero entries of a
+    whole tower's gradient becomes lr-sized weight differences, as between torchrun process counts.
+    """
+    write_nights(tmp_path / "data", _nights_rows(n_train=8, n_val=2, n_test=0))
+    common = dict(data_root=str(tmp_path / "data"), batch_size=4, epochs=1, lr=1e-2, **TINY)
+    whole = train(default_config("mlp", "clip-convnext", str(tmp_path / "whole"), **common))
+    split = train(default_config("mlp", "clip-convnext", str(tmp_path / "split"), micro_batch_size=micro, **common))
+    start = _weights(_recipe(default_config("mlp", "clip-convnext", str(tmp_path / "x"), **common)).model)
+    a, b = _weights(whole.model), _weights(split.model)
+    assert a.keys() == b.keys() == start.keys()
+    difference = max(float((a[k] - b[k]).abs().max()) for k in a)
+    moved = max(float((a[k] - start[k]).abs().max()) for k in a)
+    assert difference <= 1e-6, f"micro-batches of {micro} changed the weights by {difference}"
+    assert moved > 1e-3, f"training moved the weights by only {moved}"
+    assert whole.card.config_hash == split.card.config_hash, "the micro-batch is not part of the run's identity"
+    assert split.card.hyperparameters["micro_batch_size"] == micro and whole.card.hyperparameters["micro_batch_size"] == 4
+    assert split.card.hyperparameters["batch_size"] == 4
+
+
+@pytest.mark.parametrize(
+    "method,model,micro,overrides",
+    [
+        # LoRA dropout draws from the global RNG once per pass, so micro-batches get other masks: compare without dropout.
+        ("lora", "clip-vit-b16", 3, {"lora_dropout": 0.0, "lora_alpha": 16.0}),
+        # --pgd-steps 0 trains at the random start, drawn for the whole batch: each micro-batch must take its rows' starts.
+        # (With PGD steps, sign(gradient) turns float-order noise into +-step flips of near-zero-gradient pixels.)
+        ("fare", "clip-convnext", 3, {"pgd_steps": 0}),
+        ("tecoa", "clip-vit-b32", 2, {"pgd_steps": 0}),
+    ],
+)
+def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(tmp_path, monkeypatch, method, model, micro, overrides):
+    import finetune.trainer as trainer
+
+    if method == "lora":
+        write_nights(tmp_path / "data", _nights_rows(n_train=4, n_val=1, n_test=0))
+    else:
+        write_imagenet(tmp_path / "data", {"n01440764": 2, "n01443537": 2})
+    recorded: list[torch.Tensor] = []
+    original = trainer._sum_gradients
+
+    def record(parameters, group):  # the first step's gradient, summed over its passes: same weights in both runs
+        if len(recorded) < 2:
+            recorded.append(torch.cat([p.grad.reshape(-1) for p in parameters]))
+        original(parameters, group)
+
+    monkeypatch.setattr(trainer, "_sum_gradients", record)
+    common = dict(data_root=str(tmp_path / "data"), batch_size=4, steps=1, warmup_steps=0, **overrides, **TINY)
+    train(default_config(method, model, str(tmp_path / "whole"), **common))
+    train(default_config(method, model, str(tmp_path / "split"), micro_batch_size=micro, **common))
+    whole, split = recorded
+    relative = float((whole - split).norm() / whole.norm())
+    # fp32 passes of other sizes round differently (FARE's loss, a difference of close embeddings, measured 3e-5);
+    # with a float64 tower (below) the chunked gradient agrees to 1e-12.
+    assert whole.norm() > 0 and relative < 2e-4, f"{method}: micro-batches of {micro} changed the gradient by {relative:.2e}"
+
+
+@pytest.mark.parametrize(
+    "method,model,micro,overrides,tolerance",
+    [
+        ("mlp", "clip-convnext", 1, {}, 1e-12),
+        ("lora", "clip-vit-b16", 3, {"lora_dropout": 0.0, "lora_alpha": 16.0}, 1e-12),
+        ("fare", "clip-convnext", 3, {"pgd_steps": 2}, 1e-12),
+        # TeCoA's logits are an fp32 product with the fp32 class vectors, whatever the tower's precision.
+        ("tecoa", "clip-vit-b32", 2, {"pgd_steps": 2}, 1e-6),
+    ],
+)
+def test_micro_batch_gradients_are_exact_in_float64(tmp_path, method, model, micro, overrides, tolerance):
+    """With a float64 tower, where rounding cannot flip PGD's sign steps, a step's passes sum to the whole batch's gradient.
+
+    The objectives cast the embedding to fp32, which rounds the same values the same way; the losses stay fp32.
+    """
+    from finetune.trainer import accumulate_gradients
+
+    if method in ("mlp", "lora"):
+        write_nights(tmp_path / "data", _nights_rows(n_train=4, n_val=1, n_test=0))
+    else:
+        write_imagenet(tmp_path / "data", {"n01440764": 2, "n01443537": 2})
+    config = default_config(method, model, str(tmp_path / "out"), data_root=str(tmp_path / "data"), batch_size=4, **overrides, **TINY)
+    recipe = _recipe(config)
+    recipe.model.double()
+    for attribute in ("original",):  # the objectives cast embeddings to fp32, where the class vectors stay
+        if getattr(recipe, attribute, None) is not None:
+            setattr(recipe, attribute, getattr(recipe, attribute).double())
+    batch = default_collate([recipe.train_set[i] for i in range(4)])
+    batch = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
+    parameters = list(recipe.trainable_parameters().values())
+    gradients, statistics = [], []
+    for size in (4, micro):
+        for parameter in parameters:
+            parameter.grad = None
+        # rows 1, 3, 5, 7 of a global batch of 8: this process's share, as the second of two processes
+        statistics.append(accumulate_gradients(recipe, batch, [1, 3, 5, 7], 8, size, 11, torch.device("cpu")))
+        gradients.append(torch.cat([p.grad.reshape(-1) for p in parameters]))
+    whole, split = gradients
+    relative = float((whole - split).norm() / whole.norm())
+    assert whole.norm() > 0 and relative < tolerance, f"{method}: micro-batches of {micro} changed the gradient by {relative:.2e}"
+    assert statistics[1].keys() == statistics[0].keys()
+    assert statistics[1] == pytest.approx(statistics[0], rel=1e-6)
+    assert statistics[0]["count"] == 4
+
+
+def test_batch_size_auto_keeps_the_recipe_batch_and_fits_the_micro_batch(tmp_path):
+    from click.testing import CliRunner
+
+    from benchmark.acceleration import CPU_AUTO_BATCH_SIZE
+    from benchmark.cli import main
+
+    write_nights(tmp_path / "data", _nights_rows(n_train=7, n_val=2, n_test=0))
+    base = ["finetune", "nights", "--method", "mlp", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true"]
+    base += ["--data-root", str(tmp_path / "data"), "--steps", "1", "--quiet"]
+    runner = CliRunner()
+    result = runner.invoke(main, [*base, "--batch-size", "auto", "--output-dir", str(tmp_path / "auto")])
+    assert result.exit_code == 0, result.output
+    card = read_card(tmp_path / "auto")
+    # The recipe's global batch (DreamSim MLP: 512); on the CPU 'auto' gives a fixed number of images, 3 per triplet.
+    assert card.hyperparameters["batch_size"] == 512 and card.sources["batch_size"].startswith("DreamSim")
+    assert card.hyperparameters["micro_batch_size"] == CPU_AUTO_BATCH_SIZE // 3
+    assert card.sources["micro_batch_size"].startswith("auto")
+    start = json.loads((tmp_path / "auto" / LOG_FILE).read_text().splitlines()[0])
+    assert start["micro_batch_size"] == CPU_AUTO_BATCH_SIZE // 3 and "micro_batch_size" not in start["config"]
+    # Leaving --batch-size out is the same run: the same identity, so the folder counts as trained.
+    again = runner.invoke(main, [*base, "--micro-batch-size", "2", "--output-dir", str(tmp_path / "auto")])
+    assert again.exit_code == 0 and "already trained" in again.output, again.output
+
+    for bad in ("0", "-3", "two"):
+        refused = runner.invoke(main, [*base, "--micro-batch-size", bad, "--output-dir", str(tmp_path / "bad")])
+        assert refused.exit_code != 0 and "Traceback" not in refused.output
+        assert f"--micro-batch-size must be a whole number >= 1 or 'auto', got '{bad}'" in refused.output
+        assert len(refused.output.strip().splitlines()) == 1, refused.output
+    assert not (tmp_path / "bad").exists()
