@@ -231,7 +231,7 @@ def model_class(name: str) -> type[PerceptualModel] | None:
     _resolve_factory(name)
     try:
         returned = get_type_hints(_ORIGINS[name]).get("return")
-    except Exception:  # an annotation naming something its module cannot resolve
+    except (NameError, TypeError, AttributeError):  # an annotation naming something its module cannot resolve
         return None
     if isinstance(returned, type) and issubclass(returned, PerceptualModel) and returned is not PerceptualModel:
         return returned
