@@ -128,7 +128,11 @@ NIGHTS_FINETUNED_CLIP = Preprocessing(
 
 def dreamsim_style(mean: Sequence[float] = NO_MEAN, std: Sequence[float] = NO_STD) -> Preprocessing:
     """DreamSim's Resize((224, 224), bicubic) with the network's own normalisation."""
-    return Preprocessing((224, 224), None, "bicubic", tuple(mean), tuple(std), DREAMSIM_EVAL)  # type: ignore[arg-type]
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"mean and std take one value per RGB channel, got {list(mean)} and {list(std)}")
+    rgb_mean = (float(mean[0]), float(mean[1]), float(mean[2]))
+    rgb_std = (float(std[0]), float(std[1]), float(std[2]))
+    return Preprocessing((224, 224), None, "bicubic", rgb_mean, rgb_std, DREAMSIM_EVAL)
 
 
 # What the data pipeline uses for a metric that declares no preprocessing (SSIM, pixel metrics,
