@@ -55,9 +55,9 @@ def parse_kwargs(pairs: tuple[str, ...]) -> dict:
     return parsed
 
 
-def parse_batch_size(value: str | int | None) -> int | str | None:
-    """--batch-size: a whole number >= 1, or 'auto' (the largest batch that fits GPU memory, which the
-    runner resolves to a number before cutting any batch); None keeps a command's own default."""
+def parse_batch_size(value: str | int | None, option: str = "--batch-size") -> int | str | None:
+    """--batch-size (or another size `option`, such as --micro-batch-size): a whole number >= 1, or 'auto' (the largest
+    batch that fits GPU memory, resolved to a number before any batch is cut); None keeps a command's own default."""
     if value is None or value == "auto":
         return value
     try:
@@ -65,7 +65,7 @@ def parse_batch_size(value: str | int | None) -> int | str | None:
     except (TypeError, ValueError):
         number = 0
     if number < 1:
-        raise ValueError(f"--batch-size must be a whole number >= 1 or 'auto', got '{value}'")
+        raise ValueError(f"{option} must be a whole number >= 1 or 'auto', got '{value}'")
     return number
 
 

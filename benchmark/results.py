@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from attacks.config import AttackConfig
+from attacks.ensemble import STANDARD
 from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
@@ -24,6 +25,7 @@ from .atomic import atomic_write_text
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMAS = (1, 2)
 SAMPLES_SUFFIX = ".samples.csv"
+SCORE_KINDS = ("clean", "robust")
 
 
 class ResultFormatError(ValueError):
@@ -51,6 +53,12 @@ class Scores:
     per_split: dict[str, Scores] = field(default_factory=dict)
     protocols: dict[str, Scores] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def score(self, kind: str) -> float | None:
+        """The clean or the robust score (`kind` is "clean" or "robust"), None when it has none."""
+        if kind not in SCORE_KINDS:
+            raise ValueError(f"a score is 'clean' or 'robust', not {kind!r}")
+        return self.clean if kind == "clean" else self.robust
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of schema 1: clean, robust, n, per_split, then `map_<protocol>_<kind>` and extras."""
@@ -152,6 +160,12 @@ class SampleOutcome:
     sample_id: str | None = None
     split: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def score(self, kind: str) -> float:
+        """This sample's clean or robust score (`kind` is "clean" or "robust")."""
+        if kind not in SCORE_KINDS:
+            raise ValueError(f"a score is 'clean' or 'robust', not {kind!r}")
+        return self.clean_score if kind == "clean" else self.robust_score
 
     @property
     def still_correct(self) -> bool:
@@ -404,7 +418,7 @@ def result_file_stem(
     parts.append(f"{threat.norm}-{_slug(threat.eps_text.replace('/', 'over'))}")
     if attack is not None:
         parts.append(f"{attack.name}-{attack.n_iter}it-{attack.n_restarts}r-seed{attack.seed}")
-        if attack.name == "standard":
+        if attack.name == STANDARD:
             parts.append(f"square{attack.square_queries}q")
     else:
         parts.append("clean")
@@ -426,9 +440,14 @@ def result_stem(result: EvaluationResult) -> str:
     return result_file_stem(result.model, result.dataset, result.split, result.threat, result.attack, result.config, result.weights)
 
 
+def result_file_path(output_dir: str | Path, dataset: str, stem: str) -> Path:
+    """Where a result named `stem` is written under `output_dir`: one folder per dataset."""
+    return Path(output_dir) / dataset / f"{stem}.json"
+
+
 def result_path(result: EvaluationResult, output_dir: str | Path) -> Path:
-    """Where `result` is written under `output_dir`: one folder per dataset."""
-    return Path(output_dir) / result.dataset / f"{result_stem(result)}.json"
+    """Where `result` is written under `output_dir`."""
+    return result_file_path(output_dir, result.dataset, result_stem(result))
 
 
 def samples_path(result_file: str | Path) -> Path:

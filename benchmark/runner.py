@@ -37,6 +37,7 @@ from .results import (
     MetricProperties,
     SampleOutcome,
     Scores,
+    result_file_path,
     result_file_stem,
     write_result,
 )
@@ -188,7 +189,9 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
 
 def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str = "samples") -> Scores:
     """Headline scores and per-split scores; `averaging="splits"` makes the headline the mean of split means."""
-    per_split = {split: task.aggregate([o for o in outcomes if o.split == split]) for split in sorted({str(o.split) for o in outcomes})}
+    per_split = {
+        split: task.aggregate([o for o in outcomes if str(o.split) == split]) for split in sorted({str(o.split) for o in outcomes})
+    }
     scores = task.aggregate(outcomes)
     if averaging == "splits":
         cleans = [s.clean for s in per_split.values() if s.clean is not None]
@@ -283,7 +286,7 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
         "protocol": protocol,
         "versions": {k: versions[k] for k in ("perceptbench", "torch")},
     }
-    checkpoint = BatchCheckpoint(Path(output_dir) / config.dataset / f"{stem}.json", configuration_hash(key), rank=group.rank)
+    checkpoint = BatchCheckpoint(result_file_path(output_dir, config.dataset, stem), configuration_hash(key), rank=group.rank)
     return EvaluationRun(
         config=config,
         batch_size=batch_size,
@@ -414,7 +417,7 @@ def run_evaluation(
     run = setup_evaluation(config, output_dir, model)
     loop = evaluate_batches(run, progress)
     result = finalise_evaluation(run, loop)
-    path = Path(output_dir) / result.dataset / f"{run.stem}.json"
+    path = result_file_path(output_dir, result.dataset, run.stem)
     if run.group.is_main:
         write_result(result, loop.outcomes, output_dir)
         run.checkpoint.discard()

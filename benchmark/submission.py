@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from attacks.ensemble import STANDARD
 from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
@@ -485,15 +486,15 @@ def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
         rows = [s for s in samples if s.split == split]
         claimed = per_split.get(str(split), result.scores if len(per_split) <= 1 else Scores())
         for key in ("clean", "robust"):
-            mean = sum(s.clean_score if key == "clean" else s.robust_score for s in rows) / len(rows)
-            value = claimed.clean if key == "clean" else claimed.robust
+            mean = sum(s.score(key) for s in rows) / len(rows)
+            value = claimed.score(key)
             if value is not None and abs(mean - value) > 1e-6:
                 return f"{path.name}: claims {key} {value:.4f} on {split} but its own per-sample outcomes give {mean:.4f}"
     if per_split:
         for key in ("clean", "robust"):
-            values = [v for v in (s.clean if key == "clean" else s.robust for s in per_split.values()) if v is not None]
-            headline = float((result.scores.clean if key == "clean" else result.scores.robust) or 0.0)
-            by_samples = sum(s.clean_score if key == "clean" else s.robust_score for s in samples) / len(samples)
+            values = [v for v in (s.score(key) for s in per_split.values()) if v is not None]
+            headline = float(result.scores.score(key) or 0.0)
+            by_samples = sum(s.score(key) for s in samples) / len(samples)
             if not any(abs(headline - v) <= 1e-6 for v in (sum(values) / len(values), by_samples)):
                 return (
                     f"{path.name}: claims {key} {headline:.4f} but its own per-sample outcomes give {by_samples:.4f} "
@@ -534,7 +535,7 @@ def verify_submission(
         if claimed.model != name:
             reasons.append(f"{relative}: a result of '{claimed.model}', not of the submitted '{name}'")
             continue
-        if claimed.attack is None or claimed.attack.name != "standard":
+        if claimed.attack is None or claimed.attack.name != STANDARD:
             reasons.append(f"{relative}: not evaluated with --attack standard")
         disagreement = _own_samples_agree(path, claimed)
         if disagreement:
@@ -560,9 +561,9 @@ def verify_submission(
         full = full and size >= int(claimed.scores.n or 0)
         threat = f"{claimed.threat.norm} {claimed.threat.eps_text}"
         for key in ("clean", "robust"):
-            observed = float((rerun.scores.clean if key == "clean" else rerun.scores.robust) or 0.0)
+            observed = float(rerun.scores.score(key) or 0.0)
             interval = wilson_interval(observed * size, size, confidence)
-            value = float((claimed.scores.clean if key == "clean" else claimed.scores.robust) or 0.0)
+            value = float(claimed.scores.score(key) or 0.0)
             accepted = interval[0] - 1e-9 <= value <= interval[1] + 1e-9
             claims.append(ClaimCheck(relative, claimed.dataset, claimed.split, threat, key, value, observed, size, interval, accepted))
             echo(

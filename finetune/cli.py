@@ -87,16 +87,6 @@ def common_options(command):
     return command
 
 
-def _parse_micro_batch_size(value: str | None) -> int | str | None:
-    """--micro-batch-size: None, 'auto', or a whole number (`FinetuneConfig.validate` refuses anything else, naming it)."""
-    if value is None or value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        return value
-
-
 def _run(method: str, options: dict) -> None:
     from benchmark.distributed import current_process_group, init_distributed, launched_by_torchrun
 
@@ -107,7 +97,7 @@ def _run(method: str, options: dict) -> None:
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
     options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
     options["batch_size"] = parse_batch_size(options.get("batch_size"))
-    options["micro_batch_size"] = _parse_micro_batch_size(options.get("micro_batch_size"))
+    options["micro_batch_size"] = parse_batch_size(options.get("micro_batch_size"), "--micro-batch-size")
     if options["batch_size"] == "auto":
         # The global batch size is a hyperparameter of the recipe: 'auto' keeps it and fits the micro-batch to the device.
         options["batch_size"] = None

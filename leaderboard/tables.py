@@ -188,7 +188,7 @@ def canonical_split(result: EvaluationResult) -> str | None:
 
 def _score(result: EvaluationResult, key: str) -> float | None:
     """The clean or robust score of a result, None when it has none."""
-    return result.scores.clean if key == "clean" else result.scores.robust if key == "robust" else None
+    return result.scores.score(key)
 
 
 STANDARD = "standard"

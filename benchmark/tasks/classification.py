@@ -22,8 +22,8 @@ from model_zoo.text_tower import text_tower_for_model
 from model_zoo.weights import perceptbench_cache_dir
 from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
 
-from ..results import SampleOutcome, Scores
-from .base import mean_scores
+from ..results import SampleOutcome
+from .base import PerSampleTask
 
 
 def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
@@ -40,8 +40,8 @@ def _class_weights(model: PerceptualModel, classnames: list[str], templates: tup
     return weights
 
 
-class ClassificationTask:
-    """Zero-shot classification accuracy, clean and under an untargeted attack on the classifier."""
+class ClassificationTask(PerSampleTask):
+    """Zero-shot classification accuracy (the mean per-sample scores), clean and under an untargeted attack on the classifier."""
 
     name = "classification"
 
@@ -80,7 +80,3 @@ class ClassificationTask:
             )
             for i in range(len(labels))
         ]
-
-    def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
-        """Clean and robust accuracy."""
-        return mean_scores(outcomes)

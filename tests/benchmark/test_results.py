@@ -118,3 +118,21 @@ def test_an_open_ended_sim_range_round_trips(tmp_path):
     data = json.loads(SCHEMA_1.read_text())
     data["model_card"]["sim_range"] = [None, 1.0]  # what a schema-1 LPIPS file holds
     assert EvaluationResult.from_dict(data).sim_range == (None, 1.0)
+
+
+def test_split_scores_group_and_filter_outcomes_by_the_same_key():
+    """Outcomes without a split form one split ('None'), scored over its own samples, not an empty one."""
+    from benchmark.runner import aggregate_scores
+    from benchmark.tasks import TwoAFCTask
+
+    outcomes = [
+        SampleOutcome(clean_score=1.0, robust_score=0.0, attacked=True, split=None),
+        SampleOutcome(clean_score=0.0, robust_score=0.0, attacked=True, split=None),
+        SampleOutcome(clean_score=1.0, robust_score=1.0, attacked=True, split="b"),
+    ]
+    scores = aggregate_scores(TwoAFCTask(), outcomes, averaging="splits")
+    assert scores.per_split["None"].n == 2 and scores.per_split["None"].clean == 0.5
+    assert scores.clean == (0.5 + 1.0) / 2 and scores.robust == (0.0 + 1.0) / 2
+    assert scores.score("clean") == scores.clean and outcomes[2].score("robust") == 1.0
+    with pytest.raises(ValueError, match="'clean' or 'robust'"):
+        scores.score("median")
