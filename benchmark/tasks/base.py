@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
+from torch import Tensor
 
 from attacks.config import AttackConfig
 from model_zoo.base import PerceptualModel
@@ -52,3 +54,28 @@ def mean_scores(outcomes: list[SampleOutcome]) -> Scores:
     """Mean clean and robust per-sample scores over `outcomes`."""
     n = len(outcomes)
     return Scores(clean=sum(o.clean_score for o in outcomes) / n, robust=sum(o.robust_score for o in outcomes) / n, n=n)
+
+
+def predicted_class_outcomes(
+    classes: Sequence[str],
+    labels: Tensor,
+    clean: Tensor,
+    robust: Tensor,
+    perturbation: Tensor,
+    attacked: bool,
+    extras: Sequence[dict[str, Any]],
+) -> list[SampleOutcome]:
+    """Outcomes of tasks that predict a class per sample (zero-shot classification, detection): a prediction
+    scores 1 when it is the label; predictions are recorded by class name, `extras[i]` holds the task's own columns."""
+    return [
+        SampleOutcome(
+            clean_prediction=classes[int(clean[i])],
+            clean_score=float(clean[i] == labels[i]),
+            attacked=attacked,
+            robust_prediction=classes[int(robust[i])],
+            robust_score=float(robust[i] == labels[i]),
+            perturbation_norm=float(perturbation[i]),
+            extra=dict(extras[i]),
+        )
+        for i in range(len(labels))
+    ]

@@ -23,7 +23,7 @@ from model_zoo.weights import perceptbench_cache_dir
 from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
 
 from ..results import SampleOutcome
-from .base import PerSampleTask
+from .base import PerSampleTask, predicted_class_outcomes
 
 
 def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
@@ -68,15 +68,5 @@ class ClassificationTask(PerSampleTask):
                 robust[attacked] = self.classifier(result.x_adv).argmax(dim=1)
             delta = (result.x_adv - images[attacked]).flatten(1)
             perturbation[attacked] = perturbation_norm(delta, attack.norm)
-        return [
-            SampleOutcome(
-                clean_prediction=self.classnames[int(clean[i])],
-                clean_score=float(clean[i] == labels[i]),
-                attacked=attack is not None,
-                robust_prediction=self.classnames[int(robust[i])],
-                robust_score=float(robust[i] == labels[i]),
-                perturbation_norm=float(perturbation[i]),
-                extra={"class": self.classnames[int(labels[i])]},
-            )
-            for i in range(len(labels))
-        ]
+        extras = [{"class": self.classnames[int(label)]} for label in labels]
+        return predicted_class_outcomes(self.classnames, labels, clean, robust, perturbation, attack is not None, extras)

@@ -19,7 +19,7 @@ from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 
 from ..results import SampleOutcome, Scores
-from .base import mean_scores
+from .base import mean_scores, predicted_class_outcomes
 from .pool import encode_images, similarity_to_set
 
 
@@ -105,23 +105,16 @@ class DetectionTask:
                     target_names[i] = target_class
                     if isinstance(result, EnsembleResult) and ensemble is not None:
                         ensemble[i] = result.sample_columns(row)
-        return [
-            SampleOutcome(
-                clean_prediction=self.classes[int(clean_labels[i])],
-                clean_score=float(clean_labels[i] == labels[i]),
-                attacked=attack is not None,
-                robust_prediction=self.classes[int(robust_labels[i])],
-                robust_score=float(robust_labels[i] == labels[i]),
-                perturbation_norm=float(perturbation[i]),
-                extra={
-                    "query_class": self.classes[int(labels[i])],
-                    "clean_nn_sim": float(clean_sims[i]),
-                    "target_class": target_names[i],
-                    **(ensemble[i] if ensemble is not None else {}),
-                },
-            )
+        extras = [
+            {
+                "query_class": self.classes[int(labels[i])],
+                "clean_nn_sim": float(clean_sims[i]),
+                "target_class": target_names[i],
+                **(ensemble[i] if ensemble is not None else {}),
+            }
             for i in range(len(labels))
         ]
+        return predicted_class_outcomes(self.classes, labels, clean_labels, robust_labels, perturbation, attack is not None, extras)
 
     def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
         """Accuracies, with Table III's confusion fractions and the buffer class beside them."""
