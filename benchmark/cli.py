@@ -13,6 +13,7 @@ from finetune.cli import finetune
 from model_zoo import get_model_card, list_models
 
 from . import __version__
+from .campaign_cli import campaign
 from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .data_cli import data, reproduce
 from .datasets import list_datasets, resolve_data_root
@@ -97,6 +98,8 @@ def main() -> None:
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
+@click.option("--shard", default=None, metavar="I/N", help="Evaluate shard I of N (every N-th batch) into the checkpoint; no result file.")
+@click.option("--merge-shards", is_flag=True, help="Write the result from the finished --shard I/N checkpoints (evaluates nothing).")
 @user_errors
 def evaluate(
     models,
@@ -112,6 +115,8 @@ def evaluate(
     channels_last,
     compile_model,
     distributed,
+    shard,
+    merge_shards,
     output_dir,
     quiet,
     **run,
@@ -139,17 +144,20 @@ def evaluate(
             channels_last=channels_last,
             compile_model=compile_model,
             square_queries=square_queries,
+            shard=shard,
         )
         for model in split_list(models)
         for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
+    if merge_shards and shard:
+        raise ValueError("--merge-shards merges every shard: drop --shard")
     if distributed or launched_by_torchrun():
         init_distributed(run["device"])
     is_main = current_process_group().is_main
     for config in configs:
-        result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True)
+        result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True, merge_shards=merge_shards)
         if not is_main:
             continue
         threat = f"{result.threat.norm} {result.threat.eps_text}"
@@ -342,6 +350,7 @@ main.add_command(finetune)  # `bench finetune`: finetune/cli.py
 main.add_command(submit)
 main.add_command(verify_submission_command)
 main.add_command(results)
+main.add_command(campaign)  # `bench campaign`: campaign_cli.py
 
 if __name__ == "__main__":
     sys.exit(main())
