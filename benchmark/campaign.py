@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -398,6 +399,8 @@ def make_executor(campaign: Campaign) -> Any:
 
     options = campaign.slurm
     if campaign.executor == "slurm":
+        if shutil.which("srun") is None or shutil.which("sbatch") is None:
+            raise ValueError("--executor slurm needs the Slurm commands (sbatch, srun) on PATH; on one machine use --executor local")
         executor = submitit.SlurmExecutor(folder=str(campaign.jobs_dir / "%j"), max_num_timeout=options.max_requeues)
         parameters: dict[str, Any] = dict(
             job_name="perceptbench",
