@@ -152,6 +152,11 @@ def expected_result_path(config: Any, output_dir: str | Path) -> Path:
     threat = ThreatModel.from_text(config.threat, config.eps)
     attack = config.attack_config()
     weights = "pretrained" if config.pretrained else "random"  # the stem only tells random weights apart
+    if not config.pretrained and ":" not in config.model:
+        from model_zoo import get_model_card
+        from model_zoo.registry import _weights_kind  # the one rule create_model records
+
+        weights = _weights_kind(get_model_card(config.model), pretrained=False)
     stem = result_file_stem(config.model, config.dataset, config.split, threat, attack, asdict(config), weights)
     return result_file_path(output_dir, config.dataset, stem)
 
@@ -523,8 +528,8 @@ def run_status(campaign: Campaign, run: CampaignRun) -> RunStatus:
     def status(state: str, error: str | None = None) -> RunStatus:
         return RunStatus(run, state, job_id, elapsed, log, error)
 
-    if Path(run.result_file).is_file():
-        return status("done")
+    if Path(run.result_file).is_file() or (run.config.get("shard") and finished and finished.get("ok")):
+        return status("done")  # a shard's result is its checkpoint; `bench evaluate --merge-shards` writes the file
     if submitted is None:
         return status("pending")
     if finished is not None:
@@ -538,7 +543,7 @@ def run_status(campaign: Campaign, run: CampaignRun) -> RunStatus:
     if started is not None:
         if _process_alive(int(started["pid"])):
             return status("running")
-        return status("failed", _log_error(log) or f"process {started['pid']} ended without a result (killed?)")
+        return status("failed", f"process {started['pid']} ended without a result (killed?)")
     if job_id is not None and _process_alive(int(job_id)):
         return status("pending")
     return status("failed", _log_error(log) or "the job never started")

@@ -59,9 +59,7 @@ def test_local_campaign_kill_resume_status_and_results_equal_to_runs_by_hand(tmp
     campaign_file.write_text(json.dumps({"runs": RUNS}))
     directory = tmp_path / "campaign"
     command = [sys.executable, "-m", "benchmark", "campaign", "run", str(campaign_file), str(directory), "--executor", "local"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=_environment(isolated_cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen(command, cwd=ROOT, env=_environment(isolated_cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # The first run is the victim: once it has checkpointed a batch, freeze it, look at the status, then kill it.
     deadline = time.monotonic() + 240
     victim_pid = None
@@ -86,7 +84,7 @@ def test_local_campaign_kill_resume_status_and_results_equal_to_runs_by_hand(tmp
 
     after_kill = _rows(_bench(["campaign", "status", str(directory)], isolated_cache).stdout)
     assert [after_kill[key][2] for key in keys] == ["failed", "done", "done", "done"]
-    assert "ended without a result" in after_kill[keys[0]][-1] or after_kill[keys[0]][-1], after_kill[keys[0]]
+    assert after_kill[keys[0]][-1] == f"process {victim_pid} ended without a result (killed?)"
 
     rerun = _bench(["campaign", "run", str(campaign_file), str(directory), "--executor", "local"], isolated_cache)
     assert rerun.returncode == 0, rerun.stderr
@@ -222,3 +220,24 @@ def test_merge_refuses_a_missing_shard_and_shard_text_is_checked(tmp_path):
             parse_shard(bad)
     with pytest.raises(ValueError, match="fixed --batch-size"):
         replace(config, shard="1/2", batch_size="auto").validate()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine where CUDA is absent")
+def test_a_failed_job_shows_its_last_error_line(tmp_path, isolated_cache):
+    # The login-node check skips the device (a login node has no GPU); the job's own `bench evaluate` refuses it.
+    campaign_file = tmp_path / "campaign.json"
+    campaign_file.write_text(json.dumps([{"model": "ssim", "n_ex": 2, "device": "cuda:7"}]))
+    directory = tmp_path / "campaign"
+    run = _bench(["campaign", "run", str(campaign_file), str(directory), "--executor", "local"], isolated_cache)
+    assert run.returncode == 0, run.stderr
+    [row] = _rows(run.stdout).values()
+    assert row[2] == "failed" and "use --device cpu" in row[-1], run.stdout
+
+
+@pytest.mark.parametrize("name, kwargs", [("ssim", {}), ("clip-convnext", {"reduced": True})])
+def test_the_campaign_expects_the_result_file_the_runner_writes(tmp_path, name, kwargs):
+    from benchmark.campaign import expected_result_path
+
+    config = EvaluationConfig(model=name, pretrained=False, model_kwargs=kwargs, n_ex=1, attack="none")
+    _, path = run_evaluation(config, tmp_path, progress=False)
+    assert expected_result_path(config, tmp_path) == path
