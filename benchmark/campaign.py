@@ -363,7 +363,7 @@ class EvaluationJob(_checkpointable_base()):  # type: ignore[misc]
         print("$ bench " + " ".join(self.command()[self.command().index("evaluate") :]), flush=True)
         try:
             self._evaluate()
-        except BaseException as error:
+        except Exception as error:  # not SystemExit: submitit's requeue on a time limit exits through here
             _write_record(
                 state / f"{self.key}.finished", {"ok": False, "error": last_line(str(error)) or type(error).__name__, "at": _now()}
             )
@@ -543,6 +543,8 @@ def run_status(campaign: Campaign, run: CampaignRun) -> RunStatus:
     if started is not None:
         if _process_alive(int(started["pid"])):
             return status("running")
+        if job_id is not None and _process_alive(int(job_id)):
+            return status("pending")  # the local controller (its pid is the job id) is requeuing the job
         return status("failed", f"process {started['pid']} ended without a result (killed?)")
     if job_id is not None and _process_alive(int(job_id)):
         return status("pending")

@@ -169,6 +169,7 @@ def evaluate(
             f"{result.model} on {result.dataset} ({result.scores.n} samples), {threat}: "
             f"clean {100 * (result.scores.clean or 0.0):.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
+            + (f"\n  shard {config.shard}: `--merge-shards` writes the result once every shard is done" if config.shard else "")
         )
         for member in result.ensemble.get("members", []):
             count = f"broke {member['broken']}" if "broken" in member else f"kept point on {member['kept_points']}"

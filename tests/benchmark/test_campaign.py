@@ -241,3 +241,30 @@ def test_the_campaign_expects_the_result_file_the_runner_writes(tmp_path, name, 
     config = EvaluationConfig(model=name, pretrained=False, model_kwargs=kwargs, n_ex=1, attack="none")
     _, path = run_evaluation(config, tmp_path, progress=False)
     assert expected_result_path(config, tmp_path) == path
+
+
+def test_a_job_signalled_for_its_time_limit_is_requeued_and_resumes(tmp_path, isolated_cache):
+    """submitit's time-limit signal (USR2): the job checkpoints, is requeued and its next attempt resumes."""
+    campaign_file = tmp_path / "campaign.json"
+    campaign_file.write_text(json.dumps([RUNS[0]]))
+    directory = tmp_path / "campaign"
+    command = [sys.executable, "-m", "benchmark", "campaign", "run", str(campaign_file), str(directory), "--executor", "local"]
+    process = subprocess.Popen(command, cwd=ROOT, env=_environment(isolated_cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    first_pid = None
+    while time.monotonic() < deadline and process.poll() is None and first_pid is None:
+        if (directory / "campaign.json").is_file():
+            [run] = _campaign_runs(directory)
+            result = Path(run["result_file"])
+            partial = list(result.parent.glob(f"{result.stem}.*{PARTIAL_SUFFIX}"))
+            started = directory / "state" / f"{run['key']}.started"
+            if partial and partial[0].read_text().count("\n") >= 1 and started.is_file():
+                first_pid = json.loads(started.read_text())["pid"]
+                os.kill(first_pid, signal.SIGUSR2)
+        time.sleep(0.01)
+    assert first_pid is not None, "the job finished before it could be signalled"
+    process.wait(timeout=240)
+    assert process.returncode == 0
+    second = json.loads((directory / "state" / f"{run['key']}.started").read_text())["pid"]
+    assert second != first_pid, "a second attempt ran"
+    assert 0 < read_result(run["result_file"]).resumed_samples < 8
