@@ -269,6 +269,8 @@ def build_campaign(
         raise ValueError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
     if min(slurm.gpus_per_job, slurm.cpus_per_job, slurm.time_limit_min, slurm.array_parallelism) < 0 or slurm.time_limit_min < 1:
         raise ValueError("GPUs and CPUs per job must be >= 0, the time limit and the array parallelism >= 1")
+    if executor == "slurm" and (shutil.which("srun") is None or shutil.which("sbatch") is None):
+        raise ValueError("--executor slurm needs the Slurm commands (sbatch, srun) on PATH; on one machine use --executor local")
     directory = Path(directory)
     output = Path(output_dir) if output_dir is not None else directory / "results"
     runs = []
@@ -404,8 +406,6 @@ def make_executor(campaign: Campaign) -> Any:
 
     options = campaign.slurm
     if campaign.executor == "slurm":
-        if shutil.which("srun") is None or shutil.which("sbatch") is None:
-            raise ValueError("--executor slurm needs the Slurm commands (sbatch, srun) on PATH; on one machine use --executor local")
         executor = submitit.SlurmExecutor(folder=str(campaign.jobs_dir / "%j"), max_num_timeout=options.max_requeues)
         parameters: dict[str, Any] = dict(
             job_name="perceptbench",

@@ -70,8 +70,13 @@ def run_command(source, directory, executor, output_dir, models, data_root, n_ex
     elif Path(source).is_file():
         source_file = read_campaign_file(source)
         configs = configs_from_entries(source_file.runs, device or source_file.device)
+    elif not Path(source).suffix:
+        from .reproduce import get_table
+
+        get_table(source)  # an unknown table, with close names
+        raise AssertionError("unreachable: get_table refuses what PAPER_TABLES lacks")
     else:
-        raise ValueError(f"'{source}' is neither a table ({', '.join(PAPER_TABLES)}) nor a campaign file")
+        raise ValueError(f"campaign file {source} not found; give a YAML/JSON file or a table ({', '.join(PAPER_TABLES)})")
     if output_dir is None and (Path(directory) / CAMPAIGN_FILE).is_file():
         output_dir = Campaign.load(directory).output_dir  # a re-run keeps the folder the first run chose
     built = build_campaign(directory, configs, output_dir, executor, _slurm_options(source_file.slurm, flags))
