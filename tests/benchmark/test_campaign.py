@@ -167,11 +167,19 @@ def test_campaign_file_refuses_an_unknown_field_in_one_line(tmp_path, isolated_c
 
 
 def _shard_and_merge(config: EvaluationConfig, out: Path, parts: int) -> Path:
+    shard_positions = []
     for index in range(1, parts + 1):
-        _, checkpoint = run_evaluation(replace(config, shard=f"{index}/{parts}"), out, progress=False)
+        shard_result, checkpoint = run_evaluation(replace(config, shard=f"{index}/{parts}"), out, progress=False)
         assert checkpoint.name.endswith(f".shard{index}of{parts}.rank0{PARTIAL_SUFFIX}")
+        lines = [json.loads(line) for line in checkpoint.read_text().splitlines()]
+        shard_positions.append([record["position"] for line in lines for record in line["records"]])
+        assert shard_result.scores.n == len(shard_positions[-1]) > 0
     assert not list(out.rglob("*.json")), "a shard writes no result file"
-    _, path = run_evaluation(config, out, progress=False, merge_shards=True)
+    every = [p for positions in shard_positions for p in positions]
+    assert len(every) == len(set(every)), "shards are disjoint"
+    result, path = run_evaluation(config, out, progress=False, merge_shards=True)
+    assert sorted(every) == sorted(int(row["position"]) for row in read_samples(path)), "and cover the run"
+    assert result.scores.n == len(every)
     assert not list(out.rglob(f"*{PARTIAL_SUFFIX}")), "the merge removes the shards' checkpoints"
     return path
 
