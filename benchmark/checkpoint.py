@@ -24,17 +24,21 @@ def configuration_hash(identity: dict[str, Any]) -> str:
 
 
 class BatchCheckpoint:
-    """Finished batches of one configuration, one file per process (`<stem>.<hash>.rank<R>.partial.jsonl`)."""
+    """Finished batches of one configuration, one file per process (`<stem>.<hash>.rank<R>.partial.jsonl`).
 
-    def __init__(self, result_path: str | Path, config_hash: str, rank: int = 0):
+    `part` names a `--shard` job's file (`<stem>.<hash>.shard<i>of<n>.rank<R>.partial.jsonl`); every file of the
+    configuration hash is read, so the unsharded run (or `--merge-shards`) finds the shards' batches.
+    """
+
+    def __init__(self, result_path: str | Path, config_hash: str, rank: int = 0, part: str = ""):
         result_path = Path(result_path)
         self.directory = result_path.parent
         self.stem = result_path.stem
         self.config_hash = config_hash
-        self.path = self.directory / f"{self.stem}.{config_hash}.rank{rank}{PARTIAL_SUFFIX}"
+        self.path = self.directory / f"{self.stem}.{config_hash}.{part}rank{rank}{PARTIAL_SUFFIX}"
 
     def _own_files(self) -> list[Path]:
-        return sorted(self.directory.glob(f"{self.stem}.{self.config_hash}.rank*{PARTIAL_SUFFIX}"))
+        return sorted(self.directory.glob(f"{self.stem}.{self.config_hash}.*rank*{PARTIAL_SUFFIX}"))
 
     def load(self) -> dict[int, list[dict[str, Any]]]:
         """Outcomes of the batches this configuration already finished, by batch index (any rank)."""

@@ -21,6 +21,7 @@ from .lazy_group import LazyGroup
 
 # Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "campaign": ("benchmark.campaign_cli:campaign", "Campaigns: many evaluations, one job each, on Slurm or on this machine (submitit)."),
     "compare": ("benchmark.compare_cli:compare", "Compare two result files of the same samples: difference, interval, p-value."),
     "data": ("benchmark.data_cli:data", "Fetch and check the paper's datasets."),
     "finetune": ("finetune.cli:finetune", "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning."),
@@ -121,6 +122,8 @@ def main() -> None:
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
+@click.option("--shard", default=None, metavar="I/N", help="Evaluate shard I of N (every N-th batch) into the checkpoint; no result file.")
+@click.option("--merge-shards", is_flag=True, help="Write the result from the finished --shard I/N checkpoints (evaluates nothing).")
 @user_errors
 def evaluate(
     models,
@@ -136,6 +139,8 @@ def evaluate(
     channels_last,
     compile_model,
     distributed,
+    shard,
+    merge_shards,
     output_dir,
     quiet,
     **run,
@@ -163,17 +168,20 @@ def evaluate(
             channels_last=channels_last,
             compile_model=compile_model,
             square_queries=square_queries,
+            shard=shard,
         )
         for model in split_list(models)
         for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
         config.validate()
+    if merge_shards and shard:
+        raise ValueError("--merge-shards merges every shard: drop --shard")
     if distributed or launched_by_torchrun():
         init_distributed(run["device"])
     is_main = current_process_group().is_main
     for config in configs:
-        result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True)
+        result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True, merge_shards=merge_shards)
         if not is_main:
             continue
         threat = f"{result.threat.norm} {result.threat.eps_text}"
@@ -185,6 +193,7 @@ def evaluate(
             f"{result.model} on {result.dataset} ({result.scores.n} samples), {threat}: "
             f"clean {100 * (result.scores.clean or 0.0):.2f}{robust}"
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
+            + (f"\n  shard {config.shard}: `--merge-shards` writes the result once every shard is done" if config.shard else "")
         )
         for member in result.ensemble.get("members", []):
             count = f"broke {member['broken']}" if "broken" in member else f"kept point on {member['kept_points']}"

@@ -78,6 +78,7 @@ class EvaluationConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16: autocast of the model; the attack's arithmetic stays fp32
     channels_last: bool = False
     compile_model: bool = False
+    shard: str | None = None  # "i/n": this job evaluates batches i-1, i-1+n, ...; `--merge-shards` writes the one result
 
     @property
     def clean_only(self) -> bool:
@@ -87,6 +88,10 @@ class EvaluationConfig:
     def acceleration(self) -> Acceleration:
         """The speed-ups this configuration asks for."""
         return Acceleration(self.precision, self.channels_last, self.compile_model)
+
+    def shard_part(self) -> tuple[int, int] | None:
+        """(index from 0, count) of `shard` "i/n", or None for an unsharded run."""
+        return None if self.shard is None else parse_shard(self.shard)
 
     def threat_model(self) -> ThreatModel:
         """The threat model, parsed from `threat` and `eps` (the norm's default radius when `eps` is None)."""
@@ -122,6 +127,10 @@ class EvaluationConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
         self.acceleration().validate(self.device)
+        if self.shard is not None:
+            self.shard_part()
+            if self.batch_size == "auto":
+                raise ValueError("--shard needs a fixed --batch-size (every shard must cut the same batches), not 'auto'")
         if self.clean_only:
             return
         if self.n_iter < 1:
@@ -144,6 +153,18 @@ class EvaluationConfig:
             seed=self.seed,
             square_queries=self.square_queries,
         )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`--shard i/n` (1 <= i <= n) as (i - 1, n); shard i takes batches i-1, i-1+n, i-1+2n, ... of the unsharded run."""
+    index, sep, count = str(text).partition("/")
+    try:
+        part, parts = int(index), int(count)
+    except ValueError:
+        part, parts = 0, 0
+    if not sep or parts < 1 or not 1 <= part <= parts:
+        raise ValueError(f"--shard expects i/n with 1 <= i <= n (e.g. --shard 1/4), got '{text}'")
+    return part - 1, parts
 
 
 def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualModel:
@@ -281,12 +302,18 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     versions = package_versions()
     # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
     key = {
-        "config": asdict(config),
+        "config": asdict(replace(config, shard=None)),  # every shard writes into the unsharded run's checkpoint
         "weights": model.weights_kind,
         "protocol": protocol,
         "versions": {k: versions[k] for k in ("perceptbench", "torch")},
     }
-    checkpoint = BatchCheckpoint(result_file_path(output_dir, config.dataset, stem), configuration_hash(key), rank=group.rank)
+    shard = config.shard_part()
+    checkpoint = BatchCheckpoint(
+        result_file_path(output_dir, config.dataset, stem),
+        configuration_hash(key),
+        rank=group.rank,
+        part="" if shard is None else f"shard{shard[0] + 1}of{shard[1]}.",
+    )
     return EvaluationRun(
         config=config,
         batch_size=batch_size,
@@ -308,12 +335,27 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     )
 
 
-def evaluate_batches(run: EvaluationRun, progress: bool = True) -> BatchLoopOutcome:
-    """Evaluate this rank's unfinished batches, checkpointing each; gather every rank's outcomes."""
+def shard_batches(run: EvaluationRun) -> list[int]:
+    """The batch indices this job evaluates: all of them, or its shard's (every n-th, from i-1)."""
+    shard = run.config.shard_part()
+    indices = list(range(len(run.batches)))
+    return indices if shard is None else indices[shard[0] :: shard[1]]
+
+
+def evaluate_batches(run: EvaluationRun, progress: bool = True, merge_only: bool = False) -> BatchLoopOutcome:
+    """Evaluate this rank's unfinished batches, checkpointing each; gather every rank's outcomes.
+
+    `merge_only` evaluates nothing: every batch must already be in the checkpoint (written by `--shard` jobs).
+    """
     finished = {b: [SampleOutcome.from_dict(row) for row in rows] for b, rows in run.checkpoint.load().items()}
     barrier(run.group)  # every rank has read the checkpoint before any rank adds to it
     batches = run.batches
-    todo = [b for b in range(len(batches)) if run.group.owns(b) and b not in finished]
+    todo = [b for k, b in enumerate(shard_batches(run)) if run.group.owns(k) and b not in finished]
+    if merge_only and todo:
+        raise ValueError(
+            f"--merge-shards: {len(todo)} of {len(batches)} batches are in no shard checkpoint under {run.checkpoint.directory} "
+            f"(first missing batch {todo[0]}); finish every `--shard i/n` job of this configuration first"
+        )
     loaded = time.perf_counter()
 
     so_far: list[SampleOutcome] = [o for b in sorted(finished) for o in finished[b]]
@@ -364,9 +406,9 @@ def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[di
     return {}, {}
 
 
-def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome) -> EvaluationResult:
+def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: bool = True) -> EvaluationResult:
     """Score the outcomes, run the sanity checks and build the one result of the run."""
-    checks, ensemble = sanity_checks(run, loop.outcomes)
+    checks, ensemble = sanity_checks(run, loop.outcomes) if run_checks else ({}, {})
     scores = aggregate_scores(run.task, loop.outcomes, getattr(run.dataset, "score_averaging", "samples"))
     model_card = run.model.card.to_dict()
     return EvaluationResult(
@@ -402,6 +444,7 @@ def run_evaluation(
     progress: bool = True,
     model: PerceptualModel | None = None,
     validated: bool = False,
+    merge_shards: bool = False,
 ) -> tuple[EvaluationResult, Path]:
     """Evaluate one model on one dataset under one threat model and write the result.
 
@@ -411,11 +454,21 @@ def run_evaluation(
     from the checkpoint of an interrupted run of the same configuration. Inside a torch.distributed
     process group, each rank evaluates its share of the batches and rank 0 writes the result
     (every rank returns it).
+
+    With `config.shard` ("i/n") only that shard's batches are evaluated into the checkpoint and no result
+    file is written: the shard's result is its checkpoint file (returned, with the shard's scores).
+    `merge_shards=True` (an unsharded config) evaluates nothing and writes, from the shards' checkpoints,
+    the result file an unsharded run writes.
     """
     if not validated:
         config.validate(check_model=model is None)
     run = setup_evaluation(config, output_dir, model)
-    loop = evaluate_batches(run, progress)
+    loop = evaluate_batches(run, progress, merge_only=merge_shards)
+    if config.shard is not None:  # the shard's own scores (no sanity checks: the merge runs them on the whole set)
+        positions = {p for b in shard_batches(run) for p in run.batches[b]}
+        shard_loop = replace(loop, outcomes=[o for o in loop.outcomes if o.position in positions])
+        barrier(run.group)
+        return finalise_evaluation(run, shard_loop, run_checks=False), run.checkpoint.path
     result = finalise_evaluation(run, loop)
     path = result_file_path(output_dir, result.dataset, run.stem)
     if run.group.is_main:
