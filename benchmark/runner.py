@@ -354,7 +354,8 @@ def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[di
     if attack.name == STANDARD:
         from .sanity import standard_checks
 
-        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes])
+        n_classes = len(getattr(run.task, "classnames", ())) or None  # classification: AutoAttack's members (APGD-T)
+        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes], n_classes=n_classes)
         checks = standard_checks(run.model, run.dataset, run.task, attack, outcomes, ensemble, run.device, batch_size=run.batch_size)
         return checks, ensemble
     if run.config.checks:
