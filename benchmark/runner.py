@@ -181,6 +181,13 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
         dataset.image_transform = model.input_preprocessing.image_transform()
         protocol["image_transform"] = f"the model's: {model.input_preprocessing.describe()}"
     protocol["model_preprocessing"] = model.input_preprocessing.to_dict()
+    if getattr(dataset, "native_resolution", False):
+        # LPIPS-family metrics then skip their resize to 224 (LPIPS's own protocol on BAPPS); others keep their preprocessing.
+        switch = getattr(model, "use_native_resolution", None)
+        native = callable(switch)
+        if callable(switch):
+            switch()
+        protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
     first_item = dataset[first_position]
     image = next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3)  # any task's image
     protocol["attacked_resolution"] = [int(image.shape[-2]), int(image.shape[-1])]
