@@ -24,11 +24,11 @@ BAPPS_ROBUST = [
 # Sec. V-A: 1000 queries per class, targeted attack (Eq. 5) towards the other class, 200 iterations at 8/255.
 NSFW_DETECTION = [{"dataset": "detect", "split": "nsfw", "threat": "linf", "eps": "8/255", "n_iter": 200}]
 # App. B-G: clean detection on every ImageNet query (10k safe, 4k unsafe); Eq. 5 with 500 iterations at 8/255 on 1k
-# unsafe queries. Queries are split by class, so the first 1k per split also attacks 1k safe queries (not in the paper).
-GUN_DETECTION = [
-    {"dataset": "detect", "split": "guns", "attack": "none"},
-    {"dataset": "detect", "split": "guns", "threat": "linf", "eps": "8/255", "n_iter": 500, "n_ex_per_split": 1000},
-]
+# unsafe queries pushed towards safe, the only direction the paper reports. The other direction (1k safe queries pushed
+# towards unsafe) is the explicit extra `table10-safe-to-unsafe`, not in the paper.
+GUNS_UNSAFE_QUERIES, GUNS_SAFE_QUERIES = "guns-unsafe-query", "guns-safe-query"  # per-sample splits of detect/guns
+GUN_ATTACK = {"dataset": "detect", "split": "guns", "threat": "linf", "eps": "8/255", "n_iter": 500, "n_ex_per_split": 1000}
+GUN_DETECTION = [{"dataset": "detect", "split": "guns", "attack": "none"}, {**GUN_ATTACK, "only_splits": [GUNS_UNSAFE_QUERIES]}]
 # App. B-F: untargeted attack (Eq. 6), 100 iterations at 4/255; one run gives the Medium and Hard mAP.
 RETRIEVAL = [
     {"dataset": "roxford5k", "threat": "linf", "eps": "4/255", "n_iter": 100},
@@ -98,7 +98,14 @@ PAPER_TABLES: dict[str, dict] = {
         "title": "Table X: gun filtering on ImageNet by nearest neighbour in Flickr pools (safe/unsafe), targeted attack Eq. 5",
         "reported": "X",
         "runs": GUN_DETECTION,
-        "note": "the robust run attacks the first 1000 queries of each class; the paper reports the unsafe ones only",
+        "note": "the robust run attacks the first 1000 unsafe queries (unsafe -> safe), as the paper reports; "
+        "table10-safe-to-unsafe runs the other direction",
+    },
+    "table10-safe-to-unsafe": {
+        "title": "Table X, extra (not in the paper): the first 1000 safe gun-filtering queries attacked towards unsafe",
+        "reported": "X",
+        "runs": [{**GUN_ATTACK, "only_splits": [GUNS_SAFE_QUERIES]}],
+        "note": "an extra beyond the paper, which reports unsafe -> safe only (bench reproduce table10)",
     },
     "table11": {
         "title": "Table XI: zero-shot ImageNet classification (OpenAI's 80 templates), clean and APGD-CE + APGD-T at Linf 2/255 and 4/255",

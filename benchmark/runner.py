@@ -66,6 +66,7 @@ class EvaluationConfig:
     n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
     random_subset: int | None = None  # N samples drawn at random (after n_ex_per_split and n_ex): verification re-runs
     subset_seed: int = 0  # the seed of that draw (the attack keeps `seed`)
+    only_splits: list[str] | None = None  # keep only samples of these per-sample splits (Table X: the unsafe queries)
     square_queries: int = 5000  # the Square member's budget in `--attack standard`
     batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
@@ -263,7 +264,9 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
     task = get_task(spec.task, **getattr(dataset, "task_options", {}))
-    positions = select_positions(dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed)
+    positions = select_positions(
+        dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed, only_splits=config.only_splits
+    )
 
     acceleration = config.acceleration()
     model = acceleration.prepare(

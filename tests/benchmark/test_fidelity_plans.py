@@ -13,3 +13,26 @@ def test_table11_robust_runs_are_robustvlms_attack_on_a_seeded_5000_subset():
         c = run.config
         assert (c.attack, c.n_iter, c.n_restarts, c.random_subset, c.subset_seed) == ("apgd-ce-t", 100, 5, 5000, 0)
         assert "5000 drawn with seed 0" in run.row()[7]
+
+
+def test_table10_attacks_the_unsafe_queries_only_and_the_safe_direction_is_an_extra():
+    robust = [run.config for run in plan_table("table10", models=["pixel-l2"]) if run.config.attack != NO_ATTACK]
+    assert [c.only_splits for c in robust] == [["guns-unsafe-query"]]
+    extra = [run.config for run in plan_table("table10-safe-to-unsafe", models=["pixel-l2"])]
+    assert [c.only_splits for c in extra] == [["guns-safe-query"]]
+
+
+def test_only_splits_keeps_the_samples_of_those_splits():
+    from benchmark.sampling import select_positions
+
+    class Queries:
+        splits = ["guns-safe-query"] * 3 + ["guns-unsafe-query"] * 2
+
+        def __len__(self):
+            return len(self.splits)
+
+        def sample_info(self, position):
+            return {"split": self.splits[position]}
+
+    assert select_positions(Queries(), only_splits=["guns-unsafe-query"]) == [3, 4]
+    assert select_positions(Queries(), n_ex_per_split=1, only_splits=["guns-safe-query"]) == [0]
