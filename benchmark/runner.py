@@ -189,6 +189,11 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
         if callable(switch):
             switch()
         protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
+    from .paper_tables import DATASET_CHOICES, PROTOCOL_CHOICES
+
+    choices = DATASET_CHOICES.get(getattr(dataset, "name", ""), ())
+    if choices:  # where the paper is silent: what we chose, and why
+        protocol["choices"] = {name: PROTOCOL_CHOICES[name] for name in choices}
     first_item = dataset[first_position]
     image = next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3)  # any task's image
     protocol["attacked_resolution"] = [int(image.shape[-2]), int(image.shape[-1])]

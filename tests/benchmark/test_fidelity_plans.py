@@ -36,3 +36,15 @@ def test_only_splits_keeps_the_samples_of_those_splits():
 
     assert select_positions(Queries(), only_splits=["guns-unsafe-query"]) == [3, 4]
     assert select_positions(Queries(), n_ex_per_split=1, only_splits=["guns-safe-query"]) == [0]
+
+
+def test_result_records_the_choices_made_where_the_paper_is_silent(tmp_path):
+    from paper_data import write_bapps_split
+
+    from benchmark.paper_tables import PROTOCOL_CHOICES
+    from benchmark.runner import EvaluationConfig, run_evaluation
+
+    write_bapps_split(tmp_path / "bapps" / "2afc" / "val", "cnn", [0.0, 1.0])
+    config = EvaluationConfig(model="pixel-l2", dataset="bapps", split="cnn", data_root=str(tmp_path), attack="none")
+    result, _ = run_evaluation(config, tmp_path / "results", progress=False)
+    assert result.protocol["choices"] == {"clean_wrong_counts_as_broken": PROTOCOL_CHOICES["clean_wrong_counts_as_broken"]}
