@@ -8,8 +8,8 @@ members before it left unbroken, and a sample counts as broken when any member b
    targeted DLR loss towards each of the 9 next classes, one start each (attacks/apgd_targeted.py);
 3. Square, `square_queries` queries (5000), which needs no gradients.
 AutoAttack's standard version also runs FAB-T between APGD-T and Square; we do not implement FAB
-(a minimum-norm attack with its own projections): in AutoAttack's reports it rarely breaks a sample
-that APGD-T left robust, so the record names the three members that ran.
+(a minimum-norm attack with its own projection machinery, not a loss for our one APGD), and the
+paper's zero-shot evaluation (RobustVLM's) does not run it either; the record names the members that ran.
 `apgd-ce-t` is RobustVLM's zero-shot evaluation (`clip_robustbench.py`, AutoAttack's "custom"
 version with attacks_to_run=['apgd-ce', 'apgd-t']): APGD-CE with `n_restarts` starts (5 there), then APGD-T.
 Every member is the same attack, with the same seed and per-sample generators, as running it alone
