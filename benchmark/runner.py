@@ -174,7 +174,8 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
 
     The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
     each model's own transform before attacking them; BAPPS has a fixed one. Whatever applies, the
-    result records it with the resolution the attack acted on.
+    result records it with the resolution the attack acted on, whether the model resized a native-size
+    input (`model_input`), and the choices we made where the paper is silent (`choices`).
     """
     protocol = dict(dataset.protocol()) if hasattr(dataset, "protocol") else {}
     protocol["split"] = split  # resolved: the dataset's default when none was named (the leaderboard reads it)
