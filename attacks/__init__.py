@@ -1,4 +1,4 @@
-"""Attacks on perceptual metrics: APGD for any loss, Square, and the losses they optimise."""
+"""Attacks on perceptual metrics: APGD for any loss, APGD-T, Square, and the losses they optimise."""
 
 from .apgd import apgd, project
 from .config import ATTACKS, AttackConfig, run_attack

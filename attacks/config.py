@@ -9,7 +9,8 @@ from typing import Any
 from torch import Tensor
 
 from .apgd import APGDResult, Objective, apgd
-from .ensemble import STANDARD, run_standard
+from .apgd_targeted import apgd_targeted
+from .ensemble import APGD_CE_T, ENSEMBLES, STANDARD, run_standard
 from .objective import maximizes
 from .square import square
 
@@ -17,10 +18,12 @@ from .square import square
 ATTACK_LOSSES = {
     "apgd-ce": "ce",
     "apgd-margin": "margin",
+    "apgd-t": "ce",  # objectives are built with CE; APGD-T replaces it by the targeted DLR loss (attacks/apgd_targeted.py)
     "square": "margin",
     "apgd-ce-reference": "ce",
     "square-reference": "margin",
     "standard": "ce",  # the ensemble of attacks/ensemble.py; its members switch loss as they need
+    APGD_CE_T: "ce",  # RobustVLM's AutoAttack "custom" version: APGD-CE (its n_restarts), then APGD-T
 }
 ATTACKS = tuple(ATTACK_LOSSES)
 QUERY_ATTACKS = ("square", "square-reference")  # for these, n_iter is the query budget
@@ -68,7 +71,7 @@ def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids
     if config.name not in ATTACKS:
         raise ValueError(f"unknown attack '{config.name}'; choose one of {', '.join(ATTACKS)}")
     maximize = maximizes(objective)
-    if config.name == STANDARD:
+    if config.name in ENSEMBLES:
         return run_standard(config, objective, x, sample_ids)
     if config.name.endswith("-reference"):
         from .reference import run_reference_attack
@@ -85,6 +88,18 @@ def run_attack(config: AttackConfig, objective: Objective, x: Tensor, sample_ids
             seed=config.seed,
             sample_ids=sample_ids,
             maximize=maximize,
+        )
+    if config.name == "apgd-t":
+        return apgd_targeted(
+            objective,
+            x,
+            norm=config.norm,
+            eps=config.eps,
+            n_iter=config.n_iter,
+            n_restarts=config.n_restarts,
+            seed=config.seed,
+            sample_ids=sample_ids,
+            random_init=config.random_init,
         )
     return apgd(
         objective,

@@ -3,8 +3,15 @@
 As AutoAttack's standard version does for classifiers, each member only attacks the samples the
 members before it left unbroken, and a sample counts as broken when any member broke it:
 1. APGD-CE, `n_iter` iterations (100), one random start;
-2. APGD on the margin loss, `n_iter` iterations, two random restarts;
+2. APGD on the margin loss, `n_iter` iterations, two random restarts; where the objective has >= 4
+   classes (zero-shot classification), APGD-T instead, as in AutoAttack's standard version: the
+   targeted DLR loss towards each of the 9 next classes, one start each (attacks/apgd_targeted.py);
 3. Square, `square_queries` queries (5000), which needs no gradients.
+AutoAttack's standard version also runs FAB-T between APGD-T and Square; we do not implement FAB
+(a minimum-norm attack with its own projection machinery, not a loss for our one APGD), and the
+paper's zero-shot evaluation (RobustVLM's) does not run it either; the record names the members that ran.
+`apgd-ce-t` is RobustVLM's zero-shot evaluation (`clip_robustbench.py`, AutoAttack's "custom"
+version with attacks_to_run=['apgd-ce', 'apgd-t']): APGD-CE with `n_restarts` starts (5 there), then APGD-T.
 Every member is the same attack, with the same seed and per-sample generators, as running it alone
 (`--attack apgd-ce`, `--attack apgd-margin --n-restarts 2`, `--attack square --n-iter 5000`), and
 samples never interact, so on the same samples the ensemble's robust set is the intersection of
@@ -33,11 +40,16 @@ if TYPE_CHECKING:
     from .config import AttackConfig
 
 STANDARD = "standard"
+APGD_CE_T = "apgd-ce-t"
+ENSEMBLES = (STANDARD, APGD_CE_T)
 SQUARE = "square"
-GRADIENT_MEMBERS = ("apgd-ce", "apgd-margin", "apgd", "apgd-restart")
+GRADIENT_MEMBERS = ("apgd-ce", "apgd-margin", "apgd-t", "apgd", "apgd-restart")
 # Members for objectives that report success (2AFC) and for those that do not (embedding losses).
 CLASSIFICATION_MEMBERS = ("apgd-ce", "apgd-margin", SQUARE)
 EMBEDDING_MEMBERS = ("apgd", "apgd-restart", SQUARE)
+AUTOATTACK_MEMBERS = ("apgd-ce", "apgd-t", SQUARE)  # classification with >= 4 classes (targeted DLR)
+APGD_CE_T_MEMBERS = ("apgd-ce", "apgd-t")
+MIN_DLR_CLASSES = 4
 SECONDS_PREFIX = "seconds_"
 SKIPPED_COLUMN = "skipped_members"  # per sample: members that could not run on it (no gradient)
 
@@ -61,8 +73,16 @@ class Subset:
         return Subset(switch(loss), self.index)
 
 
-def standard_members(config: AttackConfig, success_based: bool) -> list[AttackConfig]:
-    """The member configurations (AttackConfig) of the standard ensemble `config`, in order."""
+def standard_members(config: AttackConfig, success_based: bool, n_classes: int | None = None) -> list[AttackConfig]:
+    """The member configurations (AttackConfig) of the ensemble `config` (standard or apgd-ce-t), in order."""
+    if config.name == APGD_CE_T:
+        return [replace(config, name="apgd-ce"), replace(config, name="apgd-t", n_restarts=1)]
+    if success_based and n_classes is not None and n_classes >= MIN_DLR_CLASSES:
+        return [
+            replace(config, name="apgd-ce", n_restarts=1),
+            replace(config, name="apgd-t", n_restarts=1),
+            replace(config, name=SQUARE, n_iter=config.square_queries, n_restarts=1),
+        ]
     if success_based:
         return [
             replace(config, name="apgd-ce", n_restarts=1),
@@ -92,8 +112,12 @@ class EnsembleResult(AttackResult):
         )
 
 
-def member_names(success_based: bool) -> tuple[str, ...]:
-    """The ensemble's member names for objectives that report success (2AFC) or do not (embedding losses)."""
+def member_names(success_based: bool, n_classes: int | None = None, ensemble: str = STANDARD) -> tuple[str, ...]:
+    """The ensemble's member names for objectives that report success (2AFC, classification with `n_classes`) or do not (embedding losses)."""
+    if ensemble == APGD_CE_T:
+        return APGD_CE_T_MEMBERS
+    if success_based and n_classes is not None and n_classes >= MIN_DLR_CLASSES:
+        return AUTOATTACK_MEMBERS
     return CLASSIFICATION_MEMBERS if success_based else EMBEDDING_MEMBERS
 
 
@@ -117,12 +141,13 @@ def ensemble_columns(
     }
 
 
-def _probe(objective: Objective, x: Tensor) -> tuple[bool, bool]:
-    """(whether the objective reports success, whether its loss has a gradient with respect to the input)."""
+def _probe(objective: Objective, x: Tensor) -> tuple[bool, bool, int | None]:
+    """(whether the objective reports success, whether its loss has a gradient with respect to the input, its number of classes if it has logits)."""
     points = x[:1].detach().clone().requires_grad_(True)
     with torch.enable_grad():
         output = objective(points, torch.zeros(1, dtype=torch.long, device=x.device))
-    return output.success is not None, bool(output.loss.requires_grad)
+    logits = getattr(output, "logits", None)
+    return output.success is not None, bool(output.loss.requires_grad), None if logits is None else int(logits.shape[1])
 
 
 def _elapsed(started: float, device: torch.device) -> float:
@@ -138,14 +163,14 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
 
     n = x.shape[0]
     everyone = torch.arange(n, device=x.device)
-    success_based, has_gradient = _probe(objective, x)
-    names = member_names(success_based)
+    success_based, has_gradient, n_classes = _probe(objective, x)
+    names = member_names(success_based, n_classes, config.name)
     sign = 1.0 if maximizes(objective) else -1.0
     best = BestPoints(x)
     member = [""] * n
     seconds = {name: torch.zeros(n) for name in names}
     skipped: dict[str, str] = {}
-    for name, member_config in zip(names, standard_members(config, success_based)):
+    for name, member_config in zip(names, standard_members(config, success_based, n_classes)):
         if name in GRADIENT_MEMBERS and not has_gradient:
             skipped[name] = "the metric's loss has no gradient with respect to the input: black-box attacks only"
             continue
@@ -178,14 +203,17 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
     )
 
 
-def summarise_members(attack: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result file's `ensemble` record: per member its configuration, the samples it broke and its time."""
+def summarise_members(attack: dict[str, Any], records: list[dict[str, Any]], n_classes: int | None = None) -> dict[str, Any]:
+    """The result file's `ensemble` record: per member its configuration, the samples it broke and its time.
+
+    `n_classes`: the task's number of classes where it is a classification (its members then follow AutoAttack's standard)."""
     from .config import AttackConfig
 
-    success_based = not records or "broken_by" in records[0]
+    success_based = n_classes is not None or not records or "broken_by" in records[0]
     column = member_column(success_based)
     members = []
-    for name, member_config in zip(member_names(success_based), standard_members(AttackConfig(**attack), success_based)):
+    config = AttackConfig.from_dict(attack)
+    for name, member_config in zip(member_names(success_based, n_classes, config.name), standard_members(config, success_based, n_classes)):
         members.append(
             {
                 "name": name,

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from model_zoo.base import PerceptualModel
 
-from .objective import ObjectiveOutput
+from .objective import Objective, ObjectiveOutput
 
 
 @dataclass
@@ -145,3 +145,32 @@ class UntargetedEmbeddingObjective:
     def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
         similarity = self.model.compare(x, [self.clean_features[index]])[:, 0]
         return ObjectiveOutput(loss=2.0 * (1.0 - similarity))
+
+
+def targeted_dlr_loss(logits: Tensor, labels: Tensor, targets: Tensor) -> Tensor:
+    """AutoAttack's targeted DLR loss (Croce & Hein 2020, Eq. 8), to be maximised: the target's logit gain over the right
+    class, scaled by the gap between the largest logit and the mean of the 3rd and 4th largest (so it needs >= 4 classes)."""
+    logits = logits.float()
+    ordered = logits.sort(dim=1).values
+    right = logits.gather(1, labels[:, None])[:, 0]
+    target = logits.gather(1, targets[:, None])[:, 0]
+    scale = ordered[:, -1] - 0.5 * (ordered[:, -3] + ordered[:, -4]) + 1e-12
+    return -(right - target) / scale
+
+
+class TargetedDLRObjective:
+    """Any classification objective (one that reports logits and labels) under the targeted DLR loss towards `targets`.
+
+    Success stays the objective's own (the right class is no longer predicted), as in AutoAttack's APGD-T:
+    reaching any wrong class counts, not only the target.
+    """
+
+    def __init__(self, objective: Objective, targets: Tensor):
+        self.objective = objective
+        self.targets = targets
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        output = self.objective(x, index)
+        if not isinstance(output, ClassifierOutput) or output.logits is None or output.labels is None:
+            raise ValueError(f"apgd-t needs a classification objective that reports logits and labels, not {type(self.objective).__name__}")
+        return ObjectiveOutput(loss=targeted_dlr_loss(output.logits, output.labels, self.targets[index]), success=output.success)

@@ -24,11 +24,11 @@ BAPPS_ROBUST = [
 # Sec. V-A: 1000 queries per class, targeted attack (Eq. 5) towards the other class, 200 iterations at 8/255.
 NSFW_DETECTION = [{"dataset": "detect", "split": "nsfw", "threat": "linf", "eps": "8/255", "n_iter": 200}]
 # App. B-G: clean detection on every ImageNet query (10k safe, 4k unsafe); Eq. 5 with 500 iterations at 8/255 on 1k
-# unsafe queries. Queries are split by class, so the first 1k per split also attacks 1k safe queries (not in the paper).
-GUN_DETECTION = [
-    {"dataset": "detect", "split": "guns", "attack": "none"},
-    {"dataset": "detect", "split": "guns", "threat": "linf", "eps": "8/255", "n_iter": 500, "n_ex_per_split": 1000},
-]
+# unsafe queries pushed towards safe, the only direction the paper reports. The other direction (1k safe queries pushed
+# towards unsafe) is the explicit extra `table10-safe-to-unsafe`, not in the paper.
+GUNS_UNSAFE_QUERIES, GUNS_SAFE_QUERIES = "guns-unsafe-query", "guns-safe-query"  # per-sample splits of detect/guns
+GUN_ATTACK = {"dataset": "detect", "split": "guns", "threat": "linf", "eps": "8/255", "n_iter": 500, "n_ex_per_split": 1000}
+GUN_DETECTION = [{"dataset": "detect", "split": "guns", "attack": "none"}, {**GUN_ATTACK, "only_splits": [GUNS_UNSAFE_QUERIES]}]
 # App. B-F: untargeted attack (Eq. 6), 100 iterations at 4/255; one run gives the Medium and Hard mAP.
 RETRIEVAL = [
     {"dataset": "roxford5k", "threat": "linf", "eps": "4/255", "n_iter": 100},
@@ -40,6 +40,10 @@ ITERATION_ABLATION = [{"dataset": "nights", "split": "test", "attack": "none"}] 
     for threat, eps in (("linf", "4/255"), ("l2", "3.0"))
     for n_iter in (50, 100, 200, 500, 1000)
 ]
+
+# Table XI's robust columns: RobustVLM's zero-shot evaluation (chs20/RobustVLM, CLIP_eval/clip_robustbench.py): AutoAttack's
+# "custom" version with attacks_to_run=['apgd-ce', 'apgd-t'] (APGD-CE 5 restarts, APGD-T 9 targets, 100 iterations) on 5,000 images.
+ROBUSTVLM_ZERO_SHOT_ATTACK = {"attack": "apgd-ce-t", "n_iter": 100, "n_restarts": 5, "random_subset": 5000, "subset_seed": 0}
 
 # Why a paper row has no model in the zoo (a name missing here is simply not registered). The authors' README lists
 # NIGHTS LoRA and MLP heads for the FARE/TeCoA ConvNeXt-B and ViT-B/16 encoders only, and no R-DINO weights.
@@ -94,10 +98,17 @@ PAPER_TABLES: dict[str, dict] = {
         "title": "Table X: gun filtering on ImageNet by nearest neighbour in Flickr pools (safe/unsafe), targeted attack Eq. 5",
         "reported": "X",
         "runs": GUN_DETECTION,
-        "note": "the robust run attacks the first 1000 queries of each class; the paper reports the unsafe ones only",
+        "note": "the robust run attacks the first 1000 unsafe queries (unsafe -> safe), as the paper reports; "
+        "table10-safe-to-unsafe runs the other direction",
+    },
+    "table10-safe-to-unsafe": {
+        "title": "Table X, extra (not in the paper): the first 1000 safe gun-filtering queries attacked towards unsafe",
+        "reported": "X",
+        "runs": [{**GUN_ATTACK, "only_splits": [GUNS_SAFE_QUERIES]}],
+        "note": "an extra beyond the paper, which reports unsafe -> safe only (bench reproduce table10)",
     },
     "table11": {
-        "title": "Table XI: zero-shot ImageNet classification (OpenAI's 80 templates), clean and APGD-CE at Linf 2/255 and 4/255",
+        "title": "Table XI: zero-shot ImageNet classification (OpenAI's 80 templates), clean and APGD-CE + APGD-T at Linf 2/255 and 4/255",
         "models": [
             "clip-vit-b32",
             "r-clip-f-vit-b32",
@@ -111,9 +122,14 @@ PAPER_TABLES: dict[str, dict] = {
         ],
         "paper_numbers": "XI",  # shown beside the plan; its 13-dataset average has no single run to fill it
         "runs": [{"dataset": "imagenet", "split": "val", "attack": "none"}]
-        + [{"dataset": "imagenet", "split": "val", "threat": "linf", "eps": eps, "n_iter": 100} for eps in ("2/255", "4/255")],
-        "note": "the paper's robust columns use AutoAttack's APGD-CE and APGD-T (targeted DLR); we run APGD-CE, an upper bound on "
-        "robust accuracy. The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
+        + [
+            {"dataset": "imagenet", "split": "val", "threat": "linf", "eps": eps, **ROBUSTVLM_ZERO_SHOT_ATTACK}
+            for eps in ("2/255", "4/255")
+        ],
+        "note": "robust columns as RobustVLM's clip_robustbench.py (AutoAttack 'custom': APGD-CE with 5 restarts, then APGD-T "
+        "with 9 targets, 100 iterations each) on 5,000 images; RobustVLM takes RobustBench's fixed list of 5,000 val images, "
+        "which we do not ship: we draw 5,000 with subset_seed 0 (recorded in the plan and the result's config). "
+        "The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
     },
     "table12": {
         "title": "Table XII: THINGS odd-one-out accuracy (clean)",
@@ -156,4 +172,32 @@ PAPER_TABLES: dict[str, dict] = {
         "reported": "VI",
         "runs": ITERATION_ABLATION,
     },
+}
+
+# Choices we made where the paper is silent (or where the authors' code and ours count differently), each with its
+# reason. `DATASET_CHOICES` names those that apply to a dataset's runs; the runner writes them into the result's
+# protocol, and README's protocol table lists them all.
+PROTOCOL_CHOICES: dict[str, str] = {
+    "model_transform_with_centre_crop": "detection and retrieval images go through each model's own transform (for "
+    "ConvNeXt-B: Resize(256) + CenterCrop(224), which drops the borders), as the paper's code does for NIGHTS and THINGS; "
+    "the paper only says 'image size 224x224' for these tasks",
+    "convnext_training_at_224": "FARE/TeCoA fine-tuning of ConvNeXt-B runs at 224 px, the resolution the paper evaluates "
+    "(App. A: 'for all models we use image resolution of 224x224'); RobustVLM's training script takes open_clip's eval "
+    "transform, which is 256 px for this tower, and the paper does not state the training resolution",
+    "fig7_eps_grid": "Fig. 7's radii (Linf 1, 2, 4, 8, 16 /255; L2 1, 2, 3, 4, 6) are ours: the paper plots them without listing them",
+    "clean_wrong_counts_as_broken": "a sample the model gets wrong on clean input counts as not robust (robust accuracy "
+    "<= clean accuracy, as AutoAttack and RobustBench count); the authors' apgd_train (autopgd.py) can count such a "
+    "sample as robust when the attack's point happens to be classified right",
+    "things_all_triplets": "THINGS: every triplet of the file is scored; the authors' loader (utils_perceptual_data.py "
+    "THINGSDataset) loses the last ([:n_triplets_max] with its default -1) and, where pandas takes it for a header, the "
+    "first; we do not copy that (2 of ~146k triplets)",
+}
+DATASET_CHOICES: dict[str, tuple[str, ...]] = {
+    "detect": ("model_transform_with_centre_crop", "clean_wrong_counts_as_broken"),
+    "roxford5k": ("model_transform_with_centre_crop",),
+    "rparis6k": ("model_transform_with_centre_crop",),
+    "nights": ("clean_wrong_counts_as_broken",),
+    "bapps": ("clean_wrong_counts_as_broken",),
+    "imagenet": ("clean_wrong_counts_as_broken",),
+    "things": ("things_all_triplets",),
 }

@@ -59,6 +59,10 @@ class PlannedRun:
             samples = f"first {c.n_ex_per_split} per split"
         else:
             samples = f"first {c.n_ex}" if c.n_ex else "all"
+        if c.only_splits:
+            samples = f"{samples} of {', '.join(c.only_splits)}"
+        if c.random_subset:
+            samples = f"{c.random_subset} drawn with seed {c.subset_seed} from {samples}"
         return [
             c.model,
             c.dataset,

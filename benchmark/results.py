@@ -426,6 +426,8 @@ def result_file_stem(
         parts.append(f"n{config['n_ex']}")
     if config.get("n_ex_per_split"):
         parts.append(f"n{config['n_ex_per_split']}-per-split")
+    if config.get("only_splits"):
+        parts.append("only-" + "+".join(config["only_splits"]))
     if config.get("random_subset"):
         parts.append(f"random{config['random_subset']}-seed{config.get('subset_seed', 0)}")
     for key, value in sorted((config.get("dataset_options") or {}).items()):

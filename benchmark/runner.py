@@ -66,6 +66,7 @@ class EvaluationConfig:
     n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
     random_subset: int | None = None  # N samples drawn at random (after n_ex_per_split and n_ex): verification re-runs
     subset_seed: int = 0  # the seed of that draw (the attack keeps `seed`)
+    only_splits: list[str] | None = None  # keep only samples of these per-sample splits (Table X: the unsafe queries)
     square_queries: int = 5000  # the Square member's budget in `--attack standard`
     batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
@@ -194,7 +195,8 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
 
     The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
     each model's own transform before attacking them; BAPPS has a fixed one. Whatever applies, the
-    result records it with the resolution the attack acted on.
+    result records it with the resolution the attack acted on, whether the model resized a native-size
+    input (`model_input`), and the choices we made where the paper is silent (`choices`).
     """
     protocol = dict(dataset.protocol()) if hasattr(dataset, "protocol") else {}
     protocol["split"] = split  # resolved: the dataset's default when none was named (the leaderboard reads it)
@@ -202,6 +204,18 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
         dataset.image_transform = model.input_preprocessing.image_transform()
         protocol["image_transform"] = f"the model's: {model.input_preprocessing.describe()}"
     protocol["model_preprocessing"] = model.input_preprocessing.to_dict()
+    if getattr(dataset, "native_resolution", False):
+        # LPIPS-family metrics then skip their resize to 224 (LPIPS's own protocol on BAPPS); others keep their preprocessing.
+        switch = getattr(model, "use_native_resolution", None)
+        native = callable(switch)
+        if callable(switch):
+            switch()
+        protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
+    from .paper_tables import DATASET_CHOICES, PROTOCOL_CHOICES
+
+    choices = DATASET_CHOICES.get(getattr(dataset, "name", ""), ())
+    if choices:  # where the paper is silent: what we chose, and why
+        protocol["choices"] = {name: PROTOCOL_CHOICES[name] for name in choices}
     first_item = dataset[first_position]
     image = next(v for v in first_item.values() if torch.is_tensor(v) and v.ndim == 3)  # any task's image
     protocol["attacked_resolution"] = [int(image.shape[-2]), int(image.shape[-1])]
@@ -277,7 +291,9 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
     task = get_task(spec.task, **getattr(dataset, "task_options", {}))
-    positions = select_positions(dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed)
+    positions = select_positions(
+        dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed, only_splits=config.only_splits
+    )
 
     acceleration = config.acceleration()
     model = acceleration.prepare(
@@ -396,7 +412,8 @@ def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[di
     if attack.name == STANDARD:
         from .sanity import standard_checks
 
-        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes])
+        n_classes = len(getattr(run.task, "classnames", ())) or None  # classification: AutoAttack's members (APGD-T)
+        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes], n_classes=n_classes)
         checks = standard_checks(run.model, run.dataset, run.task, attack, outcomes, ensemble, run.device, batch_size=run.batch_size)
         return checks, ensemble
     if run.config.checks:

@@ -12,11 +12,15 @@ def select_positions(
     n_ex_per_split: int | None = None,
     random_subset: int | None = None,
     seed: int = 0,
+    only_splits: list[str] | None = None,
 ) -> list[int]:
     """Positions in dataset order; `n_ex_per_split` keeps the first N of each split (the paper's 1k
     per BAPPS split), then `n_ex` caps the total, then `random_subset` draws N of those with `seed`
-    (kept in dataset order; a verification re-run of a submitted claim)."""
+    (kept in dataset order; a verification re-run of a submitted claim). `only_splits` first keeps the
+    samples of those splits only (Table X attacks the unsafe queries only)."""
     positions = list(range(len(dataset)))
+    if only_splits is not None:
+        positions = [p for p in positions if dataset.sample_info(p)["split"] in only_splits]
     if n_ex_per_split is not None:
         taken: dict[str, int] = defaultdict(int)
         kept = []

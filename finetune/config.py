@@ -19,6 +19,11 @@ ADVERSARIAL_METHODS = ("fare", "tecoa")
 PRECISIONS = ("fp32", "bf16")
 
 DREAMSIM_LORA = "DreamSim configs/train_single_model_lora.yaml"
+# LoRA's alpha and dropout: the paper's own adapters and DreamSim's 2023 release agree on 0.5 / 0.3; DreamSim's current
+# yaml (commit 91a4749, Sept 2024) says 32 / 0.2, so these two cite the sources at the commits that hold the values.
+AUTHORS_LORA = "the paper's code, github fra31/perceptual-metrics utils_lora.py at 962995f7 (LoraConfig lora_alpha=0.5, lora_dropout=0.3)"
+DREAMSIM_LORA_2023 = "DreamSim configs/train_single_model_lora.yaml at its June 2023 release, commit 077b5571"
+LORA_SCALE_SOURCE = f"{AUTHORS_LORA}; {DREAMSIM_LORA_2023}"
 DREAMSIM_MLP = "DreamSim configs/train_single_model_mlp.yaml"
 DREAMSIM_TRAIN = "DreamSim training/train.py"
 ROBUSTVLM_README = "RobustVLM README (FARE4/TeCoA4 training commands)"
@@ -159,8 +164,8 @@ METHOD_DEFAULTS: dict[str, dict[str, tuple[Any, str]]] = {
         "weight_decay": (0.0, DREAMSIM_LORA),
         "margin": (0.05, DREAMSIM_LORA + " (hinge loss, util/train_utils.py)"),
         "lora_rank": (16, DREAMSIM_LORA),
-        "lora_alpha": (0.5, DREAMSIM_LORA),
-        "lora_dropout": (0.3, DREAMSIM_LORA),
+        "lora_alpha": (0.5, LORA_SCALE_SOURCE),
+        "lora_dropout": (0.3, LORA_SCALE_SOURCE),
         "optimizer": ("adam", DREAMSIM_TRAIN + " (torch.optim.Adam)"),
         "betas": ((0.5, 0.999), DREAMSIM_TRAIN),
         "schedule": ("constant", DREAMSIM_TRAIN + " (no scheduler)"),

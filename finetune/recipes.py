@@ -348,8 +348,14 @@ class AdversarialRecipe(Recipe):
 
     def data_info(self):
         """Which ImageNet split and how many images trained the tower."""
+        from benchmark.paper_tables import PROTOCOL_CHOICES
+
         dataset = self.train_set.dataset
-        return {"dataset": "imagenet-format folder", "split": "train", "n_train": len(self.train_set), "n_classes": len(dataset.classes)}
+        info = {"dataset": "imagenet-format folder", "split": "train", "n_train": len(self.train_set), "n_classes": len(dataset.classes)}
+        info["image_transform"] = self.model.input_preprocessing.describe()
+        if self.base.architecture == "clip-convnext":  # where the paper is silent: the choice and its reason
+            info["choice"] = PROTOCOL_CHOICES["convnext_training_at_224"]
+        return info
 
 
 def build_recipe(config: FinetuneConfig, base: BaseTower, device: torch.device, autocast: Autocast) -> Recipe:

@@ -99,7 +99,7 @@ def load_bapps(
     for split in splits:
         triplets.extend(read_bapps_split(root / split, split))
     upsample = Preprocessing(size, None, "bilinear", source="the paper's code: BAPPSTwoAFCDataset, Resize(img_res=224)") if size else None
-    return TwoAFCDataset(
+    dataset = TwoAFCDataset(
         name,
         triplets,
         labels=labels,
@@ -108,3 +108,5 @@ def load_bapps(
         score_averaging="splits",
         transform_description=upsample.describe() if upsample else "none (the files' 64x64 pixels)",
     )
+    dataset.native_resolution = size is None  # the runner then asks LPIPS-family metrics not to resize either
+    return dataset

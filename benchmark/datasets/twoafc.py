@@ -55,6 +55,7 @@ class TwoAFCDataset(Dataset):
     """
 
     task = "2afc"
+    native_resolution = False  # BAPPS image_size=native: the runner then asks LPIPS-family metrics not to resize
 
     def __init__(
         self,

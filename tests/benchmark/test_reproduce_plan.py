@@ -121,6 +121,7 @@ def test_coverage_of_the_paper_tables_the_zoo_can_run():
         "table8": 16,
         "table9": 17,
         "table10": 13,
+        "table10-safe-to-unsafe": 13,
         "table11": 9,
         "table12": 13,
         "table13": 43,
