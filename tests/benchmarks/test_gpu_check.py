@@ -17,6 +17,7 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 def _module():
     spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
