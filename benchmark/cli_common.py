@@ -104,14 +104,3 @@ def model_options(random_weights_help: str):
         return command
 
     return decorate
-
-
-def trusted_key_option():
-    """--trusted-key FILE (repeatable): public keys whose verification statements count, beside this machine's own."""
-    return click.option(
-        "--trusted-key",
-        "trusted_key_files",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="A verifier's public key file (base64 Ed25519) whose signed statements count; repeatable. This machine's own key always counts.",
-    )

@@ -473,59 +473,6 @@ def read_verification(folder: str | Path) -> dict[str, Any] | None:
 # -- verify ------------------------------------------------------------------------------------------
 
 
-def _metric_packages() -> set[str]:
-    """Top-level packages of the installed distributions that register `perceptbench.models` entry points."""
-    from importlib.metadata import entry_points
-
-    return {entry.module.split(".")[0] for entry in entry_points(group="perceptbench.models")}
-
-
-def declared_metric(card: dict[str, Any], model_kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The metric a verifier may build: the card's name, loaded one declared way, and keyword arguments the factory declares.
-
-    A name is a registered model (built-in or entry point) or `module:factory` inside the package the
-    card names (`"package"`, or its package weights), which must itself register perceptbench metrics.
-    Keyword values are JSON scalars. Anything else is refused before anything is imported or run.
-    """
-    import inspect
-
-    from model_zoo import list_models
-    from model_zoo.registry import _resolve_factory
-
-    name = card.get("name")
-    if not isinstance(name, str) or not name:
-        raise SubmissionRejected('the card has no model name; set "name" to a registered model or package.module:factory')
-    if ":" in name:
-        module = name.partition(":")[0]
-        weights = card.get("weights")
-        package = card.get("package") or (weights.get("package") if isinstance(weights, dict) else None)
-        if not isinstance(package, str) or not (module == package or module.startswith(package + ".")):
-            raise SubmissionRejected(
-                f"model '{name}' is code outside any package the card names: set the card's \"package\" to the installed package "
-                "that holds it (nothing was imported)"
-            )
-        if package.split(".")[0] not in _metric_packages():
-            raise SubmissionRejected(
-                f"package '{package}' registers no perceptbench.models entry point, so it is not a metric package; "
-                'register the metric under [project.entry-points."perceptbench.models"] (nothing was imported)'
-            )
-    elif name not in list_models():
-        raise SubmissionRejected(f"model '{name}' is not registered here; install its package (its perceptbench.models entry point)")
-    for key, value in model_kwargs.items():
-        scalar = value is None or isinstance(value, (str, bool, int)) or (isinstance(value, float) and math.isfinite(value))
-        if not scalar:
-            raise SubmissionRejected(f"model_kwargs '{key}' is {type(value).__name__}; a verified option is a JSON scalar")
-    declared = {
-        p.name for p in inspect.signature(_resolve_factory(name)).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD
-    }
-    unknown = sorted(set(model_kwargs) - declared - {"pretrained"})
-    if unknown or "pretrained" in model_kwargs:
-        raise SubmissionRejected(
-            f"model_kwargs {', '.join(unknown) or 'pretrained'} are not options '{name}' declares ({', '.join(sorted(declared - {'pretrained'})) or 'none'})"
-        )
-    return name, dict(model_kwargs)
-
-
 def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
     """A reason when the claimed scores do not follow from the file's own per-sample outcomes (None when they do)."""
     try:
@@ -573,14 +520,13 @@ def verify_submission(
 
     folder = Path(folder)
     record = read_submission(folder)
+    name = record.card["name"]
     first = read_result(folder / record.results[0]) if record.results else None
-    name, model_kwargs = declared_metric(record.card, (first.config.get("model_kwargs") or {}) if first else {})
-    model = create_model(name, device=device, **model_kwargs)
+    model = create_model(name, device=device, **((first.config.get("model_kwargs") or {}) if first else {}))
     card = SubmissionCard.from_dict(record.card)
     checks = submission_checks(name, model, card, device)
     reasons = [f"{c.name}: {c.message}" for c in checks if not c.passed]
     claims: list[ClaimCheck] = []
-    subset_ids: dict[str, list[str]] = {}
     fewest, full = None, True
     known = {f.name for f in fields(EvaluationConfig)}
     for relative in record.results:
@@ -602,17 +548,14 @@ def verify_submission(
         config = EvaluationConfig(**{k: v for k, v in claimed.config.items() if k in known})
         config = replace(
             config,
-            model=name,  # what the card declares, never what a result file names
-            model_kwargs=model_kwargs,
             random_subset=n,
             subset_seed=seed,
             device=device,
-            data_root=data_root,  # the verifier's, never a path from the submission
+            data_root=data_root or config.data_root,
             batch_size=batch_size or config.batch_size,
             checks=False,
         )
         rerun, rerun_path = run_evaluation(config, folder / VERIFICATION_DIR, progress=progress)
-        subset_ids[relative] = [str(o.sample_id if o.sample_id is not None else o.position) for o in read_outcomes(rerun_path)]
         size = int(rerun.scores.n or 0)
         fewest = size if fewest is None else min(fewest, size)
         full = full and size >= int(claimed.scores.n or 0)
@@ -648,40 +591,8 @@ def verify_submission(
         environment=environment(device),
         created_at=_now(),
     )
-    _write_signed_statement(folder, record, verification, subset_ids)
+    atomic_write_text(folder / VERIFICATION_FILE, json.dumps(verification.to_dict(), indent=2) + "\n")
     return verification
-
-
-def _write_signed_statement(
-    folder: Path, record: SubmissionRecord, verification: VerificationRecord, subset_ids: dict[str, list[str]]
-) -> None:
-    """verification.json: the verdict as a statement binding the verified files' sha256, signed with this machine's key."""
-    from .results import SAMPLES_SUFFIX
-    from .verification import STATEMENT_VERSION, ClaimRecord, VerificationStatement, bound_files, sign
-
-    statement = VerificationStatement(
-        statement_version=STATEMENT_VERSION,
-        verifier=f"perceptbench {_version()}",
-        status="verified" if verification.status == "verified" else "flagged",
-        reasons=verification.reasons,
-        files=bound_files(folder, record.results, SAMPLES_SUFFIX),
-        subset_seed=verification.subset_seed,
-        subset_size=verification.subset_size,
-        subset_sample_ids=subset_ids,
-        confidence=verification.confidence,
-        full=verification.full,
-        n=verification.n,
-        claims=[ClaimRecord.model_validate(claim) for claim in verification.claims],
-        created_at=verification.created_at,
-    )
-    atomic_write_text(folder / VERIFICATION_FILE, sign(statement).model_dump_json(indent=2) + "\n")
-
-
-def _version() -> str:
-    try:
-        return version("perceptbench")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 # -- status, for the leaderboard -----------------------------------------------------------------------
@@ -697,20 +608,20 @@ class SubmissionStatus:
     smoke: bool = False
 
 
-def submission_status(folder: str | Path, trusted: frozenset[str] | None = None) -> SubmissionStatus:
-    """Where the submission in `folder` stands, from its files alone (for the leaderboard).
-
-    "verified" only for a statement signed by a `trusted` key (default: this machine's own) whose
-    bound files are byte for byte those on disk (benchmark/verification.py).
-    """
-    from .verification import check_statement, trusted_keys
-
+def submission_status(folder: str | Path) -> SubmissionStatus:
+    """Where the submission in `folder` stands, from its files alone (for the leaderboard)."""
     record = read_submission(folder)
-    check = check_statement(folder, record.results, trusted_keys() if trusted is None else trusted)
-    reasons = list(record.flags) + [r for r in check.reasons if not r.startswith("gradients:")]
-    status, label = check.status, check.label
-    if record.flags and status != "flagged":  # e.g. gradient-free: accepted, but flagged (README)
-        status, label = "flagged", "flagged"
+    verification = read_verification(folder)
+    reasons = list(record.flags)
+    if verification is None:
+        status, label = ("flagged", "flagged") if reasons else ("submitted", "submitted")
+    else:
+        reasons += [r for r in verification.get("reasons", []) if r not in reasons and not r.startswith("gradients:")]
+        if verification.get("status") == "verified" and not reasons:
+            status = "verified"
+            label = "verified (full)" if verification.get("full") else f"verified (subset, n={verification.get('n')})"
+        else:
+            status, label = "flagged", "flagged"
     if record.smoke:
         label += " [smoke: demo only]"
     return SubmissionStatus(status, label, tuple(reasons), record.smoke)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
+from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, user_errors
 
 
 @click.command()
@@ -98,21 +98,13 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
 @click.option("--attack", default=None)
 @click.option("--status", default=None, help="measured, random, flagged, submitted, verified.")
 @click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv"]))
-@trusted_key_option()
 @user_errors
-def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format, trusted_key_files):
+def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format):
     """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
     from leaderboard.frame import filter_results, load_results
 
-    from .verification import trusted_keys
-
     frame = filter_results(
-        load_results(results_dir, submissions_dir, trusted_keys(trusted_key_files)),
-        model=model_pattern,
-        dataset=dataset,
-        threat=threat,
-        attack=attack,
-        status=status,
+        load_results(results_dir, submissions_dir), model=model_pattern, dataset=dataset, threat=threat, attack=attack, status=status
     )
     if output_format == "csv":
         frame.to_csv(sys.stdout, index=False)

@@ -59,13 +59,8 @@ def result_status(result: EvaluationResult) -> str:
     return "flagged" if failed_checks(result.checks) else "measured"
 
 
-def collect_entries(
-    results_dir: str | Path | None, submissions_dir: str | Path | None = None, trusted_keys: frozenset[str] | None = None
-) -> list[Entry]:
-    """Our own results (status from their checks) and every submission's results (status from its signed verification).
-
-    `trusted_keys`: public keys whose statements count (default: this machine's own verifier key).
-    """
+def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path | None = None) -> list[Entry]:
+    """Our own results (status from their checks) and every submission's results (status from its verification)."""
     from benchmark.submission import RESULTS_DIR, find_submissions, read_submission, submission_status
 
     entries = []
@@ -76,7 +71,7 @@ def collect_entries(
                 Entry(path, result, status, "results", status, tuple(f"sanity check {c} failed" for c in failed_checks(result.checks)))
             )
     for folder in find_submissions(submissions_dir) if submissions_dir is not None else []:
-        standing = submission_status(folder, trusted_keys)
+        standing = submission_status(folder)
         record = read_submission(folder)
         for path, result in collect_results(folder / RESULTS_DIR):
             if str(path.relative_to(folder)) not in record.results:
@@ -110,12 +105,12 @@ def _row(entry: Entry) -> dict:
     }
 
 
-def load_results(folder: str | Path, submissions: str | Path | None = None, trusted_keys: frozenset[str] | None = None) -> pd.DataFrame:
+def load_results(folder: str | Path, submissions: str | Path | None = None) -> pd.DataFrame:
     """One row per (model, dataset, split, protocol, threat, eps, attack, source) with clean, robust, n and status.
 
     Where a key has several result files, the one with the most samples wins, then the newest.
     """
-    rows = [_row(entry) for entry in collect_entries(folder, submissions, trusted_keys)]
+    rows = [_row(entry) for entry in collect_entries(folder, submissions)]
     frame = pd.DataFrame(rows, columns=COLUMNS + ["_created_at"])
     if frame.empty:
         return frame[COLUMNS]

@@ -174,7 +174,6 @@ def build_site(
     out_dir: str | Path,
     include_reported: bool = True,
     submissions_dir: str | Path | None = None,
-    trusted_keys: frozenset[str] | None = None,
 ) -> dict[str, Path]:
     """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths.
 
@@ -182,7 +181,7 @@ def build_site(
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results = collect_results(results_dir)
-    submissions = [entry for entry in collect_entries(None, submissions_dir, trusted_keys)] if submissions_dir is not None else []
+    submissions = [entry for entry in collect_entries(None, submissions_dir)] if submissions_dir is not None else []
     reported = load_reported() if include_reported else []
     tables = build_tables(results, reported, _card_lookup(), submissions)
     generated_at = _now()
