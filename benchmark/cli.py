@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
 from .lazy_group import LazyGroup
 
 # Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
@@ -366,12 +366,15 @@ def datasets(data_root):
     type=click.Path(file_okay=False),
     help="Also read the submission folders here (e.g. submissions/).",
 )
+@trusted_key_option
 @user_errors
-def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
+def leaderboard(results_dir, out_dir, no_reported, submissions_dir, trusted_keys):
     """Build a static site (index.html, a page per model), LEADERBOARD.md and leaderboard.csv from a results folder."""
     from leaderboard import build_site
 
-    written = build_site(Path(results_dir), Path(out_dir), include_reported=not no_reported, submissions_dir=submissions_dir)
+    written = build_site(
+        Path(results_dir), Path(out_dir), include_reported=not no_reported, submissions_dir=submissions_dir, trusted_keys=trusted_keys
+    )
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 

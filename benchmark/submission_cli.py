@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
 
 
 @click.command()
@@ -67,8 +67,13 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def verify_submission_command(folder, n_samples, seed, confidence, device, data_root, batch_size, quiet):
-    """Re-run a seeded random subset of a submission and accept its claims if they lie in the re-run's interval."""
+    """Re-run a seeded random subset of a submission and sign a statement of which claims lie in the re-run's interval.
+
+    The statement is signed with $PERCEPTBENCH_SIGNING_KEY, else with this machine's key (created on first use
+    in the cache folder); others believe it only if they pass its public key to `bench leaderboard --trusted-key`.
+    """
     from .submission import VERIFICATION_FILE, verify_submission
+    from .verification import describe_signing_key
 
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")
@@ -84,7 +89,7 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
         echo=click.echo,
     )
     click.echo(f"{record.label}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
-    click.echo(f"-> {folder}/{VERIFICATION_FILE}")
+    click.echo(f"-> {folder}/{VERIFICATION_FILE} ({describe_signing_key()})")
     if record.status != "verified":
         raise click.exceptions.Exit(1)
 
@@ -98,13 +103,19 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
 @click.option("--attack", default=None)
 @click.option("--status", default=None, help="measured, random, flagged, submitted, verified.")
 @click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv"]))
+@trusted_key_option
 @user_errors
-def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format):
+def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format, trusted_keys):
     """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
     from leaderboard.frame import filter_results, load_results
 
     frame = filter_results(
-        load_results(results_dir, submissions_dir), model=model_pattern, dataset=dataset, threat=threat, attack=attack, status=status
+        load_results(results_dir, submissions_dir, trusted_keys),
+        model=model_pattern,
+        dataset=dataset,
+        threat=threat,
+        attack=attack,
+        status=status,
     )
     if output_format == "csv":
         frame.to_csv(sys.stdout, index=False)

@@ -4,12 +4,14 @@
 table `bench results` prints and the leaderboard collects through (`collect_entries`).
 Status: `measured` (run here), `random` (random-weight smoke run, never ranked), `flagged` (a sanity
 check failed, or a submission failed verification), `submitted` (a submission's claim, not yet
-verified), `verified` (a submission whose claim a re-run here supported).
+verified), `verified` (a submission whose claim a re-run supported, in a statement signed by a trusted key).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +61,17 @@ def result_status(result: EvaluationResult) -> str:
     return "flagged" if failed_checks(result.checks) else "measured"
 
 
-def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path | None = None) -> list[Entry]:
-    """Our own results (status from their checks) and every submission's results (status from its verification)."""
-    from benchmark.submission import RESULTS_DIR, find_submissions, read_submission, submission_status
+def collect_entries(
+    results_dir: str | Path | None, submissions_dir: str | Path | None = None, trusted_keys: Iterable[str | Path] = ()
+) -> list[Entry]:
+    """Our own results (status from their checks) and every submission's results (status from its signed verification).
+
+    A submission's statement is believed when signed by this machine's key or one of the `trusted_keys` files
+    (benchmark/verification.py); a folder whose submission.json is malformed is skipped with a warning.
+    """
+    from benchmark.submission_schema import RESULTS_DIR, find_submissions, read_submission
+    from benchmark.verification import submission_status
+    from benchmark.verification import trusted_keys as load_trusted_keys
 
     entries = []
     if results_dir is not None:
@@ -70,11 +80,17 @@ def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path 
             entries.append(
                 Entry(path, result, status, "results", status, tuple(f"sanity check {c} failed" for c in failed_checks(result.checks)))
             )
-    for folder in find_submissions(submissions_dir) if submissions_dir is not None else []:
-        standing = submission_status(folder)
-        record = read_submission(folder)
+    folders = find_submissions(submissions_dir) if submissions_dir is not None else []
+    trusted = load_trusted_keys(trusted_keys) if folders else frozenset()
+    for folder in folders:
+        try:
+            standing = submission_status(folder, trusted)
+            record = read_submission(folder)
+        except (OSError, ValueError) as error:
+            warnings.warn(f"skipping submission {folder}: {error}", stacklevel=2)
+            continue
         for path, result in collect_results(folder / RESULTS_DIR):
-            if str(path.relative_to(folder)) not in record.results:
+            if path.relative_to(folder).as_posix() not in record.results:
                 continue
             entries.append(Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons))
     return entries
@@ -105,12 +121,12 @@ def _row(entry: Entry) -> dict:
     }
 
 
-def load_results(folder: str | Path, submissions: str | Path | None = None) -> pd.DataFrame:
+def load_results(folder: str | Path, submissions: str | Path | None = None, trusted_keys: Iterable[str | Path] = ()) -> pd.DataFrame:
     """One row per (model, dataset, split, protocol, threat, eps, attack, source) with clean, robust, n and status.
 
     Where a key has several result files, the one with the most samples wins, then the newest.
     """
-    rows = [_row(entry) for entry in collect_entries(folder, submissions)]
+    rows = [_row(entry) for entry in collect_entries(folder, submissions, trusted_keys)]
     frame = pd.DataFrame(rows, columns=COLUMNS + ["_created_at"])
     if frame.empty:
         return frame[COLUMNS]

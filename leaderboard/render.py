@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -174,14 +175,16 @@ def build_site(
     out_dir: str | Path,
     include_reported: bool = True,
     submissions_dir: str | Path | None = None,
+    trusted_keys: Iterable[str | Path] = (),
 ) -> dict[str, Path]:
     """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths.
 
-    `submissions_dir` adds every submission folder under it (benchmark/submission.py) with its status.
+    `submissions_dir` adds every submission folder under it (benchmark/submission.py) with its status;
+    `trusted_keys` are public-key files whose signed verifications are believed (beside this machine's key).
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results = collect_results(results_dir)
-    submissions = [entry for entry in collect_entries(None, submissions_dir)] if submissions_dir is not None else []
+    submissions = [entry for entry in collect_entries(None, submissions_dir, trusted_keys)] if submissions_dir is not None else []
     reported = load_reported() if include_reported else []
     tables = build_tables(results, reported, _card_lookup(), submissions)
     generated_at = _now()

@@ -211,6 +211,13 @@ def check_model_options(name: str, options: dict) -> None:
         raise ValueError(f"model '{name}' has no option {', '.join(repr(u) for u in unknown)} (--model-kwarg accepts: {accepted})")
 
 
+def declared_options(name: str) -> tuple[str, ...]:
+    """The keyword options the factory of `name` names explicitly (not `pretrained`, not `**kwargs`): all a submission's card may set."""
+    parameters = inspect.signature(_resolve_factory(name)).parameters.values()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p.name for p in parameters if p.kind in named and p.name != "pretrained")
+
+
 def get_model_card(name: str) -> ModelCard:
     """The card of a registered model (provenance: weights, license, citation), without building it."""
     _resolve_factory(name)

@@ -90,6 +90,7 @@ def acme(tmp_path, monkeypatch):
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-submit\nVersion: 0.1\n")
     (dist_info / "entry_points.txt").write_text("[perceptbench.models]\nacme-l1 = acme_submit:mean_absolute\n")
+    (dist_info / "RECORD").write_text("acme_submit.py,,\nacme_submit-0.1.dist-info/METADATA,,\n")  # a `module:factory` lies in it
     monkeypatch.syspath_prepend(str(package))
     monkeypatch.setattr(registry, "_entry_points_loaded", False)
     card = tmp_path / "card.json"
@@ -113,8 +114,8 @@ def test_an_entry_point_metric_goes_submit_verify_leaderboard_as_verified(acme, 
     folder = tmp_path / "submissions" / "acme-l1"
     record = create_submission("acme-l1", folder, card_file=acme, smoke=True, n_ex=16, **TINY)
     assert record.smoke and record.datasets == ["demo"] and not record.flags
-    assert {c["name"] for c in record.checks} == {"card_complete", "weights", "deterministic", "self_similarity_max", "gradients"}
-    assert record.card["authors"] == CARD["authors"] and record.card["preprocessing"]
+    assert {c.name for c in record.checks} == {"card_complete", "weights", "deterministic", "self_similarity_max", "gradients"}
+    assert record.card.authors == CARD["authors"] and record.card.preprocessing
     assert "versions" in record.environment
     assert submission_status(folder).status == "submitted"
 
@@ -269,7 +270,7 @@ def test_url_weights_are_downloaded_to_the_cache_and_their_sha256_checked(acme, 
 def test_a_declared_randomised_metric_is_evaluated_with_expectation_over_transformation(acme, tmp_path):
     folder = tmp_path / "random"
     record = create_submission("acme_submit:declared_noisy", folder, card_file=acme, smoke=True, n_ex=4, **TINY)
-    assert record.card["randomised"] is True
+    assert record.card.randomised is True
     result = json.loads((folder / record.results[0]).read_text())
     assert result["protocol"]["expectation_over_transformation"] == 8
 
