@@ -40,7 +40,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "verify-submission": (
         "benchmark.submission_cli:verify_submission_command",
-        "Re-run a seeded random subset of a submission and accept its claims if they lie in the re-run's interval.",
+        "Re-run a seeded random subset of a submission and sign a statement of which claims lie in the re-run's interval.",
     ),
 }
 
