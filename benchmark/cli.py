@@ -8,8 +8,7 @@
   Its module is imported only when that command runs or shows its own help.
 - Command modules import only click and light modules at the top (no torch, model_zoo, attacks, runner,
   leaderboard): heavy imports go inside the command function. Option defaults and choices come from light
-  modules (dataclasses and tables that import no torch, e.g. `benchmark.datasets.sources.SOURCES`). A package
-  `__init__` on that path exports lazily (see benchmark/datasets/__init__.py) so its light submodules stay light.
+  modules (dataclasses and tables that import no torch, e.g. `benchmark.evaluation_config`).
 """
 
 from __future__ import annotations
