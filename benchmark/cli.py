@@ -1,15 +1,4 @@
-"""The `bench` command line: evaluate, list models and datasets, build the leaderboard.
-
-`bench --help` and every `--help` must not import torch (tests/benchmark/test_cli_startup.py checks it), so:
-
-- A command from another module is one line of `LAZY_COMMANDS`: its name, its "module:attribute" and its
-  short help (the first sentence of its docstring; the test checks they agree), e.g.
-  `"schema": LazyCommand("benchmark.schema_cli:schema", "Print the JSON schema of a file perceptbench reads."),`.
-  Its module is imported only when that command runs or shows its own help.
-- Command modules import only click and light modules at the top (no torch, model_zoo, attacks, runner,
-  leaderboard): heavy imports go inside the command function. Option defaults and choices come from light
-  modules (dataclasses and tables that import no torch, e.g. `benchmark.evaluation_config`).
-"""
+"""The `bench` command line: evaluate, list models and datasets, build the leaderboard."""
 
 from __future__ import annotations
 
@@ -20,34 +9,15 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from finetune.cli import finetune
+from model_zoo import get_model_card, list_models
+
 from . import __version__
 from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
-from .lazy_group import LazyCommand, LazyGroup
-
-LAZY_COMMANDS: dict[str, LazyCommand] = {
-    "data": LazyCommand("benchmark.data_cli:data", "Fetch and check the paper's datasets."),
-    "reproduce": LazyCommand(
-        "benchmark.data_cli:reproduce", "Run the paper's configuration for every cell of TABLE (table1, table2, ...)."
-    ),
-    "invert": LazyCommand(
-        "benchmark.invert_cli:invert", "Reconstruct images from embeddings (features) or prompts (text), as in the paper's Sec."
-    ),
-    "finetune": LazyCommand(
-        "finetune.cli:finetune", "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning."
-    ),
-    "submit": LazyCommand(
-        "benchmark.submission_cli:submit",
-        "Check a metric and write a submission folder: card, checks, standard-ensemble results, environment.",
-    ),
-    "verify-submission": LazyCommand(
-        "benchmark.submission_cli:verify_submission_command",
-        "Re-run a seeded random subset of a submission and accept its claims if they lie in the re-run's interval.",
-    ),
-    "results": LazyCommand(
-        "benchmark.submission_cli:results",
-        "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV.",
-    ),
-}
+from .data_cli import data, reproduce
+from .datasets import list_datasets, resolve_data_root
+from .invert_cli import invert
+from .submission_cli import results, submit, verify_submission_command
 
 
 def run_options(command):
@@ -88,7 +58,7 @@ def run_config_fields(run: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="perceptbench")
 def main() -> None:
     """perceptbench: robustness of perceptual similarity metrics."""
@@ -306,8 +276,6 @@ def perf(
 @click.argument("pattern", default="*")
 def models(pattern):
     """List registered models matching PATTERN (shell-style, e.g. 'r-clip-*'), with their cards."""
-    from model_zoo import get_model_card, list_models
-
     rows = []
     for name in list_models(pattern):
         card = get_model_card(name)
@@ -341,8 +309,6 @@ def models(pattern):
 )
 def datasets(data_root):
     """List datasets and whether each is available locally."""
-    from .datasets import list_datasets, resolve_data_root
-
     root = resolve_data_root(data_root)
     rows = [[spec.name, spec.task, spec.local_copy(root), spec.description] for spec in list_datasets()]
     click.echo(tabulate(rows, headers=["dataset", "task", "local copy", "description"], tablefmt="simple"))
@@ -368,6 +334,14 @@ def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 
+
+main.add_command(data)
+main.add_command(reproduce)
+main.add_command(invert)
+main.add_command(finetune)  # `bench finetune`: finetune/cli.py
+main.add_command(submit)
+main.add_command(verify_submission_command)
+main.add_command(results)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,17 +11,13 @@ import json
 
 import click
 
+from model_zoo import UnknownModelError
+from model_zoo.fetch import DownloadError
 
-def user_error_types() -> tuple[type[Exception], ...]:
-    """The failures `user_errors` reports in one line; imported when a command runs, so `--help` stays light."""
-    from model_zoo import UnknownModelError
-    from model_zoo.fetch import DownloadError
+from .datasets import DatasetError
+from .results import ResultFormatError
 
-    from .datasets import DatasetError
-    from .results import ResultFormatError
-
-    USER_ERRORS = (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
-    return USER_ERRORS
+USER_ERRORS = (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
 
 
 def user_errors(command):
@@ -29,7 +25,6 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        USER_ERRORS = user_error_types()
         try:
             return command(*args, **kwargs)
         except USER_ERRORS as error:
