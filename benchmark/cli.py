@@ -1,4 +1,11 @@
-"""The `bench` command line: evaluate, list models and datasets, build the leaderboard."""
+"""The `bench` command line: evaluate, list models and datasets, build the leaderboard.
+
+It starts at once: this module imports only click and light helpers, and every heavy import
+(torch, the zoo, the runner) happens inside the command that needs it. Command groups living in
+other modules are listed in `LAZY_COMMANDS` and imported only when they run; adding one is one
+line there, `"name": ("package.module:attribute", "short help")`, with the short help the
+command's own (tests/benchmark/test_cli_startup.py checks both, and that no `--help` loads torch).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +14,34 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tabulate import tabulate
-
-from finetune.cli import finetune
-from model_zoo import get_model_card, list_models
 
 from . import __version__
 from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
-from .data_cli import data, reproduce
-from .datasets import list_datasets, resolve_data_root
-from .invert_cli import invert
-from .submission_cli import results, submit, verify_submission_command
+from .lazy_group import LazyGroup
+
+# Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("benchmark.compare_cli:compare", "Compare two result files of the same samples: difference, interval, p-value."),
+    "data": ("benchmark.data_cli:data", "Fetch and check the paper's datasets."),
+    "finetune": ("finetune.cli:finetune", "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning."),
+    "invert": ("benchmark.invert_cli:invert", "Reconstruct images from embeddings (features) or prompts (text), as in the paper's Sec."),
+    "reproduce": (
+        "benchmark.data_cli:reproduce",
+        "Run the paper's configuration for every cell of TABLE (table1, table2, table3, table6, table8, table9, table10,...",
+    ),
+    "results": (
+        "benchmark.submission_cli:results",
+        "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV.",
+    ),
+    "submit": (
+        "benchmark.submission_cli:submit",
+        "Check a metric and write a submission folder: card, checks, standard-ensemble results, environment.",
+    ),
+    "verify-submission": (
+        "benchmark.submission_cli:verify_submission_command",
+        "Re-run a seeded random subset of a submission and accept its claims if they lie in the re-run's interval.",
+    ),
+}
 
 
 def run_options(command):
@@ -58,7 +82,7 @@ def run_config_fields(run: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="perceptbench")
 def main() -> None:
     """perceptbench: robustness of perceptual similarity metrics."""
@@ -276,6 +300,10 @@ def perf(
 @click.argument("pattern", default="*")
 def models(pattern):
     """List registered models matching PATTERN (shell-style, e.g. 'r-clip-*'), with their cards."""
+    from tabulate import tabulate
+
+    from model_zoo import get_model_card, list_models
+
     rows = []
     for name in list_models(pattern):
         card = get_model_card(name)
@@ -309,6 +337,10 @@ def models(pattern):
 )
 def datasets(data_root):
     """List datasets and whether each is available locally."""
+    from tabulate import tabulate
+
+    from .datasets import list_datasets, resolve_data_root
+
     root = resolve_data_root(data_root)
     rows = [[spec.name, spec.task, spec.local_copy(root), spec.description] for spec in list_datasets()]
     click.echo(tabulate(rows, headers=["dataset", "task", "local copy", "description"], tablefmt="simple"))
@@ -334,14 +366,6 @@ def leaderboard(results_dir, out_dir, no_reported, submissions_dir):
     for kind, path in written.items():
         click.echo(f"{kind}: {path}")
 
-
-main.add_command(data)
-main.add_command(reproduce)
-main.add_command(invert)
-main.add_command(finetune)  # `bench finetune`: finetune/cli.py
-main.add_command(submit)
-main.add_command(verify_submission_command)
-main.add_command(results)
 
 if __name__ == "__main__":
     sys.exit(main())

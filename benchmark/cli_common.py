@@ -11,13 +11,16 @@ import json
 
 import click
 
-from model_zoo import UnknownModelError
-from model_zoo.fetch import DownloadError
 
-from .datasets import DatasetError
-from .results import ResultFormatError
+def user_error_types() -> tuple[type[Exception], ...]:
+    """The failures a command reports in one line; imported when one is raised, so a CLI module loads no torch."""
+    from model_zoo import UnknownModelError
+    from model_zoo.fetch import DownloadError
 
-USER_ERRORS = (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
+    from .datasets import DatasetError
+    from .results import ResultFormatError
+
+    return (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
 
 
 def user_errors(command):
@@ -27,8 +30,10 @@ def user_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            raise click.ClickException(str(error)) from error
+        except Exception as error:
+            if isinstance(error, user_error_types()):
+                raise click.ClickException(str(error)) from error
+            raise
 
     return wrapper
 

@@ -48,6 +48,9 @@ class PerceptualModel(nn.Module):
     # A metric whose `sim` draws randomness (random crops, noise) says so; it is then evaluated with
     # expectation over transformation (model_zoo/eot.py), and a submission checks the claim.
     is_randomised: bool = False
+    # An L2 Lipschitz bound of `embed` in pixel space at the model's input size, where one is proven
+    # (LipSim's 1-Lipschitz network); attacks/certify.py turns it into certified 2AFC radii.
+    embedding_lipschitz: float | None = None
     card: ModelCard
     weights_kind: str = "random"  # set by create_model: pretrained | random | none
 

@@ -144,6 +144,17 @@ def load_lipsim_weights(network: LipSimNetwork, path: Path) -> None:
         )
 
 
+class LipSimModel(EmbeddingModel):
+    """LipSim's network behind its preprocessing; at the input size (mean 0, std 1) the embedding is 1-Lipschitz.
+
+    Every layer is: SLL convolutions and linear layers by construction (Araujo et al. 2023), zero
+    channel padding and the first-`embed_dim` slice trivially, and each 4x4 sum / 4 pool by
+    Cauchy-Schwarz (sqrt(16) / 4 = 1).
+    """
+
+    embedding_lipschitz = 1.0
+
+
 def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: str) -> EmbeddingModel:
     """LipSim's network (the released size, or REDUCED), its checkpoint loaded when `pretrained`."""
     path = fetch_weights(weights, what=what) if pretrained else None  # before building: offline fails fast
@@ -151,7 +162,7 @@ def build_lipsim(weights: WeightsSource, pretrained: bool, reduced: bool, what: 
     network = LipSimNetwork(config)
     if path is not None:
         load_lipsim_weights(network, path)
-    return EmbeddingModel(network, ImagePreprocess(LIPSIM_PREPROCESSING.at_input_size(config.image_size)))
+    return LipSimModel(network, ImagePreprocess(LIPSIM_PREPROCESSING.at_input_size(config.image_size)))
 
 
 LIPSIM_PARAMETERS = 63_276_796  # measured on the full-size random build
