@@ -8,15 +8,14 @@ import click
 from tabulate import tabulate
 
 from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
-from .datasets import DatasetError, resolve_data_root
-from .datasets.download import download_dataset
 from .datasets.sources import SOURCES
-from .datasets.verify import verify_dataset
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
 
 
 def _require_root(data_root: str | None) -> Path:
+    from .datasets import DatasetError, resolve_data_root
+
     root = resolve_data_root(data_root)
     if root is None:
         raise DatasetError("no data root: pass --data-root DIR or set $PERCEPTBENCH_DATA")
@@ -34,6 +33,9 @@ def data() -> None:
 @user_errors
 def download(name, data_root):
     """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest."""
+    from .datasets.download import download_dataset
+    from .datasets.verify import verify_dataset
+
     root = _require_root(data_root)
     for instruction in download_dataset(name, root, progress=click.echo):
         click.echo(f"manual step for {name}: {instruction}")
@@ -47,6 +49,8 @@ def download(name, data_root):
 @user_errors
 def verify(name, data_root):
     """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong."""
+    from .datasets.verify import verify_dataset
+
     report = verify_dataset(name, _require_root(data_root))
     click.echo(f"{name} at {report.location}")
     for fact in report.facts:
