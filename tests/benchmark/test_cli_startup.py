@@ -72,15 +72,17 @@ def test_command_help_still_loading_torch(command):
     assert heavy_modules_loaded(command, "--help") == []
 
 
-@pytest.mark.parametrize(
-    "group, command", [("data", "download"), ("data", "verify"), ("finetune", "nights"), ("finetune", "fare"), ("finetune", "tecoa")]
-)
+SUBCOMMANDS = [("campaign", "run"), ("campaign", "status"), ("data", "download"), ("data", "verify")]
+SUBCOMMANDS += [("finetune", "nights"), ("finetune", "fare"), ("finetune", "tecoa")]
+
+
+@pytest.mark.parametrize("group, command", SUBCOMMANDS)
 def test_subcommand_help_loads_no_heavy_module(group, command):
     assert heavy_modules_loaded(group, command, "--help") == []
 
 
 def test_every_subcommand_of_a_light_group_is_checked():
-    checked = {("data", "download"), ("data", "verify"), ("finetune", "nights"), ("finetune", "fare"), ("finetune", "tecoa")}
+    checked = set(SUBCOMMANDS)
     groups = {name: main.get_command(click.Context(main), name) for name in LIGHT_HELP}
     found = {
         (name, sub) for name, group in groups.items() if isinstance(group, click.Group) for sub in group.list_commands(click.Context(group))
