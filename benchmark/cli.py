@@ -13,7 +13,7 @@ from finetune.cli import finetune
 from model_zoo import get_model_card, list_models
 
 from . import __version__
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, expand_model_patterns, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .data_cli import data, reproduce
 from .datasets import list_datasets, resolve_data_root
 from .invert_cli import invert
@@ -140,7 +140,7 @@ def evaluate(
             compile_model=compile_model,
             square_queries=square_queries,
         )
-        for model in split_list(models)
+        for model in expand_model_patterns(split_list(models))
         for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
