@@ -312,7 +312,19 @@ def pyiqa_metric(metric: str, pretrained: bool = True, weighted: bool = False, w
     pyiqa = _import_pyiqa(metric)
     options = {} if not weighted or pretrained else {"pretrained": False}
     with _library_downloads(pretrained, what) if weighted else nullcontext():
-        return pyiqa.create_metric(metric, as_loss=True, loss_reduction="none", device="cpu", **options)
+        built = pyiqa.create_metric(metric, as_loss=True, loss_reduction="none", device="cpu", **options)
+    if weighted and not pretrained:
+        _nonnegative_lpips_layers(built)
+    return built
+
+
+def _nonnegative_lpips_layers(metric: torch.nn.Module) -> None:
+    """LPIPS-style linear layers are trained non-negative (a distance); random ones are drawn so too, as lpips_models does."""
+    with torch.no_grad():
+        for module in metric.modules():
+            if type(module).__name__ == "NetLinLayer":
+                for parameter in module.parameters():
+                    parameter.abs_()
 
 
 @register_architecture({name: _card(name, spec, "piq", "Apache-2.0", PIQ_PAPER) for name, spec in PIQ_METRICS.items()})
