@@ -16,7 +16,16 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
+from .cli_common import (
+    batch_size_option,
+    expand_model_patterns,
+    model_options,
+    parse_batch_size,
+    parse_kwargs,
+    split_list,
+    trusted_key_option,
+    user_errors,
+)
 from .lazy_group import LazyGroup
 
 # Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
@@ -170,7 +179,7 @@ def evaluate(
             square_queries=square_queries,
             shard=shard,
         )
-        for model in split_list(models)
+        for model in expand_model_patterns(split_list(models))
         for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts

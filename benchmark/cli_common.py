@@ -46,6 +46,21 @@ def split_list(text: str, option: str = "--model") -> list[str]:
     return items
 
 
+def expand_model_patterns(names: list[str]) -> list[str]:
+    """Model names with shell patterns (`iqa-*`) replaced by the registered names they match, in order."""
+    if not any(char in name for name in names for char in "*?["):
+        return names
+    from model_zoo import list_models  # imports torch: only when a pattern is given
+
+    expanded: list[str] = []
+    for name in names:
+        matches = list_models(name) if any(char in name for char in "*?[") else [name]
+        if not matches:
+            raise ValueError(f"--model pattern '{name}' matches no registered model (`bench models` lists all)")
+        expanded += [match for match in matches if match not in expanded]
+    return expanded
+
+
 def parse_kwargs(pairs: tuple[str, ...]) -> dict:
     """KEY=VALUE pairs; values are read as JSON where they can be (true, 3, 0.5), else kept as text."""
     parsed = {}
