@@ -13,7 +13,7 @@ from finetune.cli import finetune
 from model_zoo import get_model_card, list_models
 
 from . import __version__
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, follow_links_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .data_cli import data, reproduce
 from .datasets import list_datasets, resolve_data_root
 from .invert_cli import invert
@@ -22,6 +22,7 @@ from .submission_cli import results, submit, verify_submission_command
 
 def run_options(command):
     """The options of every command that runs evaluations (evaluate, sweep)."""
+    command = follow_links_option(command)
     for option in reversed(
         [
             click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),

@@ -12,7 +12,7 @@ import json
 import click
 
 from model_zoo import UnknownModelError
-from model_zoo.fetch import DownloadError
+from model_zoo.fetch import DownloadError, following_links
 
 from .datasets import DatasetError
 from .results import ResultFormatError
@@ -99,3 +99,20 @@ def model_options(random_weights_help: str):
         return command
 
     return decorate
+
+
+def follow_links_option(command):
+    """--follow-links for every command that reads a dataset (evaluate, sweep, submit, verify-submission, data, reproduce).
+
+    Without it, a link inside a dataset folder that points outside that folder is refused
+    (`model_zoo.fetch.path_inside`); with it, the whole command runs inside `following_links()`.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, follow_links: bool = False, **kwargs):
+        with following_links(follow_links):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--follow-links", is_flag=True, help="Accept links inside a dataset folder that point outside it (refused by default)."
+    )(wrapper)
