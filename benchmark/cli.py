@@ -19,6 +19,7 @@ from . import __version__
 from .cli_common import (
     batch_size_option,
     expand_model_patterns,
+    follow_links_option,
     model_options,
     parse_batch_size,
     parse_kwargs,
@@ -56,6 +57,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 
 def run_options(command):
     """The options of every command that runs evaluations (evaluate, sweep)."""
+    command = follow_links_option(command)
     for option in reversed(
         [
             click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),

@@ -130,3 +130,22 @@ def trusted_key_option(command):
         type=click.Path(dir_okay=False),
         help="Public key (PEM, e.g. a maintainer's ed25519.pub) whose signed verifications count as verified; repeatable.",
     )(command)
+
+
+def follow_links_option(command):
+    """--follow-links for every command that reads a dataset (evaluate, sweep, submit, verify-submission, data, reproduce).
+
+    Without it, a link inside a dataset folder that points outside that folder is refused
+    (`model_zoo.fetch.path_inside`); with it, the whole command runs inside `following_links()`.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, follow_links: bool = False, **kwargs):
+        from model_zoo.fetch import following_links  # inside: the command line loads no torch until a command runs
+
+        with following_links(follow_links):
+            return command(*args, **kwargs)
+
+    return click.option(
+        "--follow-links", is_flag=True, help="Accept links inside a dataset folder that point outside it (refused by default)."
+    )(wrapper)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, follow_links_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 from .datasets.sources import SOURCES
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
@@ -30,6 +30,7 @@ def data() -> None:
 @data.command()
 @click.argument("name", type=click.Choice(sorted(SOURCES)))
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
+@follow_links_option
 @user_errors
 def download(name, data_root):
     """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest."""
@@ -46,6 +47,7 @@ def download(name, data_root):
 @data.command()
 @click.argument("name", type=click.Choice(sorted(SOURCES)))
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
+@follow_links_option
 @user_errors
 def verify(name, data_root):
     """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong."""
@@ -71,6 +73,7 @@ def verify(name, data_root):
 @batch_size_option()
 @click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
 @model_options("Random weights (smoke runs; never ranked).")
+@follow_links_option
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
     """`bench reproduce TABLE`: plan, and unless `--dry-run` run, every cell of a paper table."""

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
+from .cli_common import batch_size_option, follow_links_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
 
 
 @click.command()
@@ -31,6 +31,7 @@ from .cli_common import batch_size_option, parse_batch_size, parse_kwargs, split
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@follow_links_option
 @user_errors
 def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
     """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
@@ -65,6 +66,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
 @click.option("--data-root", default=None, type=click.Path(file_okay=False))
 @batch_size_option(None)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@follow_links_option
 @user_errors
 def verify_submission_command(folder, n_samples, seed, confidence, device, data_root, batch_size, quiet):
     """Re-run a seeded random subset of a submission and sign a statement of which claims lie in the re-run's interval.

@@ -72,6 +72,13 @@ def _as_weights_error() -> Iterator[None]:
         raise WeightsUnavailableError(str(error)) from error
 
 
+class UnsafeWeightsPathError(WeightsUnavailableError, fetch.UnsafePathError):
+    """A card's hub id or filename that would name a file outside the weights cache."""
+
+
+CACHE_LINK_FIX = "move the file into the cache, or point $PERCEPTBENCH_CACHE at the folder that holds it"
+
+
 class UnsafeCheckpointError(WeightsUnavailableError):
     """A checkpoint that `torch.load(weights_only=True)` refuses (it would run code when unpickled)."""
 
@@ -82,17 +89,31 @@ def weights_dir() -> Path:
 
 
 def cached_path(source: WeightsSource, filename: str | None = None) -> Path:
-    """Where the file of `source` lives in the cache (whether or not it is there yet)."""
+    """Where the file of `source` lives in the cache (whether or not it is there yet), refused when it would leave the cache.
+
+    Cards come from outside too (a submission's, an entry point's): a hub id or filename with '..', an absolute
+    path or a backslash, or a cached link pointing out of the cache, is an `UnsafeWeightsPathError`.
+    """
     name = filename or source.filename
     if source.hub_id:
         if not name:
             raise ValueError(f"hub weights '{source.hub_id}' need a filename")
-        return weights_dir() / "hub" / _hub_repo(source.hub_id).replace("/", "--") / name
-    if source.url:
-        return weights_dir() / "url" / (name or source.url.rstrip("/").rsplit("/", 1)[-1])
-    if not name:
+        repo = _hub_repo(source.hub_id)
+        if "\\" in repo or ".." in repo.split("/") or repo.count("/") > 1:
+            raise UnsafeWeightsPathError(f"hub id '{source.hub_id}' is not 'org/repo'; fix the model card")
+        relative = f"hub/{repo.replace('/', '--')}/{name}"
+    elif source.url:
+        relative = f"url/{name or source.url.rstrip('/').rsplit('/', 1)[-1]}"
+    elif name:
+        relative = f"manual/{name}"
+    else:
         raise ValueError(f"weights source {source} names no file")
-    return weights_dir() / "manual" / name
+    try:
+        return fetch.path_inside(
+            weights_dir(), relative, follow_links=False, source="the model card", where="the weights cache", link_fix=CACHE_LINK_FIX
+        )
+    except fetch.UnsafePathError as error:
+        raise UnsafeWeightsPathError(str(error)) from None
 
 
 def _hub_repo(hub_id: str) -> str:

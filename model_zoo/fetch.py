@@ -7,7 +7,9 @@ Not pooch: before Python 3.12 its Untar writes `../` members, it has no hub or o
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import gzip
 import hashlib
 import http.client
 import os
@@ -20,7 +22,9 @@ import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -40,6 +44,59 @@ class ChecksumMismatchError(DownloadError):
 
 class UnsafeArchiveError(DownloadError):
     """An archive member would land outside the destination (absolute path, `..`, or a link pointing out)."""
+
+
+class UnsafePathError(DownloadError):
+    """A path read from a card, a dataset file or an archive would leave its root (`..`, absolute, backslash, a link out)."""
+
+
+_FOLLOW_LINKS: contextvars.ContextVar[bool] = contextvars.ContextVar("follow_links", default=False)
+LINK_FIX = "move the file inside, or pass --follow-links to accept links that leave it"
+
+
+@contextmanager
+def following_links(follow: bool = True) -> Iterator[None]:
+    """Within the block, `path_inside` accepts links that leave their root (`--follow-links`); text escapes stay refused."""
+    token = _FOLLOW_LINKS.set(follow)
+    try:
+        yield
+    finally:
+        _FOLLOW_LINKS.reset(token)
+
+
+def links_followed() -> bool:
+    """Whether links leaving their root are accepted here (inside `following_links`)."""
+    return _FOLLOW_LINKS.get()
+
+
+def path_inside(
+    root: str | Path, relative: str, follow_links: bool | None = None, source: str | Path = "", where: str = "", link_fix: str = LINK_FIX
+) -> Path:
+    """`root / relative`, refused (`UnsafePathError`, one line) unless it stays inside `root` once links are resolved.
+
+    The one confinement check for every path read from outside (a card's hub id or filename, a
+    dataset's csv or image list, a listed folder): `relative` must be non-empty, relative, use '/'
+    and never climb with '..'; then its resolved target must lie under the resolved `root`, unless
+    links are followed (`follow_links`, by default the `following_links` setting). `source` names
+    the file that gave the path, `where` what the root is ("the dataset folder").
+    """
+    root = Path(root)
+    said = f"{source} names '{relative}'" if source else f"'{relative}'"
+    inside = f"{where} {root}" if where else str(root)
+    text = relative if isinstance(relative, str) else ""
+    parts = text.split("/")
+    if not text or "\\" in text or "\0" in text or "" in parts[:-1] or ".." in parts:  # "" before the end: absolute or '//'
+        raise UnsafePathError(f"{said}, which is outside {inside}; a path there must be relative, use '/' and never '..'")
+    path = root / text
+    if follow_links if follow_links is not None else _FOLLOW_LINKS.get():
+        return path
+    try:
+        resolved, resolved_root = path.resolve(), root.resolve()
+    except (OSError, RuntimeError) as error:  # a link loop (RuntimeError before Python 3.13)
+        raise UnsafePathError(f"{said}, which cannot be resolved inside {inside} ({error}); remove the link loop") from None
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise UnsafePathError(f"{said}, which links to {resolved}, outside {inside}; {link_fix}")
+    return path
 
 
 def is_offline() -> bool:
@@ -96,12 +153,17 @@ def _mismatch(path: Path, origin: str, expected: str, actual: str, aside: Path, 
     )
 
 
+def _marker(path: Path) -> Path:
+    """The `.sha256-verified` sidecar of `path`, refused when a link there would make the write land elsewhere."""
+    return path_inside(path.parent, path.name + VERIFIED_SUFFIX, follow_links=False, where="the folder of")
+
+
 def check_sha256(path: Path, expected: str | None, origin: str = "", recorded_in: str = "", remember: bool = False) -> str:
     """sha256 of `path`, checked against `expected` when given; a mismatching file is moved aside, never left in place.
 
     `remember` writes a `.sha256-verified` sidecar, so a multi-GB checkpoint is hashed once, not on every load.
     """
-    marker = path.with_name(path.name + VERIFIED_SUFFIX)
+    marker = _marker(path)
     if remember and expected and marker.is_file() and marker.read_text().strip() == expected.lower():
         return expected.lower()
     actual = sha256_of(path)
@@ -148,7 +210,7 @@ def download(
     finally:
         Path(partial).unlink(missing_ok=True)
     if remember and sha256:
-        target.with_name(target.name + VERIFIED_SUFFIX).write_text(actual)
+        _marker(target).write_text(actual)
     return actual
 
 
@@ -206,27 +268,61 @@ def _tar_members(archive: Path, destination: Path, bundle: tarfile.TarFile) -> l
 
 
 def extract(archive: Path, destination: Path, flatten: bool = False) -> int:
-    """Unpack a zip or tar(.gz) archive into `destination`; returns the number of files written.
+    """Unpack a zip or tar(.gz) archive into `destination`, all or nothing; returns the number of files written.
 
     Every member is checked before anything is written: absolute paths, `..` and links pointing
     out are refused (`UnsafeArchiveError`). Links that stay inside are written as copies, so no
-    link is ever created on disk. `flatten` keeps only file names (archives that nest images).
+    link is ever created on disk. Members are unpacked into a staging folder beside `destination`
+    and moved in only once all are written, so a bad member, a truncated archive or a full disk
+    half-way leaves `destination` as it was. `flatten` keeps only file names (archives that nest images).
     """
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zipped:
-            return _write(destination, _zip_members(archive, destination, zipped), flatten)
+    made = [folder for folder in (destination.parent, *destination.parent.parents) if not folder.exists()]
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".staging", dir=destination.parent))
     try:
-        bundle = tarfile.open(archive)
-    except tarfile.TarError as error:
-        raise DownloadError(f"'{archive}' is neither a zip nor a tar archive ({error}); delete it and download again") from error
-    with bundle:
-        return _write(destination, _tar_members(archive, destination, bundle), flatten)
+        count = _unpack(archive, staging, destination, flatten)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # the folders made for the staging area, innermost first
+            folder.rmdir()
+        raise
+    try:
+        _move_in(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
 
 
-def _write(destination: Path, members: list[tuple[PurePosixPath, Opener]], flatten: bool) -> int:
+def _unpack(archive: Path, staging: Path, destination: Path, flatten: bool) -> int:
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zipped:
+                return _write(staging, _zip_members(archive, destination, zipped), flatten)
+        try:
+            bundle = tarfile.open(archive)
+        except tarfile.TarError as error:
+            raise DownloadError(f"'{archive}' is neither a zip nor a tar archive ({error}); delete it and download again") from error
+        with bundle:
+            return _write(staging, _tar_members(archive, destination, bundle), flatten)
+    except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError) as error:
+        raise DownloadError(
+            f"'{archive}' is truncated or corrupt ({type(error).__name__}: {error}); nothing was unpacked, delete it and download again"
+        ) from error
+
+
+def _move_in(staging: Path, destination: Path) -> None:
+    """Rename every staged file into `destination` (same file system: each rename is atomic)."""
     destination.mkdir(parents=True, exist_ok=True)
+    for staged in sorted(p for p in staging.rglob("*") if p.is_file()):
+        target = destination / staged.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+
+
+def _write(folder: Path, members: list[tuple[PurePosixPath, Opener]], flatten: bool) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
     for path, opener in members:
-        out = destination / (path.name if flatten else path)
+        out = folder / (path.name if flatten else path)
         out.parent.mkdir(parents=True, exist_ok=True)
         with opener() as source, out.open("wb") as sink:
             shutil.copyfileobj(source, sink, CHUNK)

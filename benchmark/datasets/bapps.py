@@ -14,7 +14,7 @@ import numpy as np
 
 from model_zoo.preprocess import Preprocessing
 
-from .images import DatasetError
+from .images import DatasetError, path_inside
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
 
 BAPPS_VAL_SPLITS = ("traditional", "cnn", "superres", "deblur", "color", "frameinterp")
@@ -49,6 +49,8 @@ def read_bapps_split(split_dir: Path, split: str | None = None) -> list[TwoAFCTr
         judge_path = split_dir / "judge" / f"{stem}.npy"
         if not judge_path.is_file():
             raise DatasetError(f"missing {judge_path} for reference {reference}")
+        for path in (reference, paths["p0"], paths["p1"], judge_path):  # a link leaving the split folder needs --follow-links
+            path_inside(split_dir, f"{path.parent.name}/{path.name}", f"BAPPS split {split_dir}")
         triplets.append(TwoAFCTriplet(f"{split}/{stem}", split, reference, paths["p0"], paths["p1"], read_judge(judge_path)))
     return triplets
 

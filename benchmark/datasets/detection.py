@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .images import DatasetError, ImageTransform, load_image
+from model_zoo.fetch import following_links, links_followed
+
+from .images import DatasetError, ImageTransform, load_image, path_inside
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DETECTION_MANIFEST = "detection.json"
@@ -35,6 +37,8 @@ def list_class_folders(folder: Path) -> dict[str, list[Path]]:
     classes = {}
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         images = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for image in images:  # inside the configuration folder, links resolved (unless --follow-links)
+            path_inside(folder.parent, f"{folder.name}/{class_dir.name}/{image.name}", f"detection folder {folder}")
         if not images:
             raise DatasetError(f"class folder {class_dir} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         classes[class_dir.name] = images
@@ -90,6 +94,7 @@ class DetectionDataset(Dataset):
         self.name = name
         self.root = Path(root)
         self.image_transform = image_transform
+        self.follow_links = links_followed()  # targets are listed later, by the task, under the same setting
         self.pool = list_class_folders(self.root / "pool")
         query = list_class_folders(self.root / "query")
         self.setup = read_detection_setup(self.root, list(self.pool), list(query))
@@ -109,7 +114,8 @@ class DetectionDataset(Dataset):
         folder = self.root / "target" / target_class
         if not folder.is_dir():
             raise DatasetError(f"missing {folder}: the targeted attack needs images of '{target_class}' outside the pool")
-        return list_class_folders(self.root / "target")[target_class]
+        with following_links(self.follow_links):
+            return list_class_folders(self.root / "target")[target_class]
 
     def load(self, path: Path) -> torch.Tensor:
         """One image through the dataset's transform (pool, target or query alike)."""

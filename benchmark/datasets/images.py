@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
+
+from model_zoo import fetch
 
 
 class DatasetError(RuntimeError):
@@ -21,17 +22,15 @@ ImageTransform = Callable[[Any], Any]  # PIL image -> PIL image (a torchvision t
 
 
 def path_inside(root: Path, relative: str, source: str | Path) -> Path:
-    """`root / relative`, refused when `relative` is absolute or climbs out of `root` with '..'.
+    """`root / relative`, refused unless it stays inside the dataset folder `root`, links resolved (`fetch.path_inside`).
 
-    Paths read from a dataset's own files (a csv, an image list, a ground-truth pickle) must name
-    files inside the dataset's folder. The check is on the text, so symlinked images still load.
+    Paths read from a dataset's own files (a csv, an image list, a ground-truth pickle) and files
+    listed in its folders must lie inside the dataset's folder; links leaving it need `--follow-links`.
     """
-    normal = os.path.normpath(relative)
-    if os.path.isabs(relative) or normal == ".." or normal.startswith(".." + os.sep):
-        raise DatasetError(
-            f"{source} names '{relative}', which is outside the dataset folder {root}; paths there must be relative and stay inside it"
-        )
-    return Path(root) / relative
+    try:
+        return fetch.path_inside(root, relative, source=source, where="the dataset folder")
+    except fetch.UnsafePathError as error:
+        raise DatasetError(str(error)) from None
 
 
 def load_image(path: str | Path, transform: ImageTransform | None = None, box: tuple[float, float, float, float] | None = None) -> Tensor:
