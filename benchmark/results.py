@@ -3,7 +3,8 @@
 The result is typed: the threat model, the attack configuration, the scores, the sanity checks and
 each sample's outcome are dataclasses with `to_dict`/`from_dict`, so writer and readers share one
 definition of every field. Schema 2 adds the metric's behaviour flags (`metric`); schema-1 files
-still load (`from_dict` migrates them).
+still load (`from_dict` migrates them). Every file is checked against the one schema (benchmark/schema.py)
+before it becomes these dataclasses, so their `from_dict`s read data whose types and ranges are known.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,13 @@ from attacks.ensemble import STANDARD
 from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
+from .schema import SchemaError, validate_result
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMAS = (1, 2)
 SAMPLES_SUFFIX = ".samples.csv"
 SCORE_KINDS = ("clean", "robust")
+MAX_RESULT_BYTES = 64 * 2**20  # our largest result files are a few kB; a bigger one is not a result
 
 
 class ResultFormatError(ValueError):
@@ -63,20 +67,20 @@ class Scores:
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of schema 1: clean, robust, n, per_split, then `map_<protocol>_<kind>` and extras."""
         data: dict[str, Any] = {
-            key: value for key, value in (("clean", self.clean), ("robust", self.robust), ("n", self.n)) if value is not None
+            key: value
+            for key, value in (("clean", _finite(self.clean)), ("robust", _finite(self.robust)), ("n", self.n))
+            if value is not None
         }
         data["per_split"] = {split: scores.to_dict() for split, scores in self.per_split.items()}
-        for protocol, scores in self.protocols.items():
-            data[f"map_{protocol}_clean"] = scores.clean
-            data[f"map_{protocol}_robust"] = scores.robust
+        for protocol, scores in self.protocols.items():  # a protocol with no scorable query has no mAP: null, not NaN
+            data[f"map_{protocol}_clean"] = _finite(scores.clean)
+            data[f"map_{protocol}_robust"] = _finite(scores.robust)
         data.update(self.extra)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scores:
-        """Read scores as `to_dict` writes them (schema 1 wrote the same keys)."""
-        if not isinstance(data, dict):
-            raise ResultFormatError(f"scores must be a JSON object, got {type(data).__name__}")
+        """Read scores as `to_dict` writes them (schema 1 wrote the same keys); types were checked by the schema."""
         protocols: dict[str, Scores] = {}
         extra: dict[str, Any] = {}
         for key, value in data.items():
@@ -87,20 +91,23 @@ class Scores:
                 setattr(protocols.setdefault(match["protocol"], cls(n=data.get("n"))), match["kind"], value)
             else:
                 extra[key] = value
-        per_split = data.get("per_split") or {}
         return cls(
-            clean=_number(data.get("clean")),
-            robust=_number(data.get("robust")),
-            n=data.get("n") if isinstance(data.get("n"), int) else None,
-            per_split={str(split): cls.from_dict(scores) for split, scores in per_split.items() if isinstance(scores, dict)},
+            clean=_float(data.get("clean")),
+            robust=_float(data.get("robust")),
+            n=data.get("n"),
+            per_split={str(split): cls.from_dict(scores) for split, scores in (data.get("per_split") or {}).items()},
             protocols=protocols,
             extra=extra,
         )
 
 
-def _number(value: Any) -> float | None:
-    """A score as a float; anything else (missing, text, a bool) is no score."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _finite(value: float | None) -> float | None:
+    """A score as written: NaN (nothing to average) is no score."""
+    return None if value is None or math.isnan(value) else value
 
 
 # -- sanity checks ------------------------------------------------------------------------------------
@@ -124,12 +131,9 @@ class CheckResult:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> CheckResult:
-        """Read a check as `to_dict` writes it."""
-        if not isinstance(data, dict):
-            raise ResultFormatError(f"check '{name}' must be a JSON object, got {type(data).__name__}")
-        passed = data.get("passed")
+        """Read a check as `to_dict` writes it (types checked by the schema)."""
         numbers = {key: value for key, value in data.items() if key not in ("passed", "detail")}
-        return cls(name, passed if isinstance(passed, bool) else None, str(data.get("detail", "")), numbers)
+        return cls(name, data.get("passed"), data.get("detail", ""), numbers)
 
 
 def checks_from_dict(data: dict[str, Any] | None) -> dict[str, CheckResult]:
@@ -310,7 +314,8 @@ class EvaluationResult:
 
     @property
     def is_ranked(self) -> bool:
-        """Random-weight results are smoke runs: never ranked as real entries."""
+        """Random-weight results are smoke runs: never ranked as real entries (the schema refuses a file whose
+        `weights` contradicts its configuration or card, so `weights` is the one place to ask)."""
         return self.weights != "random"
 
     @property
@@ -358,32 +363,49 @@ class EvaluationResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
-        """Read a result file's JSON; schema-1 files are migrated to the current schema."""
-        if not isinstance(data, dict) or "schema_version" not in data:
+        """Read a result file's JSON, checked against the schema (benchmark/schema.py); schema-1 files are migrated first.
+
+        A `ResultFormatError` names the first bad field.
+        """
+        if not isinstance(data, dict):
+            raise ResultFormatError(f"not a perceptbench result (a JSON {_json_kind(data)}, not an object)")
+        version = data.get("schema_version")
+        if version is None:
             raise ResultFormatError("not a perceptbench result (no schema_version)")
-        if data["schema_version"] not in SUPPORTED_SCHEMAS:
+        if isinstance(version, bool) or version not in SUPPORTED_SCHEMAS:
             supported = ", ".join(str(v) for v in SUPPORTED_SCHEMAS)
-            raise ResultFormatError(f"schema_version {data['schema_version']} is not supported (this version reads {supported})")
-        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-        missing = [name for name in required if name not in data]
-        if missing:
-            raise ResultFormatError(f"malformed result: missing fields {', '.join(missing)}")
-        if data["schema_version"] == 1:
+            raise ResultFormatError(f"schema_version {str(version)[:20]} is not supported (this version reads {supported})")
+        if version == 1:
             data = migrate_schema_1(data)
-        known = {f.name for f in fields(cls)}
-        plain = {k: v for k, v in data.items() if k in known}
         try:
-            threat = ThreatModel.from_dict(data["threat"])
-            typed = {
-                "threat": threat,
-                "attack": None if data["attack"] is None else AttackConfig.from_dict(data["attack"]),
-                "scores": Scores.from_dict(data["scores"]),
-                "checks": checks_from_dict(data.get("checks")),
-                "metric": None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
-            }
-        except (KeyError, TypeError, ValueError) as error:
-            raise ResultFormatError(f"malformed result: {error!r}") from error
-        return cls(**{**plain, **typed, "schema_version": SCHEMA_VERSION})
+            record = validate_result(data)
+        except SchemaError as error:
+            raise ResultFormatError(f"invalid result: {error}") from None
+        return cls(
+            model=record.model,
+            model_card=data["model_card"],
+            weights=record.weights,
+            dataset=record.dataset,
+            split=record.split,
+            task=record.task,
+            threat=ThreatModel.from_dict(data["threat"]),
+            attack=None if data["attack"] is None else AttackConfig.from_dict(data["attack"]),
+            config=data["config"],
+            scores=Scores.from_dict(data["scores"]),
+            timing=data["timing"],
+            environment=data["environment"],
+            created_at=record.created_at,
+            samples_file=record.samples_file,
+            checks=checks_from_dict(data.get("checks")),
+            protocol=record.protocol,
+            resumed_samples=record.resumed_samples,
+            ensemble=record.ensemble,
+            metric=None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
+        )
+
+
+def _json_kind(data: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(data), "number")
 
 
 def migrate_schema_1(data: dict[str, Any]) -> dict[str, Any]:
@@ -482,9 +504,15 @@ def read_result(path: str | Path) -> EvaluationResult:
     """Read one result file; a clear `ResultFormatError` naming the file when it is not a result."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            raise ResultFormatError(f"{path}: {path.stat().st_size} bytes is too large for a result file")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ResultFormatError(f"{path}: cannot read JSON ({error})") from error
+    except OSError as error:
+        raise ResultFormatError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultFormatError(f"{path}: cannot read JSON ({error})") from None
+    except RecursionError:
+        raise ResultFormatError(f"{path}: cannot read JSON (nested too deeply)") from None
     try:
         return EvaluationResult.from_dict(data)
     except ResultFormatError as error:
