@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 MAX_DEPTH = 32  # a result file is about 5 levels deep; anything deeper is not one of ours
 WEIGHTS_KINDS = ("pretrained", "random", "none", "unknown")  # model_zoo/registry.py's _weights_kind
@@ -351,7 +352,7 @@ def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: ErrorDetails) -> str:
     """The dotted field of a pydantic error, without pydantic's internal union and validator tags."""
     parts = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "tagged-union"))]
     parts = [part for part in parts if part not in ("str", "float", "int", "bool", "none", "literal['auto']", "constrained-str")]
