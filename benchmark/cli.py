@@ -17,6 +17,7 @@ from .cli_common import batch_size_option, model_options, parse_batch_size, pars
 from .data_cli import data, reproduce
 from .datasets import list_datasets, resolve_data_root
 from .invert_cli import invert
+from .schema_cli import schema
 from .submission_cli import results, submit, verify_submission_command
 
 
@@ -342,6 +343,7 @@ main.add_command(finetune)  # `bench finetune`: finetune/cli.py
 main.add_command(submit)
 main.add_command(verify_submission_command)
 main.add_command(results)
+main.add_command(schema)  # `bench schema`: benchmark/schema_cli.py
 
 if __name__ == "__main__":
     sys.exit(main())

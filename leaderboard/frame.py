@@ -50,6 +50,7 @@ class Entry:
     source: str  # "results" or "submission:<folder name>"
     label: str = ""  # the status as shown, e.g. "verified (subset, n=200)"
     reasons: tuple[str, ...] = ()
+    smoke: bool = False  # a smoke submission (demo only): never ranked beside full ones
 
 
 def result_status(result: EvaluationResult) -> str:
@@ -76,7 +77,9 @@ def collect_entries(results_dir: str | Path | None, submissions_dir: str | Path 
         for path, result in collect_results(folder / RESULTS_DIR):
             if str(path.relative_to(folder)) not in record.results:
                 continue
-            entries.append(Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons))
+            entries.append(
+                Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons, standing.smoke)
+            )
     return entries
 
 
