@@ -44,6 +44,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "benchmark.submission_cli:results",
         "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV.",
     ),
+    "schema": (
+        "benchmark.schema_cli:schema",
+        "Print the JSON Schema of a file perceptbench reads: results, card, submission, submission-card or verification.",
+    ),
     "submit": (
         "benchmark.submission_cli:submit",
         "Check a metric and write a submission folder: card, checks, standard-ensemble results, environment.",

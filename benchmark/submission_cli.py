@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .cli_common import batch_size_option, follow_links_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
@@ -109,6 +107,7 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
 @user_errors
 def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format, trusted_keys):
     """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
+    from leaderboard.escape import csv_text, markdown_cell
     from leaderboard.frame import filter_results, load_results
 
     frame = filter_results(
@@ -120,9 +119,11 @@ def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack
         status=status,
     )
     if output_format == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        click.echo(csv_text(list(frame.columns), frame.itertuples(index=False)), nl=False)  # cells escaped: leaderboard/escape.py
         return
     if frame.empty:
         click.echo("no results match")
         return
+    text_columns = frame.select_dtypes(include="object").columns
+    frame[text_columns] = frame[text_columns].map(lambda value: markdown_cell(value) if isinstance(value, str) else value)
     click.echo(frame.to_markdown(index=False, floatfmt=".4f"))

@@ -1,4 +1,8 @@
-"""Read a results folder (any depth) into results; foreign or malformed files are skipped with a warning."""
+"""Read a results folder (any depth) into results; a file that is not a valid result is skipped with one warning line.
+
+The warning names the file and the first bad field (benchmark/schema.py), and is printed as one line
+(`bench leaderboard` and `bench results` go on and exit 0).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,23 @@ import warnings
 from pathlib import Path
 
 from benchmark.results import EvaluationResult, ResultFormatError, read_result
+
+
+class SkippedResultWarning(UserWarning):
+    """A file under a results folder was not read: it is not a valid result."""
+
+
+_format_warning = warnings.formatwarning
+
+
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    """Skipped files are reported as `warning: <file>: <field>: <problem>`, one line each, without a source line."""
+    if issubclass(category, SkippedResultWarning):
+        return f"warning: {str(message).replace(chr(10), ' ')}\n"
+    return _format_warning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _one_line
 
 
 def collect_results(results_dir: str | Path) -> list[tuple[Path, EvaluationResult]]:
@@ -18,5 +39,5 @@ def collect_results(results_dir: str | Path) -> list[tuple[Path, EvaluationResul
         try:
             collected.append((path, read_result(path)))
         except ResultFormatError as error:
-            warnings.warn(f"skipping {error}", stacklevel=2)
+            warnings.warn(f"skipping {error}", SkippedResultWarning, stacklevel=2)
     return collected

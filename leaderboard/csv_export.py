@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from .tables import LeaderboardTable
+from .escape import csv_text
+from .tables import LeaderboardRow, LeaderboardTable
 
 CSV_COLUMNS = [
     "dataset",
@@ -28,6 +26,8 @@ CSV_COLUMNS = [
     "n",
     "attack",
     "result_file",
+    "section",
+    "conflicting_results",
 ]
 
 
@@ -35,18 +35,21 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
+def _section(row: LeaderboardRow) -> str:
+    """Which list of its table a row is in: only `ranked` rows are ranked against each other."""
+    return "random weights" if row.weights == "random" else "smoke" if row.smoke else "ranked"
+
+
 def render_csv(tables: list[LeaderboardTable]) -> str:
-    """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported); cells escaped (escape.py)."""
+    lines = []
     for table in tables:
-        for row in table.rows + table.unranked:
+        for row in table.every_row:
             for column in table.columns:
                 cell = row.cells.get(column)
                 if cell is None or cell.value is None:
                     continue
-                writer.writerow(
+                lines.append(
                     [
                         table.dataset,
                         table.split or "",
@@ -68,6 +71,8 @@ def render_csv(tables: list[LeaderboardTable]) -> str:
                         cell.n if cell.n is not None else "",
                         cell.attack or "",
                         cell.result_file or "",
+                        _section(row),
+                        "; ".join(f"{claim.result_file}={claim.value:.6g} (n={claim.n})" for claim in cell.disputed),
                     ]
                 )
-    return buffer.getvalue()
+    return csv_text(CSV_COLUMNS, lines)

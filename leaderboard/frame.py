@@ -52,6 +52,7 @@ class Entry:
     source: str  # "results" or "submission:<folder name>"
     label: str = ""  # the status as shown, e.g. "verified (subset, n=200)"
     reasons: tuple[str, ...] = ()
+    smoke: bool = False  # a smoke submission (demo only): never ranked beside full ones
 
 
 def result_status(result: EvaluationResult) -> str:
@@ -92,7 +93,9 @@ def collect_entries(
         for path, result in collect_results(folder / RESULTS_DIR):
             if path.relative_to(folder).as_posix() not in record.results:
                 continue
-            entries.append(Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons))
+            entries.append(
+                Entry(path, result, standing.status, f"submission:{folder.name}", standing.label, standing.reasons, standing.smoke)
+            )
     return entries
 
 

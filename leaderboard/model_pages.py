@@ -14,7 +14,7 @@ from .checks import check_details
 from .plots import sweep_svg
 from .reported import ReportedScore
 from .sweeps import Sweep
-from .tables import LeaderboardTable, threat_label
+from .tables import Claim, LeaderboardTable, threat_label
 
 CARD_FIELDS = (
     "family",
@@ -74,6 +74,7 @@ class ModelPage:
     plot_files: list[str] = field(default_factory=list)  # PNG plots copied into SITE/plots/
     flags: list[str] = field(default_factory=list)  # why a submission was flagged
     submission_labels: list[str] = field(default_factory=list)  # e.g. "verified (subset, n=200)"
+    conflicts: list[tuple[str, str, list[Claim]]] = field(default_factory=list)  # (table, column, every claim)
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:
@@ -134,7 +135,7 @@ def build_model_pages(
     pages: dict[str, ModelPage] = {}
     carded_by_result: set[str] = set()  # a result's own card beats the paper's stored description
     for table in tables:
-        for row in table.rows + table.unranked:
+        for row in table.every_row:
             page = pages.setdefault(row.model, ModelPage(row.model, model_slug(row.model), dict(row.card), "", []))
             if row.weights not in ("reported", "random") and (row.model not in carded_by_result or len(row.card) > len(page.card)):
                 page.card = dict(row.card)
@@ -144,6 +145,9 @@ def build_model_pages(
             page.flags += [reason for reason in row.flag_reasons if reason not in page.flags]
             if row.submission_label and row.submission_label not in page.submission_labels:
                 page.submission_labels.append(row.submission_label)
+            page.conflicts += [
+                (table.title, table.column_header(column), cell.disputed) for column, cell in row.cells.items() if cell.disputed
+            ]
     for path, result in sorted(results, key=lambda item: (item[1].dataset, item[1].split or "", threat_label(item[1]), item[1].created_at)):
         page = pages.setdefault(result.model, ModelPage(result.model, model_slug(result.model), dict(result.model_card or {}), "", []))
         try:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from tabulate import tabulate
 
 from benchmark.atomic import atomic_write_text
+from benchmark.schema import is_link
 
 from .collect import collect_results
 from .csv_export import render_csv
+from .escape import markdown_cell
 from .frame import collect_entries
 from .model_pages import ModelPage, build_model_pages, model_slug
 from .plots import ScatterPoint, scatter_svg
@@ -39,15 +40,17 @@ def _markdown_cell(table: LeaderboardTable, row: LeaderboardRow, column: str) ->
     text = _format(cell.value)
     if cell.difference is not None:
         text += f" ({_format_difference(cell.difference)} vs paper)"
-    text = f"**{text}**" if row.weights != "random" and table.is_best(row, column) else text
+    text = f"**{text}**" if row.ranked and table.is_best(row, column) else text
     if column != CLEAN and cell.measured is not None and cell.attack_name:
         text += f" [{cell.attack_name}]"  # which attack the number comes from
+    if cell.disputed:
+        text += f" [conflict: {len(cell.disputed)} result files disagree]"
     return text
 
 
 def _markdown_text(text: object) -> str:
-    """Text from result files renders as text in GitHub Markdown too: no HTML, no stray table pipes."""
-    return escape(str(text), quote=False).replace("|", "\\|")
+    """Text from result files renders as text in GitHub Markdown too: no HTML, no stray pipes, no new rows."""
+    return markdown_cell(text)
 
 
 def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[list[str]]:
@@ -82,13 +85,17 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
         "",
     ]
     for table in tables:
-        headers = ["model", "status", "backbone", "robust training", "fine-tuning"] + [table.column_header(c) for c in table.columns]
+        headers = ["model", "status", "backbone", "robust training", "fine-tuning"]
+        headers += [_markdown_text(table.column_header(column)) for column in table.columns]
         lines += [f"## {_markdown_text(table.title)}", ""]
         if table.rows:
             lines += [tabulate(_markdown_rows(table, table.rows), headers=headers, tablefmt="github", disable_numparse=True), ""]
         if table.unranked:
             lines += ["Random-weight smoke runs (not ranked, not real results):", ""]
             lines += [tabulate(_markdown_rows(table, table.unranked), headers=headers, tablefmt="github", disable_numparse=True), ""]
+        if table.smoke:
+            lines += ["Smoke submissions (demo only; not ranked beside full submissions):", ""]
+            lines += [tabulate(_markdown_rows(table, table.smoke), headers=headers, tablefmt="github", disable_numparse=True), ""]
     return "\n".join(lines)
 
 
@@ -121,13 +128,13 @@ def _template_environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter
+        format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter, is_link=is_link
     )
     return environment
 
 
 def _families(tables: list[LeaderboardTable]) -> list[str]:
-    return sorted({row.family for table in tables for row in table.rows + table.unranked})
+    return sorted({row.family for table in tables for row in table.every_row})
 
 
 def render_html(tables: list[LeaderboardTable], generated_at: str | None = None) -> str:

@@ -5,6 +5,10 @@ A cell holds what we measured and what the paper reports. Rows are "verified" (b
 Submissions (benchmark/submission.py) are rows of their own: "submitted" (claimed, not verified), "verified" (re-run
 here, in full or on a subset of n) or "flagged" (verification or sanity checks failed; the reasons are on the model
 page). A robust cell shows the standard ensemble where it was run, else the strongest single attack, and names it.
+Smoke submissions (`bench submit --smoke`, demo only) are listed apart, never ranked beside full ones.
+Where several result files claim one cell and disagree in a way attack strength does not explain (another
+sample count, or the same attack with another number), the cell is marked as a conflict and the model page
+lists every claim: a hand-edited file cannot displace another silently.
 """
 
 from __future__ import annotations
@@ -20,10 +24,21 @@ from typing import Any
 from benchmark.results import EvaluationResult, Scores
 
 from .checks import failed_checks
+from .collect import SkippedResultWarning
 from .reported import ReportedScore
 
 CLEAN = "clean"
 HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other radii live on the model pages
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One result file's number for a cell, kept where the files of that cell disagree."""
+
+    result_file: str
+    value: float
+    n: int | None
+    attack: str
 
 
 @dataclass
@@ -38,6 +53,7 @@ class Cell:
     attack: str | None = None
     attack_name: str | None = None  # the attack the measured robust number comes from, e.g. "standard"
     n: int | None = None
+    disputed: list[Claim] = field(default_factory=list)  # every claim of this cell, where result files disagree
 
     @property
     def value(self) -> float | None:
@@ -65,6 +81,12 @@ class LeaderboardRow:
     submission_status: str | None = None  # submitted | verified | flagged, for a submission's row
     submission_label: str = ""  # e.g. "verified (subset, n=200)"
     flag_reasons: list[str] = field(default_factory=list)
+    smoke: bool = False  # a smoke submission (demo only): listed apart, never ranked beside full ones
+
+    @property
+    def ranked(self) -> bool:
+        """Whether this row competes for a rank: not a random-weight run, not a smoke submission."""
+        return self.weights != "random" and not self.smoke
 
     @property
     def status(self) -> str:
@@ -110,6 +132,12 @@ class LeaderboardTable:
     unranked: list[LeaderboardRow]  # random-weight smoke runs: shown, never ranked
     best: dict[str, float] = field(default_factory=dict)  # column -> best value among ranked rows
     protocol: str = ""  # how scores were computed, e.g. "hard labels" for 2AFC (never mixed in one table)
+    smoke: list[LeaderboardRow] = field(default_factory=list)  # smoke submissions: shown apart, never ranked
+
+    @property
+    def every_row(self) -> list[LeaderboardRow]:
+        """Ranked rows, random-weight runs, then smoke submissions."""
+        return self.rows + self.unranked + self.smoke
 
     @property
     def title(self) -> str:
@@ -203,9 +231,33 @@ def _attack_text(result: EvaluationResult) -> str:
     return f"{attack.name} {attack.n_iter} it x {attack.n_restarts}"
 
 
+def _claim(path: Path, result: EvaluationResult, kind: str) -> Claim:
+    return Claim(str(path), _score(result, kind) or 0.0, result.scores.n, _attack_text(result))
+
+
+def _disputed(claims: list[tuple[Path, EvaluationResult]], chosen: EvaluationResult, kind: str) -> list[Claim]:
+    """Every claim of a cell when one disagrees with the chosen result in a way attack strength does not explain.
+
+    A weaker attack on the same samples rightly scores higher (the strongest wins, no conflict); another sample
+    count, the same attack with another number, or (clean) any other number is a conflict.
+    """
+    value = _score(chosen, kind)
+    disagreeing = [
+        result
+        for _, result in claims
+        if (other := _score(result, kind)) is not None
+        and value is not None
+        and not math.isclose(other, value, abs_tol=1e-9)
+        and (kind == CLEAN or result.scores.n != chosen.scores.n or result.attack == chosen.attack)
+    ]
+    if not disagreeing:
+        return []
+    return [_claim(path, result, kind) for path, result in claims if _score(result, kind) is not None]
+
+
 def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[str, Cell], list[str]]:
     """Per column: among the results with the most samples, the standard ensemble's robust score where it was run,
-    else the lowest robust score (the strongest attack wins)."""
+    else the lowest robust score (the strongest attack wins); claims that disagree otherwise mark the cell disputed."""
     cells: dict[str, Cell] = {}
     by_threat: dict[str, list[tuple[Path, EvaluationResult]]] = {}
     for path, result in results:
@@ -214,7 +266,12 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
     clean_choice = max(results, key=lambda item: (item[1].scores.n or 0, item[1].created_at))
     clean = _score(clean_choice[1], "clean")
     if clean is not None:
-        cells[CLEAN] = Cell(measured=clean, result_file=str(clean_choice[0]), n=clean_choice[1].scores.n)
+        cells[CLEAN] = Cell(
+            measured=clean,
+            result_file=str(clean_choice[0]),
+            n=clean_choice[1].scores.n,
+            disputed=_disputed(results, clean_choice[1], CLEAN),
+        )
     for threat, group in by_threat.items():
         most = max(result.scores.n or 0 for _, result in group)
         candidates = [(path, result) for path, result in group if (result.scores.n or 0) == most and _score(result, "robust") is not None]
@@ -228,6 +285,7 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
             attack=_attack_text(result),
             attack_name=result.attack.name if result.attack is not None else None,
             n=most,
+            disputed=_disputed(group, result, "robust"),
         )
     return cells, [str(path) for path, _ in results]
 
@@ -291,7 +349,9 @@ def build_tables(
     for path, result, source in tagged:
         for expanded_path, expanded in expand_retrieval_protocols(expand_per_split([(path, result)])):
             if _score(expanded, "clean") is None and _score(expanded, "robust") is None:
-                warnings.warn(f"skipping {expanded_path}: scores have neither a numeric 'clean' nor 'robust'", stacklevel=2)
+                warnings.warn(
+                    f"skipping {expanded_path}: scores have neither a numeric 'clean' nor 'robust'", SkippedResultWarning, stacklevel=2
+                )
                 continue
             key = (expanded.dataset, canonical_split(expanded), score_protocol(expanded))
             grouped.setdefault(key, {}).setdefault((expanded.model, expanded.weights, source), []).append((expanded_path, expanded))
@@ -313,6 +373,7 @@ def build_tables(
             entry = standing.get(str(model_results[0][0]))
             if entry is not None:
                 row.submission_status, row.submission_label, row.flag_reasons = entry.status, entry.label, list(entry.reasons)
+                row.smoke = bool(getattr(entry, "smoke", False))
             rows[(model, weights, source)] = row
 
     reported_threats: dict[tuple[str, str | None, str], set[str]] = {}
@@ -344,7 +405,7 @@ def build_tables(
     for (dataset, split, protocol), rows in sorted(tables.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])):
         all_rows = list(rows.values())
         threats = _headline_threats(all_rows, reported_threats.get((dataset, split, protocol), set()))
-        ranked = [row for row in all_rows if row.weights != "random"]
+        ranked = [row for row in all_rows if row.ranked]
         first = threats[0] if threats else CLEAN
 
         def rank_key(row: LeaderboardRow, first: str = first) -> tuple:
@@ -353,12 +414,13 @@ def build_tables(
 
         ranked.sort(key=rank_key)
         unranked = sorted((row for row in all_rows if row.weights == "random"), key=lambda row: row.model)
+        smoke = sorted((row for row in all_rows if row.smoke and row.weights != "random"), key=lambda row: row.model)
         best = {}
         for column in [CLEAN] + threats:
             values = [value for value in (row.value(column) for row in ranked) if value is not None]
             if values:
                 best[column] = max(values)
-        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol))
+        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke))
     # Tables with our own measurements come first; tables holding only the paper's numbers follow.
-    built.sort(key=lambda table: not any(row.status != "reported" for row in table.rows + table.unranked))
+    built.sort(key=lambda table: not any(row.status != "reported" for row in table.every_row))
     return built

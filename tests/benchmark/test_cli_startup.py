@@ -42,6 +42,7 @@ def test_version_and_help_load_no_heavy_module():
 
 LIGHT_HELP = [
     "campaign",
+    "schema",
     "evaluate",
     "sweep",
     "perf",
