@@ -166,7 +166,7 @@ def test_copies_of_displayed_fields_must_agree(verified, tmp_path):
     data = json.loads(result_file.read_text())
     data["dataset"], data["split"] = "nights", "test"
     result_file.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="dataset is 'nights' but config.dataset says 'demo'"):
+    with pytest.raises(ValueError, match="dataset: says 'nights' but config.dataset says 'demo'"):  # the result schema refuses it
         verify_submission(folder, n=2, **QUIET)
 
 
