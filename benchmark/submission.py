@@ -31,7 +31,6 @@ import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
-from statistics import NormalDist
 from typing import Any
 
 import torch
@@ -47,6 +46,7 @@ from .atomic import atomic_write_text
 from .environment import environment, package_versions
 from .results import EvaluationResult, Scores, read_outcomes, read_result, read_samples, samples_path
 from .sanity import ensemble_checks, needs_large_radius
+from .statistics import wilson_interval  # the one Wilson interval (benchmark/statistics.py)
 from .submission_schema import (
     CARD_FIELDS,
     RESULTS_DIR,
@@ -104,17 +104,6 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class SubmissionRejected(ValueError):
     """A check that a submission must pass failed; the message lists every failure and its fix."""
-
-
-def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (successes may be a sum of per-sample scores in [0, 1])."""
-    if n <= 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _now() -> str:
