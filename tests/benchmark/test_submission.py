@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from click.testing import CliRunner
+from paper_data import write_installed_distribution
 
 from benchmark.cli import main
 from benchmark.results import SAMPLES_SUFFIX
@@ -83,14 +84,9 @@ TINY = dict(threats=("linf",), batch_size=16, n_iter=10, square_queries=8, progr
 @pytest.fixture
 def acme(tmp_path, monkeypatch):
     """A third-party distribution as pip leaves it: a module, and its dist-info naming an entry point."""
-    package = tmp_path / "site"
-    package.mkdir()
-    (package / "acme_submit.py").write_text(textwrap.dedent(PLUGIN))
-    dist_info = package / "acme_submit-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-submit\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[perceptbench.models]\nacme-l1 = acme_submit:mean_absolute\n")
-    (dist_info / "RECORD").write_text("acme_submit.py,,\nacme_submit-0.1.dist-info/METADATA,,\n")  # a `module:factory` lies in it
+    package = write_installed_distribution(
+        tmp_path / "site", "acme_submit", textwrap.dedent(PLUGIN), {"acme-l1": "acme_submit:mean_absolute"}
+    )
     monkeypatch.syspath_prepend(str(package))
     monkeypatch.setattr(registry, "_entry_points_loaded", False)
     card = tmp_path / "card.json"

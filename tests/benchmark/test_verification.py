@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paper_data import write_installed_distribution
 
 from benchmark.submission import create_submission, verify_submission
 from benchmark.submission_schema import read_submission
@@ -33,14 +34,7 @@ QUIET = dict(progress=False, echo=lambda line: None)
 def verified(tmp_path_factory):
     """One honest smoke submission of an installed third-party metric, verified here (the session's cache holds the key)."""
     root = tmp_path_factory.mktemp("verification")
-    site = root / "site"
-    site.mkdir()
-    (site / "acme_verify.py").write_text(textwrap.dedent(PLUGIN))
-    dist_info = site / "acme_verify-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-verify\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[perceptbench.models]\nacme-sq = acme_verify:squared\n")
-    (dist_info / "RECORD").write_text("acme_verify.py,,\n")
+    site = write_installed_distribution(root / "site", "acme_verify", textwrap.dedent(PLUGIN), {"acme-sq": "acme_verify:squared"})
     sys.path.insert(0, str(site))
     registry._entry_points_loaded = False
     card = root / "card.json"
