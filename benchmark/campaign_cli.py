@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import split_list, user_errors
+from .cli_common import n_ex_option, split_list, user_errors
 
 
 @click.group()
@@ -38,7 +38,7 @@ def _slurm_options(source_options, flags: dict):
 @click.option("--device", default=None, help="Device of every run that names none [default: cuda on Slurm, cpu locally].")
 @click.option("--models", default=None, help="A table's models to run instead of the paper's (comma-separated).")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets (a table's runs).")
-@click.option("--n-ex", default=None, type=int, help="Cap a table's runs at N samples (smoke runs).")
+@n_ex_option("Cap a table's runs at N samples (smoke runs).")
 @click.option("--random-weights", is_flag=True, help="A table's runs with random weights (smoke runs; never ranked).")
 @click.option("--dry-run", is_flag=True, help="Print the runs and the job options, submit nothing.")
 @user_errors

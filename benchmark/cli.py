@@ -21,6 +21,7 @@ from .cli_common import (
     expand_model_patterns,
     follow_links_option,
     model_options,
+    n_ex_option,
     parse_batch_size,
     parse_kwargs,
     split_list,
@@ -67,7 +68,7 @@ def run_options(command):
             click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
             click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
             click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
-            click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only."),
+            n_ex_option("Evaluate the first N samples only."),
             click.option("--seed", default=0, show_default=True, type=int),
             click.option(
                 "--data-root",
@@ -82,8 +83,11 @@ def run_options(command):
     return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
 
 
-def run_config_fields(run: dict[str, Any]) -> dict[str, Any]:
-    """The `EvaluationConfig` fields of `run_options`, `--batch-size` and the model options, as evaluate and sweep pass them."""
+def run_config_fields(run: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    """The `EvaluationConfig` fields of `run_options`, `--batch-size` and the model options, as evaluate and sweep pass them
+    (`--model-kwarg` typed for `models`, model_zoo/options.py)."""
+    from model_zoo.options import parse_model_options
+
     return dict(
         dataset=run["dataset"],
         split=run["split"],
@@ -94,7 +98,7 @@ def run_config_fields(run: dict[str, Any]) -> dict[str, Any]:
         device=run["device"],
         batch_size=parse_batch_size(run["batch_size"]),
         pretrained=not run["random_weights"],
-        model_kwargs=parse_kwargs(run["model_kwargs"]),
+        model_kwargs=parse_model_options(models, run["model_kwargs"]),
     )
 
 
@@ -168,6 +172,8 @@ def evaluate(
     from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
+    model_names = expand_model_patterns(split_list(models))
+    fields = run_config_fields(run, model_names)
     configs = [
         EvaluationConfig(
             model=model,
@@ -175,7 +181,7 @@ def evaluate(
             eps=eps,
             attack=attack,
             n_iter=n_iter,
-            **run_config_fields(run),
+            **fields,
             n_ex_per_split=n_ex_per_split,
             dataset_options=parse_kwargs(dataset_options),
             checks=checks,
@@ -185,7 +191,7 @@ def evaluate(
             square_queries=square_queries,
             shard=shard,
         )
-        for model in expand_model_patterns(split_list(models))
+        for model in model_names
         for threat in split_list(threats, "--threat")
     ]
     for config in configs:  # refuse bad input before any run starts
@@ -248,7 +254,7 @@ def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet
         eps=eps_list[0] if axis == "n_iter" and eps_list else None,
         attack=attack,
         n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100,
-        **run_config_fields(run),
+        **run_config_fields(run, [model]),
     )
     result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
     for point in result.points:
@@ -296,6 +302,8 @@ def perf(
     no_reference,
 ):
     """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
+    from model_zoo.options import parse_model_options
+
     from .perf import ThroughputConfig, format_report, run_throughput
 
     batch_size = parse_batch_size(batch_size)
@@ -304,7 +312,7 @@ def perf(
     config = ThroughputConfig(
         model=model,
         pretrained=not random_weights,
-        model_kwargs=parse_kwargs(model_kwargs),
+        model_kwargs=parse_model_options([model], model_kwargs),
         batch_size=batch_size,
         n_iter=n_iter,
         image_size=image_size,

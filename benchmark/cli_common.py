@@ -6,8 +6,10 @@ from here and never from each other, so registering a group in cli.py needs no i
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import math
 
 import click
 
@@ -23,6 +25,34 @@ def user_error_types() -> tuple[type[Exception], ...]:
     return (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
 
 
+# What each operating-system failure means for the user, and the fix; the path comes from the error itself.
+OS_ERROR_FIXES: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device; free some space or write elsewhere (e.g. another --output-dir)",
+    errno.EDQUOT: "disk quota exceeded; free some space or write elsewhere (e.g. another --output-dir)",
+    errno.EROFS: "the file system is read-only; write elsewhere (e.g. another --output-dir)",
+    errno.EACCES: "permission denied; change the permissions or choose another path",
+    errno.EPERM: "operation not permitted; change the permissions or choose another path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; move that file away or choose another path",
+    errno.EISDIR: "it is a folder, not a file; name a file",
+    errno.ENAMETOOLONG: "the name is too long for the file system; choose a shorter path",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.EEXIST: "it already exists; remove it or choose another path",
+    errno.ELOOP: "too many levels of links; resolve the links or choose another path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or run fewer jobs at once",
+    errno.EIO: "input/output error of the device; check the disk and retry",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for an operating-system failure: the path it concerns and the fix."""
+    if error.errno is None:  # raised by our own code with a message of its own (e.g. FileNotFoundError("result x not found; ..."))
+        return str(error)
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    where = f"{' -> '.join(paths)}: " if paths else ""
+    fix = OS_ERROR_FIXES.get(error.errno, error.strerror or errno.errorcode.get(error.errno, "unknown error"))
+    return f"{where}{fix} ({errno.errorcode.get(error.errno, error.errno)})"
+
+
 def user_errors(command):
     """Turn expected failures into a one-line error and exit code 1, never a stack trace."""
 
@@ -31,8 +61,10 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except Exception as error:
+            if isinstance(error, OSError):  # disk full, read-only, not a folder, name too long, permission, ...
+                raise click.ClickException(os_error_message(error)) from error
             if isinstance(error, user_error_types()):
-                raise click.ClickException(str(error)) from error
+                raise click.ClickException(" ".join(str(error).splitlines())) from error  # one line, even for a listing
             raise
 
     return wrapper
@@ -61,18 +93,59 @@ def expand_model_patterns(names: list[str]) -> list[str]:
     return expanded
 
 
-def parse_kwargs(pairs: tuple[str, ...]) -> dict:
-    """KEY=VALUE pairs; values are read as JSON where they can be (true, 3, 0.5), else kept as text."""
+def parse_kwargs(pairs: tuple[str, ...], option: str = "--dataset-option") -> dict:
+    """KEY=VALUE pairs of a dataset's options; values are read as JSON where they can be (true, 3, 0.5), else kept as text.
+
+    `--model-kwarg` is typed against the model's factory instead (model_zoo/options.py)."""
     parsed = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--model-kwarg expects KEY=VALUE, got '{pair}'")
+            raise ValueError(f"{option} expects KEY=VALUE, got '{pair}'")
         try:
             parsed[key] = json.loads(value)
         except json.JSONDecodeError:
             parsed[key] = value
+        if isinstance(parsed[key], float) and not math.isfinite(parsed[key]):
+            raise ValueError(f"{option} {pair}: give a finite number")
     return parsed
+
+
+class FiniteNumber(click.ParamType):
+    """A float option that refuses NaN and infinity (click's FLOAT and FloatRange take 'nan'), optionally within [low, high]."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{value}' is not a number (e.g. 0.5)", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"'{value}' is not a finite number; give one such as 0.5", param, ctx)
+        too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        too_high = self.high is not None and (number >= self.high if self.high_open else number > self.high)
+        if too_low or too_high:
+            self.fail(f"{value} is not in {self._describe()}", param, ctx)
+        return number
+
+    def _describe(self) -> str:
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{'(' if self.low_open or self.low is None else '['}{low}, {high}{')' if self.high_open or self.high is None else ']'}"
+
+
+NUMBER = FiniteNumber()
+POSITIVE = FiniteNumber(low=0.0, low_open=True)
+NON_NEGATIVE = FiniteNumber(low=0.0)
+
+
+def n_ex_option(help: str = "Evaluate the first N samples only (smoke runs; the paper's numbers need all)."):
+    """The --n-ex of every command that caps its samples (evaluate, sweep, reproduce, submit, campaign): N >= 1."""
+    return click.option("--n-ex", default=None, type=click.IntRange(min=1), metavar="N", help=help)
 
 
 def parse_batch_size(value: str | int | None, option: str = "--batch-size") -> int | str | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import user_errors
+from .cli_common import FiniteNumber, user_errors
 
 
 @click.command("compare")
 @click.argument("result_a", type=click.Path(exists=True, dir_okay=False))
 @click.argument("result_b", type=click.Path(exists=True, dir_okay=False))
-@click.option("--confidence", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999), help="Level of the interval.")
+@click.option("--confidence", default=0.95, show_default=True, type=FiniteNumber(0.5, 0.999), help="Level of the interval.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the paired bootstrap.")
 @user_errors
 def compare(result_a: str, result_b: str, confidence: float, seed: int) -> None:

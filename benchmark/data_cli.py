@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import batch_size_option, follow_links_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import batch_size_option, follow_links_option, model_options, n_ex_option, parse_batch_size, split_list, user_errors
 from .datasets.sources import SOURCES
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
@@ -71,23 +71,28 @@ def verify(name, data_root):
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @batch_size_option()
-@click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
+@n_ex_option("Cap every run at N samples (smoke runs; the paper's numbers need all).")
 @model_options("Random weights (smoke runs; never ranked).")
 @follow_links_option
 @user_errors
 def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
     """`bench reproduce TABLE`: plan, and unless `--dry-run` run, every cell of a paper table."""
-    from model_zoo import get_model_card
+    from model_zoo import get_model_card, list_models
+    from model_zoo.options import parse_model_options
 
-    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
+    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_models
 
     batch_size = parse_batch_size(batch_size)
+    model_list = split_list(models) if models else None
+    typed_for = model_list or (table_models(table) if table not in CUSTOM_TABLES else [])
+    known = set(list_models())
+    typed_kwargs = parse_model_options([m for m in typed_for if m in known or ":" in m], model_kwargs)
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
         from .paper_experiments import reproduce_custom
 
         return reproduce_custom(
             table,
-            split_list(models) if models else None,
+            model_list,
             dry_run,
             data_root,
             output_dir,
@@ -95,7 +100,7 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
             batch_size,
             n_ex,
             not random_weights,
-            parse_kwargs(model_kwargs),
+            typed_kwargs,
             not quiet,
             click.echo,
         )
@@ -106,9 +111,12 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
         batch_size=batch_size,
         n_ex=n_ex,
         pretrained=not random_weights,
-        model_kwargs=parse_kwargs(model_kwargs),
+        model_kwargs=typed_kwargs,
     )
-    planned = plan_table(table, split_list(models) if models else None, **overrides)
+    planned = plan_table(table, model_list, **overrides)
+    for run in planned:  # refuse bad input before the plan is shown or any run starts, as `bench evaluate` does
+        if run.runnable:
+            run.config.validate(check_data=False)
     click.echo(f"{spec['title']}: {len(planned)} runs")
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")

@@ -8,7 +8,7 @@ import click
 
 from attacks.inversion import InversionConfig
 
-from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import POSITIVE, batch_size_option, model_options, parse_batch_size, split_list, user_errors
 
 
 def inversion_options(command):
@@ -22,10 +22,10 @@ def inversion_options(command):
             ),
             click.option("--n-iter", default=defaults.n_iter, show_default=True, type=int, help="APGD iterations."),
             click.option(
-                "--radius", default=defaults.radius, show_default=True, type=float, help="L2 radius around the start (a regulariser)."
+                "--radius", default=defaults.radius, show_default=True, type=POSITIVE, help="L2 radius around the start (a regulariser)."
             ),
             click.option(
-                "--step-size", default=defaults.initial_step_size, show_default=True, type=float, help="APGD's initial step size."
+                "--step-size", default=defaults.initial_step_size, show_default=True, type=POSITIVE, help="APGD's initial step size."
             ),
             click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
             batch_size_option("8"),
@@ -39,20 +39,23 @@ def inversion_options(command):
 def _run(
     kind, targets, models, seeds, n_iter, radius, step_size, image_size, batch_size, device, output_dir, random_weights, model_kwargs, quiet
 ):
+    from model_zoo.options import parse_model_options
+
     from .inversion import InversionRun, run_inversion
 
     try:
         seed_list = [int(s) for s in split_list(seeds, "--seeds")]
     except ValueError:
         raise ValueError(f"--seeds expects integers separated by commas, e.g. 0,1,2; got '{seeds}'") from None
+    model_names = split_list(models)
     run = InversionRun(
         kind=kind,
-        models=split_list(models),
+        models=model_names,
         targets=list(targets),
         seeds=seed_list,
         config=InversionConfig(n_iter=n_iter, radius=radius, initial_step_size=step_size, image_size=image_size),
         pretrained=not random_weights,
-        model_kwargs=parse_kwargs(model_kwargs),
+        model_kwargs=parse_model_options(model_names, model_kwargs),
         device=device,
         batch_size=parse_batch_size(batch_size),
     )

@@ -98,15 +98,21 @@ class EvaluationConfig:
         """The threat model, parsed from `threat` and `eps` (the norm's default radius when `eps` is None)."""
         return ThreatModel.from_text(self.threat, self.eps)
 
-    def validate(self, check_model: bool = True) -> None:
-        """Refuse bad input before any work is done, with the fix in the message."""
+    def validate(self, check_model: bool = True, check_data: bool = True) -> None:
+        """Refuse bad input before any work is done, with the fix in the message.
+
+        `check_data=False` (a `--dry-run` plan) checks everything but whether the dataset's files are there.
+        """
         self.threat_model()
         if not self.model.strip():
             raise ValueError("no model given; name one with --model (e.g. --model ssim; `bench models` lists all)")
         if check_model:
             get_model_card(self.model)  # unknown names fail here, with suggestions
             check_model_options(self.model, self.model_kwargs)
-        check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
+        if check_data:
+            check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
+        else:
+            get_dataset_spec(self.dataset)  # an unknown name fails here, with suggestions
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
         if self.n_restarts < 1:
@@ -132,6 +138,10 @@ class EvaluationConfig:
             self.shard_part()
             if self.batch_size == "auto":
                 raise ValueError("--shard needs a fixed --batch-size (every shard must cut the same batches), not 'auto'")
+        if self.clean_only and self.checks:
+            raise ValueError(
+                "--checks tests an attack, but --attack none runs none; drop --checks or name an attack (e.g. --attack standard)"
+            )
         if self.clean_only:
             return
         if self.n_iter < 1:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import batch_size_option, follow_links_option, parse_batch_size, parse_kwargs, split_list, trusted_key_option, user_errors
+from .cli_common import (
+    FiniteNumber,
+    batch_size_option,
+    follow_links_option,
+    n_ex_option,
+    parse_batch_size,
+    split_list,
+    trusted_key_option,
+    user_errors,
+)
 
 
 @click.command()
@@ -24,7 +33,7 @@ from .cli_common import batch_size_option, follow_links_option, parse_batch_size
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
 @batch_size_option()
-@click.option("--n-ex", default=None, type=int, help="Evaluate the first N samples only (smoke runs).")
+@n_ex_option("Evaluate the first N samples only (smoke runs).")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
@@ -33,6 +42,8 @@ from .cli_common import batch_size_option, follow_links_option, parse_batch_size
 @user_errors
 def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
     """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
+    from model_zoo.options import parse_model_options
+
     from .submission import create_submission
 
     record = create_submission(
@@ -49,7 +60,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
         n_ex=n_ex,
         n_iter=n_iter,
         square_queries=square_queries,
-        model_kwargs=parse_kwargs(model_kwargs),
+        model_kwargs=parse_model_options([model], model_kwargs),
     )
     flags = f" (flagged: {'; '.join(record.flags)})" if record.flags else ""
     click.echo(f"submission written to {out_dir}{flags}; next: bench verify-submission {out_dir}")
@@ -59,7 +70,13 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
 @click.option("--n", "n_samples", default=200, show_default=True, type=int, help="Samples re-run per result file (dataset and threat).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random subset.")
-@click.option("--confidence", default=0.99, show_default=True, type=float, help="Confidence of the Wilson interval a claim must fall in.")
+@click.option(
+    "--confidence",
+    default=0.99,
+    show_default=True,
+    type=FiniteNumber(0.0, 1.0, low_open=True, high_open=True),
+    help="Confidence of the Wilson interval a claim must fall in.",
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--data-root", default=None, type=click.Path(file_okay=False))
 @batch_size_option(None)

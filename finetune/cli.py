@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli_common import parse_batch_size, parse_kwargs, user_errors
+from benchmark.cli_common import NON_NEGATIVE, POSITIVE, FiniteNumber, parse_batch_size, user_errors
 
 
 def common_options(command):
@@ -50,8 +50,8 @@ def common_options(command):
                 help="Samples per forward/backward pass in each process, a number or 'auto' (what fits the device); gradients "
                 "accumulate over a step's micro-batches, so the update is the whole batch's [default: the process's whole share].",
             ),
-            click.option("--lr", type=float, default=None, help="Peak learning rate."),
-            click.option("--weight-decay", type=float, default=None),
+            click.option("--lr", type=POSITIVE, default=None, help="Peak learning rate."),
+            click.option("--weight-decay", type=NON_NEGATIVE, default=None),
             click.option(
                 "--warmup-steps",
                 type=int,
@@ -89,13 +89,14 @@ def common_options(command):
 
 def _run(method: str, options: dict) -> None:
     from benchmark.distributed import current_process_group, init_distributed, launched_by_torchrun
+    from model_zoo.options import parse_model_options
 
     from .config import default_config
     from .trainer import train
 
     model = options.pop("model")
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")
-    options["model_kwargs"] = parse_kwargs(options.pop("model_kwargs"))
+    options["model_kwargs"] = parse_model_options([model], options.pop("model_kwargs"))
     options["batch_size"] = parse_batch_size(options.get("batch_size"))
     options["micro_batch_size"] = parse_batch_size(options.get("micro_batch_size"), "--micro-batch-size")
     if options["batch_size"] == "auto":
@@ -147,10 +148,10 @@ def finetune() -> None:
     type=click.Choice(["lora", "mlp"]),
     help="LoRA adapters in the tower, or an MLP head on the frozen embedding.",
 )
-@click.option("--margin", type=float, default=None, help="Hinge margin [DreamSim: 0.05].")
+@click.option("--margin", type=NON_NEGATIVE, default=None, help="Hinge margin [DreamSim: 0.05].")
 @click.option("--lora-rank", type=int, default=None, help="[DreamSim: 16]")
-@click.option("--lora-alpha", type=float, default=None, help="[DreamSim: 0.5]")
-@click.option("--lora-dropout", type=float, default=None, help="[DreamSim: 0.3]")
+@click.option("--lora-alpha", type=POSITIVE, default=None, help="[DreamSim: 0.5]")
+@click.option("--lora-dropout", type=FiniteNumber(0.0, 1.0, high_open=True), default=None, help="[DreamSim: 0.3]")
 @click.option("--mlp-hidden", type=int, default=None, help="[DreamSim: 512]")
 @click.option("--n-val", type=int, default=None, help="Select on the first N validation samples only.")
 @user_errors
@@ -184,7 +185,7 @@ def fare(**options):
 @finetune.command()
 @common_options
 @adversarial_options
-@click.option("--logit-scale", type=float, default=None, help="[100]")
+@click.option("--logit-scale", type=POSITIVE, default=None, help="[100]")
 @click.option("--template", "templates", multiple=True, help='Prompt template(s) with {} ["This is a photo of a {}"].')
 @user_errors
 def tecoa(templates, **options):

@@ -201,14 +201,10 @@ def factory_accepts(name: str, keyword: str) -> bool:
 
 
 def check_model_options(name: str, options: dict) -> None:
-    """Refuse keyword options the factory of `name` does not take, naming those it does."""
-    parameters = inspect.signature(_resolve_factory(name)).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        accepted = ", ".join(p for p in parameters if p != "pretrained") or "none"
-        raise ValueError(f"model '{name}' has no option {', '.join(repr(u) for u in unknown)} (--model-kwarg accepts: {accepted})")
+    """Refuse keyword options the factory of `name` does not take (naming those it does), or of the wrong type."""
+    from .options import typed_model_options  # the one rule for option types (model_zoo/options.py)
+
+    typed_model_options(name, options)
 
 
 def declared_options(name: str) -> tuple[str, ...]:
