@@ -19,7 +19,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise _naming(error, path) from error
+        raise naming_path(error, path) from error
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -29,12 +29,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise _naming(error, path) from error
+            raise naming_path(error, path) from error
         raise
     return path
 
 
-def _naming(error: OSError, path: Path) -> OSError:
+def naming_path(error: OSError, path: Path) -> OSError:
     """`error` as it concerns `path` (the file the caller asked for), not a temporary name or no name at all
     (a full disk fails `write()`, whose error names no file), so the one-line message names the right file."""
     if error.errno is None:

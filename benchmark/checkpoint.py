@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .atomic import naming_path
+
 PARTIAL_SUFFIX = ".partial.jsonl"
 
 
@@ -60,15 +62,18 @@ class BatchCheckpoint:
         """Record a finished batch durably (flushed and fsynced) before the run moves on."""
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"config_hash": self.config_hash, "batch": batch, "records": records})
-        with self.path.open("a+b") as handle:
-            handle.seek(0, os.SEEK_END)
-            if handle.tell() > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":  # a torn last line: start ours on a fresh line
-                    handle.write(b"\n")
-            handle.write(line.encode("utf-8") + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with self.path.open("a+b") as handle:
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() > 0:
+                    handle.seek(-1, os.SEEK_END)
+                    if handle.read(1) != b"\n":  # a torn last line: start ours on a fresh line
+                        handle.write(b"\n")
+                handle.write(line.encode("utf-8") + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:  # a full disk's write() names no file; a torn line is skipped on resume
+            raise naming_path(error, self.path) from error
 
     def discard(self) -> None:
         """Remove this configuration's partial files once the final result is written."""

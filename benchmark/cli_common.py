@@ -194,13 +194,27 @@ def model_options(random_weights_help: str):
     return decorate
 
 
+def _readable_keys(ctx, param, paths: tuple[str, ...]) -> tuple[str, ...]:
+    """Each --trusted-key read at once, so a file that is not a public key is refused even where no submission needs it."""
+    if paths:
+        from .verification import read_public_key  # cryptography: only when a key is given
+
+        for path in paths:
+            try:
+                read_public_key(path)
+            except ValueError as error:
+                raise click.BadParameter(str(error), ctx, param) from None
+    return paths
+
+
 def trusted_key_option(command):
     """`--trusted-key FILE` (repeatable): public keys whose signed verifications are believed, beside this machine's own."""
     return click.option(
         "--trusted-key",
         "trusted_keys",
         multiple=True,
-        type=click.Path(dir_okay=False),
+        type=click.Path(dir_okay=False, exists=True),
+        callback=_readable_keys,
         help="Public key (PEM, e.g. a maintainer's ed25519.pub) whose signed verifications count as verified; repeatable.",
     )(command)
 

@@ -42,16 +42,21 @@ from .cli_common import (
 @user_errors
 def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
     """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
+    from attacks.threat import ThreatModel
     from model_zoo.options import parse_model_options
 
     from .submission import create_submission
+
+    threat_names = tuple(split_list(threats, "--threat"))
+    for threat in threat_names:  # refused before the checks and runs start
+        ThreatModel.from_text(threat)
 
     record = create_submission(
         model,
         out_dir,
         card_file=card_file,
         smoke=smoke,
-        threats=tuple(split_list(threats)),
+        threats=threat_names,
         device=device,
         data_root=data_root,
         progress=not quiet,
