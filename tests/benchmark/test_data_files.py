@@ -1,0 +1,65 @@
+"""Dataset files from outside (NIGHTS' data.csv, THINGS' triplets, images, archives, folders): one line per bad input."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from paper_data import write_nights, write_things
+
+from benchmark.cli import main
+from benchmark.datasets import DatasetError, load_dataset
+
+GOOD_ROW = dict(left_vote=2, right_vote=4, votes=6, split="test", is_imagenet="True")
+
+
+def _nights_with(tmp_path, **bad):
+    """NIGHTS in its real layout: data.csv (by column name, an extra `prompt` column) beside ref/ and distort/."""
+    write_nights(tmp_path, [dict(GOOD_ROW), dict(GOOD_ROW, split="val"), dict(GOOD_ROW, **bad)])
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "bad,column",
+    [
+        ({"votes": "inf"}, "votes"),
+        ({"votes": "nan"}, "votes"),
+        ({"votes": "-6"}, "votes"),
+        ({"votes": "6.5"}, "votes"),
+        ({"votes": "1e400"}, "votes"),
+        ({"left_vote": "-1"}, "left_vote"),
+        ({"right_vote": ""}, "right_vote"),
+        ({"split": "tset"}, "split"),
+        ({"is_imagenet": "maybe"}, "is_imagenet"),
+        ({"votes": "inf", "split": "train"}, "votes"),  # a row of another split is checked too
+    ],
+)
+def test_a_bad_nights_cell_is_one_line_naming_file_line_column_and_fix(tmp_path, bad, column):
+    _nights_with(tmp_path, **bad)
+    with pytest.raises(DatasetError) as error:
+        load_dataset("nights", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and f"data.csv line 4: {column} must be" in message and "bench data download nights" in message
+
+
+def test_nights_counts_written_as_pandas_floats_are_read(tmp_path):
+    write_nights(tmp_path, [dict(GOOD_ROW, votes="6.0", left_vote="2.0", right_vote="4.0")])
+    assert [t.judge for t in load_dataset("nights", tmp_path).triplets] == [1.0]
+
+
+def test_bench_data_verify_reports_a_bad_nights_cell_in_one_line(tmp_path):
+    _nights_with(tmp_path, votes="inf")
+    out = CliRunner().invoke(main, ["data", "verify", "nights", "--data-root", str(tmp_path)])
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert any("data.csv line 4: votes must be a whole number" in line for line in out.output.splitlines())
+
+
+@pytest.mark.parametrize("cell,column", [("inf", "image1"), ("nan", "image2"), ("2.5", "image3"), ("-1", "choice")])
+def test_a_bad_things_cell_is_one_line(tmp_path, cell, column):
+    things = write_things(tmp_path, 4, [(1, 2, 3, 1)])
+    triplets = things / "triplets_large_final_correctednc_correctedorder.csv"
+    header, row = triplets.read_text().splitlines()
+    cells = row.split("\t")
+    cells[("image1", "image2", "image3", "choice").index(column)] = cell
+    triplets.write_text(f"{header}\n" + "\t".join(cells) + "\n")
+    with pytest.raises(DatasetError, match=rf"correctedorder\.csv line 2: {column} must be a whole number >= 1, got '{cell}'"):
+        load_dataset("things", tmp_path)
