@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
-from paper_data import write_nights, write_things
+from paper_data import write_imagenet, write_nights, write_things
 
 from benchmark.cli import main
 from benchmark.datasets import DatasetError, load_dataset
+from model_zoo.fetch import following_links
 
 GOOD_ROW = dict(left_vote=2, right_vote=4, votes=6, split="test", is_imagenet="True")
 
@@ -63,3 +66,48 @@ def test_a_bad_things_cell_is_one_line(tmp_path, cell, column):
     triplets.write_text(f"{header}\n" + "\t".join(cells) + "\n")
     with pytest.raises(DatasetError, match=rf"correctedorder\.csv line 2: {column} must be a whole number >= 1, got '{cell}'"):
         load_dataset("things", tmp_path)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # the header survives: Image.open alone accepts it
+
+
+def test_bench_data_verify_decodes_every_image_and_names_a_truncated_png(tmp_path):
+    nights = write_nights(tmp_path, [dict(GOOD_ROW), dict(GOOD_ROW), dict(GOOD_ROW, split="val")])
+    runner = CliRunner()
+    assert "test: 2 triplets" in runner.invoke(main, ["data", "verify", "nights", "--data-root", str(tmp_path)]).output
+    _truncate(nights / "distort" / "000" / "001_1.png")
+    out = runner.invoke(main, ["data", "verify", "nights", "--data-root", str(tmp_path)])
+    problems = [line for line in out.output.splitlines() if "cannot be decoded" in line]
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert problems and all("001_1.png" in line and "download the dataset again" in line for line in problems)
+
+
+def test_bench_data_verify_decodes_imagenet_images(tmp_path):
+    write_imagenet(tmp_path / "imagenet", {"n01440764": 2, "n01443537": 1}, split="val")
+    _truncate(tmp_path / "imagenet" / "val" / "n01443537" / "n01443537_0.JPEG")
+    out = CliRunner().invoke(main, ["data", "verify", "imagenet", "--data-root", str(tmp_path)])
+    assert out.exit_code == 1 and "1 images cannot be decoded, e.g." in out.output and "n01443537_0.JPEG" in out.output
+
+
+def _link_out(folder, outside):
+    """Replace the first image of the first class folder by a link to a copy outside `folder`."""
+    image = sorted(sorted(p for p in folder.iterdir() if p.is_dir())[0].iterdir())[0]
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(image, outside)
+    image.symlink_to(outside)
+
+
+@pytest.mark.parametrize("name", ["imagenet", "imagefolder"])
+def test_classification_folder_links_leaving_it_are_refused_unless_followed(tmp_path, name):
+    write_imagenet(tmp_path / "imagenet", {"n01440764": 2, "n01443537": 2}, split="val")
+    folder = tmp_path / "imagenet" / "val"
+    _link_out(folder, tmp_path / "imagenet" / "elsewhere.JPEG")  # beside the folder, not in it: refused too
+    options = {"path": str(folder)} if name == "imagefolder" else {}
+    with pytest.raises(DatasetError) as error:
+        load_dataset(name, tmp_path, **options)
+    assert "outside the dataset folder" in str(error.value) and "--follow-links" in str(error.value) and "\n" not in str(error.value)
+    with following_links(True):
+        assert len(load_dataset(name, tmp_path, **options)) == 4
+    out = CliRunner().invoke(main, ["data", "verify", "imagenet", "--data-root", str(tmp_path)])
+    assert out.exit_code == 1 and "--follow-links" in out.output
