@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -111,3 +112,28 @@ def test_classification_folder_links_leaving_it_are_refused_unless_followed(tmp_
         assert len(load_dataset(name, tmp_path, **options)) == 4
     out = CliRunner().invoke(main, ["data", "verify", "imagenet", "--data-root", str(tmp_path)])
     assert out.exit_code == 1 and "--follow-links" in out.output
+
+
+def test_bench_data_download_of_a_truncated_tgz_is_one_line_and_unpacks_nothing(tmp_path, monkeypatch):
+    import tarfile
+
+    from benchmark.datasets import download, sources
+
+    archive = tmp_path / "served" / "nights.tgz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as bundle:
+        for n in range(3):
+            payload = os.urandom(40_000)
+            info = tarfile.TarInfo(f"nights/ref/000/{n:03d}.png")
+            info.size = len(payload)
+            bundle.addfile(info, io.BytesIO(payload))
+    archive.write_bytes(archive.read_bytes()[:50_000])  # a download cut short, published without a sha256
+    source = sources.DatasetSource("nights", downloads=(sources.Download(url=f"file://{archive}", destination="."),))
+    monkeypatch.setitem(download.SOURCES, "nights", source)
+    monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
+    root = tmp_path / "data"
+    out = CliRunner().invoke(main, ["data", "download", "nights", "--data-root", str(root)])
+    errors = [line for line in out.output.splitlines() if line.startswith("Error")]
+    assert out.exit_code == 1 and "Aborted" not in out.output and "Traceback" not in out.output, out.output
+    assert len(errors) == 1 and "nights.tgz" in errors[0] and "truncated or corrupt" in errors[0] and "download again" in errors[0]
+    assert not (root / "nights").exists() and not list(root.glob("*.staging")), sorted(p.name for p in root.iterdir())
