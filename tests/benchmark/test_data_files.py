@@ -137,3 +137,37 @@ def test_bench_data_download_of_a_truncated_tgz_is_one_line_and_unpacks_nothing(
     assert out.exit_code == 1 and "Aborted" not in out.output and "Traceback" not in out.output, out.output
     assert len(errors) == 1 and "nights.tgz" in errors[0] and "truncated or corrupt" in errors[0] and "download again" in errors[0]
     assert not (root / "nights").exists() and not list(root.glob("*.staging")), sorted(p.name for p in root.iterdir())
+
+
+@pytest.mark.parametrize("content", ["[]", "[1, 2]", '"text"', "3", "null"])
+def test_a_json_card_or_record_that_is_not_an_object_is_one_line(tmp_path, content):
+    """A trained folder's card, `bench submit --card FILE`, and the data root's DOWNLOADS.json."""
+    from benchmark.datasets.download import download_dataset
+    from model_zoo.trained_folder import CARD_FILE, read_card
+
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    (folder / CARD_FILE).write_text(content)
+    with pytest.raises(ValueError, match=rf"{CARD_FILE}: expected a JSON object, got \w+$"):
+        read_card(folder)
+    out = CliRunner().invoke(main, ["evaluate", "--model", str(folder), "--dataset", "demo", "--output-dir", str(tmp_path / "r")])
+    assert out.exit_code == 1 and out.output.strip().splitlines() == [out.output.strip()], out.output
+    assert "expected a JSON object" in out.output
+
+    card = tmp_path / "card.json"
+    card.write_text(content)
+    out = CliRunner().invoke(main, ["submit", "--model", "ssim", "--smoke", "--card", str(card), "--out", str(tmp_path / "s")])
+    assert out.exit_code == 1 and "card.json: expected a JSON object" in out.output and len(out.output.strip().splitlines()) == 1
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "DOWNLOADS.json").write_text(content)
+    with pytest.raises(DatasetError, match=r"DOWNLOADS\.json: expected a JSON object, got \w+; delete it"):
+        download_dataset("nights", tmp_path / "data", progress=lambda line: None)
+
+
+def test_a_trained_folder_card_missing_a_field_is_one_line(tmp_path):
+    from model_zoo.trained_folder import CARD_FILE, read_card
+
+    (tmp_path / CARD_FILE).write_text('{"base_model": "clip-vit-b16"}')
+    with pytest.raises(ValueError, match=rf"{CARD_FILE}: field architecture is missing"):
+        read_card(tmp_path)
