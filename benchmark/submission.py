@@ -36,7 +36,6 @@ from typing import Any
 import torch
 
 from attacks.ensemble import STANDARD, summarise_members
-from attacks.threat import ThreatModel
 from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
@@ -428,10 +427,12 @@ def _disagree(relative: str, what: str, shown: Any, other: str, value: Any) -> S
 
 
 def _displayed_run(relative: str, claimed: EvaluationResult, record: SubmissionRecord) -> dict[str, Any]:
-    """The EvaluationConfig fields of what `claimed` displays, after checking every other copy of them agrees.
+    """The EvaluationConfig fields of what `claimed` displays, after checking the copies outside the result file agree.
 
     Displayed: model, dataset, split, threat and eps, attack (with its budget), and the submission's
-    smoke flag. Copies: the result's `config`, its attack's own threat, the card and submission.json.
+    smoke flag. The copies inside the result file (its `config`, its attack's own threat, its protocol)
+    were checked by the one result schema when `read_result` read it (benchmark/schema.py, `_disagreements`);
+    here only the card and submission.json, which that schema does not see, and the rules of a submission.
     """
     config, card, attack = claimed.config, record.card, claimed.attack
     if not isinstance(config, dict):
@@ -440,35 +441,10 @@ def _displayed_run(relative: str, claimed: EvaluationResult, record: SubmissionR
         raise _disagree(relative, "model", claimed.model, "the card", card.name)
     if attack is None:
         raise SubmissionRejected(f"{relative}: attack is none; a submission's results are evaluated with --attack standard")
-    try:
-        config_threat = ThreatModel.from_text(str(config.get("threat")), config.get("eps"))
-        own_threat = ThreatModel.from_text(claimed.threat.norm, claimed.threat.eps_text)
-    except ValueError as error:
-        raise SubmissionRejected(f"{relative}: threat: {error}") from None
-    attack_threat = (attack.norm, attack.eps, attack.eps_text)
-    pairs = [
-        ("model", claimed.model, "config.model", config.get("model")),
-        ("dataset", claimed.dataset, "config.dataset", config.get("dataset")),
-        ("split", claimed.split, "config.split", config.get("split")),
-        ("threat", claimed.threat, "its eps_text", own_threat),
-        ("threat", (claimed.threat.norm, claimed.threat.eps), "config.threat/eps", (config_threat.norm, config_threat.eps)),
-        ("threat", (claimed.threat.norm, claimed.threat.eps, claimed.threat.eps_text), "attack.norm/eps/eps_text", attack_threat),
-        ("attack", attack.name, "config.attack", config.get("attack")),
-        ("attack.n_iter", attack.n_iter, "config.n_iter", config.get("n_iter")),
-        ("attack.n_restarts", attack.n_restarts, "config.n_restarts", config.get("n_restarts")),
-        ("attack.seed", attack.seed, "config.seed", config.get("seed")),
-        ("attack.square_queries", attack.square_queries, "config.square_queries", config.get("square_queries")),
-        ("card model_kwargs", card.model_kwargs, "config.model_kwargs", config.get("model_kwargs") or {}),
-        (
-            "weights",
-            "pretrained weights",
-            "config.pretrained",
-            "pretrained weights" if config.get("pretrained") is True else config.get("pretrained"),
-        ),
-    ]
-    for what, shown, other, value in pairs:
-        if shown != value:
-            raise _disagree(relative, what, shown, other, value)
+    if card.model_kwargs != (config.get("model_kwargs") or {}):
+        raise _disagree(relative, "card model_kwargs", card.model_kwargs, "config.model_kwargs", config.get("model_kwargs") or {})
+    if config.get("pretrained") is not True:
+        raise _disagree(relative, "weights", "pretrained weights", "config.pretrained", config.get("pretrained"))
     smoke = claimed.dataset in SMOKE_DATASETS
     if record.smoke != smoke or claimed.dataset not in record.datasets:
         raise _disagree(relative, "dataset", claimed.dataset, "submission.json (smoke, datasets)", (record.smoke, record.datasets))

@@ -30,6 +30,7 @@ import io
 import json
 import math
 import os
+import pickle
 import platform
 import sys
 import time
@@ -248,6 +249,39 @@ def accumulate_gradients(
     return stats
 
 
+STATE_KEYS = ("config_hash", "step", "trainable", "optimizer", "scheduler", "rng", "best", "history")
+
+
+class TrainingStateError(ValueError):
+    """`training-state.pt` is not one this trainer wrote (damaged, truncated, or a pickle that would run code)."""
+
+
+def read_training_state(path: Path, mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint `train` writes, read as tensors and plain containers only (`weights_only=True`: no code runs).
+
+    Anything else, a truncated file, a foreign pickle, the wrong keys, is one `TrainingStateError` naming the file.
+    """
+
+    def refuse(reason: str) -> TrainingStateError:
+        return TrainingStateError(f"{path} is not a perceptbench training state: {reason}; delete it to start over")
+
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError, ImportError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise refuse(f"{type(error).__name__}: {first[:200]}") from None
+    if not isinstance(stored, dict):
+        raise refuse(f"it holds a {type(stored).__name__}, not the checkpoint's dictionary")
+    missing = [key for key in STATE_KEYS if key not in stored]
+    if missing:
+        raise refuse(f"it lacks {', '.join(missing)}")
+    if not isinstance(stored["step"], int) or isinstance(stored["step"], bool) or stored["step"] < 0:
+        raise refuse(f"its step is {stored['step']!r}, not a whole number >= 0")
+    if not isinstance(stored["config_hash"], str) or not isinstance(stored["rng"], list) or not isinstance(stored["history"], list):
+        raise refuse("its config_hash, rng or history has the wrong type")
+    return stored
+
+
 def _existing_run(folder: Path, config_hash: str) -> FinetuneCard | None:
     card_path = folder / CARD_FILE
     if card_path.exists():
@@ -257,7 +291,7 @@ def _existing_run(folder: Path, config_hash: str) -> FinetuneCard | None:
         return card
     state_path = folder / STATE_FILE
     if state_path.exists():
-        stored = torch.load(state_path, map_location="cpu", weights_only=True, mmap=True)
+        stored = read_training_state(state_path, mmap=True)
         if stored.get("config_hash") != config_hash:
             raise ValueError(
                 f"'{state_path}' is the checkpoint of a run with other settings; re-run that command to finish it, "
@@ -302,7 +336,7 @@ def train(config: FinetuneConfig) -> TrainingRun:
     state_path = folder / STATE_FILE
     start_step, best, history = 0, None, []
     if state_path.exists():
-        stored = torch.load(state_path, map_location="cpu", weights_only=True)
+        stored = read_training_state(state_path)
         recipe.load_trainable_state(stored["trainable"])
         optimizer.load_state_dict(stored["optimizer"])
         scheduler.load_state_dict(stored["scheduler"])

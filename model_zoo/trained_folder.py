@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,22 @@ def read_card(folder: str | Path) -> FinetuneCard:
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{folder}' is not a `bench finetune` output folder (no {CARD_FILE})")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); train the folder again or restore its card") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__ if data is not None else 'null'}")
+    required = [
+        name for name, spec in FinetuneCard.__dataclass_fields__.items() if spec.default is MISSING and spec.default_factory is MISSING
+    ]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{path}: field {missing[0]} is missing; train the folder again or restore its card")
+    if not isinstance(data.get("schema_version", 0), int):
+        raise ValueError(f"{path}: field schema_version must be a whole number, got {data['schema_version']!r}")
+    if not isinstance(data["files"], dict) or not isinstance(data["sha256"], dict):
+        raise ValueError(f"{path}: fields files and sha256 must be JSON objects")
     if data.get("schema_version", 0) > CARD_SCHEMA_VERSION:
         raise ValueError(
             f"{path} has card schema {data['schema_version']}; this perceptbench reads up to {CARD_SCHEMA_VERSION}: upgrade it"

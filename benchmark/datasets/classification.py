@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET_TEMPLATES, SIMPLE_TEMPLATES
 
 from .detection import list_class_folders
-from .images import DatasetError, center_crop_transform, load_image
+from .images import DatasetError, center_crop_transform, load_image, path_inside
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
@@ -68,8 +68,9 @@ class ClassificationDataset(Dataset):
         self.image_transform = center_crop_transform(image_size)  # until the runner installs the model's
         self.templates = TEMPLATE_SETS[templates]
         self.template_set = templates
-        folders = list_class_folders(self.root)
-        overrides = read_classnames_file(self.root / CLASSNAMES_FILE) if (self.root / CLASSNAMES_FILE).is_file() else {}
+        folders = list_class_folders(self.root, root=self.root)  # a link leaving the folder needs --follow-links
+        names_file = self.root / CLASSNAMES_FILE
+        overrides = read_classnames_file(path_inside(self.root, CLASSNAMES_FILE, self.root)) if names_file.is_file() else {}
         self.folders = list(folders)
         self.classnames = [class_name_for_folder(f, overrides) for f in self.folders]
         # Round-robin over classes, so the first N samples cover the classes evenly.

@@ -30,15 +30,20 @@ DETECTION_MANIFEST = "detection.json"
 DETECTION_CONFIGS = ("nsfw", "guns")
 
 
-def list_class_folders(folder: Path) -> dict[str, list[Path]]:
-    """{class: sorted image paths} of `folder/<class>/*`; empty classes are an error."""
+def list_class_folders(folder: Path, root: Path | None = None) -> dict[str, list[Path]]:
+    """{class: sorted image paths} of `folder/<class>/*`; empty classes are an error.
+
+    Every image must resolve inside `root` (the dataset's folder: by default `folder`'s parent, a
+    detection configuration), links resolved, unless `--follow-links` is given.
+    """
     if not folder.is_dir():
         raise DatasetError(f"missing folder {folder} (expected one sub-folder of images per class)")
+    root = folder.parent if root is None else root
     classes = {}
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         images = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for image in images:  # inside the configuration folder, links resolved (unless --follow-links)
-            path_inside(folder.parent, f"{folder.name}/{class_dir.name}/{image.name}", f"detection folder {folder}")
+        for image in images:
+            path_inside(root, image.relative_to(root).as_posix(), f"class folder {class_dir}")
         if not images:
             raise DatasetError(f"class folder {class_dir} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         classes[class_dir.name] = images

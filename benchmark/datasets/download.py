@@ -42,7 +42,7 @@ def download_dataset(name: str, data_root: Path, progress: Callable[[str], None]
     source = get_source(name)
     data_root.mkdir(parents=True, exist_ok=True)
     record_path = data_root / DOWNLOAD_RECORD
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record = _read_record(record_path)
     try:
         _download_all(source, data_root, record, progress)
     finally:
@@ -52,6 +52,20 @@ def download_dataset(name: str, data_root: Path, progress: Callable[[str], None]
     if source.downloads:
         atomic_write_text(record_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return [source.manual.format(root=data_root)] if source.manual else []
+
+
+def _read_record(path: Path) -> dict:
+    """`DOWNLOADS.json` (what was fetched, with its sha256); a damaged one is one line naming it."""
+    if not path.is_file():
+        return {}
+    fix = "delete it (it is rewritten by the next download)"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise DatasetError(f"{path} is not valid JSON ({error}); {fix}") from None
+    if not isinstance(record, dict):
+        raise DatasetError(f"{path}: expected a JSON object, got {type(record).__name__ if record is not None else 'null'}; {fix}")
+    return record
 
 
 def _download_all(source: DatasetSource, data_root: Path, record: dict, progress: Callable[[str], None]) -> None:

@@ -9,8 +9,10 @@ more votes, so the 2AFC score is plain accuracy.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import cells
 from .images import DatasetError, path_inside
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
 
@@ -19,20 +21,47 @@ NIGHTS_SPLITS = ("test", "test_imagenet", "test_no_imagenet", "val", "train")
 NIGHTS_MIN_VOTES = 6
 
 
-def _is_true(text: str) -> bool:
-    return text.strip().lower() in ("true", "1", "yes")
+NIGHTS_FILE_SPLITS = ("train", "val", "test")  # the split column's values; test_imagenet and test_no_imagenet divide test
+NIGHTS_BOOLEANS = ("True", "False", "1", "0")  # is_imagenet as pandas (True/False) or a 0/1 column writes it
+NIGHTS_FIX = "correct that row, or fetch data.csv again (`bench data download nights`)"
 
 
-def _row_split_matches(row: dict[str, str], split: str) -> bool:
-    if split == "test_imagenet":
-        return row["split"] == "test" and _is_true(row["is_imagenet"])
-    if split == "test_no_imagenet":
-        return row["split"] == "test" and not _is_true(row["is_imagenet"])
-    return row["split"] == split
+@dataclass(frozen=True)
+class NightsRow:
+    """One row of data.csv, typed: counts are whole numbers >= 0, labels from their sets."""
+
+    sample_id: str
+    left_vote: int
+    right_vote: int
+    votes: int
+    split: str
+    is_imagenet: bool
+
+    def in_split(self, split: str) -> bool:
+        """Whether the row belongs to `split` (test_imagenet / test_no_imagenet divide test by is_imagenet)."""
+        if split == "test_imagenet":
+            return self.split == "test" and self.is_imagenet
+        if split == "test_no_imagenet":
+            return self.split == "test" and not self.is_imagenet
+        return self.split == split
+
+
+def read_nights_row(row: dict[str, str], where: str) -> NightsRow:
+    """A data.csv row checked cell by cell; a bad cell is one `DatasetError` naming `where` (file and line) and the column."""
+    counts = {column: cells.whole_number(row.get(column), where, column, NIGHTS_FIX) for column in ("left_vote", "right_vote", "votes")}
+    sample_id = (row.get("id") or "").strip()
+    if not sample_id:
+        raise DatasetError(f"{where}: id is empty; {NIGHTS_FIX}")
+    split = cells.label(row.get("split"), NIGHTS_FILE_SPLITS, where, "split", NIGHTS_FIX)
+    is_imagenet = cells.label(row.get("is_imagenet"), NIGHTS_BOOLEANS, where, "is_imagenet", NIGHTS_FIX) in ("true", "1")
+    return NightsRow(sample_id, counts["left_vote"], counts["right_vote"], counts["votes"], split, is_imagenet)
 
 
 def read_nights_csv(csv_path: Path, split: str = "test", min_votes: int = NIGHTS_MIN_VOTES) -> list[TwoAFCTriplet]:
-    """Triplets of one split from `data.csv`; image paths are relative to the csv's folder."""
+    """Triplets of one split from `data.csv`; image paths are relative to the csv's folder.
+
+    Every row is checked, whatever its split: a bad cell anywhere means a damaged file.
+    """
     if split not in NIGHTS_SPLITS:
         raise DatasetError(f"NIGHTS has no split '{split}'; choose one of {', '.join(NIGHTS_SPLITS)}")
     csv_path = Path(csv_path)
@@ -46,21 +75,18 @@ def read_nights_csv(csv_path: Path, split: str = "test", min_votes: int = NIGHTS
             raise DatasetError(f"{csv_path} lacks column(s) {', '.join(missing)}; expected at least {', '.join(NIGHTS_COLUMNS)}")
         triplets = []
         for line, row in enumerate(reader, start=2):
-            try:
-                votes, left, right = int(float(row["votes"])), int(float(row["left_vote"])), int(float(row["right_vote"]))
-            except (TypeError, ValueError):
-                raise DatasetError(f"{csv_path} line {line}: votes, left_vote and right_vote must be numbers, got {row!r}") from None
-            if votes < min_votes or not _row_split_matches(row, split):
+            where = f"{csv_path} line {line}"
+            parsed = read_nights_row(row, where)
+            if parsed.votes < min_votes or not parsed.in_split(split):
                 continue
-            judge = 1.0 if right > left else 0.0
             triplets.append(
                 TwoAFCTriplet(
-                    sample_id=str(row["id"]),
+                    sample_id=parsed.sample_id,
                     split=split,
-                    reference=path_inside(root, row["ref_path"], f"{csv_path} line {line}"),
-                    candidate_0=path_inside(root, row["left_path"], f"{csv_path} line {line}"),
-                    candidate_1=path_inside(root, row["right_path"], f"{csv_path} line {line}"),
-                    judge=judge,
+                    reference=path_inside(root, row["ref_path"], where),
+                    candidate_0=path_inside(root, row["left_path"], where),
+                    candidate_1=path_inside(root, row["right_path"], where),
+                    judge=1.0 if parsed.right_vote > parsed.left_vote else 0.0,
                 )
             )
     if not triplets:

@@ -18,12 +18,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from . import cells
 from .images import DatasetError, ImageTransform, load_image, path_inside
 
 THINGS_IMAGE_LIST = "things_first_imgs_idx.txt"
 THINGS_TRIPLETS = "triplets_large_final_correctednc_correctedorder.csv"
 THINGS_IMAGE_DIR = "Images"
 THINGS_SPLIT = "test"
+THINGS_FIX = "correct that line, or fetch the file again (see `bench data download things`)"
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,9 @@ def read_things_triplets(path: Path, images: list[Path]) -> list[OddOneOutTriple
     for line, row in enumerate(body, start=first_line):
         if not row:
             continue
-        try:
-            i, j, k, choice = (int(float(row[c])) for c in columns)
-        except (IndexError, ValueError):
-            raise DatasetError(
-                f"{path} line {line}: expected tab-separated image1, image2, image3, choice (integers), got {row!r}"
-            ) from None
+        if len(row) <= max(columns):
+            raise DatasetError(f"{path} line {line}: expected tab-separated image1, image2, image3, choice, got {row!r}; {THINGS_FIX}")
+        i, j, k, choice = (cells.whole_number(row[c], f"{path} line {line}", name, THINGS_FIX, 1) for c, name in zip(columns, wanted))
         if not all(1 <= index <= len(images) for index in (i, j, k)):
             raise DatasetError(f"{path} line {line}: image index out of 1..{len(images)} (the image list's length): {row!r}")
         if choice not in (1, 2, 3):

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from model_zoo.fetch import sha256_of
 
 from .bapps import BAPPS_VAL_SPLITS, IMAGE_SUFFIXES, read_bapps_split
-from .detection import DetectionDataset
+from .detection import DetectionDataset, list_class_folders
 from .images import DatasetError
 from .nights import NIGHTS_SPLITS, read_nights_csv
 from .revisited import REVISITED_COUNTS, REVISITED_DATASETS, RetrievalDataset
@@ -36,10 +38,27 @@ class VerifyReport:
         return not self.problems
 
 
-def _missing(paths, report: VerifyReport, what: str) -> None:
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
+def _undecodable(path: Path) -> str | None:
+    """Why the image at `path` cannot be decoded to its last pixel (None when it can): a header alone says nothing of a truncated file."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:  # UnidentifiedImageError is an OSError
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _check_images(paths, report: VerifyReport, what: str) -> None:
+    """Every image present and decoded in full; the first missing and the first damaged one named, one line each."""
+    unique = list(dict.fromkeys(Path(p) for p in paths))
+    present = [p for p in unique if p.is_file()]
+    if len(present) < len(unique):
+        missing = [p for p in unique if not p.is_file()]
         report.problems.append(f"{len(missing)} {what} missing, e.g. {missing[0]}")
+    damaged = [(p, why) for p in present if (why := _undecodable(p)) is not None]
+    if damaged:
+        path, why = damaged[0]
+        report.problems.append(f"{len(damaged)} {what} cannot be decoded, e.g. {path} ({why}); download the dataset again")
 
 
 def _verify_nights(root: Path, report: VerifyReport) -> None:
@@ -52,7 +71,7 @@ def _verify_nights(root: Path, report: VerifyReport) -> None:
                 return
             continue
         report.facts.append(f"{split}: {len(triplets)} triplets with >= 6 votes")
-        _missing([p for t in triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, f"{split} images")
+        _check_images([p for t in triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, f"{split} images")
 
 
 def _verify_bapps(root: Path, report: VerifyReport) -> None:
@@ -67,6 +86,7 @@ def _verify_bapps(root: Path, report: VerifyReport) -> None:
             for f in ("ref", "p0", "p1", "judge")
         }
         report.facts.append(f"{split}: {len(triplets)} triplets (files: {counts})")
+        _check_images([p for t in triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, f"{split} images")
         if len(set(counts.values())) != 1:
             report.problems.append(f"{root / split}: ref/, p0/, p1/ and judge/ hold different numbers of files {counts}")
 
@@ -81,7 +101,7 @@ def _verify_things(root: Path, report: VerifyReport) -> None:
     report.facts.append(f"{len(images)} images listed, {len(triplets)} triplets")
     if len(images) != THINGS_CONCEPTS:
         report.problems.append(f"{root / THINGS_IMAGE_LIST} lists {len(images)} images; the distributed list has {THINGS_CONCEPTS}")
-    _missing(images, report, "listed images")
+    _check_images(images, report, "listed images")
 
 
 def _content_hashes(paths) -> dict[str, Path]:
@@ -91,14 +111,20 @@ def _content_hashes(paths) -> dict[str, Path]:
 def _verify_imagenet(root: Path, report: VerifyReport) -> None:
     from model_zoo.zero_shot_data import IMAGENET_WNIDS
 
-    folders = {p.name for p in root.iterdir() if p.is_dir()}
+    try:
+        classes = list_class_folders(root, root=root)
+    except DatasetError as error:
+        report.problems.append(str(error))
+        return
+    folders = set(classes)
     missing, unknown = sorted(set(IMAGENET_WNIDS) - folders), sorted(folders - set(IMAGENET_WNIDS))
-    images = sum(1 for folder in folders for p in (root / folder).iterdir() if p.is_file())
-    report.facts.append(f"{len(folders)} class folders, {images} images (ImageNet-1k val: 1000 and 50000)")
+    images = [p for paths in classes.values() for p in paths]
+    report.facts.append(f"{len(folders)} class folders, {len(images)} images (ImageNet-1k val: 1000 and 50000)")
     if missing:
         report.problems.append(f"{len(missing)} of the 1000 WordNet-id folders are missing under {root}, e.g. {missing[0]}")
     if unknown:
         report.problems.append(f"folders that are not ImageNet-1k WordNet ids under {root}, e.g. {unknown[0]}")
+    _check_images(images, report, "images")
 
 
 def _verify_detection(root: Path, report: VerifyReport) -> None:
@@ -116,6 +142,9 @@ def _verify_detection(root: Path, report: VerifyReport) -> None:
         report.facts.append(
             f"{folder.name}: pool {pool}, queries {queries}, buffer {dataset.setup.buffer}, targets {dataset.setup.targets}"
         )
+        _check_images(
+            [p for paths in dataset.pool.values() for p in paths] + [p for p, _ in dataset.queries], report, f"{folder.name} images"
+        )
         pool_hashes = _content_hashes(p for paths in dataset.pool.values() for p in paths)
         overlap = [p for h, p in _content_hashes(p for p, _ in dataset.queries).items() if h in pool_hashes]
         if overlap:
@@ -126,6 +155,7 @@ def _verify_detection(root: Path, report: VerifyReport) -> None:
             except DatasetError as error:
                 report.problems.append(f"{folder.name}: {error}")
                 continue
+            _check_images(targets, report, f"{folder.name} target images")
             overlap = [p for h, p in _content_hashes(targets).items() if h in pool_hashes]
             report.facts.append(f"{folder.name}: {len(targets)} attack targets of '{target_class}'")
             if overlap:
@@ -144,7 +174,7 @@ def _verify_revisited(name: str, root: Path, report: VerifyReport) -> None:
         report.problems.append(
             f"ground truth lists {len(dataset.imlist)}/{len(dataset.qimlist)} images/queries; {name} has {expected_db}/{expected_q}"
         )
-    _missing([dataset.image_path(n) for n in dataset.imlist + dataset.qimlist], report, "images under jpg/")
+    _check_images([dataset.image_path(n) for n in dataset.imlist + dataset.qimlist], report, "images under jpg/")
 
 
 def verify_dataset(name: str, data_root: Path) -> VerifyReport:

@@ -164,6 +164,48 @@ def test_copies_of_displayed_fields_must_agree(verified, tmp_path):
         verify_submission(folder, n=2, **QUIET)
 
 
+DISPLAYED_COPIES = ("model", "dataset", "split", "threat", "eps", "attack", "n_iter", "n_restarts", "seed", "square_queries")
+
+
+def _edited(key, value):
+    if value is None:  # the runner's default (eps of the threat, the dataset's own split): give another
+        return "8/255" if key == "eps" else "edited"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise AssertionError(f"unexpected config value {value!r}")
+    if isinstance(value, int):
+        return value + 1
+    return {"linf": "l2", "l2": "linf"}.get(value, f"{value}-edited")
+
+
+@pytest.mark.parametrize("key", DISPLAYED_COPIES)
+def test_a_disagreeing_copy_is_refused_by_the_result_schema_alone(verified, tmp_path, key):
+    """One check of the displayed fields' copies (benchmark/schema.py): verify refuses with exactly the schema's words."""
+    from benchmark.schema import SchemaError, validate_result
+
+    folder = _copy(verified[0], tmp_path)
+    result_file = folder / read_submission(folder).results[0]
+    data = json.loads(result_file.read_text())
+    data["config"][key] = _edited(key, data["config"][key])
+    result_file.write_text(json.dumps(data))
+    with pytest.raises(SchemaError) as by_schema:
+        validate_result(data)
+    with pytest.raises(ValueError) as by_verify:
+        verify_submission(folder, n=2, **QUIET)
+    assert str(by_schema.value) in str(by_verify.value)
+
+
+def test_copies_the_schema_lets_a_file_leave_out_are_not_required_by_a_second_check(verified, tmp_path):
+    """A result file may leave config copies out (the schema allows it); verify re-runs what is displayed, so it verifies."""
+    folder = _copy(verified[0], tmp_path)
+    result_file = folder / read_submission(folder).results[0]
+    data = json.loads(result_file.read_text())
+    for key in DISPLAYED_COPIES:
+        data["config"].pop(key)
+    result_file.write_text(json.dumps(data))
+    statement = verify_submission(folder, n=4, **QUIET)
+    assert statement.status == "verified", statement.reasons
+
+
 def test_a_standard_claim_without_its_sanity_checks_is_flagged(verified, tmp_path):
     folder = _copy(verified[0], tmp_path)
     result_file = folder / read_submission(folder).results[0]
