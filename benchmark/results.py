@@ -110,8 +110,7 @@ class Scores:
         for key, record in (data.get("intervals") or {}).items():  # the schema checked each sits beside its score
             match = _PROTOCOL_KEY.match(key)
             owner, kind = (protocols.get(match["protocol"]), match["kind"]) if match else (scores, key)
-            estimate = owner.score(kind) if owner is not None else None
-            if estimate is not None:
+            if owner is not None and (estimate := owner.score(kind)) is not None:
                 owner.intervals[kind] = Interval.from_dict(record, estimate)
         return scores
 

@@ -51,5 +51,14 @@ def attach_intervals(scores: Scores, outcomes: list[SampleOutcome], averaging: s
     for split, split_scores in scores.per_split.items():
         attach_intervals(split_scores, [o for o in outcomes if str(o.split) == split])
     for protocol, protocol_scores in scores.protocols.items():  # retrieval: the query's AP under that protocol
-        _attach(protocol_scores, outcomes, lambda o, kind, p=protocol: float(o.extra[f"ap_{p}_{kind}"]), "samples")
+        _attach(protocol_scores, outcomes, _protocol_score(protocol), "samples")
     return scores
+
+
+def _protocol_score(protocol: str) -> Callable[[SampleOutcome, str], float]:
+    """A query's AP under `protocol` (benchmark/tasks/retrieval.py writes it as `ap_<protocol>_<kind>`)."""
+
+    def score(outcome: SampleOutcome, kind: str) -> float:
+        return float(outcome.extra[f"ap_{protocol}_{kind}"])
+
+    return score
