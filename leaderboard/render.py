@@ -11,7 +11,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tabulate import tabulate
 
 from benchmark.atomic import atomic_write_text
+from benchmark.results import Scores
 from benchmark.schema import is_link
+from benchmark.statistics import Interval
 
 from .collect import collect_results
 from .csv_export import render_csv
@@ -31,11 +33,20 @@ def _format(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _format_with_interval(cell: Cell) -> str:
+def _with_interval(value: float | None, interval: Interval | None) -> str:
     """`74.3 ± 1.9`: the value and its interval's half-width in %; the value alone where it has no interval."""
-    interval = cell.shown_interval
-    text = _format(cell.value)
-    return text if interval is None or cell.value is None else f"{text} ± {100 * interval.half_width:.1f}"
+    text = _format(value)
+    return text if interval is None or value is None else f"{text} ± {100 * interval.half_width:.1f}"
+
+
+def _format_with_interval(cell: Cell) -> str:
+    """A table cell's value with the interval of the measured number (the paper's numbers have none)."""
+    return _with_interval(cell.value, cell.shown_interval)
+
+
+def _format_score(scores: Scores, kind: str) -> str:
+    """A result's clean or robust score with its interval (model pages)."""
+    return _with_interval(scores.score(kind), scores.intervals.get(kind))
 
 
 def _format_difference(value: float | None) -> str:
@@ -139,6 +150,7 @@ def _template_environment() -> Environment:
     environment.globals.update(
         format=_format,
         format_with_interval=_format_with_interval,
+        format_score=_format_score,
         format_difference=_format_difference,
         model_slug=model_slug,
         CLEAN=CLEAN,

@@ -74,6 +74,7 @@ def test_site_markdown_and_csv_show_intervals_and_say_how_ranks_were_made(pair, 
     html = written["html"].read_text()
     assert shown in html and "McNemar" in html and "(2 of 2 comparisons)" in html
     assert 'data-model="model-b">\n<td class="rank" data-value="2">2</td>' in html
+    assert shown in (written["model pages"] / "model-a.html").read_text()  # the model page's results too
     rows = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
     cell = next(r for r in rows if r["model"] == "model-a" and r["column"] == "linf 4/255")
     assert float(cell["value_lo"]) == pytest.approx(low, abs=1e-6) and float(cell["value_hi"]) == pytest.approx(high, abs=1e-6)
