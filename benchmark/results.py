@@ -24,6 +24,7 @@ from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
 from .schema import SchemaError, validate_result
+from .statistics import Interval
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMAS = (1, 2)
@@ -57,6 +58,8 @@ class Scores:
     per_split: dict[str, Scores] = field(default_factory=dict)
     protocols: dict[str, Scores] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The 95% interval of each score, from the per-sample outcomes (benchmark/score_intervals.py): "clean", "robust".
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     def score(self, kind: str) -> float | None:
         """The clean or the robust score (`kind` is "clean" or "robust"), None when it has none."""
@@ -75,6 +78,11 @@ class Scores:
         for protocol, scores in self.protocols.items():  # a protocol with no scorable query has no mAP: null, not NaN
             data[f"map_{protocol}_clean"] = _finite(scores.clean)
             data[f"map_{protocol}_robust"] = _finite(scores.robust)
+        intervals = {kind: interval.to_dict() for kind, interval in self.intervals.items()}
+        for protocol, scores in self.protocols.items():
+            intervals.update({f"map_{protocol}_{kind}": interval.to_dict() for kind, interval in scores.intervals.items()})
+        if intervals:
+            data["intervals"] = intervals
         data.update(self.extra)
         return data
 
@@ -84,14 +92,14 @@ class Scores:
         protocols: dict[str, Scores] = {}
         extra: dict[str, Any] = {}
         for key, value in data.items():
-            if key in ("clean", "robust", "n", "per_split"):
+            if key in ("clean", "robust", "n", "per_split", "intervals"):
                 continue
             match = _PROTOCOL_KEY.match(key)
             if match:
                 setattr(protocols.setdefault(match["protocol"], cls(n=data.get("n"))), match["kind"], value)
             else:
                 extra[key] = value
-        return cls(
+        scores = cls(
             clean=_float(data.get("clean")),
             robust=_float(data.get("robust")),
             n=data.get("n"),
@@ -99,6 +107,12 @@ class Scores:
             protocols=protocols,
             extra=extra,
         )
+        for key, record in (data.get("intervals") or {}).items():  # the schema checked each sits beside its score
+            match = _PROTOCOL_KEY.match(key)
+            owner, kind = (protocols.get(match["protocol"]), match["kind"]) if match else (scores, key)
+            if owner is not None and (estimate := owner.score(kind)) is not None:
+                owner.intervals[kind] = Interval.from_dict(record, estimate)
+        return scores
 
 
 def _float(value: float | None) -> float | None:

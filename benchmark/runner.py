@@ -42,6 +42,7 @@ from .results import (
     write_result,
 )
 from .sampling import select_positions
+from .score_intervals import attach_intervals
 from .tasks import ATTACKS, AttackConfig, Task, get_task
 
 NO_ATTACK = "none"  # `--attack none`: clean scores only
@@ -233,7 +234,8 @@ def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: in
 
 
 def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str = "samples") -> Scores:
-    """Headline scores and per-split scores; `averaging="splits"` makes the headline the mean of split means."""
+    """Headline scores and per-split scores, each with its interval (benchmark/score_intervals.py);
+    `averaging="splits"` makes the headline the mean of split means."""
     per_split = {
         split: task.aggregate([o for o in outcomes if str(o.split) == split]) for split in sorted({str(o.split) for o in outcomes})
     }
@@ -246,7 +248,7 @@ def aggregate_scores(task: Task, outcomes: list[SampleOutcome], averaging: str =
         if len(robusts) == len(per_split):
             scores.robust = sum(robusts) / len(robusts)
     scores.per_split = per_split
-    return scores
+    return attach_intervals(scores, outcomes, averaging)
 
 
 @dataclass(frozen=True)

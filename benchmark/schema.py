@@ -159,19 +159,56 @@ class AttackRecord(_OpenRecord):
         return name
 
 
+INTERVAL_METHODS = ("wilson", "bootstrap", "stratified-bootstrap")  # benchmark/statistics.py's score_interval
+
+
+class IntervalRecord(_Record):
+    """benchmark/statistics.py's Interval as a result stores it: the bounds of the score it sits beside."""
+
+    lo: Score
+    hi: Score
+    method: Literal["wilson", "bootstrap", "stratified-bootstrap"]
+    level: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
+    seed: Index | None = None
+    resamples: Count | None = None
+
+
+_INTERVAL_SLACK = 1e-9  # the headline and the interval's estimate are sums in another order
+
+
 class ScoresRecord(_OpenRecord):
-    """benchmark/results.py's Scores: fractions in [0, 1]; retrieval's `map_<protocol>_<kind>` keys are scores too."""
+    """benchmark/results.py's Scores: fractions in [0, 1]; retrieval's `map_<protocol>_<kind>` keys are scores too.
+
+    `intervals` (absent in files written before them) holds, per score key, bounds with lo <= score <= hi.
+    """
 
     clean: Score | None = None
     robust: Score | None = None
     n: Count | None = None
     per_split: dict[Name, ScoresRecord] = {}
+    intervals: dict[Name, IntervalRecord] = {}
 
     @model_validator(mode="after")
     def _protocol_scores_are_scores(self) -> ScoresRecord:
         for key, value in (self.__pydantic_extra__ or {}).items():
             if _PROTOCOL_KEY.match(key) and value is not None and not _is_score(value):
                 raise ValueError(f"{key} must be a finite number in [0, 1] or null, got {_shown(value)}")
+        return self
+
+    @model_validator(mode="after")
+    def _intervals_hold_their_scores(self) -> ScoresRecord:
+        extra = self.__pydantic_extra__ or {}
+        for key, interval in self.intervals.items():
+            if key in ("clean", "robust"):
+                score = getattr(self, key)
+            elif _PROTOCOL_KEY.match(key):
+                score = extra.get(key)
+            else:
+                raise ValueError(f"intervals.{key}: no such score (an interval sits beside clean, robust or map_<protocol>_<kind>)")
+            if score is None:
+                raise ValueError(f"intervals.{key}: an interval of a score the file does not give")
+            if not interval.lo - _INTERVAL_SLACK <= score <= interval.hi + _INTERVAL_SLACK:
+                raise ValueError(f"intervals.{key}: [{interval.lo:.6g}, {interval.hi:.6g}] does not hold the score {score:.6g}")
         return self
 
 

@@ -18,7 +18,7 @@ lies entirely above its own, so neighbours that are not separable share a rank.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -32,22 +32,43 @@ AVERAGINGS = ("samples", "splits")  # as datasets say it (`score_averaging`): me
 
 @dataclass(frozen=True)
 class Interval:
-    """A score with its interval at `confidence`, and how the interval was made (`wilson` or `bootstrap`)."""
+    """A score with its interval at `confidence`, and how it was made (`wilson`, `bootstrap`, `stratified-bootstrap`)."""
 
     estimate: float
     low: float
     high: float
     confidence: float
     method: str
+    seed: int | None = None  # the bootstrap's seed and resamples (None for Wilson): enough to recompute it
+    resamples: int | None = None
 
     @property
     def half_width(self) -> float:
         """Half the interval's width: the `± 1.9` of `74.3 ± 1.9`."""
         return (self.high - self.low) / 2
 
-    def to_dict(self) -> dict[str, float | str]:
-        """`{"low", "high", "confidence", "method"}` (the estimate is the score it sits beside)."""
-        return {"low": self.low, "high": self.high, "confidence": self.confidence, "method": self.method}
+    def to_dict(self) -> dict[str, float | int | str]:
+        """As a result file stores it (`scores.intervals`): `{"lo", "hi", "method", "level"[, "seed", "resamples"]}`;
+        the estimate is the score it sits beside."""
+        data: dict[str, float | int | str] = {"lo": self.low, "hi": self.high, "method": self.method, "level": self.confidence}
+        if self.seed is not None:
+            data["seed"] = self.seed
+        if self.resamples is not None:
+            data["resamples"] = self.resamples
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, estimate: float) -> Interval:
+        """Read `to_dict`'s layout back, beside the score it belongs to."""
+        return cls(
+            estimate,
+            float(data["lo"]),
+            float(data["hi"]),
+            float(data["level"]),
+            str(data["method"]),
+            data.get("seed"),
+            data.get("resamples"),
+        )
 
 
 def wilson_interval(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -125,7 +146,10 @@ def score_interval(
     stats = _resampled_statistics([values], strata, averaging, n_resamples, seed)[:, 0]
     tail = (1 - confidence) / 2
     low, high = np.quantile(stats, [tail, 1 - tail])
-    return Interval(estimate, float(low), float(high), confidence, "bootstrap")
+    # A percentile interval of a small, skewed sample can miss its own estimate by a hair: widen it to hold it.
+    low, high = min(float(low), estimate), max(float(high), estimate)
+    method = "stratified-bootstrap" if len(strata) > 1 else "bootstrap"
+    return Interval(estimate, low, high, confidence, method, seed, n_resamples)
 
 
 @dataclass(frozen=True)
@@ -195,11 +219,14 @@ def paired_comparison(
 
 def rank_groups(intervals: dict[str, Interval], higher_is_better: bool = True) -> dict[str, int]:
     """Rank = 1 + the number of entries whose interval lies wholly on the better side of this one's (ties share a rank)."""
-    ranks = {}
-    for name, interval in intervals.items():
-        if higher_is_better:
-            better = sum(other.low > interval.high for other in intervals.values())
-        else:
-            better = sum(other.high < interval.low for other in intervals.values())
-        ranks[name] = 1 + better
-    return ranks
+
+    def separated(better: str, worse: str) -> bool:
+        a, b = intervals[better], intervals[worse]
+        return a.low > b.high if higher_is_better else a.high < b.low
+
+    return significance_ranks(list(intervals), separated)
+
+
+def significance_ranks(names: Sequence[str], significantly_better: Callable[[str, str], bool]) -> dict[str, int]:
+    """Rank = 1 + the number of entries significantly better than this one, by any pairwise test (Chatbot Arena's rule)."""
+    return {name: 1 + sum(significantly_better(other, name) for other in names if other != name) for name in names}

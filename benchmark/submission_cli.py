@@ -124,11 +124,14 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
 @click.option("--threat", default=None, help="linf or l2.")
 @click.option("--attack", default=None)
 @click.option("--status", default=None, help="measured, random, flagged, submitted, verified.")
-@click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv"]))
+@click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv", "json"]))
 @trusted_key_option
 @user_errors
 def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format, trusted_keys):
-    """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV."""
+    """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown, CSV or JSON.
+
+    Each score has its 95% interval beside it (`clean_lo`, `clean_hi`, `robust_lo`, `robust_hi`).
+    """
     from leaderboard.escape import csv_text, markdown_cell
     from leaderboard.frame import filter_results, load_results
 
@@ -142,6 +145,9 @@ def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack
     )
     if output_format == "csv":
         click.echo(csv_text(list(frame.columns), frame.itertuples(index=False)), nl=False)  # cells escaped: leaderboard/escape.py
+        return
+    if output_format == "json":  # one object per row; a missing number (no interval, no robust score) is null
+        click.echo(frame.to_json(orient="records", indent=1))
         return
     if frame.empty:
         click.echo("no results match")

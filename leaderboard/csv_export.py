@@ -18,6 +18,8 @@ CSV_COLUMNS = [
     "finetuning",
     "column",
     "value",
+    "value_lo",
+    "value_hi",
     "measured",
     "reported",
     "difference",
@@ -41,7 +43,8 @@ def _section(row: LeaderboardRow) -> str:
 
 
 def render_csv(tables: list[LeaderboardTable]) -> str:
-    """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported); cells escaped (escape.py)."""
+    """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported), `value_lo`/`value_hi`
+    its 95% interval (a measured value only); cells escaped (escape.py)."""
     lines = []
     for table in tables:
         for row in table.every_row:
@@ -63,6 +66,8 @@ def render_csv(tables: list[LeaderboardTable]) -> str:
                         row.card.get("finetuning", ""),
                         column,
                         _number(cell.value),
+                        _number(interval.low if (interval := cell.shown_interval) else None),
+                        _number(interval.high if interval else None),
                         _number(cell.measured),
                         _number(cell.reported),
                         _number(cell.difference),

@@ -1,7 +1,8 @@
 """Every result as a pandas DataFrame: one row per (model, dataset, split, protocol, threat, eps, attack, source).
 
 `load_results(folder)` reads a results folder (and, optionally, a folder of submissions) into the
-table `bench results` prints and the leaderboard collects through (`collect_entries`).
+table `bench results` prints and the leaderboard collects through (`collect_entries`). Each score has
+its 95% interval beside it (`clean_lo`, `clean_hi`, ...), empty for files written before intervals.
 Status: `measured` (run here), `random` (random-weight smoke run, never ranked), `flagged` (a sanity
 check failed, or a submission failed verification), `submitted` (a submission's claim, not yet
 verified), `verified` (a submission whose claim a re-run supported, in a statement signed by a trusted key).
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.results import EvaluationResult
+from benchmark.results import EvaluationResult, Scores
 
 from .checks import failed_checks
 from .collect import collect_results
@@ -31,7 +32,11 @@ COLUMNS = [
     "eps",
     "attack",
     "clean",
+    "clean_lo",
+    "clean_hi",
     "robust",
+    "robust_lo",
+    "robust_hi",
     "n",
     "status",
     "weights",
@@ -99,6 +104,12 @@ def collect_entries(
     return entries
 
 
+def _bounds(scores: Scores, kind: str) -> dict[str, float | None]:
+    """`<kind>_lo`, `<kind>_hi`: the score's 95% interval, None for files written before intervals."""
+    interval = scores.intervals.get(kind)
+    return {f"{kind}_lo": interval.low if interval else None, f"{kind}_hi": interval.high if interval else None}
+
+
 def _row(entry: Entry) -> dict:
     from .tables import canonical_split, score_protocol
 
@@ -113,7 +124,9 @@ def _row(entry: Entry) -> dict:
         "eps": result.threat.eps_text,
         "attack": result.attack.name if result.attack is not None else "none",
         "clean": scores.clean,
+        **_bounds(scores, "clean"),
         "robust": scores.robust if result.attack is not None else None,
+        **(_bounds(scores, "robust") if result.attack is not None else {}),
         "n": scores.n,
         "status": entry.status,
         "weights": result.weights,

@@ -11,7 +11,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tabulate import tabulate
 
 from benchmark.atomic import atomic_write_text
+from benchmark.results import Scores
 from benchmark.schema import is_link
+from benchmark.statistics import Interval
 
 from .collect import collect_results
 from .csv_export import render_csv
@@ -31,13 +33,29 @@ def _format(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def _with_interval(value: float | None, interval: Interval | None) -> str:
+    """`74.3 ± 1.9`: the value and its interval's half-width in %; the value alone where it has no interval."""
+    text = _format(value)
+    return text if interval is None or value is None else f"{text} ± {100 * interval.half_width:.1f}"
+
+
+def _format_with_interval(cell: Cell) -> str:
+    """A table cell's value with the interval of the measured number (the paper's numbers have none)."""
+    return _with_interval(cell.value, cell.shown_interval)
+
+
+def _format_score(scores: Scores, kind: str) -> str:
+    """A result's clean or robust score with its interval (model pages)."""
+    return _with_interval(scores.score(kind), scores.intervals.get(kind))
+
+
 def _format_difference(value: float | None) -> str:
     return "" if value is None else f"{100 * value:+.1f}"
 
 
 def _markdown_cell(table: LeaderboardTable, row: LeaderboardRow, column: str) -> str:
     cell = row.cells.get(column) or Cell()
-    text = _format(cell.value)
+    text = _format_with_interval(cell)
     if cell.difference is not None:
         text += f" ({_format_difference(cell.difference)} vs paper)"
     text = f"**{text}**" if row.ranked and table.is_best(row, column) else text
@@ -81,7 +99,9 @@ def render_markdown(tables: list[LeaderboardTable]) -> str:
         "Status: `verified` = re-evaluated here and reported in the paper (difference shown), or a submission re-run here",
         "(full, or a subset of n samples); `measured` = ours only; `reported` = the paper's number, not re-evaluated;",
         "`submitted` = a submission's claim, not yet verified; `flagged` = verification or sanity checks failed (reasons",
-        "on the model page). The best value in each column is in bold.",
+        "on the model page). The best value in each column is in bold. `74.3 ± 1.9`: a measured score and the half-width",
+        "of its 95% interval (Wilson for accuracies, a seeded bootstrap for soft scores, mean of split means and mAP;",
+        "leaderboard.csv gives the exact bounds); a number without ± is the paper's, or from a file written before intervals.",
         "",
     ]
     for table in tables:
@@ -128,7 +148,14 @@ def _template_environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        format=_format, format_difference=_format_difference, model_slug=model_slug, CLEAN=CLEAN, scatter=table_scatter, is_link=is_link
+        format=_format,
+        format_with_interval=_format_with_interval,
+        format_score=_format_score,
+        format_difference=_format_difference,
+        model_slug=model_slug,
+        CLEAN=CLEAN,
+        scatter=table_scatter,
+        is_link=is_link,
     )
     return environment
 

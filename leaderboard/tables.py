@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.results import EvaluationResult, Scores
+from benchmark.statistics import Interval
 
 from .checks import failed_checks
 from .collect import SkippedResultWarning
@@ -54,6 +55,12 @@ class Cell:
     attack_name: str | None = None  # the attack the measured robust number comes from, e.g. "standard"
     n: int | None = None
     disputed: list[Claim] = field(default_factory=list)  # every claim of this cell, where result files disagree
+    interval: Interval | None = None  # the measured number's 95% interval (None: a file written before intervals)
+
+    @property
+    def shown_interval(self) -> Interval | None:
+        """The interval of what the cell shows: only a measured number has one (the paper gives none)."""
+        return self.interval if self.measured is not None else None
 
     @property
     def value(self) -> float | None:
@@ -82,6 +89,7 @@ class LeaderboardRow:
     submission_label: str = ""  # e.g. "verified (subset, n=200)"
     flag_reasons: list[str] = field(default_factory=list)
     smoke: bool = False  # a smoke submission (demo only): listed apart, never ranked beside full ones
+    rank: int | None = None  # rank group (leaderboard/ranks.py): rows not significantly different share one
 
     @property
     def ranked(self) -> bool:
@@ -133,6 +141,7 @@ class LeaderboardTable:
     best: dict[str, float] = field(default_factory=dict)  # column -> best value among ranked rows
     protocol: str = ""  # how scores were computed, e.g. "hard labels" for 2AFC (never mixed in one table)
     smoke: list[LeaderboardRow] = field(default_factory=list)  # smoke submissions: shown apart, never ranked
+    rank_note: str = ""  # how the rank groups were decided (leaderboard/ranks.py), shown under the table
 
     @property
     def every_row(self) -> list[LeaderboardRow]:
@@ -271,6 +280,7 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
             result_file=str(clean_choice[0]),
             n=clean_choice[1].scores.n,
             disputed=_disputed(results, clean_choice[1], CLEAN),
+            interval=clean_choice[1].scores.intervals.get(CLEAN),
         )
     for threat, group in by_threat.items():
         most = max(result.scores.n or 0 for _, result in group)
@@ -286,6 +296,7 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
             attack_name=result.attack.name if result.attack is not None else None,
             n=most,
             disputed=_disputed(group, result, "robust"),
+            interval=result.scores.intervals.get("robust"),
         )
     return cells, [str(path) for path, _ in results]
 
@@ -312,7 +323,7 @@ def expand_retrieval_protocols(results: list[tuple[Path, EvaluationResult]]) -> 
             continue
         for protocol, scores in result.scores.protocols.items():
             if scores.clean is not None:
-                headline = Scores(clean=scores.clean, robust=scores.robust, n=result.scores.n)
+                headline = Scores(clean=scores.clean, robust=scores.robust, n=result.scores.n, intervals=dict(scores.intervals))
                 expanded.append((path, replace(result, split=protocol, scores=headline)))
     return expanded
 
@@ -343,6 +354,8 @@ def build_tables(
     submissions: Sequence[Any] = (),
 ) -> list[LeaderboardTable]:
     """Merge measured results, submissions (`frame.Entry` of a submission) and the paper's numbers into one table per (dataset, split)."""
+    from .ranks import assign_rank_groups  # ranks builds on this module's tables
+
     grouped: dict[tuple[str, str | None, str], dict[tuple[str, str, str], list[tuple[Path, EvaluationResult]]]] = {}
     standing = {str(entry.path): entry for entry in submissions}
     tagged = [(path, result, "results") for path, result in results] + [(e.path, e.result, e.source) for e in submissions]
@@ -420,7 +433,9 @@ def build_tables(
             values = [value for value in (row.value(column) for row in ranked) if value is not None]
             if values:
                 best[column] = max(values)
-        built.append(LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke))
+        table = LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke)
+        assign_rank_groups(table)
+        built.append(table)
     # Tables with our own measurements come first; tables holding only the paper's numbers follow.
     built.sort(key=lambda table: not any(row.status != "reported" for row in table.every_row))
     return built

@@ -188,6 +188,7 @@ def _assert_same_result(merged: Path, single: Path) -> None:
     ours, theirs = read_result(merged), read_result(single)
     assert merged.name == single.name
     assert ours.scores == theirs.scores and ours.config == theirs.config and ours.protocol == theirs.protocol
+    assert ours.scores.intervals, "the merge writes intervals (benchmark/score_intervals.py), equal to the unsharded run's"
     assert read_samples(merged) == read_samples(single)
 
 

@@ -41,7 +41,7 @@ def test_stratified_bootstrap_of_split_means_covers_the_true_mean():
     for trial in range(trials):
         scores = np.concatenate([rng.binomial(1, r, size=s) for r, s in zip(rates, sizes)]).astype(float)
         interval = score_interval(scores, groups, averaging="splits", n_resamples=400, seed=trial)
-        assert interval.method == "bootstrap"
+        assert interval.method == "stratified-bootstrap" and interval.seed == trial and interval.resamples == 400
         assert interval.estimate == pytest.approx(np.mean([scores[:300].mean(), scores[300:].mean()]))
         covered += interval.low <= truth <= interval.high
         pooled = score_interval(scores)
