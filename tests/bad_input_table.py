@@ -20,11 +20,12 @@ from pathlib import Path
 from unittest import mock
 
 ERROR, ACCEPTED = "error", "accepted"
-DATAFILES = "fixed on h-datafiles"  # rows another helper's dataset-file fixes make pass
+REPORT = "report"  # a checking command (`bench data verify`): exit 1 with its list of problems, one line each
 
 # Outcome kinds: what `run_row` reports.
-ONE_LINE, MULTI_LINE, TRACEBACK, WRONGLY_ACCEPTED, OK, WRONGLY_REFUSED = (
+ONE_LINE, REPORTED, MULTI_LINE, TRACEBACK, WRONGLY_ACCEPTED, OK, WRONGLY_REFUSED = (
     "one-line error",
+    "problem report",
     "multi-line error",
     "traceback",
     "wrongly accepted",
@@ -43,6 +44,7 @@ class BadInput:
     setup: str | None = None  # a key of SETUPS: files the command reads
     fault: str | None = None  # a key of FAULTS: an OSError the file system raises while the command runs
     xfail: str | None = None  # why this row is expected to fail on this branch
+    names: str | None = None  # for REPORT rows: what a problem line must name
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -231,11 +233,11 @@ ROWS: list[BadInput] = [
     BadInput("submit n-ex 0", (*SUBMIT, "--n-ex", "0")),
     BadInput("submit unknown threat", (*SUBMIT[:-1], "l3")),
     BadInput("submit missing card", (*SUBMIT, "--card", "{tmp}/none.json")),
-    BadInput("submit card is a JSON list", (*SUBMIT, "--card", "{tmp}/list.json"), setup="json_list", xfail=DATAFILES),
+    BadInput("submit card is a JSON list", (*SUBMIT, "--card", "{tmp}/list.json"), setup="json_list"),
     BadInput("submit model-kwarg banana", (*SUBMIT, "--model-kwarg", "reduced=banana")),
     BadInput("verify missing folder", ("verify-submission", "{tmp}/nowhere")),
     BadInput("verify folder without submission", ("verify-submission", "{tmp}/empty"), setup="empty_dir"),
-    BadInput("verify submission.json a JSON list", ("verify-submission", "{tmp}/listsub"), setup="submission_list", xfail=DATAFILES),
+    BadInput("verify submission.json a JSON list", ("verify-submission", "{tmp}/listsub"), setup="submission_list"),
     BadInput("verify n 0", ("verify-submission", "{tmp}/empty", "--n", "0"), setup="empty_dir"),
     BadInput("verify confidence nan", ("verify-submission", "{tmp}/empty", "--confidence", "nan"), setup="empty_dir"),
     BadInput("verify confidence 1.5", ("verify-submission", "{tmp}/empty", "--confidence", "1.5"), setup="empty_dir"),
@@ -244,16 +246,23 @@ ROWS: list[BadInput] = [
     BadInput("data verify without data root", ("data", "verify", "nights"), env={"PERCEPTBENCH_DATA": ""}),
     BadInput("data verify data root is a file", ("data", "verify", "nights", "--data-root", "{tmp}/afile"), setup="file"),
     BadInput(
-        "data verify nights votes=inf", ("data", "verify", "nights", "--data-root", "{tmp}/data"), setup="nights_votes_inf", xfail=DATAFILES
+        "data verify nights votes=inf",
+        ("data", "verify", "nights", "--data-root", "{tmp}/data"),
+        setup="nights_votes_inf",
+        expect=REPORT,
+        names="votes must be a whole number",
     ),
     BadInput(
-        "data verify truncated PNG", ("data", "verify", "bapps", "--data-root", "{tmp}/data"), setup="bapps_truncated_png", xfail=DATAFILES
+        "data verify truncated PNG",
+        ("data", "verify", "bapps", "--data-root", "{tmp}/data"),
+        setup="bapps_truncated_png",
+        expect=REPORT,
+        names="cannot be decoded",
     ),
     BadInput(
         "finetune malicious training-state.pt",
         _finetune("fare", "--model-kwarg", "reduced=true", "--data-root", "{tmp}"),
         setup="malicious_state",
-        xfail=DATAFILES,
     ),
     BadInput("data download data root under a file", ("data", "download", "nights", "--data-root", "{tmp}/afile/data"), setup="file"),
     # finetune
@@ -472,6 +481,10 @@ def run_row(row: BadInput, tmp: Path) -> Outcome:
         outcome.kind = WRONGLY_REFUSED
     else:
         outcome.kind = ONE_LINE if len(outcome.message_lines) == 1 else MULTI_LINE
+        if row.expect == REPORT:
+            problems = [line for line in output.splitlines() if line.startswith("  problem: ")]
+            named = any(row.names in line for line in problems) if row.names else bool(problems)
+            outcome.kind = REPORTED if named and len(problems) == len(set(problems)) else MULTI_LINE
     return outcome
 
 
@@ -491,5 +504,5 @@ def census_counts(outcomes: list[Outcome]) -> dict[str, int]:
     kinds = [o.kind for o in outcomes]
     return {
         "tried": len(outcomes),
-        **{kind: kinds.count(kind) for kind in (ONE_LINE, MULTI_LINE, TRACEBACK, WRONGLY_ACCEPTED, OK, WRONGLY_REFUSED)},
+        **{kind: kinds.count(kind) for kind in (ONE_LINE, REPORTED, MULTI_LINE, TRACEBACK, WRONGLY_ACCEPTED, OK, WRONGLY_REFUSED)},
     }
