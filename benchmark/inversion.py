@@ -7,6 +7,7 @@ row per model and a column per (target, seed); feature inversion adds a first ro
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -27,7 +28,7 @@ from model_zoo.registry import model_class
 from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
 from .acceleration import resolve_batch_size
-from .atomic import atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text
 from .datasets.images import load_image_center_crop, save_image
 from .environment import environment
 
@@ -239,9 +240,9 @@ def save_grid(
                 (cell, cell), Image.Resampling.NEAREST if array.shape[0] < cell else Image.Resampling.BICUBIC
             )
             canvas.paste(tile, (label_width + pad + c * (cell + pad), y))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
-    return path
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return atomic_write_bytes(path, buffer.getvalue())  # no half-written grid on a full disk
 
 
 def _wrap(text: str, width_px: int, char_px: int = 6) -> list[str]:

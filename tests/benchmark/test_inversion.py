@@ -132,8 +132,11 @@ def test_bench_invert_refuses_bad_input_with_the_fix(tmp_path):
 
     path = tmp_path / "photo.png"
     save_image(torch.rand(3, 16, 16), path)
-    pairwise = _cli(["invert", "features", "--model", "ssim", "--image", str(path), "--output-dir", str(tmp_path / "o"), *TINY_CLI])
+    no_kwarg = [arg for arg in TINY_CLI if arg not in ("--model-kwarg", "reduced=true")]  # ssim has no `reduced`, refused first
+    pairwise = _cli(["invert", "features", "--model", "ssim", "--image", str(path), "--output-dir", str(tmp_path / "o"), *no_kwarg])
     assert pairwise.exit_code != 0 and "pairwise metric" in pairwise.output
+    typed = _cli(["invert", "features", "--model", "ssim", "--image", str(path), "--output-dir", str(tmp_path / "o"), *TINY_CLI])
+    assert typed.exit_code != 0 and "model 'ssim' has no option 'reduced'" in typed.output
     missing = _cli(["invert", "features", "--model", "clip-vit-b32", "--image", str(tmp_path / "nope.png"), *TINY_CLI])
     assert missing.exit_code != 0 and "nope.png" in missing.output
     seeds = _cli(["invert", "features", "--model", "clip-vit-b32", "--image", str(path), "--seeds", "a,b", *TINY_CLI])
