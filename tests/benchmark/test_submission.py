@@ -144,9 +144,11 @@ def _tamper(result_file, points: float):
         writer.writeheader()
         writer.writerows(rows)
     robust = sum(float(r["robust_score"]) for r in rows) / len(rows)
-    data["scores"]["robust"] = robust
-    for split in data["scores"]["per_split"].values():
-        split["robust"] = robust
+    lo, hi = wilson_interval(robust * len(rows), len(rows))  # a careful forger keeps the interval consistent too
+    for scores in (data["scores"], *data["scores"]["per_split"].values()):
+        scores["robust"] = robust
+        if "robust" in scores.get("intervals", {}):
+            scores["intervals"]["robust"].update(lo=lo, hi=hi)
     result_file.write_text(json.dumps(data))
 
 
@@ -324,6 +326,8 @@ def test_cli_submit_verify_and_results(acme, tmp_path):
     as_csv = runner.invoke(
         main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--format", "csv"]
     )
-    assert as_csv.output.splitlines()[0].startswith("model,dataset,split,protocol,threat,eps,attack,clean,robust,n,status")
+    assert as_csv.output.splitlines()[0].startswith(
+        "model,dataset,split,protocol,threat,eps,attack,clean,clean_lo,clean_hi,robust,robust_lo,robust_hi,n,status"
+    )
     rejected = runner.invoke(main, ["submit", "--model", "acme_submit:noisy", "--out", str(tmp_path / "x"), "--card", str(acme), "--smoke"])
     assert rejected.exit_code != 0 and "a randomised metric must declare itself" in rejected.output and "Traceback" not in rejected.output
