@@ -72,17 +72,28 @@ def verify(name, data_root):
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @batch_size_option()
 @click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
+@click.option(
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A dataset option for the table's runs, e.g. table11's subset_ids=FILE (RobustBench's list of 5,000 ImageNet val ids).",
+)
 @model_options("Random weights (smoke runs; never ranked).")
 @follow_links_option
 @user_errors
-def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
+def reproduce(
+    table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, dataset_options, random_weights, model_kwargs, quiet
+):
     """`bench reproduce TABLE`: plan, and unless `--dry-run` run, every cell of a paper table."""
     from model_zoo import get_model_card
 
-    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table
+    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_choices
 
     batch_size = parse_batch_size(batch_size)
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
+        if dataset_options:
+            raise ValueError(f"--dataset-option is for the tables planned as runs, not {table}")
         from .paper_experiments import reproduce_custom
 
         return reproduce_custom(
@@ -108,10 +119,12 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
         pretrained=not random_weights,
         model_kwargs=parse_kwargs(model_kwargs),
     )
-    planned = plan_table(table, split_list(models) if models else None, **overrides)
+    planned = plan_table(table, split_list(models) if models else None, dataset_options=parse_kwargs(dataset_options), **overrides)
     click.echo(f"{spec['title']}: {len(planned)} runs")
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")
+    for choice, reason in table_choices(table, planned).items():
+        click.echo(f"choice ({choice}): {reason}")
     click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
     for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
         click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")
