@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import batch_size_option, follow_links_option, model_options, n_ex_option, parse_batch_size, split_list, user_errors
+from .cli_common import (
+    batch_size_option,
+    follow_links_option,
+    model_options,
+    n_ex_option,
+    parse_batch_size,
+    parse_kwargs,
+    split_list,
+    user_errors,
+)
 from .datasets.sources import SOURCES
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
@@ -72,15 +81,24 @@ def verify(name, data_root):
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
 @batch_size_option()
 @n_ex_option("Cap every run at N samples (smoke runs; the paper's numbers need all).")
+@click.option(
+    "--dataset-option",
+    "dataset_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A dataset option for the table's runs, e.g. table11's subset_ids=FILE (RobustBench's list of 5,000 ImageNet val ids).",
+)
 @model_options("Random weights (smoke runs; never ranked).")
 @follow_links_option
 @user_errors
-def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, random_weights, model_kwargs, quiet):
+def reproduce(
+    table, models, dry_run, data_root, output_dir, device, batch_size, n_ex, dataset_options, random_weights, model_kwargs, quiet
+):
     """`bench reproduce TABLE`: plan, and unless `--dry-run` run, every cell of a paper table."""
     from model_zoo import get_model_card, list_models
     from model_zoo.options import parse_model_options
 
-    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_models
+    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_choices, table_models
 
     batch_size = parse_batch_size(batch_size)
     model_list = split_list(models) if models else None
@@ -88,6 +106,8 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
     known = set(list_models())
     typed_kwargs = parse_model_options([m for m in typed_for if m in known or ":" in m], model_kwargs)
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
+        if dataset_options:
+            raise ValueError(f"--dataset-option is for the tables planned as runs, not {table}")
         from .paper_experiments import reproduce_custom
 
         return reproduce_custom(
@@ -113,13 +133,15 @@ def reproduce(table, models, dry_run, data_root, output_dir, device, batch_size,
         pretrained=not random_weights,
         model_kwargs=typed_kwargs,
     )
-    planned = plan_table(table, model_list, **overrides)
+    planned = plan_table(table, model_list, dataset_options=parse_kwargs(dataset_options), **overrides)
     for run in planned:  # refuse bad input before the plan is shown or any run starts, as `bench evaluate` does
         if run.runnable:
             run.config.validate(check_data=False)
     click.echo(f"{spec['title']}: {len(planned)} runs")
     if spec.get("note"):
         click.echo(f"note: {spec['note']}")
+    for choice, reason in table_choices(table, planned).items():
+        click.echo(f"choice ({choice}): {reason}")
     click.echo(tabulate([run.row() for run in planned], headers=PLAN_HEADERS, tablefmt="simple"))
     for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
         click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")

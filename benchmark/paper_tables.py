@@ -42,8 +42,17 @@ ITERATION_ABLATION = [{"dataset": "nights", "split": "test", "attack": "none"}] 
 ]
 
 # Table XI's robust columns: RobustVLM's zero-shot evaluation (chs20/RobustVLM, CLIP_eval/clip_robustbench.py): AutoAttack's
-# "custom" version with attacks_to_run=['apgd-ce', 'apgd-t'] (APGD-CE 5 restarts, APGD-T 9 targets, 100 iterations) on 5,000 images.
-ROBUSTVLM_ZERO_SHOT_ATTACK = {"attack": "apgd-ce-t", "n_iter": 100, "n_restarts": 5, "random_subset": 5000, "subset_seed": 0}
+# "custom" version with attacks_to_run=['apgd-ce', 'apgd-t'] (APGD-CE 5 restarts, APGD-T 9 targets, 100 iterations) on the
+# 5,000 images of RobustBench's list. `subset_option`: the dataset option that gives that list (benchmark/datasets/subset_ids.py);
+# given to `bench reproduce`, it replaces the seeded draw of these runs only (the clean column stays on all 50k).
+ROBUSTVLM_ZERO_SHOT_ATTACK = {
+    "attack": "apgd-ce-t",
+    "n_iter": 100,
+    "n_restarts": 5,
+    "random_subset": 5000,
+    "subset_seed": 0,
+    "subset_option": "subset_ids",
+}
 
 # Why a paper row has no model in the zoo (a name missing here is simply not registered). The authors' README lists
 # NIGHTS LoRA and MLP heads for the FARE/TeCoA ConvNeXt-B and ViT-B/16 encoders only, and no R-DINO weights.
@@ -127,8 +136,7 @@ PAPER_TABLES: dict[str, dict] = {
             for eps in ("2/255", "4/255")
         ],
         "note": "robust columns as RobustVLM's clip_robustbench.py (AutoAttack 'custom': APGD-CE with 5 restarts, then APGD-T "
-        "with 9 targets, 100 iterations each) on 5,000 images; RobustVLM takes RobustBench's fixed list of 5,000 val images, "
-        "which we do not ship: we draw 5,000 with subset_seed 0 (recorded in the plan and the result's config). "
+        "with 9 targets, 100 iterations each) on RobustBench's fixed list of 5,000 val images (--dataset-option subset_ids=FILE). "
         "The 13 other zero-shot datasets run with --dataset imagefolder --dataset-option path=DIR",
     },
     "table12": {
@@ -165,7 +173,7 @@ PAPER_TABLES: dict[str, dict] = {
         + [
             {"dataset": "nights", "split": "test", "threat": "l2", "eps": eps, "n_iter": 100} for eps in ("1.0", "2.0", "3.0", "4.0", "6.0")
         ],
-        "note": "the paper does not list the radii of Fig. 7 in text; this grid is our assumption (robust accuracy should reach 0 at the largest)",
+        "choices": ("fig7_eps_grid",),
     },
     "fig8": {
         "title": "Figure 8: robust NIGHTS accuracy against the number of APGD iterations (0 = clean; numbers in Table VI)",
@@ -184,7 +192,10 @@ PROTOCOL_CHOICES: dict[str, str] = {
     "convnext_training_at_224": "FARE/TeCoA fine-tuning of ConvNeXt-B runs at 224 px, the resolution the paper evaluates "
     "(App. A: 'for all models we use image resolution of 224x224'); RobustVLM's training script takes open_clip's eval "
     "transform, which is 256 px for this tower, and the paper does not state the training resolution",
-    "fig7_eps_grid": "Fig. 7's radii (Linf 1, 2, 4, 8, 16 /255; L2 1, 2, 3, 4, 6) are ours: the paper plots them without listing them",
+    "fig7_eps_grid": "Fig. 7's radii (Linf 1, 2, 4, 8, 16 /255; L2 1, 2, 3, 4, 6) are ours: the paper plots them without "
+    "listing them; the grid reaches radii where robust accuracy should be 0 (App. B-A's sanity check)",
+    "imagenet_seeded_subset": "Table XI's robust runs without --dataset-option subset_ids take 5,000 val images drawn with "
+    "subset_seed 0, which is NOT RobustVLM's list (RobustBench's imagenet_test_image_ids.txt, which we do not ship)",
     "clean_wrong_counts_as_broken": "a sample the model gets wrong on clean input counts as not robust (robust accuracy "
     "<= clean accuracy, as AutoAttack and RobustBench count); the authors' apgd_train (autopgd.py) can count such a "
     "sample as robust when the attack's point happens to be classified right",

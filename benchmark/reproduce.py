@@ -20,10 +20,13 @@ from model_zoo.download import cached_path
 
 from .atomic import atomic_write_text
 from .datasets import DatasetError, get_dataset_spec, resolve_data_root
-from .paper_tables import NOT_IN_ZOO, PAPER_TABLES
+from .datasets.subset_ids import HOW_TO_GET_THE_LIST, read_subset_ids
+from .paper_tables import NOT_IN_ZOO, PAPER_TABLES, PROTOCOL_CHOICES
 from .runner import NO_ATTACK, EvaluationConfig
 
 DEFAULT_ATTACK = "apgd-ce"
+SUBSET_IDS = "subset_ids"  # the dataset option naming a fixed list of images (benchmark/datasets/subset_ids.py)
+SEEDED_SUBSET_CHOICE = "imagenet_seeded_subset"
 
 
 @dataclass
@@ -63,6 +66,10 @@ class PlannedRun:
             samples = f"{samples} of {', '.join(c.only_splits)}"
         if c.random_subset:
             samples = f"{c.random_subset} drawn with seed {c.subset_seed} from {samples}"
+        if c.dataset_options.get(SUBSET_IDS):
+            subset = read_subset_ids(c.dataset_options[SUBSET_IDS])
+            listed = "RobustBench's list" if subset.is_robustbench_list else "a user list, not RobustBench's"
+            samples = f"the {len(subset.ids)} ids of {subset.path.name} ({listed})"
         return [
             c.model,
             c.dataset,
@@ -108,23 +115,64 @@ def weights_to_place(model: str) -> Path | None:
     return None if path.exists() else path
 
 
-def plan_table(name: str, models: list[str] | None = None, **overrides) -> list[PlannedRun]:
+def run_fields(run: dict[str, Any], dataset_options: dict[str, Any]) -> dict[str, Any]:
+    """One run's configuration with the user's dataset options: each applies to every run, except a run's
+    `subset_option` (Table XI's `subset_ids`), which only the runs naming it take, in place of their seeded draw."""
+    fields = dict(run)
+    subset_option = fields.pop("subset_option", None)
+    options = dict(fields.get("dataset_options", {}))
+    for key, value in dataset_options.items():
+        if key == subset_option:
+            options[key] = value
+            fields.pop("random_subset", None)
+            fields.pop("subset_seed", None)
+        elif key != SUBSET_IDS or subset_option is not None:
+            options[key] = value
+    accepted = get_dataset_spec(fields["dataset"]).options
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DatasetError(
+            f"dataset '{fields['dataset']}' of this table has no option {', '.join(unknown)} (accepted: {', '.join(accepted) or 'none'})"
+        )
+    if options:
+        fields["dataset_options"] = options
+    return fields
+
+
+def plan_table(name: str, models: list[str] | None = None, dataset_options: dict[str, Any] | None = None, **overrides) -> list[PlannedRun]:
     """Every run of table `name` (for `models`, default the paper's), as the paper configured it.
 
     `overrides` set run-independent fields (data_root, device, batch_size, pretrained, n_ex, ...);
-    one left at None keeps the paper's value (e.g. a run's own sample count).
+    one left at None keeps the paper's value (e.g. a run's own sample count). `dataset_options`
+    (`--dataset-option`) go to the runs as `run_fields` says.
     """
     table = get_table(name)
     known = set(list_models())
     given = {key: value for key, value in overrides.items() if value is not None}
+    if SUBSET_IDS in (dataset_options or {}) and not any(run.get("subset_option") == SUBSET_IDS for run in table["runs"]):
+        raise DatasetError(f"no run of {name} takes --dataset-option {SUBSET_IDS} (table11's robust runs do)")
+    runs = [run_fields(run, dataset_options or {}) for run in table["runs"]]
     planned = []
     for model in models or table_models(name):
         registered = model in known or ":" in model
         to_place = weights_to_place(model) if model in known and given.get("pretrained", True) else None
-        for run in table["runs"]:
-            fields = {"attack": DEFAULT_ATTACK, **run, **given}
-            planned.append(PlannedRun(EvaluationConfig(model=model, **fields), registered, to_place))
+        for fields in runs:
+            planned.append(PlannedRun(EvaluationConfig(model=model, **{"attack": DEFAULT_ATTACK, **fields, **given}), registered, to_place))
     return planned
+
+
+def table_choices(name: str, planned: list[PlannedRun]) -> dict[str, str]:
+    """The choices a table's plan makes where the paper is silent (its own, and the seeded draw where a run
+    that could take a fixed list did not get one), each with its reason: printed with the plan, kept in its index."""
+    names = list(get_table(name).get("choices", ()))
+    takes_a_list = any("subset_option" in run and run.get("random_subset") for run in get_table(name)["runs"])
+    seeded = takes_a_list and not any(SUBSET_IDS in p.config.dataset_options for p in planned)
+    if seeded:
+        names.append(SEEDED_SUBSET_CHOICE)
+    choices = {choice: PROTOCOL_CHOICES[choice] for choice in names}
+    if seeded:
+        choices[SEEDED_SUBSET_CHOICE] += f"; to run on RobustVLM's list, {HOW_TO_GET_THE_LIST}"
+    return choices
 
 
 def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: bool = True, echo: Callable[[str], None] = print) -> Path:
@@ -148,7 +196,7 @@ def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: 
         if run.runnable:
             run.config.validate()
     runs: list[dict[str, Any]] = []
-    index = {"table": name, "title": get_table(name)["title"], "runs": runs}
+    index = {"table": name, "title": get_table(name)["title"], "choices": table_choices(name, planned), "runs": runs}
     for run in planned:
         entry: dict[str, Any] = {"config": asdict(run.config)}
         if not run.registered:

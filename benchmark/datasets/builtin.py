@@ -95,11 +95,11 @@ register_dataset(
         name="imagenet",
         task="classification",
         description="ImageNet-1k val (val/<wnid>/*.JPEG): zero-shot CLIP classification with OpenAI's 80 templates, at 224",
-        load=lambda root, split, templates="openai-imagenet": load_imagenet(root, split, templates),
+        load=load_imagenet,
         relative_path="imagenet/val",
         splits=("val",),
         default_split="val",
-        options=("templates",),
+        options=("templates", "subset_ids"),
     )
 )
 

@@ -10,7 +10,9 @@
 
 Images go through the model's own resize and centre crop (224 for every CLIP of the zoo), installed by
 the runner as for detection; without a model, shorter side to 224 and the central 224 x 224. Samples are
-ordered round-robin over classes, so `--n-ex N` takes a class-balanced subset.
+ordered round-robin over classes, so `--n-ex N` takes a class-balanced subset; `--dataset-option
+subset_ids=FILE` (`subset_ids.py`) takes exactly the images a list names, in its order, with labels from the
+full set of class folders (as RobustBench's loader does).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET
 
 from .detection import list_class_folders
 from .images import DatasetError, center_crop_transform, load_image, path_inside
+from .subset_ids import SubsetIds, missing_ids_message, read_subset_ids
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
@@ -59,7 +62,15 @@ class ClassificationDataset(Dataset):
 
     follows_model_preprocessing = True  # the runner installs the model's own resize/crop, as for detection
 
-    def __init__(self, name: str, root: Path, split: str, templates: str = "openai-imagenet", image_size: int = CLASSIFICATION_IMAGE_SIZE):
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        split: str,
+        templates: str = "openai-imagenet",
+        image_size: int = CLASSIFICATION_IMAGE_SIZE,
+        subset: SubsetIds | None = None,
+    ):
         if templates not in TEMPLATE_SETS:
             raise DatasetError(f"unknown templates '{templates}'; choose one of {', '.join(TEMPLATE_SETS)}")
         self.name = name
@@ -81,6 +92,30 @@ class ClassificationDataset(Dataset):
             for label in range(len(per_class))
             if i < len(per_class[label])
         ]
+        self.subset = subset
+        if subset is not None:
+            self.samples = self._listed_samples(subset)
+
+    def _listed_samples(self, subset: SubsetIds) -> list[tuple[Path, int]]:
+        """The images `subset` names, in its order; any that is not under the root makes one error line."""
+        label_of = {folder: label for label, folder in enumerate(self.folders)}
+        samples, missing = [], []
+        for entry in subset.ids:
+            wnid, _, filename = entry.partition("/")
+            path = self.root / wnid / filename
+            if wnid in label_of and path.is_file():
+                samples.append((path, label_of[wnid]))
+            else:
+                missing.append(entry)
+        if missing:
+            raise DatasetError(missing_ids_message(subset, missing, self.root))
+        return samples
+
+    def protocol(self) -> dict:
+        """The fixed list of images evaluated, when one was given (its name, sha256 and count)."""
+        if self.subset is None:
+            return {}
+        return {"subset": self.subset.protocol(), "subset_ids_sha256": self.subset.sha256}
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -99,11 +134,15 @@ class ClassificationDataset(Dataset):
         return {"image": self.load(path), "label": torch.tensor(label), "position": position}
 
 
-def load_imagenet(root: Path, split: str | None, templates: str = "openai-imagenet") -> ClassificationDataset:
-    """ImageNet-1k `val/<wnid>/*.JPEG` under the data root; folders that are not WordNet ids are refused."""
+def load_imagenet(
+    root: Path, split: str | None, templates: str = "openai-imagenet", subset_ids: str | None = None
+) -> ClassificationDataset:
+    """ImageNet-1k `val/<wnid>/*.JPEG` under the data root, optionally only the images a `subset_ids` list names;
+    folders that are not WordNet ids are refused."""
     split = split or "val"
     folder = root / "imagenet" / split
-    dataset = ClassificationDataset("imagenet", folder, split, templates)
+    subset = read_subset_ids(subset_ids) if subset_ids else None
+    dataset = ClassificationDataset("imagenet", folder, split, templates, subset=subset)
     unknown = [f for f in dataset.folders if f not in IMAGENET_CLASSNAME_BY_WNID]
     if unknown:
         raise DatasetError(
