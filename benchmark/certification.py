@@ -68,7 +68,7 @@ def certify_batch(
     batch: dict[str, Any],
     device: torch.device | str,
     positions: Sequence[int],
-    chosen: set[int],
+    chosen: frozenset[int],
 ) -> dict[int, dict[str, Any]]:
     """Certificates of the batch's samples in `chosen`, as sidecar columns keyed by position."""
     rows = [i for i, p in enumerate(positions) if p in chosen]

@@ -66,7 +66,7 @@ def _gallery_of(path: Path, result: EvaluationResult, out_dir: Path) -> Gallery 
     for example in record.examples:
         images = {}
         for kind in IMAGE_KINDS:
-            source = _inside(folder, example.images.get(kind, "")) if kind in example.images else None  # type: ignore[call-overload]
+            source = _inside(folder, example.images.get(kind, "")) if kind in example.images else None
             if source is None:
                 raise ValueError(f"{folder}: example {example.rank}'s {kind} image is not a PNG file inside the folder")
             target.mkdir(parents=True, exist_ok=True)
