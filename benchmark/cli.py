@@ -143,6 +143,20 @@ def main() -> None:
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @click.option("--shard", default=None, metavar="I/N", help="Evaluate shard I of N (every N-th batch) into the checkpoint; no result file.")
 @click.option("--merge-shards", is_flag=True, help="Write the result from the finished --shard I/N checkpoints (evaluates nothing).")
+@click.option(
+    "--certify",
+    type=click.Choice(["lipschitz", "smoothing"]),
+    default=None,
+    help="Certify the 2AFC decision in L2: lipschitz (models that declare a bound, e.g. LipSim) or randomized smoothing (any model).",
+)
+@click.option("--sigma", "certify_sigma", type=float, default=None, help="Smoothing noise [default: 0.25, Cohen et al. 2019].")
+@click.option("--n", "certify_n", type=int, default=None, help="Smoothing estimation draws per sample [default: 10000].")
+@click.option("--n0", "certify_n0", type=int, default=None, help="Smoothing selection draws per sample [default: 100].")
+@click.option("--alpha", "certify_alpha", type=float, default=None, help="Smoothing failure probability [default: 0.001].")
+@click.option("--certify-n-ex", type=int, default=None, help="Certify the first N samples of the run [default: 100].")
+@click.option(
+    "--save-adversarial", type=int, default=0, metavar="N", help="Keep the N worst-case adversarial references as PNGs beside the result."
+)
 @user_errors
 def evaluate(
     models,
@@ -160,6 +174,8 @@ def evaluate(
     distributed,
     shard,
     merge_shards,
+    certify,
+    save_adversarial,
     output_dir,
     quiet,
     **run,
@@ -172,6 +188,9 @@ def evaluate(
     from .distributed import current_process_group, init_distributed, launched_by_torchrun
     from .runner import EvaluationConfig, run_evaluation
 
+    # Options not given keep EvaluationConfig's defaults (Cohen et al.'s, held in attacks/certify.py).
+    certify_options = {key: run.pop(key) for key in list(run) if key.startswith("certify_")}
+    certify_options = {key: value for key, value in certify_options.items() if value is not None}
     model_names = expand_model_patterns(split_list(models))
     fields = run_config_fields(run, model_names)
     configs = [
@@ -190,6 +209,9 @@ def evaluate(
             compile_model=compile_model,
             square_queries=square_queries,
             shard=shard,
+            certify=certify,
+            save_adversarial=save_adversarial,
+            **certify_options,
         )
         for model in model_names
         for threat in split_list(threats, "--threat")
@@ -222,6 +244,11 @@ def evaluate(
                 f"  member {member['name']} ({member['n_iter']} {'queries' if member['name'] == 'square' else 'it'} x {member['n_restarts']}): "
                 f"{count} samples, {member['seconds']:.1f}s"
             )
+        if result.certified is not None:
+            shown = ", ".join(f"L2 {r.eps_text} {100 * r.accuracy:.1f}" for r in result.certified.radii)
+            click.echo(f"  certified ({result.certified.method}, first {result.certified.n} samples): {shown}")
+        if result.adversarial_examples:
+            click.echo(f"  adversarial examples -> {path.parent / result.adversarial_examples}")
         for name, check in result.checks.items():
             click.echo(f"  check {name}: {'passed' if check.passed else 'FAILED'} ({check.detail})")
 

@@ -258,6 +258,76 @@ def _as_label(value: Any) -> int | str | None:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+# -- certified robustness ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertifiedRadius:
+    """Certified accuracy at one L2 radius: the run's (`source` "run", covering `covers`, the run's threat) or one LipSim reports."""
+
+    eps: float
+    eps_text: str
+    accuracy: float
+    source: str  # run | lipsim
+    covers: str | None = None  # the threat this radius certifies, e.g. "linf 4/255" (an L2 ball holding that Linf ball)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The radius as plain JSON."""
+        return {"eps": self.eps, "eps_text": self.eps_text, "accuracy": self.accuracy, "source": self.source, "covers": self.covers}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CertifiedRadius:
+        """Read what `to_dict` wrote (types checked by the schema)."""
+        return cls(float(data["eps"]), str(data["eps_text"]), float(data["accuracy"]), str(data["source"]), data.get("covers"))
+
+
+@dataclass(frozen=True)
+class CertifiedScores:
+    """`bench evaluate --certify`'s summary (benchmark/certification.py): over the `n` certified samples, certified
+    accuracy at each radius beside the same samples' clean and robust accuracy (hard labels), which bound it."""
+
+    method: str  # lipschitz | smoothing
+    parameters: dict[str, Any]
+    n: int
+    abstained: int
+    radii: list[CertifiedRadius]
+    clean: float
+    robust: float
+    seconds: float = 0.0  # certifying in this invocation (batches resumed from a checkpoint are not timed again)
+
+    @property
+    def at_run(self) -> CertifiedRadius | None:
+        """Certified accuracy at the radius that covers the run's threat."""
+        return next((r for r in self.radii if r.source == "run"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as plain JSON."""
+        return {
+            "method": self.method,
+            "parameters": self.parameters,
+            "n": self.n,
+            "abstained": self.abstained,
+            "radii": [radius.to_dict() for radius in self.radii],
+            "clean": self.clean,
+            "robust": self.robust,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CertifiedScores:
+        """Read what `to_dict` wrote (types checked by the schema)."""
+        return cls(
+            method=str(data["method"]),
+            parameters=dict(data.get("parameters") or {}),
+            n=int(data["n"]),
+            abstained=int(data.get("abstained", 0)),
+            radii=[CertifiedRadius.from_dict(r) for r in data.get("radii") or []],
+            clean=float(data["clean"]),
+            robust=float(data["robust"]),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+
 # -- the metric ---------------------------------------------------------------------------------------
 
 
@@ -324,6 +394,10 @@ class EvaluationResult:
     ensemble: dict[str, Any] = field(default_factory=dict)
     # The metric's behaviour flags; None in files written before schema 2 (their model_card has has_embedding and sim_range).
     metric: MetricProperties | None = None
+    # `--certify`: certified accuracy beside the empirical one (benchmark/certification.py); None when not asked.
+    certified: CertifiedScores | None = None
+    # `--save-adversarial N`: the folder beside the result holding the N worst-case adversarial references (benchmark/gallery.py).
+    adversarial_examples: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -372,6 +446,8 @@ class EvaluationResult:
             "resumed_samples": self.resumed_samples,
             "ensemble": self.ensemble,
             "metric": None if self.metric is None else self.metric.to_dict(),
+            **({"certified": self.certified.to_dict()} if self.certified is not None else {}),
+            **({"adversarial_examples": self.adversarial_examples} if self.adversarial_examples is not None else {}),
             "schema_version": self.schema_version,
         }
 
@@ -415,6 +491,8 @@ class EvaluationResult:
             resumed_samples=record.resumed_samples,
             ensemble=record.ensemble,
             metric=None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
+            certified=None if data.get("certified") is None else CertifiedScores.from_dict(data["certified"]),
+            adversarial_examples=record.adversarial_examples,
         )
 
 
@@ -468,6 +546,9 @@ def result_file_stem(
         parts.append(f"random{config['random_subset']}-seed{config.get('subset_seed', 0)}")
     for key, value in sorted((config.get("dataset_options") or {}).items()):
         parts.append(_slug(f"{key}-{value}"))
+    if config.get("certify"):
+        smoothing = f"-sigma{config.get('certify_sigma')}-n{config.get('certify_n')}" if config["certify"] == "smoothing" else ""
+        parts.append(_slug(f"certify-{config['certify']}{smoothing}-first{config.get('certify_n_ex')}"))
     if weights == "random":
         parts.append("random-weights")
     return "__".join(parts)

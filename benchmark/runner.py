@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from attacks.certify import SmoothingConfig
 from attacks.ensemble import STANDARD, summarise_members
 from attacks.threat import ThreatModel
 from model_zoo import ModelCard, PerceptualModel, create_model, get_model_card
@@ -26,6 +27,7 @@ from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
 from .acceleration import Acceleration, resolve_batch_size
+from .certification import DEFAULT_CERTIFY_N_EX, CertifyConfig, certify_batch, check_certifiable, summarise
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
 from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
@@ -81,6 +83,15 @@ class EvaluationConfig:
     channels_last: bool = False
     compile_model: bool = False
     shard: str | None = None  # "i/n": this job evaluates batches i-1, i-1+n, ...; `--merge-shards` writes the one result
+    # `--certify lipschitz|smoothing` on the first `certify_n_ex` samples (benchmark/certification.py); the smoothing
+    # parameters' defaults are Cohen et al. (2019)'s, held once in attacks/certify.py's SmoothingConfig.
+    certify: str | None = None
+    certify_sigma: float = SmoothingConfig.sigma
+    certify_n: int = SmoothingConfig.n
+    certify_n0: int = SmoothingConfig.n0
+    certify_alpha: float = SmoothingConfig.alpha
+    certify_n_ex: int = DEFAULT_CERTIFY_N_EX
+    save_adversarial: int = 0  # keep the N worst-case adversarial references as PNGs beside the result (benchmark/gallery.py)
 
     @property
     def clean_only(self) -> bool:
@@ -94,6 +105,15 @@ class EvaluationConfig:
     def shard_part(self) -> tuple[int, int] | None:
         """(index from 0, count) of `shard` "i/n", or None for an unsharded run."""
         return None if self.shard is None else parse_shard(self.shard)
+
+    def certify_config(self) -> CertifyConfig | None:
+        """What `--certify` asks for; None when it was not given."""
+        if self.certify is None:
+            return None
+        smoothing = SmoothingConfig(
+            sigma=self.certify_sigma, n0=self.certify_n0, n=self.certify_n, alpha=self.certify_alpha, seed=self.seed
+        )
+        return CertifyConfig(self.certify, smoothing, self.certify_n_ex)
 
     def threat_model(self) -> ThreatModel:
         """The threat model, parsed from `threat` and `eps` (the norm's default radius when `eps` is None)."""
@@ -143,6 +163,13 @@ class EvaluationConfig:
             raise ValueError(
                 "--checks tests an attack, but --attack none runs none; drop --checks or name an attack (e.g. --attack standard)"
             )
+        self.certify_config()  # an unknown method or impossible smoothing parameters fail here
+        if self.certify is not None and get_dataset_spec(self.dataset).task != "2afc":
+            raise ValueError(f"--certify certifies 2AFC decisions; {self.dataset} is not a 2AFC dataset: drop --certify")
+        if self.save_adversarial < 0:
+            raise ValueError(f"--save-adversarial must be >= 0, got {self.save_adversarial}")
+        if self.save_adversarial and (self.clean_only or get_dataset_spec(self.dataset).task != "2afc"):
+            raise ValueError("--save-adversarial keeps the adversarial references of a 2AFC attack: give --attack and a 2AFC dataset")
         if self.clean_only:
             return
         if self.n_iter < 1:
@@ -275,6 +302,8 @@ class EvaluationRun:
     stem: str  # the result file's name, without .json
     checkpoint: BatchCheckpoint
     started: float  # time.perf_counter() when setup began
+    certify: CertifyConfig | None = None
+    certified_positions: frozenset[int] = frozenset()  # the first `certify_n_ex` positions of the run
 
     @property
     def batches(self) -> list[list[int]]:
@@ -290,6 +319,7 @@ class BatchLoopOutcome:
     resumed_samples: int
     loaded: float  # time.perf_counter() when the checkpoint was read
     finished: float  # time.perf_counter() after the last batch
+    certify_s: float = 0.0  # of the evaluation, the seconds spent certifying (this invocation's batches)
 
 
 def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: PerceptualModel | None = None) -> EvaluationRun:
@@ -318,6 +348,9 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     if model.is_randomised:
         model = ExpectationOverTransformation(model)
         protocol["expectation_over_transformation"] = model.n_samples
+    certify = config.certify_config()
+    if certify is not None:
+        check_certifiable(certify, model, spec.task)
     batch_size = resolve_batch_size(config.batch_size, model, protocol["attacked_resolution"][-1], device, acceleration)
     if config.batch_size == "auto":
         batch_size = agree_on_minimum(batch_size, group)
@@ -330,7 +363,8 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
     versions = package_versions()
     # The protocol is part of the key: outcomes scored or preprocessed another way are never resumed from.
     key = {
-        "config": asdict(replace(config, shard=None)),  # every shard writes into the unsharded run's checkpoint
+        # Every shard writes into the unsharded run's checkpoint; the gallery is made after the batches and changes no outcome.
+        "config": asdict(replace(config, shard=None, save_adversarial=0)),
         "weights": model.weights_kind,
         "protocol": protocol,
         "versions": {k: versions[k] for k in ("perceptbench", "torch")},
@@ -360,6 +394,8 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
         stem=stem,
         checkpoint=checkpoint,
         started=started,
+        certify=certify,
+        certified_positions=frozenset(positions[: certify.n_ex]) if certify is not None else frozenset(),
     )
 
 
@@ -397,10 +433,16 @@ def evaluate_batches(run: EvaluationRun, progress: bool = True, merge_only: bool
         disable=not (progress and run.group.is_main),
     )
     loader = DataLoader(run.dataset, batch_sampler=[batches[b] for b in todo])
+    certify_s = 0.0
     for batch_index, batch in zip(todo, loader):
         sample_positions = [int(p) for p in batch["position"]]
         with run.acceleration.autocast(run.device):
             outcomes = run.task.evaluate_batch(run.model, batch, run.attack, run.device, sample_ids=sample_positions)
+        if run.certify is not None:
+            certify_started = time.perf_counter()
+            columns = certify_batch(run.certify, run.model, batch, run.device, sample_positions, run.certified_positions)
+            outcomes = [replace(o, extra={**o.extra, **columns.get(p, {})}) for p, o in zip(sample_positions, outcomes)]
+            certify_s += time.perf_counter() - certify_started
         located = [outcome.located(p, run.dataset.sample_info(p)) for p, outcome in zip(sample_positions, outcomes)]
         rows = [outcome.to_dict() for outcome in located]
         run.checkpoint.append(batch_index, rows)
@@ -413,7 +455,7 @@ def evaluate_batches(run: EvaluationRun, progress: bool = True, merge_only: bool
     gathered = gather_batches(evaluated, run.group)
     finished.update({b: [SampleOutcome.from_dict(row) for row in rows] for b, rows in gathered.items()})
     outcomes = [o for b in sorted(finished) for o in finished[b]]
-    return BatchLoopOutcome(outcomes, resumed_samples, loaded, time.perf_counter())
+    return BatchLoopOutcome(outcomes, resumed_samples, loaded, time.perf_counter(), certify_s)
 
 
 def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[dict[str, CheckResult], dict[str, Any]]:
@@ -439,6 +481,14 @@ def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: 
     """Score the outcomes, run the sanity checks and build the one result of the run."""
     checks, ensemble = sanity_checks(run, loop.outcomes) if run_checks else ({}, {})
     scores = aggregate_scores(run.task, loop.outcomes, getattr(run.dataset, "score_averaging", "samples"))
+    certified = None
+    if run.certify is not None:
+        height, width = run.protocol["attacked_resolution"]
+        certified = summarise(run.certify, run.model, loop.outcomes, run.threat, 3 * height * width, loop.certify_s)
+        if certified is not None and run_checks:
+            from .sanity import certificate_checks
+
+            checks.update(certificate_checks(run.certify.method, certified, loop.outcomes, run.attack is not None))
     model_card = run.model.card.to_dict()
     return EvaluationResult(
         model=run.config.model,
@@ -464,6 +514,7 @@ def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: 
         resumed_samples=loop.resumed_samples,
         ensemble=ensemble,
         metric=run.metric,
+        certified=certified,
     )
 
 
@@ -500,6 +551,10 @@ def run_evaluation(
         return finalise_evaluation(run, shard_loop, run_checks=False), run.checkpoint.path
     result = finalise_evaluation(run, loop)
     path = result_file_path(output_dir, result.dataset, run.stem)
+    if run.group.is_main and config.save_adversarial and run.attack is not None:
+        from .gallery import save_gallery
+
+        result = replace(result, adversarial_examples=save_gallery(run, loop.outcomes, config.save_adversarial, path).name)
     if run.group.is_main:
         write_result(result, loop.outcomes, output_dir)
         run.checkpoint.discard()

@@ -7,6 +7,7 @@ numbers), recorded in the result file's `checks` field; the leaderboard flags fa
 - `square_on_apgd_robust`: Square (queries only) must find nothing on the samples APGD left robust.
 `--attack standard` runs its own cheap variant (`standard_checks`) without being asked: it reads
 Square's findings off the ensemble and re-attacks only a few samples at the large radius.
+`--certify` adds `certificate_checks`: certified robustness must never exceed what the attack leaves.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch.utils.data import default_collate
 from attacks.config import AttackConfig
 from model_zoo.base import PerceptualModel
 
-from .results import CheckResult, SampleOutcome
+from .results import CertifiedScores, CheckResult, SampleOutcome
 from .tasks import Task
 
 
@@ -196,4 +197,41 @@ def standard_checks(
             f"{survivors} of {len(attacked)} attacked samples stay correct at {attack.norm} eps {large.eps:.4g} (should be 0)",
             {"eps": large.eps, "samples": len(attacked), "still_correct": survivors, "seconds": time.perf_counter() - started},
         )
+    return checks
+
+
+def certificate_checks(method: str, certified: CertifiedScores, outcomes: list[SampleOutcome], attacked: bool) -> dict[str, CheckResult]:
+    """Certified and empirical robustness checking each other (`--certify`); a violation is a bug in the attack or the certificate.
+
+    - `certified_not_broken` (Lipschitz): a sample certified at the run's radius must not be broken by the run's
+      attack, since both judge the metric's own decision. Smoothing certifies the smoothed classifier, which the
+      attack does not attack, so there only the aggregate check applies.
+    - `certified_le_robust_le_clean`: over the certified samples, certified accuracy <= robust <= clean accuracy.
+      For Lipschitz this is a theorem; for smoothing (another classifier) an expectation, still a warning sign when broken.
+    """
+    from .certification import certificate_of
+
+    run = certified.at_run
+    checks: dict[str, CheckResult] = {}
+    if run is not None and method == "lipschitz" and attacked:
+        broken = [
+            o.position
+            for o in outcomes
+            if (c := certificate_of(o)) is not None and o.label is not None and c.certifies(int(o.label), run.eps) and not o.still_correct
+        ]
+        checks["certified_not_broken"] = CheckResult(
+            "certified_not_broken",
+            not broken,
+            f"{len(broken)} of the samples certified at L2 {run.eps_text} (covering {run.covers}) were broken by the attack (should be 0)",
+            {"eps": run.eps, "broken": len(broken), "positions": broken[:20]},
+        )
+    certified_accuracy = run.accuracy if run is not None else 0.0
+    chain = certified_accuracy <= certified.robust + 1e-12 and certified.robust <= certified.clean + 1e-12
+    checks["certified_le_robust_le_clean"] = CheckResult(
+        "certified_le_robust_le_clean",
+        chain,
+        f"on the {certified.n} certified samples: certified {certified_accuracy:.4f} <= robust {certified.robust:.4f} "
+        f"<= clean {certified.clean:.4f}" + ("" if chain else " does not hold"),
+        {"certified": certified_accuracy, "robust": certified.robust, "clean": certified.clean, "n": certified.n},
+    )
     return checks

@@ -229,6 +229,75 @@ class MetricRecord(_Record):
     is_randomised: bool
 
 
+class CertifiedRadiusRecord(_Record):
+    """benchmark/results.py's CertifiedRadius: certified accuracy at one L2 radius."""
+
+    eps: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    eps_text: Name
+    accuracy: Score
+    source: Literal["run", "lipsim"]
+    covers: Name | None = None
+
+
+class CertifiedRecord(_Record):
+    """benchmark/results.py's CertifiedScores: `--certify`'s summary over the certified subset."""
+
+    method: Literal["lipschitz", "smoothing"]  # benchmark/certification.py's CERTIFY_METHODS
+    parameters: JsonObject = {}
+    n: Count
+    abstained: Index = 0
+    radii: list[CertifiedRadiusRecord] = Field(default=[], max_length=100)
+    clean: Score
+    robust: Score
+    seconds: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _counts_agree(self) -> CertifiedRecord:
+        if self.abstained > self.n:
+            raise ValueError(f"abstained {self.abstained} exceeds the {self.n} certified samples")
+        return self
+
+
+class GalleryExampleRecord(_Record):
+    """One saved adversarial example (benchmark/gallery.py): its images, by bare file name inside the gallery folder, and the decisions."""
+
+    rank: Count
+    position: Index
+    sample_id: Name | None = None
+    split: Name | None = None
+    judge: Score
+    humans_choice: Literal[0, 1]
+    sims_before: Annotated[list[Finite], Field(min_length=2, max_length=2)]
+    sims_after: Annotated[list[Finite], Field(min_length=2, max_length=2)]
+    sims_after_png: Annotated[list[Finite], Field(min_length=2, max_length=2)]
+    choice_before: Literal[0, 1]
+    choice_after: Literal[0, 1]
+    choice_after_png: Literal[0, 1]
+    margin_change: Finite
+    perturbation_norm: NonNegative
+    amplification: NonNegative
+    images: dict[Literal["reference", "adversarial", "perturbation", "x0", "x1"], FileName]
+
+
+class GalleryRecord(_Record):
+    """The `examples.json` of a gallery folder: the run it comes from and its examples, worst first."""
+
+    model: Name
+    dataset: Name
+    threat: Name
+    selection: Text = ""
+    examples: list[GalleryExampleRecord] = Field(default=[], max_length=10_000)
+
+
+def validate_gallery(data: Any) -> GalleryRecord:
+    """A gallery's examples.json checked against the schema; `SchemaError` names the first bad field."""
+    check_depth(data)
+    try:
+        return GalleryRecord.model_validate(data)
+    except ValidationError as error:
+        raise SchemaError(describe(error)) from None
+
+
 class ConfigRecord(_OpenRecord):
     """benchmark/runner.py's EvaluationConfig as run. Hand-written files may leave keys out; those given are typed."""
 
@@ -256,6 +325,13 @@ class ConfigRecord(_OpenRecord):
     precision: Name | None = None
     channels_last: bool | None = None
     compile_model: bool | None = None
+    certify: Literal["lipschitz", "smoothing"] | None = None
+    certify_sigma: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    certify_n: Count | None = None
+    certify_n0: Count | None = None
+    certify_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    certify_n_ex: Count | None = None
+    save_adversarial: Index | None = None
 
 
 class ResultRecord(_OpenRecord):
@@ -281,6 +357,8 @@ class ResultRecord(_OpenRecord):
     resumed_samples: Index = 0
     ensemble: JsonObject = {}
     metric: MetricRecord | None = None
+    certified: CertifiedRecord | None = None
+    adversarial_examples: FileName | None = None  # a folder beside the result, never a path out of it
 
     @field_validator("created_at")
     @classmethod

@@ -36,6 +36,8 @@ def collect_results(results_dir: str | Path) -> list[tuple[Path, EvaluationResul
         raise FileNotFoundError(f"results folder {results_dir} does not exist; run `bench evaluate` first")
     collected = []
     for path in sorted(results_dir.rglob("*.json")):
+        if path.parent.name.endswith(".adversarial"):  # a gallery's examples.json (benchmark/gallery.py), read by leaderboard/gallery.py
+            continue
         try:
             collected.append((path, read_result(path)))
         except ResultFormatError as error:

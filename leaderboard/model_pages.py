@@ -75,6 +75,7 @@ class ModelPage:
     flags: list[str] = field(default_factory=list)  # why a submission was flagged
     submission_labels: list[str] = field(default_factory=list)  # e.g. "verified (subset, n=200)"
     conflicts: list[tuple[str, str, list[Claim]]] = field(default_factory=list)  # (table, column, every claim)
+    galleries: list = field(default_factory=list)  # leaderboard/gallery.py's Gallery: saved adversarial examples
 
     @property
     def card_rows(self) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tabulate import tabulate
 
 from benchmark.atomic import atomic_write_text
+from benchmark.gallery import GALLERY_SUFFIX
 from benchmark.results import Scores
 from benchmark.schema import is_link
 from benchmark.statistics import Interval
@@ -19,6 +20,7 @@ from .collect import collect_results
 from .csv_export import render_csv
 from .escape import markdown_cell
 from .frame import collect_entries
+from .gallery import collect_galleries
 from .model_pages import ModelPage, build_model_pages, model_slug
 from .plots import ScatterPoint, scatter_svg
 from .reported import load_paper_model_cards, load_reported
@@ -164,8 +166,8 @@ def _families(tables: list[LeaderboardTable]) -> list[str]:
     return sorted({row.family for table in tables for row in table.every_row})
 
 
-def render_html(tables: list[LeaderboardTable], generated_at: str | None = None) -> str:
-    """The site's index page: every table, filterable by model family."""
+def render_html(tables: list[LeaderboardTable], generated_at: str | None = None, examples: dict | None = None) -> str:
+    """The site's index page: every table, filterable by model family, and one adversarial example per model that has one."""
     return (
         _template_environment()
         .get_template("index.html.j2")
@@ -173,6 +175,7 @@ def render_html(tables: list[LeaderboardTable], generated_at: str | None = None)
             tables=tables,
             families=_families(tables),
             generated_at=generated_at or _now(),
+            examples=examples or {},
         )
     )
 
@@ -196,6 +199,8 @@ def _copy_plots(results_dir: Path, out_dir: Path) -> list[str]:
     copied = []
     for source in sorted(results_dir.rglob("*.png")):
         relative = source.relative_to(results_dir)
+        if any(part.endswith(GALLERY_SUFFIX) for part in relative.parts[:-1]):
+            continue  # adversarial examples go to SITE/gallery/ (leaderboard/gallery.py)
         name = "__".join(relative.parts)
         target = out_dir / "plots" / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -228,11 +233,16 @@ def build_site(
     pages = build_model_pages(
         tables, results + [(e.path, e.result) for e in submissions], results_dir, reported, find_sweeps(results), plots
     )
+    galleries = collect_galleries(results + [(e.path, e.result) for e in submissions], out_dir)
+    for model, model_galleries in galleries.items():
+        if model in pages:
+            pages[model].galleries = model_galleries
     for page in pages.values():
         atomic_write_text(out_dir / "models" / f"{page.slug}.html", render_model_page(page, generated_at))
+    examples = {model: found[0].examples[0] for model, found in sorted(galleries.items()) if model in pages}
     return {
         "markdown": atomic_write_text(out_dir / "LEADERBOARD.md", render_markdown(tables)),
         "csv": atomic_write_text(out_dir / "leaderboard.csv", render_csv(tables)),
-        "html": atomic_write_text(out_dir / "index.html", render_html(tables, generated_at)),
+        "html": atomic_write_text(out_dir / "index.html", render_html(tables, generated_at, examples)),
         "model pages": out_dir / "models",
     }

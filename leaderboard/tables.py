@@ -29,6 +29,7 @@ from .collect import SkippedResultWarning
 from .reported import ReportedScore
 
 CLEAN = "clean"
+CERTIFIED = "certified"  # prefix of the certified columns, e.g. "certified (L2 0.5)" (`bench evaluate --certify`)
 HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other radii live on the model pages
 
 
@@ -121,7 +122,11 @@ class LeaderboardRow:
     @property
     def robust(self) -> dict[str, float]:
         """Every threat column's value, by column."""
-        return {column: cell.value for column, cell in self.cells.items() if column != CLEAN and cell.value is not None}
+        return {
+            column: cell.value
+            for column, cell in self.cells.items()
+            if column != CLEAN and not column.startswith(CERTIFIED) and cell.value is not None
+        }
 
     def value(self, column: str) -> float | None:
         """What the table shows in `column` (None for an empty cell)."""
@@ -141,6 +146,7 @@ class LeaderboardTable:
     best: dict[str, float] = field(default_factory=dict)  # column -> best value among ranked rows
     protocol: str = ""  # how scores were computed, e.g. "hard labels" for 2AFC (never mixed in one table)
     smoke: list[LeaderboardRow] = field(default_factory=list)  # smoke submissions: shown apart, never ranked
+    certified_columns: list[str] = field(default_factory=list)  # certified accuracy at an L2 radius, where it was computed
     rank_note: str = ""  # how the rank groups were decided (leaderboard/ranks.py), shown under the table
 
     @property
@@ -159,8 +165,8 @@ class LeaderboardTable:
 
     @property
     def columns(self) -> list[str]:
-        """The clean column, then the threat columns."""
-        return [CLEAN] + self.threat_columns
+        """The clean column, the threat columns, then the certified columns."""
+        return [CLEAN] + self.threat_columns + self.certified_columns
 
     @property
     def anchor(self) -> str:
@@ -298,7 +304,39 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
             disputed=_disputed(group, result, "robust"),
             interval=result.scores.intervals.get("robust"),
         )
+    cells.update(_certified_cells(results))
     return cells, [str(path) for path, _ in results]
+
+
+def certified_column(radius_text: str) -> str:
+    """The column of certified accuracy at an L2 radius."""
+    return f"{CERTIFIED} (L2 {radius_text})"
+
+
+def _certified_cells(results: list[tuple[Path, EvaluationResult]]) -> dict[str, Cell]:
+    """Certified accuracy at each run's radius (`--certify`); per radius the result with the most certified samples, then the newest."""
+    found: dict[str, tuple[Path, EvaluationResult]] = {}
+    for path, result in results:
+        certified = result.certified
+        if certified is None or certified.at_run is None:
+            continue
+        column = certified_column(certified.at_run.eps_text)
+        best = found.get(column)
+        if best is None or (certified.n, result.created_at) > (best[1].certified.n, best[1].created_at):  # type: ignore[union-attr]
+            found[column] = (path, result)
+    cells = {}
+    for column, (path, result) in found.items():
+        certified = result.certified
+        assert certified is not None and certified.at_run is not None
+        covers = f", covering {certified.at_run.covers}" if certified.at_run.covers else ""
+        cells[column] = Cell(
+            measured=certified.at_run.accuracy,
+            result_file=str(path),
+            attack=f"{certified.method} certificate on {certified.n} samples{covers}",
+            attack_name=certified.method,
+            n=certified.n,
+        )
+    return cells
 
 
 def expand_per_split(results: list[tuple[Path, EvaluationResult]]) -> list[tuple[Path, EvaluationResult]]:
@@ -333,7 +371,7 @@ def _headline_threats(dataset_rows: list[LeaderboardRow], reported_threats: set[
     present: dict[str, int] = {}
     for row in dataset_rows:
         for threat in row.cells:
-            if threat != CLEAN:
+            if threat != CLEAN and not threat.startswith(CERTIFIED):
                 present[threat] = present.get(threat, 0) + 1
     chosen = set(reported_threats) | {threat for threat in HEADLINE_THREATS if threat in present}
     for norm in sorted({threat.partition(" ")[0] for threat in present}):
@@ -428,12 +466,16 @@ def build_tables(
         ranked.sort(key=rank_key)
         unranked = sorted((row for row in all_rows if row.weights == "random"), key=lambda row: row.model)
         smoke = sorted((row for row in all_rows if row.smoke and row.weights != "random"), key=lambda row: row.model)
+        certified = sorted(
+            {column for row in all_rows for column in row.cells if column.startswith(CERTIFIED)},
+            key=lambda column: threat_sort_key("l2 " + column.removeprefix(f"{CERTIFIED} (L2 ").rstrip(")")),
+        )
         best = {}
-        for column in [CLEAN] + threats:
+        for column in [CLEAN] + threats + certified:
             values = [value for value in (row.value(column) for row in ranked) if value is not None]
             if values:
                 best[column] = max(values)
-        table = LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke)
+        table = LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke, certified)
         assign_rank_groups(table)
         built.append(table)
     # Tables with our own measurements come first; tables holding only the paper's numbers follow.

@@ -102,6 +102,8 @@ class TwoAFCTask(PerSampleTask):
                     "judge": float(judge[i]),
                     "clean_sim_0": float(clean_logits[i, 0]),
                     "clean_sim_1": float(clean_logits[i, 1]),
+                    "robust_sim_0": float(robust_logits[i, 0]),  # the gallery ranks attacks by how far they moved these
+                    "robust_sim_1": float(robust_logits[i, 1]),
                     **(ensemble[i] if ensemble is not None else {}),
                 },
             )
