@@ -7,7 +7,16 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import batch_size_option, follow_links_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
+from .cli_common import (
+    batch_size_option,
+    follow_links_option,
+    model_options,
+    output_dir_option,
+    parse_batch_size,
+    parse_kwargs,
+    split_list,
+    user_errors,
+)
 from .datasets.sources import SOURCES
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
@@ -69,7 +78,7 @@ def verify(name, data_root):
 @click.option("--models", default=None, help="Comma-separated models to run instead of the table's own.")
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
-@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@output_dir_option("results", "Folder the result files and reproduce-<table>.json go in.")
 @batch_size_option()
 @click.option("--n-ex", default=None, type=int, help="Cap every run at N samples (smoke runs; the paper's numbers need all).")
 @model_options("Random weights (smoke runs; never ranked).")
