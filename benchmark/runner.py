@@ -25,7 +25,7 @@ from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
 from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
-from .acceleration import Acceleration, resolve_batch_size
+from .acceleration import Acceleration, check_device, resolve_batch_size
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
 from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
@@ -109,6 +109,10 @@ class EvaluationConfig:
         check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
+        if not self.clean_only and self.attack.endswith("-reference"):
+            from attacks.reference import check_reference_available
+
+            check_reference_available()
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
         if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
@@ -121,12 +125,7 @@ class EvaluationConfig:
             raise ValueError(f"random_subset must be >= 1, got {self.random_subset}")
         if self.square_queries < 1:
             raise ValueError(f"--square-queries must be >= 1, got {self.square_queries}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device '{self.device}'; use cpu, cuda, cuda:N or mps") from None
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
+        check_device(self.device)
         self.acceleration().validate(self.device)
         if self.shard is not None:
             self.shard_part()
