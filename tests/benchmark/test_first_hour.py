@@ -80,3 +80,20 @@ def test_invert_features_and_text_write_to_their_own_folders():
 
     defaults = {name: {p.name: p.default for p in invert.commands[name].params}["output_dir"] for name in ("features", "text")}
     assert defaults == {"features": "inversions/features", "text": "inversions/text"}
+
+
+def test_verify_submission_says_smoke_for_a_smoke_submission(tmp_path, monkeypatch):
+    """The site labels a smoke submission so; the command's own verdict line must too (not a bare 'verified (full)')."""
+    from types import SimpleNamespace
+
+    import benchmark.submission
+    import benchmark.submission_schema
+    import benchmark.verification
+
+    record = SimpleNamespace(label="verified (full)", status="verified", reasons=())
+    monkeypatch.setattr(benchmark.submission, "verify_submission", lambda folder, **_: record)
+    monkeypatch.setattr(benchmark.verification, "describe_signing_key", lambda: "test key")
+    for smoke, expected in ((True, "verified (full) [smoke: demo only]"), (False, "verified (full)")):
+        monkeypatch.setattr(benchmark.submission_schema, "read_submission", lambda folder, smoke=smoke: SimpleNamespace(smoke=smoke))
+        out = CliRunner().invoke(main, ["verify-submission", str(tmp_path)])
+        assert out.exit_code == 0 and out.output.splitlines()[0] == expected, out.output
