@@ -31,6 +31,11 @@ class ReferenceUnavailableError(ValueError):
     """The optional reference package is not installed."""
 
 
+def check_reference_available() -> None:
+    """Refuse a `-reference` attack before any run starts (and before a progress bar is drawn) when AutoAttack is missing."""
+    _load_reference()
+
+
 def _load_reference():
     try:
         from pyautoattack.autopgd_base import APGDAttack

@@ -23,6 +23,16 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CPU_AUTO_BATCH_SIZE = 16
 
 
+def check_device(device: str) -> None:
+    """Refuse, in one line, a device this machine cannot give (every command that runs a model calls it first)."""
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device '{device}'; use cpu, cuda, cuda:N or mps") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device} asked for, but CUDA is not available here; use --device cpu")
+
+
 @dataclass(frozen=True)
 class Acceleration:
     """How a run is sped up without changing its results: autocast precision, memory format, compilation."""

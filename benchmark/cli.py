@@ -22,6 +22,7 @@ from .cli_common import (
     follow_links_option,
     model_options,
     n_ex_option,
+    output_dir_option,
     parse_batch_size,
     parse_kwargs,
     split_list,
@@ -36,14 +37,17 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("benchmark.compare_cli:compare", "Compare two result files of the same samples: difference, interval, p-value."),
     "data": ("benchmark.data_cli:data", "Fetch and check the paper's datasets."),
     "finetune": ("finetune.cli:finetune", "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning."),
-    "invert": ("benchmark.invert_cli:invert", "Reconstruct images from embeddings (features) or prompts (text), as in the paper's Sec."),
+    "invert": (
+        "benchmark.invert_cli:invert",
+        "Reconstruct images from embeddings (features) or prompts (text), as in Section VI of the paper.",
+    ),
     "reproduce": (
         "benchmark.data_cli:reproduce",
         "Run the paper's configuration for every cell of TABLE (table1, table2, table3, table6, table8, table9, table10,...",
     ),
     "results": (
         "benchmark.submission_cli:results",
-        "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown or CSV.",
+        "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown, CSV or JSON.",
     ),
     "schema": (
         "benchmark.schema_cli:schema",
@@ -69,17 +73,17 @@ def run_options(command):
             click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
             click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
             n_ex_option("Evaluate the first N samples only."),
-            click.option("--seed", default=0, show_default=True, type=int),
+            click.option("--seed", default=0, show_default=True, type=int, help="Seed of the attack's random starts and of Square."),
             click.option(
                 "--data-root",
                 default=None,
                 type=click.Path(file_okay=False),
                 help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].",
             ),
-            click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False)),
         ]
     ):
         command = option(command)
+    command = output_dir_option("results", "Folder the result files (and checkpoints) go in.")(command)
     return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
 
 
@@ -227,7 +231,7 @@ def evaluate(
         result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True, merge_shards=merge_shards)
         if not is_main:
             continue
-        threat = f"{result.threat.norm} {result.threat.eps_text}"
+        threat = f"{result.threat.norm} {result.threat.eps_text}" if result.attack is not None else "no attack"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
         robust = f"  robust {100 * (result.scores.robust or 0.0):.2f}" if result.attack is not None else " (clean only)"
         if result.resumed_samples:
@@ -301,14 +305,20 @@ def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet
 )
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
 @batch_size_option("4")
-@click.option("--n-iter", default=10, show_default=True, type=int)
+@click.option("--n-iter", default=10, show_default=True, type=int, help="Attack iterations timed per method.")
 @click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
-@click.option("--threat", default="linf", show_default=True)
+@click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
 @click.option("--eps", default=None, help="Radius [default: the threat's default].")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
-@click.option("--channels-last", is_flag=True)
-@click.option("--compile", "compile_model", is_flag=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    help="Autocast of the model (GPU); the attack's arithmetic stays fp32.",
+)
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
 @click.option("--repeats", default=3, show_default=True, type=int, help="Round-robin repeats; each method's fastest is kept.")
 @click.option("--no-reference", is_flag=True, help="Skip AutoAttack's APGD (pyautoattack).")
 @user_errors
@@ -358,7 +368,7 @@ def perf(
 @main.command()
 @click.argument("pattern", default="*")
 def models(pattern):
-    """List registered models matching PATTERN (shell-style, e.g. 'r-clip-*'), with their cards."""
+    """List registered models matching PATTERN (a shell-style pattern such as 'r-clip-*'), with their cards."""
     from tabulate import tabulate
 
     from model_zoo import get_model_card, list_models
@@ -406,8 +416,15 @@ def datasets(data_root):
 
 
 @main.command()
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--out", "out_dir", default="site", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Results folder to read (any depth).",
+)
+@output_dir_option("site", "Folder the site, LEADERBOARD.md and leaderboard.csv go in.", dest="out_dir")
 @click.option("--no-reported", is_flag=True, help="Leave out the numbers the paper reports (show only results from DIR).")
 @click.option(
     "--submissions",

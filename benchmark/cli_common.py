@@ -236,3 +236,28 @@ def follow_links_option(command):
     return click.option(
         "--follow-links", is_flag=True, help="Accept links inside a dataset folder that point outside it (refused by default)."
     )(wrapper)
+
+
+def output_dir_option(default: str | None, help: str, dest: str = "output_dir", required: bool = False):
+    """`--output-dir DIR`, the one name of every command's output folder, with `--out` kept as a hidden alias.
+
+    Older commands and scripts said `--out`; both reach the command as `dest`. `required` is enforced
+    here (not by click), so giving either spelling satisfies it.
+    """
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            alias = kwargs.pop("_out_alias", None)
+            if alias is not None:
+                kwargs[dest] = alias
+            if required and kwargs.get(dest) is None:
+                raise click.UsageError("Missing option '--output-dir' (the folder to write).")
+            return command(*args, **kwargs)
+
+        wrapper = click.option("--out", "_out_alias", default=None, hidden=True, type=click.Path(file_okay=False))(wrapper)
+        return click.option(
+            "--output-dir", dest, default=default, show_default=default is not None, type=click.Path(file_okay=False), help=help
+        )(wrapper)
+
+    return decorate

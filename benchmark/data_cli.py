@@ -12,6 +12,7 @@ from .cli_common import (
     follow_links_option,
     model_options,
     n_ex_option,
+    output_dir_option,
     parse_batch_size,
     parse_kwargs,
     split_list,
@@ -78,7 +79,7 @@ def verify(name, data_root):
 @click.option("--models", default=None, help="Comma-separated models to run instead of the table's own.")
 @click.option("--dry-run", is_flag=True, help="Print the plan of runs and exit.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
-@click.option("--output-dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@output_dir_option("results", "Folder the result files and reproduce-<table>.json go in.")
 @batch_size_option()
 @n_ex_option("Cap every run at N samples (smoke runs; the paper's numbers need all).")
 @click.option(

@@ -8,11 +8,31 @@ import click
 
 from attacks.inversion import InversionConfig
 
-from .cli_common import POSITIVE, batch_size_option, model_options, parse_batch_size, split_list, user_errors
+from .cli_common import (
+    POSITIVE,
+    batch_size_option,
+    model_options,
+    output_dir_option,
+    parse_batch_size,
+    split_list,
+    user_errors,
+)
 
 
-def inversion_options(command):
-    """The options `bench invert features` and `bench invert text` share, defaults from InversionConfig."""
+def inversion_options(kind: str):
+    """The options `bench invert features` and `bench invert text` share, defaults from InversionConfig.
+
+    Each kind has its own default output folder (inversions/features, inversions/text), so one never
+    overwrites the other's grid.png and inversion.json.
+    """
+
+    def decorate(command):
+        return _add_inversion_options(command, kind)
+
+    return decorate
+
+
+def _add_inversion_options(command, kind: str):
     defaults = InversionConfig()
     for option in reversed(
         [
@@ -29,10 +49,10 @@ def inversion_options(command):
             ),
             click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
             batch_size_option("8"),
-            click.option("--output-dir", default="inversions", show_default=True, type=click.Path(file_okay=False)),
         ]
     ):
         command = option(command)
+    command = output_dir_option(f"inversions/{kind}", "Folder the PNGs, grid.png and inversion.json go in.")(command)
     return model_options("Random weights (smoke runs; labelled as such).")(command)
 
 
@@ -72,7 +92,7 @@ def _run(
 
 @click.group()
 def invert() -> None:
-    """Reconstruct images from embeddings (features) or prompts (text), as in the paper's Sec. VI."""
+    """Reconstruct images from embeddings (features) or prompts (text), as in Section VI of the paper."""
 
 
 @invert.command()
@@ -84,17 +104,17 @@ def invert() -> None:
     type=click.Path(dir_okay=False),
     help="Image to reconstruct from its embedding (repeat for several).",
 )
-@inversion_options
+@inversion_options("features")
 @user_errors
 def features(images, **options):
-    """Feature inversion (Eq. 9): from a noisy grey start, match each image's embedding."""
+    """Feature inversion (the paper's Eq 9): from a noisy grey start, match each image's embedding."""
     _run("features", images, **options)
 
 
 @invert.command()
 @click.option("--prompt", "prompts", multiple=True, required=True, help="Prompt whose text embedding is the target (repeat for several).")
-@inversion_options
+@inversion_options("text")
 @user_errors
 def text(prompts, **options):
-    """Text inversion (Eq. 10): match the CLIP text embedding of each prompt (CLIP-family models only)."""
+    """Text inversion (the paper's Eq 10): match the CLIP text embedding of each prompt (CLIP-family models only)."""
     _run("text", prompts, **options)

@@ -25,7 +25,7 @@ from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
 from model_zoo.base import PerceptualModel
 
-from .acceleration import Acceleration, resolve_batch_size
+from .acceleration import Acceleration, check_device, resolve_batch_size
 from .datasets import load_dataset
 
 # (goal, device type it is measured on, the time ratio that decides it and its bound: None where this report cannot decide it)
@@ -125,6 +125,7 @@ def floor_passes(model: PerceptualModel, x: Tensor, n_iter: int) -> None:
 
 def run_throughput(config: ThroughputConfig) -> ThroughputReport:
     """Measure floor, ours and the reference on the same model, inputs and batch."""
+    check_device(config.device)
     device = torch.device(config.device)
     acceleration = Acceleration(config.precision, config.channels_last, config.compile_model)
     acceleration.validate(config.device)

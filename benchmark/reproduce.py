@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from attacks.threat import DEFAULT_EPS
 from model_zoo import get_model_card, list_models
 from model_zoo.download import cached_path
+from model_zoo.fetch import is_offline
 
 from .atomic import atomic_write_text
 from .datasets import DatasetError, get_dataset_spec, resolve_data_root
@@ -36,6 +38,7 @@ class PlannedRun:
     config: EvaluationConfig
     registered: bool  # False: the local zoo has no such model; reported, not run
     weights_to_place: Path | None = None  # weights with no public download, not in the cache: reported, not run
+    weights: str = ""  # the plan's weights column: cached, downloads, none needed, random, ... (`weights_status`)
 
     @property
     def runnable(self) -> bool:
@@ -79,19 +82,54 @@ class PlannedRun:
             c.attack,
             iterations,
             samples,
-            "yes" if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}",
+            self.weights if self.runnable else "WEIGHTS NOT CACHED" if self.registered else f"NOT IN ZOO: {self.skip_reason}",
         ]
 
 
-PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "in zoo"]
+PLAN_HEADERS = ["model", "dataset", "split", "threat", "eps", "attack", "iterations", "samples", "weights"]
+
+
+def weights_status(model: str, pretrained: bool = True) -> str:
+    """The plan's weights column for a registered model: whether its weights are here or can be had before it runs.
+
+    "cached" (in the weights cache), "downloads" (hub or URL, fetched on first use), "offline, not cached"
+    (it will fail: PERCEPTBENCH_OFFLINE is set and the file is missing), "package NAME", "none needed" or
+    "random (smoke)"; weights with no public download and no file are `weights_to_place`.
+    """
+    if not pretrained:
+        return "random (smoke)"
+    card = get_model_card(model)
+    if not card.needs_weights:
+        return "none needed"
+    weights = card.weights
+    if weights.package:
+        return f"package {weights.package}"
+    try:
+        cached = cached_path(weights).exists()
+    except ValueError:  # a source naming no single file (e.g. open_clip's own download): not ours to check
+        cached = False
+    if cached:
+        return "cached"
+    if weights.hub_id or weights.url:
+        return "offline, not cached" if is_offline() else "downloads"
+    return "not cached"
+
+
+def _table_number(name: str) -> tuple[bool, int, str]:
+    """table2 before table10, figures after tables: the order the paper numbers them."""
+    number = re.search(r"\d+", name)
+    return (not name.startswith("table"), int(number.group()) if number else 0, name)
 
 
 def get_table(name: str) -> dict:
     """The configuration of paper table `name`, or an error suggesting close names."""
     if name not in PAPER_TABLES:
-        close = difflib.get_close_matches(name, list(PAPER_TABLES), n=2, cutoff=0.5)
+        from .paper_experiments import CUSTOM_TABLES  # table4 and table7 have their own runners, and are tables too
+
+        names = [*PAPER_TABLES, *CUSTOM_TABLES]
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown table '{name}'{hint} (choose one of {', '.join(PAPER_TABLES)})")
+        raise ValueError(f"unknown table '{name}'{hint} (choose one of {', '.join(sorted(names, key=_table_number))})")
     return PAPER_TABLES[name]
 
 
@@ -155,9 +193,13 @@ def plan_table(name: str, models: list[str] | None = None, dataset_options: dict
     planned = []
     for model in models or table_models(name):
         registered = model in known or ":" in model
-        to_place = weights_to_place(model) if model in known and given.get("pretrained", True) else None
+        pretrained = given.get("pretrained", True)
+        to_place = weights_to_place(model) if model in known and pretrained else None
+        weights = weights_status(model, pretrained) if model in known else ""
         for fields in runs:
-            planned.append(PlannedRun(EvaluationConfig(model=model, **{"attack": DEFAULT_ATTACK, **fields, **given}), registered, to_place))
+            planned.append(
+                PlannedRun(EvaluationConfig(model=model, **{"attack": DEFAULT_ATTACK, **fields, **given}), registered, to_place, weights)
+            )
     return planned
 
 

@@ -26,7 +26,7 @@ from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
 from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
-from .acceleration import Acceleration, resolve_batch_size
+from .acceleration import Acceleration, check_device, resolve_batch_size
 from .certification import DEFAULT_CERTIFY_N_EX, CertifyConfig, certify_batch, check_certifiable, summarise
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
@@ -136,6 +136,10 @@ class EvaluationConfig:
             get_dataset_spec(self.dataset)  # an unknown name fails here, with suggestions
         if not self.clean_only and self.attack not in ATTACKS:
             raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
+        if not self.clean_only and self.attack.endswith("-reference"):
+            from attacks.reference import check_reference_available
+
+            check_reference_available()
         if self.n_restarts < 1:
             raise ValueError(f"--n-restarts must be >= 1, got {self.n_restarts}")
         if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
@@ -148,12 +152,7 @@ class EvaluationConfig:
             raise ValueError(f"random_subset must be >= 1, got {self.random_subset}")
         if self.square_queries < 1:
             raise ValueError(f"--square-queries must be >= 1, got {self.square_queries}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device '{self.device}'; use cpu, cuda, cuda:N or mps") from None
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {self.device} asked for, but CUDA is not available here; use --device cpu")
+        check_device(self.device)
         self.acceleration().validate(self.device)
         if self.shard is not None:
             self.shard_part()

@@ -344,7 +344,7 @@ def create_submission(
 
     out_dir = Path(out_dir)
     if (out_dir / SUBMISSION_FILE).exists():
-        raise FileExistsError(f"{out_dir / SUBMISSION_FILE} exists already; choose another --out or remove it")
+        raise FileExistsError(f"{out_dir / SUBMISSION_FILE} exists already; choose another --output-dir or remove it")
     loading = loading_card(model, evaluation_options.get("model_kwargs", {}))
     built = create_model(model, device=device, **dict[str, Any](loading.model_kwargs))
     card = build_card(loading, built, card_file)

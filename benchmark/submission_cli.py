@@ -9,18 +9,20 @@ from .cli_common import (
     batch_size_option,
     follow_links_option,
     n_ex_option,
+    output_dir_option,
     parse_batch_size,
     split_list,
     trusted_key_option,
     user_errors,
 )
 
+# The `status` column of `bench results` (leaderboard/frame.py documents each); README's "Statuses" are the labels shown.
+RESULT_STATUSES = ("measured", "random", "flagged", "submitted", "verified", "reported")
+
 
 @click.command()
 @click.option("--model", required=True, help="Registered name, entry-point name or pkg.module:factory of the metric.")
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Submission folder to write, e.g. submissions/NAME."
-)
+@output_dir_option(None, "Submission folder to write, e.g. submissions/NAME.", dest="out_dir", required=True)
 @click.option(
     "--card",
     "card_file",
@@ -30,13 +32,15 @@ from .cli_common import (
 )
 @click.option("--smoke", is_flag=True, help="Evaluate on the demo only (a smoke submission, marked so; never ranked beside full ones).")
 @click.option("--threat", "threats", default="linf,l2", show_default=True, help="Threat models to evaluate.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
 @batch_size_option()
 @n_ex_option("Evaluate the first N samples only (smoke runs).")
 @click.option("--n-iter", default=100, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
 @click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
-@click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE")
+@click.option(
+    "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Factory argument the card records, e.g. reduced=true."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @follow_links_option
 @user_errors
@@ -82,8 +86,8 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
     type=FiniteNumber(0.0, 1.0, low_open=True, high_open=True),
     help="Confidence of the Wilson interval a claim must fall in.",
 )
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--data-root", default=None, type=click.Path(file_okay=False))
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
 @batch_size_option(None)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @follow_links_option
@@ -95,7 +99,8 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
     in the cache folder); others believe it only if they pass its public key to `bench leaderboard --trusted-key`.
     """
     from .submission import VERIFICATION_FILE, verify_submission
-    from .verification import describe_signing_key
+    from .submission_schema import read_submission
+    from .verification import SMOKE_LABEL, describe_signing_key
 
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")
@@ -110,39 +115,57 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
         progress=not quiet,
         echo=click.echo,
     )
-    click.echo(f"{record.label}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
+    smoke = SMOKE_LABEL if read_submission(folder).smoke else ""
+    click.echo(f"{record.label}{smoke}" + "".join(f"\n  reason: {reason}" for reason in record.reasons))
     click.echo(f"-> {folder}/{VERIFICATION_FILE} ({describe_signing_key()})")
     if record.status != "verified":
         raise click.exceptions.Exit(1)
 
 
 @click.command()
-@click.option("--results", "results_dir", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--results",
+    "results_dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Results folder to read (any depth).",
+)
 @click.option("--submissions", "submissions_dir", default=None, type=click.Path(file_okay=False), help="Also read submission folders here.")
 @click.option("--model", "model_pattern", default="*", show_default=True, help="Shell-style filter on model names.")
-@click.option("--dataset", default=None)
-@click.option("--threat", default=None, help="linf or l2.")
-@click.option("--attack", default=None)
-@click.option("--status", default=None, help="measured, random, flagged, submitted, verified.")
-@click.option("--format", "output_format", default="markdown", show_default=True, type=click.Choice(["markdown", "csv", "json"]))
+@click.option("--dataset", default=None, help="Keep one dataset, e.g. nights, bapps or demo.")
+@click.option("--threat", default=None, help="Keep one threat model: linf or l2.")
+@click.option("--attack", default=None, help="Keep one attack, e.g. standard or apgd-ce (the paper's rows: reported).")
+@click.option("--status", default=None, type=click.Choice(RESULT_STATUSES), help="Keep one status.")
+@click.option("--reported", is_flag=True, help="Add the paper's reported numbers (status reported, source paper:Table N).")
+@click.option(
+    "--format",
+    "output_format",
+    default="markdown",
+    show_default=True,
+    type=click.Choice(["markdown", "csv", "json"]),
+    help="Markdown shows percent; CSV and JSON keep the fractions of the result files.",
+)
 @trusted_key_option
 @user_errors
-def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, output_format, trusted_keys):
+def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack, status, reported, output_format, trusted_keys):
     """Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown, CSV or JSON.
 
     Each score has its 95% interval beside it (`clean_lo`, `clean_hi`, `robust_lo`, `robust_hi`).
     """
-    from leaderboard.escape import csv_text, markdown_cell
-    from leaderboard.frame import filter_results, load_results
+    from pathlib import Path
 
-    frame = filter_results(
-        load_results(results_dir, submissions_dir, trusted_keys),
-        model=model_pattern,
-        dataset=dataset,
-        threat=threat,
-        attack=attack,
-        status=status,
-    )
+    import pandas as pd
+
+    from leaderboard.escape import csv_text, markdown_cell
+    from leaderboard.frame import filter_results, load_results, reported_frame
+
+    # With --reported, a missing results folder leaves the paper's rows (a new user has run nothing yet).
+    measured = not reported or Path(results_dir).exists() or submissions_dir is not None
+    frame = load_results(results_dir, submissions_dir, trusted_keys) if measured else reported_frame().iloc[0:0]
+    if reported:
+        frame = pd.concat([frame, reported_frame()], ignore_index=True) if not frame.empty else reported_frame()
+    frame = filter_results(frame, model=model_pattern, dataset=dataset, threat=threat, attack=attack, status=status)
     if output_format == "csv":
         click.echo(csv_text(list(frame.columns), frame.itertuples(index=False)), nl=False)  # cells escaped: leaderboard/escape.py
         return
@@ -154,4 +177,7 @@ def results(results_dir, submissions_dir, model_pattern, dataset, threat, attack
         return
     text_columns = frame.select_dtypes(include="object").columns
     frame[text_columns] = frame[text_columns].map(lambda value: markdown_cell(value) if isinstance(value, str) else value)
-    click.echo(frame.to_markdown(index=False, floatfmt=".4f"))
+    percent = [c for c in frame.columns if c.split("_")[0] in ("clean", "robust")]  # scores and their interval bounds
+    frame[percent] = frame[percent] * 100  # percent, as every other human-facing output
+    frame = frame.rename(columns={column: f"{column} %" for column in percent})
+    click.echo(frame.to_markdown(index=False, floatfmt=".2f"))

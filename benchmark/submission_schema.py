@@ -166,7 +166,7 @@ def read_submission(folder: str | Path) -> SubmissionRecord:
     """The SubmissionRecord of `folder`, validated; an error saying how to create it when it is missing."""
     path = Path(folder) / SUBMISSION_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; `bench submit --model NAME --out {folder}` writes it")
+        raise FileNotFoundError(f"{path} does not exist; `bench submit --model NAME --output-dir {folder}` writes it")
     data = read_json(path)
     if isinstance(data, dict) and data.get("schema_version") == 1:
         raise ValueError(f"{path} is a schema-1 submission (its card does not say how its metric is loaded); submit it again")

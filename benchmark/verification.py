@@ -49,6 +49,10 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
+# What a smoke submission's status says after it, on the site and in `bench verify-submission`: never taken for a full one.
+SMOKE_LABEL = " [smoke: demo only]"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -345,5 +349,5 @@ def submission_status(folder: str | Path, trusted: frozenset[str] | None = None)
         reasons += [r for r in statement.reasons if r not in reasons and not r.startswith("gradients:")]
         status, label = ("verified", statement.label) if statement.status == "verified" and not reasons else ("flagged", "flagged")
     if record.smoke:
-        label += " [smoke: demo only]"
+        label += SMOKE_LABEL
     return SubmissionStatus(status, label, tuple(reasons), record.smoke)

@@ -14,9 +14,27 @@ import click
 
 from benchmark.cli_common import NON_NEGATIVE, POSITIVE, FiniteNumber, parse_batch_size, user_errors
 
+# The recipe defaults as the help shows them; tests/benchmark/test_cli_help.py checks them against
+# `finetune.config.METHOD_DEFAULTS` (not imported here: it loads torch, and `--help` must not).
+NIGHTS_DATA_ROOT_HELP = "The data root holding nights/ (data.csv, ref/, distort/) [default: $PERCEPTBENCH_DATA]."
+IMAGENET_DATA_ROOT_HELP = "An ImageNet-format folder holding train/<wnid>/*.JPEG [default: $PERCEPTBENCH_DATA]."
+RECIPE_HELP = {
+    "nights": {"lr": "3e-4", "weight_decay": "0.0", "seed": "1234", "warmup": "none (constant lr)"},
+    "adversarial": {"lr": "1e-5", "weight_decay": "0.0001", "seed": "0", "warmup": "7% of the steps"},
+}
 
-def common_options(command):
-    """The options every `bench finetune` method takes (model, data, output, training loop), added to `command`."""
+
+def common_options(data_root_help: str, recipe: str):
+    """The options every `bench finetune` method takes (model, data, output, training loop), with this method's data and defaults."""
+    defaults = RECIPE_HELP[recipe]
+
+    def decorate(command):
+        return _add_common_options(command, data_root_help, defaults)
+
+    return decorate
+
+
+def _add_common_options(command, data_root_help: str, defaults: dict[str, str]):
     for option in reversed(
         [
             click.option(
@@ -28,7 +46,7 @@ def common_options(command):
                 "--data-root",
                 default=None,
                 type=click.Path(file_okay=False),
-                help="NIGHTS: the data root holding nights/; FARE/TeCoA: an ImageNet-format folder holding train/<wnid>/*.JPEG [default: $PERCEPTBENCH_DATA].",
+                help=data_root_help,
             ),
             click.option(
                 "--output-dir",
@@ -50,15 +68,22 @@ def common_options(command):
                 help="Samples per forward/backward pass in each process, a number or 'auto' (what fits the device); gradients "
                 "accumulate over a step's micro-batches, so the update is the whole batch's [default: the process's whole share].",
             ),
-            click.option("--lr", type=POSITIVE, default=None, help="Peak learning rate."),
-            click.option("--weight-decay", type=NON_NEGATIVE, default=None),
+            click.option("--lr", type=POSITIVE, default=None, help=f"Peak learning rate [default: {defaults['lr']}, the recipe's]."),
+            click.option(
+                "--weight-decay", type=NON_NEGATIVE, default=None, help=f"Weight decay [default: {defaults['weight_decay']}, the recipe's]."
+            ),
             click.option(
                 "--warmup-steps",
                 type=int,
                 default=None,
-                help="Linear warm-up steps (cosine schedule) [default: 7%% of the steps for fare/tecoa].",
+                help=f"Linear warm-up steps [default: {defaults['warmup']}].",
             ),
-            click.option("--seed", type=int, default=None),
+            click.option(
+                "--seed",
+                type=int,
+                default=None,
+                help=f"Seed of initialisation, data order and PGD starts [default: {defaults['seed']}, the recipe's].",
+            ),
             click.option(
                 "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (each torchrun process takes its own GPU)."
             ),
@@ -141,7 +166,7 @@ def finetune() -> None:
 
 
 @finetune.command()
-@common_options
+@common_options(NIGHTS_DATA_ROOT_HELP, "nights")
 @click.option(
     "--method",
     required=True,
@@ -174,7 +199,7 @@ def adversarial_options(command):
 
 
 @finetune.command()
-@common_options
+@common_options(IMAGENET_DATA_ROOT_HELP, "adversarial")
 @adversarial_options
 @user_errors
 def fare(**options):
@@ -183,7 +208,7 @@ def fare(**options):
 
 
 @finetune.command()
-@common_options
+@common_options(IMAGENET_DATA_ROOT_HELP, "adversarial")
 @adversarial_options
 @click.option("--logit-scale", type=POSITIVE, default=None, help="[100]")
 @click.option("--template", "templates", multiple=True, help='Prompt template(s) with {} ["This is a photo of a {}"].')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .escape import csv_text
 from .tables import LeaderboardRow, LeaderboardTable
 
@@ -42,9 +44,25 @@ def _section(row: LeaderboardRow) -> str:
     return "random weights" if row.weights == "random" else "smoke" if row.smoke else "ranked"
 
 
-def render_csv(tables: list[LeaderboardTable]) -> str:
+def _relative(path: str | None, root: Path | None) -> str:
+    """A result file as a path relative to the results folder (a CSV moved to another machine still means something)."""
+    if not path:
+        return ""
+    if root is None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:  # a submission's file, outside the results folder: kept as given
+        return path
+
+
+def render_csv(tables: list[LeaderboardTable], relative_to: str | Path | None = None) -> str:
     """Scores as fractions in [0, 1]; `value` is what the site shows (measured, else reported), `value_lo`/`value_hi`
-    its 95% interval (a measured value only); cells escaped (escape.py)."""
+    its 95% interval (a measured value only); cells escaped (escape.py).
+
+    `result_file` paths are made relative to `relative_to` (the results folder) where they lie under it.
+    """
+    root = Path(relative_to) if relative_to is not None else None
     lines = []
     for table in tables:
         for row in table.every_row:
@@ -75,9 +93,9 @@ def render_csv(tables: list[LeaderboardTable]) -> str:
                         "; ".join(f"{table_name}={value:.6g}" for table_name, value in cell.conflicts.items()),
                         cell.n if cell.n is not None else "",
                         cell.attack or "",
-                        cell.result_file or "",
+                        _relative(cell.result_file, root),
                         _section(row),
-                        "; ".join(f"{claim.result_file}={claim.value:.6g} (n={claim.n})" for claim in cell.disputed),
+                        "; ".join(f"{_relative(claim.result_file, root)}={claim.value:.6g} (n={claim.n})" for claim in cell.disputed),
                     ]
                 )
     return csv_text(CSV_COLUMNS, lines)

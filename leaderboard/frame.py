@@ -5,7 +5,8 @@ table `bench results` prints and the leaderboard collects through (`collect_entr
 its 95% interval beside it (`clean_lo`, `clean_hi`, ...), empty for files written before intervals.
 Status: `measured` (run here), `random` (random-weight smoke run, never ranked), `flagged` (a sanity
 check failed, or a submission failed verification), `submitted` (a submission's claim, not yet
-verified), `verified` (a submission whose claim a re-run supported, in a statement signed by a trusted key).
+verified), `verified` (a submission whose claim a re-run supported, in a statement signed by a trusted key),
+`reported` (a number the paper reports, from `leaderboard/data/`, added by `reported_frame`).
 """
 
 from __future__ import annotations
@@ -135,6 +136,52 @@ def _row(entry: Entry) -> dict:
         "result_file": str(entry.path),
         "_created_at": result.created_at,
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    """A stored percent / 100 without float noise (90.6 / 100 is 0.9059999999999999)."""
+    return None if value is None else round(value, 6)
+
+
+def reported_frame() -> pd.DataFrame:
+    """The paper's ranked numbers (metric `score`) as rows of `load_results`' table, status `reported`.
+
+    The paper's tables store clean and robust numbers as separate cells; a row pairs each robust cell with
+    the clean cell of the same model, dataset, split and table (clean-only cells make clean-only rows).
+    """
+    from .reported import load_reported
+    from .tables import CLEAN, PAPER_PROTOCOLS, TWOAFC_DATASETS
+
+    grouped: dict[tuple, dict[str, float]] = {}
+    for score in load_reported():
+        if score.metric == "score":
+            grouped.setdefault((score.model, score.dataset, score.split or "", score.table), {})[score.threat] = score.value
+    rows = []
+    for (model, dataset, split, table), cells in grouped.items():
+        protocol = PAPER_PROTOCOLS["2afc"] if dataset in TWOAFC_DATASETS else ""
+        threats = [threat for threat in cells if threat != CLEAN] or [CLEAN]
+        for threat in threats:
+            norm, _, eps = threat.partition(" ")
+            rows.append(
+                {
+                    "model": model,
+                    "dataset": dataset,
+                    "split": split,
+                    "protocol": protocol,
+                    "threat": "none" if threat == CLEAN else norm,
+                    "eps": eps,
+                    "attack": "reported",
+                    "clean": _rounded(cells.get(CLEAN)),
+                    "robust": _rounded(cells.get(threat)) if threat != CLEAN else None,
+                    "n": None,
+                    "status": "reported",
+                    "weights": "reported",
+                    "failed_checks": "",
+                    "source": f"paper:{table}",
+                    "result_file": "",
+                }
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def load_results(folder: str | Path, submissions: str | Path | None = None, trusted_keys: Iterable[str | Path] = ()) -> pd.DataFrame:

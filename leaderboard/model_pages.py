@@ -3,7 +3,6 @@ numbers for it, and sweep plots."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,19 @@ CARD_FIELDS = (
 )
 
 
+SLUG_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-")
+
+
 def model_slug(name: str) -> str:
-    """A file name for a model's page; names that are not already safe get a short hash so two never collide."""
-    slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", name).strip("-.") or "model"
-    if slug != name:
-        slug += "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-    return slug
+    """A model page's file name: the name itself where it is safe, else each other byte as `~XX` (hex).
+
+    Readable and stable (`runs/x` -> `runs~2fx`, never a hash), and one name per slug: `~` is always encoded.
+    A leading '.' is encoded too, so no page is hidden or climbs out of `models/`.
+    """
+    slug = "".join(char if char in SLUG_SAFE else "".join(f"~{byte:02x}" for byte in char.encode("utf-8")) for char in name)
+    if slug.startswith("."):
+        slug = "~2e" + slug[1:]
+    return slug or "~"
 
 
 @dataclass

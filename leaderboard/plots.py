@@ -71,11 +71,22 @@ def _inline_svg(figure: Figure, css_class: str, title: str, chart_id: str, toolt
     return re.sub(r"\n\s+", "\n", text).strip()  # indentation only: no text content spans lines
 
 
+MIN_SPAN = 10.0  # percentage points: points that all score 100 still get an axis, not a 98-100 sliver
+EDGE = 1.0  # the axis runs 1 point past 0 and 100, so a score of 100 sits inside the plot, not on its frame
+
+
 def _limits(values: list[float]) -> tuple[float, float]:
-    """Axis limits in % around the scores, with a margin, within 0-100."""
+    """Axis limits in % around the scores, with a margin, at least MIN_SPAN wide, within -EDGE to 100 + EDGE."""
     low, high = min(values), max(values)
     margin = max(2.0, 0.08 * (high - low))
-    return max(0.0, low - margin), min(100.0, high + margin)
+    span = max(MIN_SPAN, high - low + 2 * margin)
+    centre = (low + high) / 2
+    lower, upper = centre - span / 2, centre + span / 2
+    if upper > 100 + EDGE:
+        lower, upper = lower - (upper - 100 - EDGE), 100 + EDGE
+    if lower < -EDGE:
+        lower, upper = -EDGE, min(100 + EDGE, upper + (-EDGE - lower))
+    return lower, upper
 
 
 def _group(gid: str, tooltips: dict[str, str]) -> str:

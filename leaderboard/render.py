@@ -31,6 +31,12 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 ASSET_FILES = ("style.css", "leaderboard.js")
 
 
+def robust_training_text(card: dict) -> str:
+    """'FARE 4/255' on the site and in LEADERBOARD.md alike: the training with its radius, where the card gives one."""
+    training, eps = card.get("robust_training", ""), card.get("robust_eps")
+    return f"{training} {eps}" if training and eps else training
+
+
 def _format(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -81,7 +87,7 @@ def _markdown_rows(table: LeaderboardTable, rows: list[LeaderboardRow]) -> list[
                 row.model,
                 row.submission_label or row.status,
                 row.card.get("backbone", ""),
-                row.card.get("robust_training", ""),
+                robust_training_text(row.card),
                 row.card.get("finetuning", ""),
             )
         ]
@@ -155,6 +161,7 @@ def _template_environment() -> Environment:
         format_score=_format_score,
         format_difference=_format_difference,
         model_slug=model_slug,
+        robust_training_text=robust_training_text,
         CLEAN=CLEAN,
         scatter=table_scatter,
         is_link=is_link,
@@ -242,7 +249,7 @@ def build_site(
     examples = {model: found[0].examples[0] for model, found in sorted(galleries.items()) if model in pages}
     return {
         "markdown": atomic_write_text(out_dir / "LEADERBOARD.md", render_markdown(tables)),
-        "csv": atomic_write_text(out_dir / "leaderboard.csv", render_csv(tables)),
+        "csv": atomic_write_text(out_dir / "leaderboard.csv", render_csv(tables, relative_to=results_dir)),
         "html": atomic_write_text(out_dir / "index.html", render_html(tables, generated_at, examples)),
         "model pages": out_dir / "models",
     }

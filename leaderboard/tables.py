@@ -157,7 +157,8 @@ class LeaderboardTable:
     @property
     def title(self) -> str:
         """Dataset, split and protocol, as the table's heading."""
-        return self.dataset + (f" ({self.split})" if self.split else "") + (f", {self.protocol}" if self.protocol else "")
+        split = f" ({self.split})" if self.split and self.split != self.dataset else ""  # not "demo (demo)"
+        return self.dataset + split + (f", {self.protocol}" if self.protocol else "")
 
     def column_header(self, column: str) -> str:
         """A score column's header, naming the protocol so no reader compares a soft score with an accuracy."""
@@ -473,7 +474,7 @@ def build_tables(
         best = {}
         for column in [CLEAN] + threats + certified:
             values = [value for value in (row.value(column) for row in ranked) if value is not None]
-            if values:
+            if len(values) >= 2:  # a lone number is no one's best: nothing to bold
                 best[column] = max(values)
         table = LeaderboardTable(dataset, split, threats, ranked, unranked, best, protocol, smoke, certified)
         assign_rank_groups(table)

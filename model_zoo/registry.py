@@ -17,6 +17,8 @@ import fnmatch
 import functools
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from importlib.metadata import entry_points
@@ -259,10 +261,7 @@ def _resolve_factory(name: str) -> ModelFactory:
         return register_model(name, card=card)(factory)
     if ":" in name:
         module_name, _, attr = name.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise UnknownModelError(f"cannot import '{module_name}' for model '{name}': {error}") from error
+        module = _import_model_module(module_name, name)
         named = getattr(module, attr, None)
         if not callable(named):
             raise UnknownModelError(f"'{module_name}' has no callable '{attr}' (model '{name}')")
@@ -270,6 +269,29 @@ def _resolve_factory(name: str) -> ModelFactory:
             register_model(name, getattr(named, "card", None))(named)
         return _FACTORIES[name]
     raise UnknownModelError(_unknown_model_message(name))
+
+
+def _import_model_module(module_name: str, name: str):
+    """Import the module of a `module:factory` name, seeing the current folder as `python -m` does.
+
+    The `bench` script's sys.path lacks the current folder, so `--model acme_metrics:mean_absolute`
+    next to acme_metrics.py would not be found; the folder is put first on sys.path for this one
+    import only, and the error says where the module was looked for.
+    """
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnknownModelError(
+            f"cannot import '{module_name}' for model '{name}': {error} (looked in the current folder {cwd} and the installed "
+            "packages; run from the folder holding the module, or pip install its package)"
+        ) from error
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def create_model(

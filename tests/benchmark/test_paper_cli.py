@@ -160,19 +160,22 @@ def test_evaluate_retrieval_under_untargeted_attack(tmp_path):
 
 
 def test_reproduce_table1_dry_run_matches_the_paper():
+    from benchmark.reproduce import weights_status
+
+    weights = weights_status("r-clip-t-convnext")  # cached or downloads: the plan's weights column
     out = CliRunner().invoke(main, ["reproduce", "table1", "--dry-run"])
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert "125 runs" in lines[0]  # 25 models x (NIGHTS linf, NIGHTS l2, BAPPS clean, BAPPS linf, BAPPS l2)
     rows = [line.split() for line in lines if line.startswith("r-clip-t-convnext ")]
     assert rows == [
-        ["r-clip-t-convnext", "nights", "test", "linf", "4/255", "apgd-ce", "100x1", "all", "yes"],
-        ["r-clip-t-convnext", "nights", "test", "l2", "3.0", "apgd-ce", "100x1", "all", "yes"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "clean", "only", "-", "none", "-", "all", "yes"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "linf", "4/255", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
-        ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", "yes"],
+        ["r-clip-t-convnext", "nights", "test", "linf", "4/255", "apgd-ce", "100x1", "all", weights],
+        ["r-clip-t-convnext", "nights", "test", "l2", "3.0", "apgd-ce", "100x1", "all", weights],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "clean", "only", "-", "none", "-", "all", weights],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "linf", "4/255", "apgd-ce", "100x1", "first", "1000", "per", "split", weights],
+        ["r-clip-t-convnext", "bapps", "all", "splits", "l2", "3.0", "apgd-ce", "100x1", "first", "1000", "per", "split", weights],
     ]
-    assert any(line.startswith("clip-convnext ") and line.rstrip().endswith("yes") for line in lines)
+    assert any(line.startswith("clip-convnext ") and line.rstrip().endswith(weights_status("clip-convnext")) for line in lines)
     assert any(line.startswith("clip-convnext+lora ") and line.rstrip().endswith("NOT IN ZOO: weights not published") for line in lines)
     table3 = CliRunner().invoke(main, ["reproduce", "table3", "--dry-run"]).output
     assert "detect" in table3 and "8/255" in table3 and "200x1" in table3

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from benchmark.cli import main
 from benchmark.paper_tables import NOT_IN_ZOO, PAPER_TABLES
-from benchmark.reproduce import PlannedRun, plan_table, table_models
+from benchmark.reproduce import PlannedRun, get_table, plan_table, table_models, weights_status
 from leaderboard.reported import table_rows_and_columns
 from model_zoo import list_models
 
@@ -86,7 +86,8 @@ def test_dry_run_lists_every_paper_row_and_says_why_one_is_not_run(name):
         if model not in known:
             assert line.rstrip().endswith(f"NOT IN ZOO: {NOT_IN_ZOO[model]}"), line
         else:
-            assert line.rstrip().endswith(" yes" if runnable[model] else " WEIGHTS NOT CACHED"), line
+            expected = weights_status(model) if runnable[model] else "WEIGHTS NOT CACHED"
+            assert line.rstrip().endswith(" " + expected), line
     for model in known & set(models):
         if not runnable[model]:  # weights with no public download: where to put them, and why they are missing
             assert f"WEIGHTS NOT CACHED {model} (" in out.output and "put the file at" in out.output
@@ -137,3 +138,25 @@ def test_options_left_unset_keep_the_papers_values_and_set_ones_override_them():
     assert [run.config.n_ex_per_split for run in paper[:2]] == [None, 1000]
     smoke = plan_table("table10", models=["pixel-l2"], n_ex=5, device="cpu")
     assert [(run.config.n_ex, run.config.n_ex_per_split) for run in smoke] == [(5, None), (5, 1000)]
+
+
+def test_an_unknown_table_lists_every_table_reproduce_knows_including_the_cross_model_ones():
+    from benchmark.paper_experiments import CUSTOM_TABLES
+
+    with pytest.raises(ValueError, match="choose one of") as raised:
+        get_table("table5")
+    listed = raised.value.args[0].split("choose one of ")[1].rstrip(")").split(", ")
+    assert set(listed) == {*PAPER_TABLES, *CUSTOM_TABLES} and {"table4", "table7"} <= set(listed)
+    assert listed.index("table2") < listed.index("table10")
+
+
+def test_the_plans_weights_column_says_whether_weights_are_cached_or_downloadable(isolated_cache, monkeypatch):
+    assert weights_status("ssim") == "none needed"
+    assert weights_status("clip-convnext", pretrained=False) == "random (smoke)"
+    monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    online = weights_status("r-clip-f-convnext")
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
+    assert (online, weights_status("r-clip-f-convnext")) == ("downloads", "offline, not cached")
+    out = CliRunner().invoke(main, ["reproduce", "table12", "--models", "r-clip-f-convnext", "--dry-run"])
+    assert out.exit_code == 0 and "offline, not cached" in out.output and " yes" not in out.output, out.output
