@@ -17,6 +17,8 @@ import click
 
 from . import __version__
 from .cli_common import (
+    POSITIVE,
+    FiniteNumber,
     batch_size_option,
     expand_model_patterns,
     follow_links_option,
@@ -153,13 +155,24 @@ def main() -> None:
     default=None,
     help="Certify the 2AFC decision in L2: lipschitz (models that declare a bound, e.g. LipSim) or randomized smoothing (any model).",
 )
-@click.option("--sigma", "certify_sigma", type=float, default=None, help="Smoothing noise [default: 0.25, Cohen et al. 2019].")
-@click.option("--n", "certify_n", type=int, default=None, help="Smoothing estimation draws per sample [default: 10000].")
-@click.option("--n0", "certify_n0", type=int, default=None, help="Smoothing selection draws per sample [default: 100].")
-@click.option("--alpha", "certify_alpha", type=float, default=None, help="Smoothing failure probability [default: 0.001].")
-@click.option("--certify-n-ex", type=int, default=None, help="Certify the first N samples of the run [default: 100].")
+@click.option("--sigma", "certify_sigma", type=POSITIVE, default=None, help="Smoothing noise [default: 0.25, Cohen et al. 2019].")
+@click.option("--n", "certify_n", type=click.IntRange(min=1), default=None, help="Smoothing estimation draws per sample [default: 10000].")
+@click.option("--n0", "certify_n0", type=click.IntRange(min=1), default=None, help="Smoothing selection draws per sample [default: 100].")
 @click.option(
-    "--save-adversarial", type=int, default=0, metavar="N", help="Keep the N worst-case adversarial references as PNGs beside the result."
+    "--alpha",
+    "certify_alpha",
+    type=FiniteNumber(0.0, 1.0, low_open=True, high_open=True),
+    default=None,
+    help="Smoothing failure probability [default: 0.001].",
+)
+@click.option("--certify-n-ex", type=click.IntRange(min=1), default=None, help="Certify the first N samples of the run [default: 100].")
+@click.option(
+    "--save-adversarial",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Keep the N worst-case adversarial references as PNGs beside the result.",
 )
 @user_errors
 def evaluate(
