@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from attacks.inversion import InversionConfig
+from attacks.defaults import InversionConfig
 
 from .cli_common import batch_size_option, model_options, parse_batch_size, parse_kwargs, split_list, user_errors
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from attacks.config import AttackConfig
-from attacks.ensemble import STANDARD
+from attacks.defaults import STANDARD
+from attacks.ensemble import EnsembleRecord
 from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
@@ -307,7 +308,7 @@ class EvaluationResult:
     protocol: dict[str, Any] = field(default_factory=dict)
     resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
     # `--attack standard`: per member of the ensemble its configuration, samples broken and seconds (attacks/ensemble.py).
-    ensemble: dict[str, Any] = field(default_factory=dict)
+    ensemble: EnsembleRecord | None = None
     # The metric's behaviour flags; None in files written before schema 2 (their model_card has has_embedding and sim_range).
     metric: MetricProperties | None = None
     schema_version: int = SCHEMA_VERSION
@@ -356,7 +357,7 @@ class EvaluationResult:
             "checks": {name: check.to_dict() for name, check in self.checks.items()},
             "protocol": self.protocol,
             "resumed_samples": self.resumed_samples,
-            "ensemble": self.ensemble,
+            "ensemble": {} if self.ensemble is None else self.ensemble.to_dict(),
             "metric": None if self.metric is None else self.metric.to_dict(),
             "schema_version": self.schema_version,
         }
@@ -399,9 +400,19 @@ class EvaluationResult:
             checks=checks_from_dict(data.get("checks")),
             protocol=record.protocol,
             resumed_samples=record.resumed_samples,
-            ensemble=record.ensemble,
+            ensemble=_ensemble_record(record.ensemble),
             metric=None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
         )
+
+
+def _ensemble_record(data: dict[str, Any]) -> EnsembleRecord | None:
+    """The typed `ensemble` record of a result file ({} where no ensemble ran)."""
+    if not data:
+        return None
+    try:
+        return EnsembleRecord.from_dict(data)
+    except ValueError as error:
+        raise ResultFormatError(f"invalid result: {error}") from None
 
 
 def _json_kind(data: Any) -> str:
