@@ -43,6 +43,10 @@ class ResultFormatError(ValueError):
 _PROTOCOL_KEY = re.compile(r"^map_(?P<protocol>[a-z0-9]+)_(?P<kind>clean|robust)$")
 
 
+# 2AFC's scoring protocols as results record them (protocol["scoring"], written by the task) and the leaderboard shows them.
+TWOAFC_SCORING_NAMES = {"hard": "hard labels", "soft": "soft score"}
+
+
 @dataclass
 class Scores:
     """Headline clean and robust scores over `n` samples, per split, and per scoring protocol where a task has several.

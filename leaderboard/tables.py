@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from attacks.defaults import STANDARD
+from benchmark.results import TWOAFC_SCORING_NAMES as TWOAFC_PROTOCOL_NAMES
 from benchmark.results import EvaluationResult, Scores
-from benchmark.tasks.twoafc import SCORING_NAMES as TWOAFC_PROTOCOL_NAMES
 
 from .checks import failed_checks
 from .collect import SkippedResultWarning

@@ -19,12 +19,10 @@ from attacks.losses import TwoAFCObjective, twoafc_predictions
 from attacks.objective import Subset
 from model_zoo.base import PerceptualModel
 
+from ..results import TWOAFC_SCORING_NAMES as SCORING_NAMES
 from ..results import SampleOutcome
 from .base import BatchAttack, PerSampleTask
 from .registry import register_task
-
-# The scoring protocols as result files record them (protocol["scoring"]) and the leaderboard's table headers show them.
-SCORING_NAMES = {"hard": "hard labels", "soft": "soft score"}
 
 
 def twoafc_score(predictions: Tensor, judge: Tensor, logits: Tensor | None = None, labels: str = "soft") -> Tensor:
