@@ -154,16 +154,18 @@ def _unattacked_columns(success_based: bool, n_classes: int | None) -> dict[str,
 def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> EnsembleResult:
     """Run the standard ensemble `config` on the batch `x`; each sample keeps its worst case over the members.
 
-    Its members switch loss as they need (CE, then margin), so an objective that reports success must be a
-    `LossSwitchable`; one that is not is refused before any member runs."""
+    Its members switch loss as they need (CE, then margin), so an objective that reports success and has gradients
+    must be a `LossSwitchable`; one that is not is refused, in one line, before any member runs."""
     n = x.shape[0]
     everyone = torch.arange(n, device=x.device)
     success_based, has_gradient, n_classes = _probe(objective, x)
     names = member_names(success_based, n_classes, config.name)
     members = standard_members(config, success_based, n_classes)
-    switched = [m for m in members if m.loss != config.loss] if success_based else []
-    if switched and not can_switch_loss(objective):
-        raise loss_switch_error(objective, switched[0].loss, f"--attack {config.name} (its {switched[0].name} member)")
+    switchable = can_switch_loss(objective)
+    # A gradient member on another loss needs the switch; Square, which only compares losses, runs on the objective's own without it.
+    needs_switch = [m for m in members if m.loss != config.loss and m.name != SQUARE] if success_based and has_gradient else []
+    if needs_switch and not switchable:
+        raise loss_switch_error(objective, needs_switch[0].loss, f"--attack {config.name} (its {needs_switch[0].name} member)")
     sign = 1.0 if maximizes(objective) else -1.0
     best = BestPoints(x)
     member = [""] * n
@@ -177,7 +179,7 @@ def run_standard(config: AttackConfig, objective: Objective, x: Tensor, sample_i
         if todo.numel() == 0:
             break
         subset = Subset(objective, todo)
-        if success_based and member_config.loss != config.loss:
+        if success_based and member_config.loss != config.loss and switchable:
             subset = subset.with_loss(member_config.loss)
         started = time.perf_counter()
         run = run_attack(member_config, subset, x[todo], [sample_ids[i] for i in todo.tolist()])
