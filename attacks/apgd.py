@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from .objective import Objective
+from .defaults import N_ITER, N_RESTARTS
+from .objective import Objective, maximizes
 from .objective import ObjectiveOutput as ObjectiveOutput  # still importable from here
+from .registry import register_attack
 from .restarts import APGDResult as APGDResult  # the old name of AttackResult, still importable from here
 from .restarts import AttackResult, best_over_restarts, per_sample_normal, per_sample_uniform
 from .threat import NORMS
+
+if TYPE_CHECKING:
+    from .config import AttackConfig
 
 DEFAULT_GPU_COMPACT_EVERY = 8
 
@@ -80,8 +86,8 @@ def apgd(
     *,
     norm: str = "linf",
     eps: float,
-    n_iter: int = 100,
-    n_restarts: int = 1,
+    n_iter: int = N_ITER,
+    n_restarts: int = N_RESTARTS,
     random_init: bool = True,
     seed: int = 0,
     sample_ids: Sequence[int] | None = None,
@@ -225,3 +231,21 @@ def _apgd_single_run(
         if on_iteration is not None:
             on_iteration(iteration)
     return AttackResult(x_adv=out_x, success=out_success, loss=out_loss)
+
+
+@register_attack("apgd-margin", loss="margin")
+@register_attack("apgd-ce", loss="ce")  # decorators apply bottom-up: apgd-ce is registered (and listed) first
+def run_apgd(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> AttackResult:
+    """`--attack apgd-ce` / `apgd-margin`: APGD on the loss the task built its objective with."""
+    return apgd(
+        objective,
+        x,
+        norm=config.norm,
+        eps=config.eps,
+        n_iter=config.n_iter,
+        n_restarts=config.n_restarts,
+        random_init=config.random_init,
+        seed=config.seed,
+        sample_ids=sample_ids,
+        maximize=maximizes(objective),
+    )

@@ -11,15 +11,20 @@ predicted, whichever wrong class wins.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from .apgd import apgd
-from .ensemble import Subset
+from .defaults import N_ITER, N_RESTARTS
 from .losses import ClassifierOutput, TargetedDLRObjective
-from .objective import Objective
+from .objective import Objective, Subset
+from .registry import register_attack
 from .restarts import AttackResult, BestPoints
+
+if TYPE_CHECKING:
+    from .config import AttackConfig
 
 N_TARGET_CLASSES = 9  # AutoAttack's standard version and RobustVLM's custom one
 MIN_CLASSES = 4  # the targeted DLR loss divides by the gap to the 3rd and 4th largest logits
@@ -44,8 +49,8 @@ def apgd_targeted(
     *,
     norm: str = "linf",
     eps: float,
-    n_iter: int = 100,
-    n_restarts: int = 1,
+    n_iter: int = N_ITER,
+    n_restarts: int = N_RESTARTS,
     n_target_classes: int = N_TARGET_CLASSES,
     seed: int = 0,
     sample_ids: Sequence[int] | None = None,
@@ -73,3 +78,19 @@ def apgd_targeted(
         )
         best.keep(todo, run)
     return best.result(1.0)
+
+
+@register_attack("apgd-t", loss="ce")  # objectives are built with CE; APGD-T replaces it by the targeted DLR loss
+def run_apgd_targeted(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> AttackResult:
+    """`--attack apgd-t`: APGD-T towards each of the next classes in turn."""
+    return apgd_targeted(
+        objective,
+        x,
+        norm=config.norm,
+        eps=config.eps,
+        n_iter=config.n_iter,
+        n_restarts=config.n_restarts,
+        seed=config.seed,
+        sample_ids=sample_ids,
+        random_init=config.random_init,
+    )

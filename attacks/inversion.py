@@ -16,19 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .apgd import apgd
+from .defaults import InversionConfig
 from .objective import ObjectiveOutput
 from .restarts import per_sample_uniform
-
-
-@dataclass(frozen=True)
-class InversionConfig:
-    """The paper's inversion setting (App. A-B)."""
-
-    n_iter: int = 500
-    radius: float = 100.0  # L2, around the noisy grey start
-    initial_step_size: float = 200.0
-    init_noise: float = 8 / 255  # uniform noise in [-init_noise, init_noise] on grey 0.5
-    image_size: int = 224
 
 
 class InversionObjective:
@@ -67,7 +57,7 @@ def invert(
     embed: Callable[[Tensor], Tensor],
     targets: Tensor,
     seeds: Sequence[int],
-    config: InversionConfig = InversionConfig(),
+    config: InversionConfig = InversionConfig(),  # noqa: B008 (frozen: attacks/defaults.py)
     device: str | torch.device = "cpu",
     on_iteration: Callable[[int], None] | None = None,
 ) -> InversionOutput:

@@ -2,12 +2,14 @@
 
 Every attack here (APGD, Square, PGD, the ensemble) takes an `Objective`, so one loss written
 once (attacks/losses.py, finetune's training losses, inversion) can be attacked by any of them.
+A classification objective (one that reports success) that also offers `with_loss` is a
+`LossSwitchable`: the standard ensemble needs that to run its margin member after APGD-CE.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -35,3 +37,51 @@ class Objective(Protocol):
 def maximizes(objective: Objective) -> bool:
     """Whether the attack should raise the objective's loss (the default) or lower it (`maximize = False`)."""
     return bool(getattr(objective, "maximize", True))
+
+
+@runtime_checkable
+class LossSwitchable(Protocol):
+    """An objective that can give itself under another classification loss ('ce' or 'margin'), for the standard ensemble."""
+
+    def with_loss(self, loss: str, /) -> Objective:
+        """The same samples and model under `loss`."""
+        ...
+
+
+def _restricted(objective: Objective) -> Objective:
+    """The objective a (possibly nested) `Subset` restricts; any other objective itself."""
+    while isinstance(objective, Subset):
+        objective = objective.objective
+    return objective
+
+
+def can_switch_loss(objective: Objective) -> bool:
+    """Whether `objective` (or, for a `Subset`, the objective it restricts) is a `LossSwitchable`."""
+    return isinstance(_restricted(objective), LossSwitchable)
+
+
+def loss_switch_error(objective: Objective, loss: str, needed_by: str) -> ValueError:
+    """The one-line error for an objective that `needed_by` must switch to `loss` but cannot."""
+    return ValueError(
+        f"{needed_by} runs the '{loss}' loss, but the objective {type(_restricted(objective)).__name__} has no with_loss(loss): "
+        "give it one (attacks.objective.LossSwitchable) or choose a single attack such as --attack apgd-ce"
+    )
+
+
+class Subset:
+    """An objective restricted to rows `index` of the batch it was built for."""
+
+    def __init__(self, objective: Objective, index: Tensor):
+        self.objective = objective
+        self.index = index
+        self.maximize = maximizes(objective)
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        return self.objective(x, self.index[index])
+
+    def with_loss(self, loss: str) -> Subset:
+        """The same rows of the objective under another loss; the objective must be a `LossSwitchable` (2AFC, classifiers)."""
+        if not can_switch_loss(self.objective):
+            raise loss_switch_error(self.objective, loss, "this attack")
+        assert isinstance(self.objective, LossSwitchable)
+        return Subset(self.objective.with_loss(loss), self.index)

@@ -10,14 +10,16 @@ matched to, so a mismatch is an error, never a silent wrong number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from .defaults import SQUARE_P_INIT
 from .losses import ClassifierOutput, classifier_margin
 from .objective import Objective
+from .registry import register_attack
 from .restarts import AttackResult
 from .threat import perturbation_norm
 
@@ -126,7 +128,7 @@ def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) 
             norm=norm,
             n_queries=config.n_iter,
             eps=config.eps,
-            p_init=0.8,
+            p_init=SQUARE_P_INIT,
             n_restarts=config.n_restarts,
             seed=config.seed,
             loss="margin",
@@ -149,3 +151,10 @@ def run_reference_attack(config: AttackConfig, objective: Objective, x: Tensor) 
     with torch.no_grad():
         output = objective(x_adv, classifier.everyone)
     return AttackResult(x_adv=x_adv, success=output.success_mask().detach(), loss=output.loss.detach().float())
+
+
+@register_attack("square-reference", loss="margin", query_budget=True)
+@register_attack("apgd-ce-reference", loss="ce")  # registered (and listed) first
+def run_reference(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> AttackResult:
+    """`--attack apgd-ce-reference` / `square-reference`: AutoAttack's own code (samples are not reseeded per id)."""
+    return run_reference_attack(config, objective, x)

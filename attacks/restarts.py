@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,6 +24,10 @@ class AttackResult:
     x_adv: Tensor  # (B, C, H, W): the first successful point, else the highest-loss point
     success: Tensor  # (B,) bool
     loss: Tensor  # (B,) loss at x_adv (in the direction that was optimised)
+
+    def sample_columns(self, row: int) -> dict[str, Any]:
+        """Columns of sample `row` for the per-sample outcomes; none for a single attack (the ensemble names its members)."""
+        return {}
 
 
 APGDResult = AttackResult  # the name this type had when APGD was its only producer; still importable

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from .objective import Objective
+from .defaults import N_RESTARTS, SQUARE_P_INIT, SQUARE_QUERIES
+from .objective import Objective, maximizes
+from .registry import register_attack
 from .restarts import AttackResult, best_over_restarts, keep_best, per_sample_uniform
 from .threat import NORMS, perturbation_norm
+
+if TYPE_CHECKING:
+    from .config import AttackConfig
 
 # Fractions of the query budget (out of 10000) after which the square's area fraction p halves.
 P_SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -175,9 +181,9 @@ def square(
     *,
     norm: str = "linf",
     eps: float,
-    n_queries: int = 5000,
-    p_init: float = 0.8,
-    n_restarts: int = 1,
+    n_queries: int = SQUARE_QUERIES,
+    p_init: float = SQUARE_P_INIT,
+    n_restarts: int = N_RESTARTS,
     seed: int = 0,
     sample_ids: Sequence[int] | None = None,
     maximize: bool = True,
@@ -253,3 +259,19 @@ def _square_single_run(
         loss, done = query(candidate, alive)
         keep_best(x_best, loss_best, success, alive, AttackResult(x_adv=candidate, success=done, loss=loss))
     return AttackResult(x_adv=x_best, success=success, loss=loss_best)
+
+
+@register_attack("square", loss="margin", query_budget=True)
+def run_square(config: AttackConfig, objective: Objective, x: Tensor, sample_ids: Sequence[int]) -> AttackResult:
+    """`--attack square`: `n_iter` is the query budget per sample."""
+    return square(
+        objective,
+        x,
+        norm=config.norm,
+        eps=config.eps,
+        n_queries=config.n_iter,
+        n_restarts=config.n_restarts,
+        seed=config.seed,
+        sample_ids=sample_ids,
+        maximize=maximizes(objective),
+    )

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from attacks import defaults as attack_defaults
+
 from . import __version__
 from .cli_common import (
     POSITIVE,
@@ -73,7 +75,7 @@ def run_options(command):
         [
             click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
             click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
-            click.option("--n-restarts", default=1, show_default=True, type=int, help="Attack restarts."),
+            click.option("--n-restarts", default=attack_defaults.N_RESTARTS, show_default=True, type=int, help="Attack restarts."),
             n_ex_option("Evaluate the first N samples only."),
             click.option("--seed", default=0, show_default=True, type=int, help="Seed of the attack's random starts and of Square."),
             click.option(
@@ -121,12 +123,20 @@ def main() -> None:
 @click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
 @click.option(
     "--attack",
-    default="apgd-ce",
+    default=attack_defaults.DEFAULT_ATTACK,
     show_default=True,
     help="Attack (standard = the ensemble APGD-CE, APGD-margin x2, Square; apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.",
 )
-@click.option("--n-iter", default=100, show_default=True, type=int, help="Attack iterations (for Square: the query budget).")
-@click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's query budget inside --attack standard.")
+@click.option(
+    "--n-iter", default=attack_defaults.N_ITER, show_default=True, type=int, help="Attack iterations (for Square: the query budget)."
+)
+@click.option(
+    "--square-queries",
+    default=attack_defaults.SQUARE_QUERIES,
+    show_default=True,
+    type=int,
+    help="Square's query budget inside --attack standard.",
+)
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option(
     "--dataset-option",
@@ -255,11 +265,11 @@ def evaluate(
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
             + (f"\n  shard {config.shard}: `--merge-shards` writes the result once every shard is done" if config.shard else "")
         )
-        for member in result.ensemble.get("members", []):
-            count = f"broke {member['broken']}" if "broken" in member else f"kept point on {member['kept_points']}"
+        for member in result.ensemble.members if result.ensemble is not None else ():
+            count = f"broke {member.count}" if result.ensemble.success_based else f"kept point on {member.count}"
             click.echo(
-                f"  member {member['name']} ({member['n_iter']} {'queries' if member['name'] == 'square' else 'it'} x {member['n_restarts']}): "
-                f"{count} samples, {member['seconds']:.1f}s"
+                f"  member {member.name} ({member.n_iter} {'queries' if member.name == 'square' else 'it'} x {member.n_restarts}): "
+                f"{count} samples, {member.seconds:.1f}s"
             )
         if result.certified is not None:
             shown = ", ".join(f"L2 {r.eps_text} {100 * r.accuracy:.1f}" for r in result.certified.radii)
@@ -278,7 +288,7 @@ def evaluate(
 @click.option(
     "--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep)."
 )
-@click.option("--attack", default="apgd-ce", show_default=True, help="Attack.")
+@click.option("--attack", default=attack_defaults.DEFAULT_ATTACK, show_default=True, help="Attack.")
 @batch_size_option()
 @user_errors
 def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet, **run):

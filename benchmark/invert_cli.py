@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from attacks.inversion import InversionConfig
+from attacks.defaults import InversionConfig
 
 from .cli_common import (
     POSITIVE,

@@ -27,8 +27,9 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from attacks import AttackConfig, TargetedEmbeddingObjective, ThreatModel, run_attack
-from attacks.losses import ClassifierObjective
+from attacks.config import AttackConfig
+from attacks.losses import ClassifierObjective, TargetedEmbeddingObjective
+from attacks.threat import ThreatModel
 from model_zoo import create_model
 
 from .acceleration import resolve_batch_size
@@ -36,6 +37,7 @@ from .atomic import atomic_write_text
 from .datasets import load_dataset
 from .datasets.detection import DetectionDataset, DetectionSetup
 from .environment import environment
+from .tasks.base import BatchAttack
 from .tasks.detection import DetectionTask
 
 LAION_DETECTOR = "laion-nsfw-detector"
@@ -123,17 +125,17 @@ def evaluate_detector(detector, dataset: DetectionDataset, positions, attack: At
         attacked = (clean.long() == labels).nonzero().flatten()  # white box: what is already wrong stays wrong
         if attacked.numel():
             whitebox_objective = ClassifierObjective(lambda x: detector_logits(detector, x), labels[attacked], loss="ce")
-            result = run_attack(attack, whitebox_objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
+            x_adv = BatchAttack(attack, len(labels), device, n_classes=2).run(whitebox_objective, images, attacked, sample_ids)
             with torch.no_grad():
-                whitebox[attacked] = detector.is_unsafe(result.x_adv)
+                whitebox[attacked] = detector.is_unsafe(x_adv)
+        grey_box = BatchAttack(attack, len(labels), device, success_based=False)
         for label, name in enumerate(dataset.classes):
             index = (labels == label).nonzero().flatten()
             if index.numel() == 0:
                 continue
-            objective = TargetedEmbeddingObjective(detector, targets[dataset.setup.targets[name]])
-            result = run_attack(attack, objective, images[index], [sample_ids[i] for i in index.tolist()])
+            x_adv = grey_box.run(TargetedEmbeddingObjective(detector, targets[dataset.setup.targets[name]]), images, index, sample_ids)
             with torch.no_grad():
-                robust[index] = detector.is_unsafe(result.x_adv)
+                robust[index] = detector.is_unsafe(x_adv)
         for i, position in enumerate(sample_ids):
             info = dataset.sample_info(position)
             records[info["sample_id"]] = {

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from attacks.config import AttackConfig
-from attacks.ensemble import STANDARD
+from attacks.defaults import STANDARD
+from attacks.ensemble import EnsembleRecord
 from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
@@ -41,6 +42,10 @@ class ResultFormatError(ValueError):
 
 # Retrieval's per-protocol mAPs are written flat, as `map_<protocol>_<clean|robust>`, beside the headline.
 _PROTOCOL_KEY = re.compile(r"^map_(?P<protocol>[a-z0-9]+)_(?P<kind>clean|robust)$")
+
+
+# 2AFC's scoring protocols as results record them (protocol["scoring"], written by the task) and the leaderboard shows them.
+TWOAFC_SCORING_NAMES = {"hard": "hard labels", "soft": "soft score"}
 
 
 @dataclass
@@ -391,7 +396,7 @@ class EvaluationResult:
     protocol: dict[str, Any] = field(default_factory=dict)
     resumed_samples: int = 0  # outcomes taken from the checkpoint of an interrupted run
     # `--attack standard`: per member of the ensemble its configuration, samples broken and seconds (attacks/ensemble.py).
-    ensemble: dict[str, Any] = field(default_factory=dict)
+    ensemble: EnsembleRecord | None = None
     # The metric's behaviour flags; None in files written before schema 2 (their model_card has has_embedding and sim_range).
     metric: MetricProperties | None = None
     # `--certify`: certified accuracy beside the empirical one (benchmark/certification.py); None when not asked.
@@ -444,7 +449,7 @@ class EvaluationResult:
             "checks": {name: check.to_dict() for name, check in self.checks.items()},
             "protocol": self.protocol,
             "resumed_samples": self.resumed_samples,
-            "ensemble": self.ensemble,
+            "ensemble": {} if self.ensemble is None else self.ensemble.to_dict(),
             "metric": None if self.metric is None else self.metric.to_dict(),
             **({"certified": self.certified.to_dict()} if self.certified is not None else {}),
             **({"adversarial_examples": self.adversarial_examples} if self.adversarial_examples is not None else {}),
@@ -489,11 +494,21 @@ class EvaluationResult:
             checks=checks_from_dict(data.get("checks")),
             protocol=record.protocol,
             resumed_samples=record.resumed_samples,
-            ensemble=record.ensemble,
+            ensemble=_ensemble_record(record.ensemble),
             metric=None if data.get("metric") is None else MetricProperties.from_dict(data["metric"]),
             certified=None if data.get("certified") is None else CertifiedScores.from_dict(data["certified"]),
             adversarial_examples=record.adversarial_examples,
         )
+
+
+def _ensemble_record(data: dict[str, Any]) -> EnsembleRecord | None:
+    """The typed `ensemble` record of a result file ({} where no ensemble ran)."""
+    if not data:
+        return None
+    try:
+        return EnsembleRecord.from_dict(data)
+    except ValueError as error:
+        raise ResultFormatError(f"invalid result: {error}") from None
 
 
 def _json_kind(data: Any) -> str:

@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attacks.certify import SmoothingConfig
-from attacks.ensemble import STANDARD, summarise_members
+from attacks.defaults import DEFAULT_ATTACK, N_ITER, N_RESTARTS, SQUARE_QUERIES, STANDARD
+from attacks.ensemble import EnsembleRecord, summarise_members
+from attacks.registry import list_attacks
 from attacks.threat import ThreatModel
 from model_zoo import ModelCard, PerceptualModel, create_model, get_model_card
 from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
@@ -45,7 +47,7 @@ from .results import (
 )
 from .sampling import select_positions
 from .score_intervals import attach_intervals
-from .tasks import ATTACKS, AttackConfig, Task, get_task
+from .tasks import AttackConfig, Task, get_task
 
 NO_ATTACK = "none"  # `--attack none`: clean scores only
 
@@ -62,15 +64,15 @@ class EvaluationConfig:
     split: str | None = None
     threat: str = "linf"
     eps: str | None = None  # default per threat: 4/255 (linf), 3.0 (l2)
-    attack: str = "apgd-ce"  # or "standard": the ensemble of attacks/ensemble.py
-    n_iter: int = 100
-    n_restarts: int = 1
+    attack: str = DEFAULT_ATTACK  # or "standard": the ensemble of attacks/ensemble.py
+    n_iter: int = N_ITER
+    n_restarts: int = N_RESTARTS
     n_ex: int | None = None
     n_ex_per_split: int | None = None  # first N of every split (paper: 1k per BAPPS split)
     random_subset: int | None = None  # N samples drawn at random (after n_ex_per_split and n_ex): verification re-runs
     subset_seed: int = 0  # the seed of that draw (the attack keeps `seed`)
     only_splits: list[str] | None = None  # keep only samples of these per-sample splits (Table X: the unsafe queries)
-    square_queries: int = 5000  # the Square member's budget in `--attack standard`
+    square_queries: int = SQUARE_QUERIES  # the Square member's budget in `--attack standard`
     batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
     seed: int = 0
@@ -134,8 +136,8 @@ class EvaluationConfig:
             check_dataset_available(self.dataset, self.data_root, **self.dataset_options)
         else:
             get_dataset_spec(self.dataset)  # an unknown name fails here, with suggestions
-        if not self.clean_only and self.attack not in ATTACKS:
-            raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(ATTACKS)} or {NO_ATTACK} (clean only)")
+        if not self.clean_only and self.attack not in list_attacks():
+            raise ValueError(f"unknown attack '{self.attack}'; choose one of {', '.join(list_attacks())} or {NO_ATTACK} (clean only)")
         if not self.clean_only and self.attack.endswith("-reference"):
             from attacks.reference import check_reference_available
 
@@ -457,28 +459,28 @@ def evaluate_batches(run: EvaluationRun, progress: bool = True, merge_only: bool
     return BatchLoopOutcome(outcomes, resumed_samples, loaded, time.perf_counter(), certify_s)
 
 
-def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[dict[str, CheckResult], dict[str, Any]]:
+def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[dict[str, CheckResult], EnsembleRecord | None]:
     """(checks, ensemble record): the standard ensemble's own checks, `--checks`' re-attacks, or none; rank 0 only."""
     attack = run.attack
     if attack is None or not run.group.is_main:
-        return {}, {}
+        return {}, None
     if attack.name == STANDARD:
         from .sanity import standard_checks
 
         n_classes = len(getattr(run.task, "classnames", ())) or None  # classification: AutoAttack's members (APGD-T)
-        ensemble = summarise_members(attack.to_dict(), [o.to_dict() for o in outcomes], n_classes=n_classes)
+        ensemble = summarise_members(attack, [o.to_dict() for o in outcomes], n_classes=n_classes)
         checks = standard_checks(run.model, run.dataset, run.task, attack, outcomes, ensemble, run.device, batch_size=run.batch_size)
         return checks, ensemble
     if run.config.checks:
         from .sanity import run_sanity_checks
 
-        return run_sanity_checks(run.model, run.dataset, run.task, attack, outcomes, run.device, batch_size=run.batch_size), {}
-    return {}, {}
+        return run_sanity_checks(run.model, run.dataset, run.task, attack, outcomes, run.device, batch_size=run.batch_size), None
+    return {}, None
 
 
 def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: bool = True) -> EvaluationResult:
     """Score the outcomes, run the sanity checks and build the one result of the run."""
-    checks, ensemble = sanity_checks(run, loop.outcomes) if run_checks else ({}, {})
+    checks, ensemble = sanity_checks(run, loop.outcomes) if run_checks else ({}, None)
     scores = aggregate_scores(run.task, loop.outcomes, getattr(run.dataset, "score_averaging", "samples"))
     certified = None
     if run.certify is not None:
@@ -509,7 +511,7 @@ def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: 
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         samples_file=run.stem + SAMPLES_SUFFIX if loop.outcomes else None,
         checks=checks,
-        protocol=run.protocol,
+        protocol={**run.protocol, "scoring": run.task.scoring} if run.task.scoring else run.protocol,
         resumed_samples=loop.resumed_samples,
         ensemble=ensemble,
         metric=run.metric,

@@ -21,6 +21,8 @@ import torch
 from torch.utils.data import default_collate
 
 from attacks.config import AttackConfig
+from attacks.defaults import SQUARE_QUERIES
+from attacks.ensemble import EnsembleRecord
 from model_zoo.base import PerceptualModel
 
 from .results import CertifiedScores, CheckResult, SampleOutcome
@@ -32,7 +34,7 @@ class SanityConfig:
     """How hard the `--checks` re-attacks push: the iteration multiplier, Square's budget, the tolerance on a rise."""
 
     iteration_factor: int = 2
-    square_queries: int = 5000  # as in the paper
+    square_queries: int = SQUARE_QUERIES  # as in the paper
     tolerance: float = 0.0  # how much robust accuracy may rise with more iterations before the check fails
 
 
@@ -136,19 +138,18 @@ def _position(outcome: SampleOutcome) -> int:
 LARGE_RADIUS_SAMPLES = 16  # how many attacked samples the standard ensemble's large-radius check re-attacks
 
 
-def ensemble_checks(ensemble: dict[str, Any]) -> dict[str, CheckResult]:
+def ensemble_checks(ensemble: EnsembleRecord) -> dict[str, CheckResult]:
     """The checks read off the ensemble's record alone (`square_on_apgd_robust`, `gradients`): a verifier recomputes them."""
     checks: dict[str, CheckResult] = {}
-    members = {member["name"]: member for member in ensemble.get("members", [])}
-    if ensemble.get("success_based") and "square" in members:
-        square_member = members["square"]
+    square_member = ensemble.member("square")
+    if ensemble.success_based and square_member is not None:
         checks["square_on_apgd_robust"] = CheckResult(
             "square_on_apgd_robust",
-            square_member["broken"] == 0,
-            f"Square ({square_member['n_iter']} queries) broke {square_member['broken']} of the samples both APGDs left robust (should be 0)",
-            {"broken": square_member["broken"], "from": "ensemble"},
+            square_member.count == 0,
+            f"Square ({square_member.n_iter} queries) broke {square_member.count} of the samples both APGDs left robust (should be 0)",
+            {"broken": square_member.count, "from": "ensemble"},
         )
-    skipped = {name: member.get("skipped_on", 0) for name, member in members.items() if member.get("skipped_on", 0)}
+    skipped = {member.name: member.skipped_on for member in ensemble.members if member.skipped_on}
     checks["gradients"] = CheckResult(
         "gradients",
         not skipped,
@@ -171,7 +172,7 @@ def standard_checks(
     task: Task,
     attack: AttackConfig,
     outcomes: list[SampleOutcome],
-    ensemble: dict[str, Any],
+    ensemble: EnsembleRecord,
     device: torch.device | str,
     batch_size: int = 32,
     large_radius_samples: int = LARGE_RADIUS_SAMPLES,

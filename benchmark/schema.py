@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from attacks.defaults import N_ITER, N_RESTARTS, SQUARE_QUERIES, STANDARD
+
 MAX_DEPTH = 32  # a result file is about 5 levels deep; anything deeper is not one of ours
 WEIGHTS_KINDS = ("pretrained", "random", "none", "unknown")  # model_zoo/registry.py's _weights_kind
 NO_ATTACK = "none"  # `config.attack` of a clean-only run (benchmark/runner.py's NO_ATTACK)
@@ -143,19 +145,19 @@ class AttackRecord(_OpenRecord):
     norm: Norm
     eps: NonNegative
     eps_text: Name
-    n_iter: Index = 100
-    n_restarts: Count = 1
+    n_iter: Index = N_ITER
+    n_restarts: Count = N_RESTARTS
     random_init: bool = True
     seed: Index = 0
-    square_queries: Index = 5000
+    square_queries: Index = SQUARE_QUERIES
 
     @field_validator("name")
     @classmethod
     def _known_attack(cls, name: str) -> str:
-        from attacks.config import ATTACKS
+        from attacks.registry import list_attacks
 
-        if name not in ATTACKS:
-            raise ValueError(f"unknown attack '{name}' (known: {', '.join(ATTACKS)})")
+        if name not in list_attacks():
+            raise ValueError(f"unknown attack '{name}' (known: {', '.join(list_attacks())})")
         return name
 
 
@@ -423,7 +425,7 @@ def _attack_disagreements(result: ResultRecord) -> list[tuple[str, str]]:
             found.append((f"attack.{name}", f"says {getattr(attack, name)!r} but threat.{name} says {getattr(threat, name)!r}"))
     if not math.isclose(attack.eps, threat.eps, rel_tol=1e-6, abs_tol=1e-12):
         found.append(("attack.eps", f"says {attack.eps} but threat.eps says {threat.eps}"))
-    budget = ["n_iter", "n_restarts", "seed"] + (["square_queries"] if attack.name == "standard" else [])
+    budget = ["n_iter", "n_restarts", "seed"] + (["square_queries"] if attack.name == STANDARD else [])
     for name in budget:
         if name in given and getattr(config, name) is not None and getattr(config, name) != getattr(attack, name):
             found.append((f"attack.{name}", f"says {getattr(attack, name)} but config.{name} says {getattr(config, name)}"))

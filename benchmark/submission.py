@@ -35,7 +35,8 @@ from typing import Any
 
 import torch
 
-from attacks.ensemble import STANDARD, summarise_members
+from attacks.defaults import STANDARD
+from attacks.ensemble import MemberRecord, summarise_members
 from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
@@ -480,6 +481,11 @@ def _displayed_run(relative: str, claimed: EvaluationResult, record: SubmissionR
     }
 
 
+def _counted(member: MemberRecord, success_based: bool) -> tuple[Any, ...]:
+    """What of an ensemble member's record the per-sample outcomes determine (its seconds are measured, not counted)."""
+    return (success_based, member.name, member.count, member.skipped_on, member.n_iter, member.n_restarts, member.seed)
+
+
 def _ensemble_reasons(relative: str, path: Path, claimed: EvaluationResult) -> list[str]:
     """The standard ensemble's record and cheap checks recomputed from the per-sample outcomes, against the claim."""
     assert claimed.attack is not None
@@ -487,10 +493,9 @@ def _ensemble_reasons(relative: str, path: Path, claimed: EvaluationResult) -> l
         rows, outcomes = read_samples(path), read_outcomes(path)
     except (OSError, ValueError, KeyError):
         return []  # _own_samples_agree names the missing or malformed sidecar
-    recomputed = summarise_members(claimed.attack.to_dict(), rows)
-    counted = ("name", "broken", "kept_points", "skipped_on", "n_iter", "n_restarts", "seed")
-    members = [{k: m.get(k) for k in counted} for m in recomputed["members"]]
-    claimed_members = [{k: m.get(k) for k in counted} for m in (claimed.ensemble or {}).get("members", []) if isinstance(m, dict)]
+    recomputed = summarise_members(claimed.attack, rows)
+    members = [_counted(m, recomputed.success_based) for m in recomputed.members]
+    claimed_members = [] if claimed.ensemble is None else [_counted(m, claimed.ensemble.success_based) for m in claimed.ensemble.members]
     reasons = []
     if members != claimed_members:
         reasons.append(f"{relative}: its ensemble record does not match its per-sample outcomes")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from attacks import defaults as attack_defaults
+
 from .cli_common import (
     FiniteNumber,
     batch_size_option,
@@ -36,8 +38,14 @@ RESULT_STATUSES = ("measured", "random", "flagged", "submitted", "verified", "re
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
 @batch_size_option()
 @n_ex_option("Evaluate the first N samples only (smoke runs).")
-@click.option("--n-iter", default=100, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
-@click.option("--square-queries", default=5000, show_default=True, type=int, help="Square's queries in the standard ensemble.")
+@click.option("--n-iter", default=attack_defaults.N_ITER, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
+@click.option(
+    "--square-queries",
+    default=attack_defaults.SQUARE_QUERIES,
+    show_default=True,
+    type=int,
+    help="Square's queries in the standard ensemble.",
+)
 @click.option(
     "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Factory argument the card records, e.g. reduced=true."
 )

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from attacks.defaults import STANDARD
+from benchmark.results import TWOAFC_SCORING_NAMES as TWOAFC_PROTOCOL_NAMES
 from benchmark.results import EvaluationResult, Scores
 from benchmark.statistics import Interval
 
@@ -184,17 +186,19 @@ class LeaderboardTable:
 
 
 # 2AFC scoring protocols as headers show them; the paper's own numbers are hard-label accuracies.
-TWOAFC_PROTOCOL_NAMES = {"hard": "hard labels", "soft": "soft score"}
 PAPER_PROTOCOLS = {"2afc": TWOAFC_PROTOCOL_NAMES["hard"]}
 TWOAFC_DATASETS = ("nights", "bapps", "demo")
 
 
 def score_protocol(result: EvaluationResult) -> str:
-    """The scoring protocol a result was computed under, from its `protocol` record.
+    """The scoring protocol a result was computed under, as its task recorded it (`protocol["scoring"]`, any task).
 
-    Results written before protocols were recorded scored BAPPS and the demo with the soft score
-    unless asked for binary labels; NIGHTS labels were always hard.
+    2AFC results written before that was recorded: from their `labels`; those written before protocols were
+    recorded scored BAPPS and the demo with the soft score unless asked for binary labels; NIGHTS labels were always hard.
     """
+    recorded = (result.protocol or {}).get("scoring")
+    if isinstance(recorded, str):
+        return recorded
     if result.task != "2afc":
         return ""
     labels = (result.protocol or {}).get("labels")
@@ -233,9 +237,6 @@ def canonical_split(result: EvaluationResult) -> str | None:
 def _score(result: EvaluationResult, key: str) -> float | None:
     """The clean or robust score of a result, None when it has none."""
     return result.scores.score(key)
-
-
-STANDARD = "standard"
 
 
 def _attack_text(result: EvaluationResult) -> str:

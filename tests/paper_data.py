@@ -117,9 +117,11 @@ def write_imagenet(root: Path, classes: dict[str, int], size: int = 40, split: s
     return root
 
 
-def write_installed_distribution(site: Path, module: str, source: str, entry_points: dict[str, str]) -> Path:
+def write_installed_distribution(
+    site: Path, module: str, source: str, entry_points: dict[str, str], group: str = "perceptbench.models"
+) -> Path:
     """A third-party distribution as pip leaves it in `site`: `module.py`, and a dist-info with METADATA, the
-    `perceptbench.models` entry points and a RECORD listing the module (so its `module:factory` names count as its own)."""
+    entry points of `group` (models by default) and a RECORD listing the module (so its `module:factory` names count as its own)."""
     site.mkdir(parents=True, exist_ok=True)
     (site / f"{module}.py").write_text(source)
     dist_info = site / f"{module}-0.1.dist-info"
@@ -127,6 +129,6 @@ def write_installed_distribution(site: Path, module: str, source: str, entry_poi
     name = module.replace("_", "-")
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
     lines = "".join(f"{entry} = {target}\n" for entry, target in entry_points.items())
-    (dist_info / "entry_points.txt").write_text("[perceptbench.models]\n" + lines)
+    (dist_info / "entry_points.txt").write_text(f"[{group}]\n" + lines)
     (dist_info / "RECORD").write_text(f"{module}.py,,\n{dist_info.name}/METADATA,,\n")
     return site

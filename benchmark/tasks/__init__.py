@@ -1,43 +1,30 @@
-"""Tasks turn model outputs into predictions and scores, clean and under attack."""
+"""Tasks turn model outputs into predictions and scores, clean and under attack; chosen by name from the registry."""
 
-from attacks.config import ATTACKS, AttackConfig
+from attacks.config import AttackConfig
 
-from .base import PerSampleTask, Task, mean_scores
+from .base import BatchAttack, PerSampleTask, Task, mean_scores
 from .classification import ClassificationTask
 from .detection import DetectionTask
 from .oddoneout import OddOneOutTask
+from .registry import get_task, get_task_class, list_tasks, register_task
 from .retrieval import RetrievalTask
 from .twoafc import TwoAFCTask, twoafc_labels, twoafc_score
 
-TASKS: dict[str, type[Task]] = {
-    "2afc": TwoAFCTask,
-    "odd-one-out": OddOneOutTask,
-    "detection": DetectionTask,
-    "retrieval": RetrievalTask,
-    "classification": ClassificationTask,
-}
-
-
-def get_task(name: str, **options) -> Task:
-    """The task `name`, configured by its dataset's `task_options` (e.g. 2AFC's hard or soft labels)."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task '{name}'; known: {', '.join(TASKS)}")
-    return TASKS[name](**options)
-
-
 __all__ = [
-    "ATTACKS",
     "AttackConfig",
+    "BatchAttack",
     "ClassificationTask",
     "DetectionTask",
     "OddOneOutTask",
     "PerSampleTask",
     "RetrievalTask",
-    "TASKS",
     "Task",
     "TwoAFCTask",
     "get_task",
+    "get_task_class",
+    "list_tasks",
     "mean_scores",
+    "register_task",
     "twoafc_labels",
     "twoafc_score",
 ]

@@ -14,16 +14,16 @@ from typing import Any
 
 import torch
 
-from attacks import AttackConfig, run_attack
+from attacks.config import AttackConfig
 from attacks.losses import ClassifierObjective
-from attacks.threat import perturbation_norm
 from model_zoo.base import PerceptualModel
 from model_zoo.text_tower import text_tower_for_model
 from model_zoo.weights import perceptbench_cache_dir
 from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
 
 from ..results import SampleOutcome
-from .base import PerSampleTask, predicted_class_outcomes
+from .base import BatchAttack, PerSampleTask, predicted_class_outcomes
+from .registry import register_task
 
 
 def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
@@ -40,6 +40,7 @@ def _class_weights(model: PerceptualModel, classnames: list[str], templates: tup
     return weights
 
 
+@register_task
 class ClassificationTask(PerSampleTask):
     """Zero-shot classification accuracy (the mean per-sample scores), clean and under an untargeted attack on the classifier."""
 
@@ -59,14 +60,12 @@ class ClassificationTask(PerSampleTask):
         with torch.no_grad():
             clean = self.classifier(images).argmax(dim=1)
         robust = clean.clone()
-        perturbation = torch.zeros(len(labels), device=device)
+        batch_attack = BatchAttack(attack, len(labels), device, success_based=True, n_classes=len(self.classnames))
         attacked = (clean == labels).nonzero().flatten()  # what is already wrong stays wrong
         if attack is not None and attacked.numel():
             objective = ClassifierObjective(self.classifier, labels[attacked], loss=attack.loss)
-            result = run_attack(attack, objective, images[attacked], [sample_ids[i] for i in attacked.tolist()])
+            x_adv = batch_attack.run(objective, images, attacked, sample_ids)
             with torch.no_grad():
-                robust[attacked] = self.classifier(result.x_adv).argmax(dim=1)
-            delta = (result.x_adv - images[attacked]).flatten(1)
-            perturbation[attacked] = perturbation_norm(delta, attack.norm)
-        extras = [{"class": self.classnames[int(label)]} for label in labels]
-        return predicted_class_outcomes(self.classnames, labels, clean, robust, perturbation, attack is not None, extras)
+                robust[attacked] = self.classifier(x_adv).argmax(dim=1)
+        extras = [{"class": self.classnames[int(label)], **batch_attack.columns_of(i)} for i, label in enumerate(labels)]
+        return predicted_class_outcomes(self.classnames, labels, clean, robust, batch_attack.perturbation, attack is not None, extras)

@@ -14,13 +14,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import STANDARD, AttackConfig, EnsembleResult, TargetedEmbeddingObjective, ensemble_columns, run_attack
-from attacks.threat import perturbation_norm
+from attacks.config import AttackConfig
+from attacks.losses import TargetedEmbeddingObjective
 from model_zoo.base import PerceptualModel
 
 from ..results import SampleOutcome, Scores
-from .base import mean_scores, predicted_class_outcomes
+from .base import BatchAttack, mean_scores, predicted_class_outcomes
 from .pool import encode_images, similarity_to_set
+from .registry import register_task
 
 
 def nearest_neighbour_labels(similarities: Tensor, pool_labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -39,10 +40,12 @@ def confusion_fractions(outcomes: list[SampleOutcome], classes: list[str], robus
     return fractions
 
 
+@register_task
 class DetectionTask:
     """Nearest-neighbour detection against a labelled pool, clean and with queries pushed towards a target class."""
 
     name = "detection"
+    scoring = ""  # one way to score
 
     def __init__(self) -> None:
         self.classes: list[str] = []
@@ -81,11 +84,8 @@ class DetectionTask:
         labels = batch["label"].to(device)
         clean_labels, clean_sims = self._predict(model, images)
         robust_labels = clean_labels.clone()
-        perturbation = torch.zeros(len(labels), device=device)
+        batch_attack = BatchAttack(attack, len(labels), device, success_based=False)
         target_names = [""] * len(labels)
-        ensemble = (
-            [ensemble_columns(success_based=False) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
-        )
         if attack is not None:
             query_names = [self.classes[int(label)] for label in labels]
             for target_class, target_images in self.targets.items():
@@ -96,25 +96,22 @@ class DetectionTask:
                 )
                 if index.numel() == 0:
                     continue
-                objective = TargetedEmbeddingObjective(model, target_images)
-                result = run_attack(attack, objective, images[index], [sample_ids[i] for i in index.tolist()])
-                robust_labels[index] = self._predict(model, result.x_adv)[0]
-                delta = (result.x_adv - images[index]).flatten(1)
-                perturbation[index] = perturbation_norm(delta, attack.norm)
-                for row, i in enumerate(index.tolist()):
+                x_adv = batch_attack.run(TargetedEmbeddingObjective(model, target_images), images, index, sample_ids)
+                robust_labels[index] = self._predict(model, x_adv)[0]
+                for i in index.tolist():
                     target_names[i] = target_class
-                    if isinstance(result, EnsembleResult) and ensemble is not None:
-                        ensemble[i] = result.sample_columns(row)
         extras = [
             {
                 "query_class": self.classes[int(labels[i])],
                 "clean_nn_sim": float(clean_sims[i]),
                 "target_class": target_names[i],
-                **(ensemble[i] if ensemble is not None else {}),
+                **batch_attack.columns_of(i),
             }
             for i in range(len(labels))
         ]
-        return predicted_class_outcomes(self.classes, labels, clean_labels, robust_labels, perturbation, attack is not None, extras)
+        return predicted_class_outcomes(
+            self.classes, labels, clean_labels, robust_labels, batch_attack.perturbation, attack is not None, extras
+        )
 
     def aggregate(self, outcomes: list[SampleOutcome]) -> Scores:
         """Accuracies, with Table III's confusion fractions and the buffer class beside them."""

@@ -17,6 +17,7 @@ from model_zoo.base import PerceptualModel
 
 from ..results import SampleOutcome, Scores
 from .base import mean_scores
+from .registry import register_task
 
 
 def odd_one_out_predictions(sim_01: Tensor, sim_02: Tensor, sim_12: Tensor) -> Tensor:
@@ -24,10 +25,12 @@ def odd_one_out_predictions(sim_01: Tensor, sim_02: Tensor, sim_12: Tensor) -> T
     return torch.stack([sim_12, sim_02, sim_01], dim=1).argmax(dim=1)
 
 
+@register_task
 class OddOneOutTask:
     """Odd-one-out accuracy on triplets, clean only (robust equals clean)."""
 
     name = "odd-one-out"
+    scoring = ""  # one way to score
 
     def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
         """Refuse an attack: the paper evaluates this task clean."""

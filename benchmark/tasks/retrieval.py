@@ -17,12 +17,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import STANDARD, AttackConfig, EnsembleResult, UntargetedEmbeddingObjective, ensemble_columns, run_attack
-from attacks.threat import perturbation_norm
+from attacks.config import AttackConfig
+from attacks.losses import UntargetedEmbeddingObjective
 from model_zoo.base import PerceptualModel
 
 from ..results import SampleOutcome, Scores
+from .base import BatchAttack
 from .pool import encode_images, similarity_to_set
+from .registry import register_task
 
 # The revisited benchmark's protocols; the scores record them, so readers (the leaderboard) need not import this.
 PROTOCOLS = ("medium", "hard")
@@ -64,10 +66,12 @@ def _nanmean(values: list[float]) -> float:
     return sum(kept) / len(kept) if kept else math.nan
 
 
+@register_task
 class RetrievalTask:
     """Image retrieval on revisited Oxford/Paris: mAP per protocol, clean and with each query attacked."""
 
     name = "retrieval"
+    scoring = ""  # one way to score
 
     def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
         """Encode the database once."""
@@ -91,24 +95,20 @@ class RetrievalTask:
         positions = [int(p) for p in batch["position"]]
         clean = self._average_precisions(model, images, positions)
         robust = clean
-        perturbation = torch.zeros(len(positions), device=device)
-        ensemble = [ensemble_columns(success_based=False) for _ in positions] if attack is not None and attack.name == STANDARD else None
+        batch_attack = BatchAttack(attack, len(positions), device, success_based=False)
         if attack is not None:
-            result = run_attack(attack, UntargetedEmbeddingObjective(model, images), images, sample_ids)
-            if isinstance(result, EnsembleResult) and ensemble is not None:
-                ensemble = [result.sample_columns(row) for row in range(len(positions))]
-            robust = self._average_precisions(model, result.x_adv, positions)
-            delta = (result.x_adv - images).flatten(1)
-            perturbation = perturbation_norm(delta, attack.norm)
+            everyone = torch.arange(len(positions), device=images.device)
+            x_adv = batch_attack.run(UntargetedEmbeddingObjective(model, images), images, everyone, sample_ids)
+            robust = self._average_precisions(model, x_adv, positions)
         return [
             SampleOutcome(
                 clean_score=clean[i]["medium"],
                 robust_score=robust[i]["medium"],
                 attacked=attack is not None,
-                perturbation_norm=float(perturbation[i]),
+                perturbation_norm=float(batch_attack.perturbation[i]),
                 extra={
                     **{f"ap_{p}_{kind}": aps[i][p] for kind, aps in (("clean", clean), ("robust", robust)) for p in PROTOCOLS},
-                    **(ensemble[i] if ensemble is not None else {}),
+                    **batch_attack.columns_of(i),
                 },
             )
             for i in range(len(positions))

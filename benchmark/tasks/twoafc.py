@@ -14,12 +14,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from attacks import STANDARD, AttackConfig, EnsembleResult, Subset, TwoAFCObjective, ensemble_columns, run_attack, twoafc_predictions
-from attacks.threat import perturbation_norm
+from attacks.config import AttackConfig
+from attacks.losses import TwoAFCObjective, twoafc_predictions
+from attacks.objective import Subset
 from model_zoo.base import PerceptualModel
 
+from ..results import TWOAFC_SCORING_NAMES as SCORING_NAMES
 from ..results import SampleOutcome
-from .base import PerSampleTask
+from .base import BatchAttack, PerSampleTask
+from .registry import register_task
 
 
 def twoafc_score(predictions: Tensor, judge: Tensor, logits: Tensor | None = None, labels: str = "soft") -> Tensor:
@@ -37,6 +40,7 @@ def twoafc_labels(judge: Tensor) -> Tensor:
     return (judge > 0.5).long()
 
 
+@register_task
 class TwoAFCTask(PerSampleTask):
     """2AFC on BAPPS, NIGHTS or the demo: agreement with the human majority, clean and with the reference attacked."""
 
@@ -44,6 +48,7 @@ class TwoAFCTask(PerSampleTask):
 
     def __init__(self, labels: str = "hard"):
         self.labels = labels
+        self.scoring = SCORING_NAMES.get(labels, labels)  # the leaderboard labels the table with it: hard labels or soft score
 
     def evaluate_batch(
         self,
@@ -69,24 +74,16 @@ class TwoAFCTask(PerSampleTask):
         clean_predictions = twoafc_predictions(clean_logits)
         robust_predictions = clean_predictions.clone()
         robust_logits = clean_logits.clone()
-        perturbation = torch.zeros(len(labels), device=device)
+        batch_attack = BatchAttack(attack, len(labels), device, success_based=True, n_classes=2)
         # Samples already misclassified count as broken; only correct ones are attacked.
         attacked = (clean_predictions == labels) if attack is not None else torch.zeros_like(labels, dtype=torch.bool)
-        ensemble = (
-            [ensemble_columns(success_based=True) for _ in range(len(labels))] if attack is not None and attack.name == STANDARD else None
-        )
         if attack is not None and attacked.any():
             index = attacked.nonzero().flatten()
-            result = run_attack(attack, Subset(objective, index), reference[index], [sample_ids[i] for i in index.tolist()])
-            if isinstance(result, EnsembleResult) and ensemble is not None:
-                for row, i in enumerate(index.tolist()):
-                    ensemble[i] = result.sample_columns(row)
+            x_adv = batch_attack.run(Subset(objective, index), reference, index, sample_ids)
             with torch.no_grad():
-                adversarial_logits = objective.logits(result.x_adv, index).float()
+                adversarial_logits = objective.logits(x_adv, index).float()
             robust_predictions[index] = twoafc_predictions(adversarial_logits)
             robust_logits[index] = adversarial_logits
-            delta = (result.x_adv - reference[index]).flatten(1)
-            perturbation[index] = perturbation_norm(delta, attack.norm)
         clean_scores = twoafc_score(clean_predictions, judge, clean_logits, self.labels)
         robust_scores = twoafc_score(robust_predictions, judge, robust_logits, self.labels)
         return [
@@ -97,14 +94,14 @@ class TwoAFCTask(PerSampleTask):
                 attacked=bool(attacked[i]),
                 robust_prediction=int(robust_predictions[i]),
                 robust_score=float(robust_scores[i]),
-                perturbation_norm=float(perturbation[i]),
+                perturbation_norm=float(batch_attack.perturbation[i]),
                 extra={
                     "judge": float(judge[i]),
                     "clean_sim_0": float(clean_logits[i, 0]),
                     "clean_sim_1": float(clean_logits[i, 1]),
                     "robust_sim_0": float(robust_logits[i, 0]),  # the gallery ranks attacks by how far they moved these
                     "robust_sim_1": float(robust_logits[i, 1]),
-                    **(ensemble[i] if ensemble is not None else {}),
+                    **batch_attack.columns_of(i),
                 },
             )
             for i in range(len(labels))

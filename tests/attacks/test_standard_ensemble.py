@@ -37,12 +37,13 @@ def test_standard_is_at_least_as_strong_per_sample_as_each_member(model, tmp_pat
         assert standard.scores.robust <= member.scores.robust + 1e-12, name
 
     records = read_samples(standard_path)
-    broken = {m["name"]: m["broken"] for m in standard.ensemble["members"]}
+    assert standard.ensemble is not None and standard.ensemble.success_based
+    broken = {m.name: m.count for m in standard.ensemble.members}
     attacked = [r for r in records if r["attacked"] == "True"]
     assert sum(broken.values()) == sum(1 for r in attacked if int(r["robust_prediction"]) != int(r["label"]))
     assert {r["broken_by"] for r in attacked} <= {"", "apgd-ce", "apgd-margin", "square"}
-    assert all(m["seconds"] >= 0 for m in standard.ensemble["members"])
-    assert [m["n_restarts"] for m in standard.ensemble["members"]] == [1, 2, 1]
+    assert all(m.seconds >= 0 for m in standard.ensemble.members)
+    assert [m.n_restarts for m in standard.ensemble.members] == [1, 2, 1]
     assert standard.checks["square_on_apgd_robust"].numbers["from"] == "ensemble"
     assert standard.checks["gradients"].passed and "large_radius" in standard.checks
     assert "more_iterations" not in standard.checks  # the costly re-attack is not part of the standard run
@@ -148,8 +149,9 @@ def test_standard_runs_on_the_embedding_tasks_with_their_own_losses(tmp_path):
     records = task.evaluate_batch(model, torch.utils.data.default_collate([dataset[i] for i in range(2)]), attack, "cpu", [0, 1])
     assert [r.robust_prediction for r in records] == ["unsafe", "unsafe"]  # as APGD alone does at 8/255
     assert {r.extra["strongest_member"] for r in records} <= {"apgd", "apgd-restart", "square"}
-    summary = summarise_members(attack.to_dict(), [r.to_dict() for r in records])
-    assert not summary["success_based"] and sum(m["kept_points"] for m in summary["members"]) == 2
+    summary = summarise_members(attack, [r.to_dict() for r in records])
+    assert not summary.success_based and sum(m.count for m in summary.members) == 2
+    assert all("kept_points" in m for m in summary.to_dict()["members"])
 
     gnd = [{"easy": [0], "hard": [], "junk": [], "bbx": [0, 0, 40, 40]}]
     write_revisited(
