@@ -66,7 +66,7 @@ def test_command_help_loads_no_heavy_module(command):
 
 
 SUBCOMMANDS = [("campaign", "run"), ("campaign", "status"), ("data", "download"), ("data", "verify")]
-SUBCOMMANDS += [("finetune", "nights"), ("finetune", "fare"), ("finetune", "tecoa")]
+SUBCOMMANDS += [("finetune", "nights"), ("finetune", "fare"), ("finetune", "tecoa"), ("invert", "features"), ("invert", "text")]
 
 
 @pytest.mark.parametrize("group, command", SUBCOMMANDS)
