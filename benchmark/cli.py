@@ -10,6 +10,7 @@ command's own (tests/benchmark/test_cli_startup.py checks both, and that no `--h
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,25 @@ def main() -> None:
     """perceptbench: robustness of perceptual similarity metrics."""
 
 
+def acceleration_options(command: Callable) -> Callable:
+    """`--precision`, `--channels-last` and `--compile`: how the model runs, shared by evaluate and perf."""
+    for option in reversed(
+        [
+            click.option(
+                "--precision",
+                default="fp32",
+                show_default=True,
+                type=click.Choice(["fp32", "bf16", "fp16"]),
+                help="Autocast of the model (GPU); the attack's arithmetic stays fp32.",
+            ),
+            click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU)."),
+            click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @main.command()
 @run_options
 @click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
@@ -147,15 +167,7 @@ def main() -> None:
 )
 @batch_size_option()
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
-@click.option(
-    "--precision",
-    default="fp32",
-    show_default=True,
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    help="Autocast of the model (GPU); the attack's arithmetic stays fp32.",
-)
-@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
-@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
+@acceleration_options
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
 @click.option("--shard", default=None, metavar="I/N", help="Evaluate shard I of N (every N-th batch) into the checkpoint; no result file.")
 @click.option("--merge-shards", is_flag=True, help="Write the result from the finished --shard I/N checkpoints (evaluates nothing).")
@@ -333,15 +345,7 @@ def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet
 @click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
 @click.option("--eps", default=None, help="Radius [default: the threat's default].")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--precision",
-    default="fp32",
-    show_default=True,
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    help="Autocast of the model (GPU); the attack's arithmetic stays fp32.",
-)
-@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster convnets on GPU).")
-@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model's encoder.")
+@acceleration_options
 @click.option("--repeats", default=3, show_default=True, type=int, help="Round-robin repeats; each method's fastest is kept.")
 @click.option("--no-reference", is_flag=True, help="Skip AutoAttack's APGD (pyautoattack).")
 @user_errors
