@@ -20,12 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.results import EvaluationResult, Scores
+from model_zoo.families import family_group
 
 from .checks import failed_checks
 from .collect import collect_results
 
 COLUMNS = [
     "model",
+    "family",  # the kind of metric (model_zoo.families.family_group of the card's family): IQA, CLIP-based, DINO, ...
     "dataset",
     "split",
     "protocol",
@@ -118,6 +120,7 @@ def _row(entry: Entry) -> dict:
     scores = result.scores
     return {
         "model": result.model,
+        "family": family_group(str(result.model_card.get("family") or "")),
         "dataset": result.dataset,
         "split": canonical_split(result) or "",
         "protocol": score_protocol(result),

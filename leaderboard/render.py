@@ -169,8 +169,14 @@ def _template_environment() -> Environment:
     return environment
 
 
-def _families(tables: list[LeaderboardTable]) -> list[str]:
-    return sorted({row.family for table in tables for row in table.every_row})
+def _families(tables: list[LeaderboardTable]) -> dict[str, list[str]]:
+    """The card families on the site, under the kind of metric each is (the filter's option groups)."""
+    from model_zoo.families import family_group
+
+    grouped: dict[str, list[str]] = {}
+    for family in sorted({row.family for table in tables for row in table.every_row}):
+        grouped.setdefault(family_group(family), []).append(family)
+    return dict(sorted(grouped.items()))
 
 
 def render_html(tables: list[LeaderboardTable], generated_at: str | None = None, examples: dict | None = None) -> str:

@@ -48,6 +48,10 @@ class PerceptualModel(nn.Module):
     # A metric whose `sim` draws randomness (random crops, noise) says so; it is then evaluated with
     # expectation over transformation (model_zoo/eot.py), and a submission checks the claim.
     is_randomised: bool = False
+    # Whether identical images are, by construction, the most similar pair (`sim(x, x)` is the top of `sim_range`
+    # and `distance(x, x) = 0`). Learned IQA heads (PieAPP, WaDIQaM, ...) only approach it through training;
+    # the registry-wide tests check the claim wherever it is made.
+    identity_is_best: bool = True
     # An L2 Lipschitz bound of `embed` in pixel space at the model's input size, where one is proven
     # (LipSim's 1-Lipschitz network); attacks/certify.py turns it into certified 2AFC radii.
     embedding_lipschitz: float | None = None

@@ -36,6 +36,7 @@ class ExpectationOverTransformation(PairwiseModel):
         self.higher_is_better = model.higher_is_better
         self.is_differentiable = model.is_differentiable
         self.sim_range = model.sim_range
+        self.identity_is_best = model.identity_is_best
 
     @property
     def input_preprocessing(self) -> Preprocessing:

@@ -10,12 +10,16 @@ No metric is re-implemented here: each model calls the library's own function.
 as the distorted image (the 2AFC task puts the reference first): the score itself for
 higher-is-better metrics, `1 - score` for lower-is-better ones (pyiqa's own `lower_better`; piq's
 distances GMSD, MS-GMSD and MDSI), so identical images give `sim = 1` wherever the score of
-identical images is the metric's best value. Images smaller than a metric's minimum side (MS-SSIM's
+identical images is the metric's best value. PSNR (in dB, unbounded) maps to `1 - 10^(-PSNR/10)`, i.e.
+`1 - MSE` for images in [0, 1]: monotone, so every 2AFC decision is PSNR's, and `distance = sqrt(1 - sim)`
+is the RMSE. Learned metrics (PieAPP, WaDIQaM, CKDN, AHIQ, TOPIQ, ...) score identical images best only
+as far as their training taught them: they declare `identity_is_best = False`. Images smaller than a metric's minimum side (MS-SSIM's
 five scales need 161 px) are upsampled bilinearly inside the model; the card records the minimum.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import sys
 from collections.abc import Callable, Iterator
@@ -36,7 +40,9 @@ from .download import fetch_weights
 from .registry import register_architecture
 
 # Papers, as the libraries' documentation cites them.
-PSNR_PAPER = "Peak signal-to-noise ratio (classical)"
+PSNR_PAPER = (
+    "Peak signal-to-noise ratio (classical); PSNR = 10 log10(MAX^2 / MSE), Wang, Bovik 2009, 'Mean squared error: Love it or leave it?'"
+)
 MS_SSIM_PAPER = "Wang, Simoncelli, Bovik 2003, 'Multiscale structural similarity for image quality assessment'"
 VIF_PAPER = "Sheikh, Bovik 2006, 'Image information and visual quality'"
 FSIM_PAPER = "Zhang, Zhang, Mou, Zhang 2011, 'FSIM: A Feature Similarity Index for Image Quality Assessment'"
@@ -59,6 +65,20 @@ SSIM_Y_PAPER = "Wang, Bovik, Sheikh, Simoncelli 2004, 'Image quality assessment:
 DISTS_PAPER = "Ding, Ma, Wang, Simoncelli 2020, 'Image Quality Assessment: Unifying Structure and Texture Similarity'"
 LPIPS_PLUS_PAPER = "Chen, Mo, Hou, Wu, Liao, Sun, Yan, Lin 2024, 'TOPIQ: A Top-down Approach from Semantics to Distortions for Image Quality Assessment' (LPIPS+)"
 ST_LPIPS_PAPER = "Ghildyal, Liu 2022, 'Shift-tolerant Perceptual Similarity Metric'"
+PIEAPP_PAPER = "Prashnani, Cai, Mostofi, Sen 2018, 'PieAPP: Perceptual Image-Error Assessment through Pairwise Preference'"
+WADIQAM_PAPER = (
+    "Bosse, Maniry, Mueller, Wiegand, Samek 2018, 'Deep Neural Networks for No-Reference and Full-Reference Image Quality Assessment'"
+)
+CKDN_PAPER = (
+    "Zheng, Zheng, Tian, Li, Xiao 2021, 'Learning Conditional Knowledge Distillation for Degraded-Reference Image Quality Assessment'"
+)
+TOPIQ_PAPER = (
+    "Chen, Mo, Hou, Wu, Liao, Sun, Yan, Lin 2024, 'TOPIQ: A Top-down Approach from Semantics to Distortions for Image Quality Assessment'"
+)
+AHIQ_PAPER = (
+    "Lao, Gong, Shi, Yang, Wu, Wang, Yang 2022, 'Attentions Help CNNs See Better: Attention-based Hybrid Image Quality Assessment Network'"
+)
+DEEPDC_PAPER = "Zhu, Chen, Wang, Zhou, Li, Wang 2024, 'Deep Image Quality Assessment with Distance Correlation' (DeepDC)"
 PIQ_PAPER = "Kastryulin, Zakirov, Prokopenko, Dylov 2022, 'PyTorch Image Quality: Metrics for Image Quality Assessment' (piq)"
 PYIQA_PAPER = "Chen, Mo 2022, 'IQA-PyTorch: PyTorch Toolbox for Image Quality Assessment' (pyiqa)"
 
@@ -85,12 +105,22 @@ class IqaSpec:
     score_max: float | None = None  # the library's declared maximum, where a degenerate input overshoots it
     weights: WeightsSource = NO_WEIGHTS  # the checkpoint pyiqa downloads (backbones come from torchvision/timm)
     notes: str = ""
+    from_db: bool = False  # a PSNR in dB: sim = 1 - 10^(-PSNR/10) (= 1 - MSE on [0, 1] images)
+    identity_is_best: bool = True  # False where only training (not the formula) makes identical images score best
+    reduced_options: dict[str, Any] = field(default_factory=dict)  # pyiqa options of a quick random build (tests)
+    pretrained_option: bool = True  # pyiqa's arch takes `pretrained` (DeepDC has no checkpoint of its own: only its trunk's)
+    arch_module: str = ""  # pyiqa's arch module, imported before the build so our download hooks reach it
 
 
 # piq: `piq.<metric>(x, y, data_range=1.0, reduction="none", **options)` returns one score per pair.
 PIQ_METRICS: dict[str, IqaSpec] = {
     "iqa-psnr": IqaSpec(
-        "psnr", PSNR_PAPER, (0.0, None), True, notes="sim = PSNR in dB (80 dB for identical images: piq adds 1e-8 to the MSE)"
+        "psnr",
+        PSNR_PAPER,
+        (0.0, 1.0),
+        True,
+        from_db=True,
+        notes="sim = 1 - 10^(-PSNR/10) = 1 - MSE (piq adds 1e-8 to the MSE), so distance = sqrt(1 - sim) is the RMSE",
     ),
     "iqa-ms-ssim": IqaSpec(
         "multi_scale_ssim", MS_SSIM_PAPER, (None, 1.0), True, min_size=161, notes="five scales of an 11x11 window need 161 px"
@@ -127,7 +157,14 @@ PYIQA_METRICS: dict[str, IqaSpec] = {
     ),
     "iqa-nlpd": IqaSpec("nlpd", NLPD_PAPER, (None, 1.0), True, notes="sim = 1 - NLPD, on the Y channel"),
     "iqa-mad": IqaSpec("mad", MAD_PAPER, (None, 1.0), True, min_size=64, notes="sim = 1 - MAD"),
-    "iqa-psnr-y": IqaSpec("psnry", PSNR_PAPER, (None, None), True, notes="PSNR of the Y channel (pyiqa `psnry`)"),
+    "iqa-psnr-y": IqaSpec(
+        "psnry",
+        PSNR_PAPER,
+        (0.0, 1.0),
+        True,
+        from_db=True,
+        notes="PSNR of the Y channel (pyiqa `psnry`); sim = 1 - 10^(-PSNR/10) = 1 - MSE of Y",
+    ),
     "iqa-ssim-y": IqaSpec("ssim", SSIM_Y_PAPER, (None, 1.0), True),
     "iqa-ssim-c": IqaSpec("ssimc", SSIM_Y_PAPER, (None, 1.0), True, notes="pyiqa `ssimc`: RGB channels, no downsampling"),
     "iqa-vif-pyiqa": IqaSpec(
@@ -144,9 +181,9 @@ def pyiqa_weights(filename: str) -> WeightsSource:
 
 
 # pyiqa metrics with learned weights: the same call; `pretrained=False` builds them with random weights.
-# Not registered yet: PieAPP, WaDIQaM-FR, ST-LPIPS-VGG (their random-weight builds break the registry's
-# invariants: identical images do not score best), CKDN (its ResNet50 download bypasses the hooks), AHIQ and
-# TOPIQ-FR (pyiqa's CFANet arch is not registered without its optional dependencies).
+# Learned heads (PieAPP, WaDIQaM, CKDN, TOPIQ, AHIQ) declare `identity_is_best=False`: nothing in their formula makes
+# identical images score best. `arch_module` is imported first so the hooks reach its module-level download helpers
+# (CKDN's `load_state_dict_from_url`) and pyiqa's lazy arch lookup finds CFANet (topiq_arch).
 PYIQA_WEIGHTED_METRICS: dict[str, IqaSpec] = {
     "iqa-dists": IqaSpec(
         "dists",
@@ -180,6 +217,94 @@ PYIQA_WEIGHTED_METRICS: dict[str, IqaSpec] = {
         weights=pyiqa_weights("alex_shift_tolerant.pth"),
         min_size=64,
         notes="shift-tolerant LPIPS (AlexNet); sim = 1 - distance",
+    ),
+    "iqa-st-lpips-vgg": IqaSpec(
+        "stlpips-vgg",
+        ST_LPIPS_PAPER,
+        (None, 1.0),
+        True,
+        weights=pyiqa_weights("vgg_shift_tolerant.pth"),
+        min_size=64,
+        arch_module="pyiqa.archs.stlpips_arch",
+        notes="shift-tolerant LPIPS (VGG16, anti-aliased); sim = 1 - distance (random linear layers drawn non-negative, as trained)",
+    ),
+    "iqa-pieapp": IqaSpec(
+        "pieapp",
+        PIEAPP_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("PieAPPv0.1-0937b014.pth"),
+        min_size=64,
+        identity_is_best=False,
+        arch_module="pyiqa.archs.pieapp_arch",
+        notes="sim = 1 - PieAPP error (~0 to ~5); 64 px patches at stride 27 (pyiqa: one pass, no subimages); a learned offset: identical images score ~0 only when trained",
+    ),
+    "iqa-wadiqam-fr": IqaSpec(
+        "wadiqam_fr",
+        WADIQAM_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("WaDIQaM-kadid-f7541ea5.pth"),
+        min_size=64,
+        identity_is_best=False,
+        arch_module="pyiqa.archs.wadiqam_arch",
+        notes="WaDIQaM-FR trained on KADID-10k; non-overlapping 32 px patches (pyiqa needs more than 32 px a side)",
+    ),
+    "iqa-ckdn": IqaSpec(
+        "ckdn",
+        CKDN_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("CKDN_model_best-38b27dc6.pth"),
+        identity_is_best=False,
+        arch_module="pyiqa.archs.ckdn_arch",
+        notes="ResNet50 trunk (torchvision resnet50-19c8e357.pth, through our cache); resized to 329 px, centre-cropped to 288",
+    ),
+    "iqa-topiq-fr": IqaSpec(
+        "topiq_fr",
+        TOPIQ_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("cfanet_fr_kadid_res50-2c4cc61d.pth"),
+        identity_is_best=False,
+        arch_module="pyiqa.archs.topiq_arch",
+        notes="CFANet, ResNet50 semantic trunk (timm), trained on KADID-10k",
+    ),
+    "iqa-topiq-fr-pipal": IqaSpec(
+        "topiq_fr-pipal",
+        TOPIQ_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("cfanet_fr_pipal_res50-69bbe5ba.pth"),
+        identity_is_best=False,
+        arch_module="pyiqa.archs.topiq_arch",
+        notes="CFANet, ResNet50 semantic trunk (timm), trained on PIPAL",
+    ),
+    "iqa-ahiq": IqaSpec(
+        "ahiq",
+        AHIQ_PAPER,
+        (None, None),
+        True,
+        weights=pyiqa_weights("AHIQ_vit_p8_epoch33-da3ea303.pth"),
+        min_size=224,
+        identity_is_best=False,
+        reduced_options={"num_crop": 1},
+        arch_module="pyiqa.archs.ahiq_arch",
+        notes="timm ResNet50 + ViT-B/8 trunks, deformable fusion; mean over 20 uniform 224 px crops; trained on PIPAL",
+    ),
+    "iqa-deepdc": IqaSpec(
+        "deepdc",
+        DEEPDC_PAPER,
+        (None, 1.0),
+        True,
+        weights=WeightsSource(
+            url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+            filename="vgg19-dcbb9e9d.pth",
+            note="torchvision's ImageNet VGG19 (DeepDC trains nothing); sha256 prefix dcbb9e9d in the file name",
+        ),
+        pretrained_option=False,
+        arch_module="pyiqa.archs.deepdc_arch",
+        notes="sim = 1 - DeepDC (distance correlation of VGG19 features)",
     ),
     "iqa-ms-swd": IqaSpec(
         "msswd",
@@ -221,6 +346,8 @@ class LibraryIqaMetric(PairwiseModel):
         self.min_size = spec.min_size
         self.sim_range = spec.sim_range
         self.is_differentiable = spec.differentiable
+        self.identity_is_best = spec.identity_is_best
+        self.from_db = spec.from_db
 
     def _at_min_size(self, x: Tensor) -> Tensor:
         side = min(x.shape[-2:])
@@ -237,6 +364,8 @@ class LibraryIqaMetric(PairwiseModel):
         score = self.score(self._at_min_size(y), self._at_min_size(x)).reshape(-1).to(x.dtype)
         if self.score_max is not None:
             score = score.clamp(max=self.score_max)
+        if self.from_db:
+            return 1.0 - torch.pow(10.0, -score / 10.0)
         return 1.0 - score if self.lower_better else score
 
 
@@ -282,6 +411,7 @@ def _library_downloads(pretrained: bool, what: str) -> Iterator[None]:
     offline machine fails in one line naming the file and where to put it. Random: pyiqa's own
     `pretrained=False` skips its checkpoint, and backbone weights (torchvision, timm) are not loaded.
     """
+    import timm.models._builder as timm_builder
     import torchvision.models._api as torchvision_api
 
     modules = _pyiqa_modules()
@@ -294,8 +424,18 @@ def _library_downloads(pretrained: bool, what: str) -> Iterator[None]:
             def fetch_state_dict(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
                 return torch.load(fetch(url), map_location="cpu", weights_only=True)
 
+            def fetch_hub_state_dict(model_id: str, filename: str = "model.safetensors", *args: Any, **kwargs: Any) -> dict[str, Any]:
+                import safetensors.torch
+
+                source = WeightsSource(hub_id=model_id, filename=filename)
+                path = fetch_weights(source, what=what)
+                if filename.endswith(".safetensors"):
+                    return safetensors.torch.load_file(str(path))
+                return torch.load(path, map_location="cpu", weights_only=True)
+
             _patch_everywhere(stack, modules, "load_file_from_url", fetch)
-            _patch_everywhere(stack, [*modules, torchvision_api], "load_state_dict_from_url", fetch_state_dict)
+            _patch_everywhere(stack, [*modules, torchvision_api, timm_builder], "load_state_dict_from_url", fetch_state_dict)
+            stack.enter_context(mock.patch.object(timm_builder, "load_state_dict_from_hf", fetch_hub_state_dict))
         else:
             import timm
 
@@ -307,10 +447,25 @@ def _library_downloads(pretrained: bool, what: str) -> Iterator[None]:
         yield
 
 
-def pyiqa_metric(metric: str, pretrained: bool = True, weighted: bool = False, what: str = "") -> Any:
+def pyiqa_metric(
+    metric: str,
+    pretrained: bool = True,
+    weighted: bool = False,
+    what: str = "",
+    arch_module: str = "",
+    pretrained_option: bool = True,
+    options: dict[str, Any] | None = None,
+) -> Any:
     """pyiqa's own metric object (as a loss, one score per pair); a clear error when the extra is missing."""
     pyiqa = _import_pyiqa(metric)
-    options = {} if not weighted or pretrained else {"pretrained": False}
+    if arch_module:
+        try:
+            importlib.import_module(arch_module)
+        except ImportError as error:
+            raise ImportError(
+                f"metric '{metric}' needs pyiqa's {arch_module}, which failed to import: pip install \"perceptbench[iqa]\" ({error})"
+            ) from error
+    options = {**(options or {}), **({"pretrained": False} if weighted and not pretrained and pretrained_option else {})}
     with _library_downloads(pretrained, what) if weighted else nullcontext():
         built = pyiqa.create_metric(metric, as_loss=True, loss_reduction="none", device="cpu", **options)
     if weighted and not pretrained:
@@ -349,10 +504,21 @@ def pyiqa_iqa(pretrained: bool = True, weights: str = "iqa-cw-ssim") -> Perceptu
 @register_architecture(
     {name: _card(name, spec, "pyiqa", "PolyForm-Noncommercial-1.0.0 (pyiqa)", PYIQA_PAPER) for name, spec in PYIQA_WEIGHTED_METRICS.items()}
 )
-def pyiqa_weighted_iqa(pretrained: bool = True, weights: str = "iqa-dists") -> PerceptualModel:
-    """A pyiqa metric with learned weights (the `iqa` extra), loaded through our cache; random under pretrained=False."""
+def pyiqa_weighted_iqa(pretrained: bool = True, weights: str = "iqa-dists", reduced: bool = False) -> PerceptualModel:
+    """A pyiqa metric with learned weights (the `iqa` extra), loaded through our cache; random under pretrained=False.
+
+    reduced: a quick random build for tests (AHIQ scores one 224 px crop, not pyiqa's 20; the architecture is the same).
+    """
     spec = PYIQA_WEIGHTED_METRICS[weights]
-    metric = pyiqa_metric(spec.metric, pretrained=pretrained, weighted=True, what=weights)
+    metric = pyiqa_metric(
+        spec.metric,
+        pretrained=pretrained,
+        weighted=True,
+        what=weights,
+        arch_module=spec.arch_module,
+        pretrained_option=spec.pretrained_option,
+        options=spec.reduced_options if reduced else None,
+    )
     model = LibraryIqaMetric(metric, bool(metric.lower_better), spec)
     model.pyiqa = metric
     return model

@@ -31,9 +31,12 @@ def test_our_score_is_the_library_call(name):
     with torch.no_grad():
         ours = model.sim(reference, distorted)
         theirs = library_score(name, distorted, reference).to(ours.dtype)
-    expected = 1.0 - theirs if model.lower_better else theirs
     if SPECS[name].score_max is not None:
-        expected = expected.clamp(max=SPECS[name].score_max)
+        theirs = theirs.clamp(max=SPECS[name].score_max)
+    if SPECS[name].from_db:
+        expected = 1.0 - 10.0 ** (-theirs / 10.0)
+    else:
+        expected = 1.0 - theirs if model.lower_better else theirs
     assert torch.allclose(ours, expected, atol=1e-5, rtol=1e-5), f"{name}: {ours.tolist()} vs {expected.tolist()}"
 
 
@@ -89,3 +92,57 @@ def test_a_weighted_metric_fails_offline_in_one_line(monkeypatch, tmp_path):
     with pytest.raises(WeightsUnavailableError) as error:
         create_model("iqa-dists")
     assert "\n" not in str(error.value) and "vgg16-397923af.pth" in str(error.value)  # its torchvision trunk, first, through our cache
+
+
+@pytest.mark.parametrize("name", ["iqa-psnr", "iqa-psnr-y"])
+def test_psnr_maps_to_one_minus_mse_so_distance_is_the_rmse(name):
+    """1 - 10^(-PSNR/10) = 1 - MSE on [0, 1] images (piq/pyiqa add 1e-8 to the MSE): sim in [0, 1], distance = RMSE."""
+    model = create_model(name)
+    reference, distorted = _images(64)
+    if name == "iqa-psnr-y":
+        luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        reference, distorted = (
+            (reference * luma).sum(1, keepdim=True).expand(-1, 3, -1, -1),
+            (distorted * luma).sum(1, keepdim=True).expand(-1, 3, -1, -1),
+        )
+    mse = ((reference - distorted) ** 2).mean(dim=(1, 2, 3))
+    with torch.no_grad():
+        assert torch.allclose(model.sim(reference, distorted), 1 - mse, atol=1e-5)
+        assert torch.allclose(model.distance(reference, distorted), mse.sqrt(), atol=1e-4)
+        assert torch.allclose(model.sim(reference, reference), torch.ones(2), atol=1e-6)
+
+
+LEARNED = ["iqa-pieapp", "iqa-wadiqam-fr", "iqa-ckdn", "iqa-topiq-fr", "iqa-topiq-fr-pipal", "iqa-ahiq"]
+
+
+def test_only_learned_heads_disclaim_that_identity_scores_best():
+    assert sorted(n for n in IQA if not SPECS[n].identity_is_best) == sorted(LEARNED)
+
+
+def test_random_builds_download_nothing(monkeypatch):
+    """CKDN's ResNet50 (torch.hub, imported into its module) and TOPIQ's timm trunk are built without a download."""
+    import pyiqa.archs.ckdn_arch
+    import timm.models._builder
+    import torch.hub
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a random-weight build tried to download {args[:1]}")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(pyiqa.archs.ckdn_arch, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(timm.models._builder, "load_state_dict_from_hf", refuse)
+    for name in ["iqa-ckdn", "iqa-topiq-fr"]:
+        model = create_model(name, pretrained=False)
+        assert model.weights_kind == "random" and not model.identity_is_best
+
+
+@pytest.mark.parametrize(("name", "first_file"), [("iqa-ckdn", "resnet50-19c8e357.pth"), ("iqa-topiq-fr", "model.safetensors")])
+def test_learned_metrics_load_their_trunks_through_our_cache(name, first_file, monkeypatch, tmp_path):
+    from model_zoo import WeightsUnavailableError
+
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path))
+    with pytest.raises(WeightsUnavailableError) as error:
+        create_model(name)
+    assert "\n" not in str(error.value) and first_file in str(error.value)
