@@ -230,7 +230,7 @@ def evaluate(
     # Options not given keep EvaluationConfig's defaults (Cohen et al.'s, held in attacks/certify.py).
     certify_options = {key: run.pop(key) for key in list(run) if key.startswith("certify_")}
     certify_options = {key: value for key, value in certify_options.items() if value is not None}
-    model_names = expand_model_patterns(split_list(models))
+    model_names = expand_model_patterns(split_list(models), pretrained=not run["random_weights"])
     fields = run_config_fields(run, model_names)
     configs = [
         EvaluationConfig(

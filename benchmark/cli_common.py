@@ -78,18 +78,43 @@ def split_list(text: str, option: str = "--model") -> list[str]:
     return items
 
 
-def expand_model_patterns(names: list[str]) -> list[str]:
-    """Model names with shell patterns (`iqa-*`) replaced by the registered names they match, in order."""
+def expand_model_patterns(names: list[str], pretrained: bool = True) -> list[str]:
+    """Model names with shell patterns (`iqa-*`) replaced by the registered names they match, in order.
+
+    A pattern leaves out, in one note line, the pretrained models whose weights cannot be had here (not cached
+    and no network): `--model 'iqa-*'` then runs every metric it can, offline the weight-free ones. A name
+    given explicitly is always kept, so its own error says where to get the weights.
+    """
     if not any(char in name for name in names for char in "*?["):
         return names
-    from model_zoo import list_models  # imports torch: only when a pattern is given
+    from model_zoo import get_model_card, list_models  # imports torch: only when a pattern is given
+    from model_zoo.download import weights_unavailable
 
     expanded: list[str] = []
     for name in names:
-        matches = list_models(name) if any(char in name for char in "*?[") else [name]
+        if not any(char in name for char in "*?["):
+            expanded += [name] if name not in expanded else []
+            continue
+        matches = list_models(name)
         if not matches:
             raise ValueError(f"--model pattern '{name}' matches no registered model (`bench models` lists all)")
-        expanded += [match for match in matches if match not in expanded]
+        unavailable = {}
+        for match in matches:
+            card = get_model_card(match)
+            reason = weights_unavailable(card.weights) if pretrained and card.needs_weights else None
+            if reason:
+                unavailable[match] = reason
+        if len(unavailable) == len(matches):
+            first, reason = next(iter(unavailable.items()))
+            raise ValueError(f"--model '{name}': no match has its weights here ({first}: {reason}); fetch them or add --random-weights")
+        if unavailable:
+            reason = next(iter(unavailable.values()))
+            click.echo(
+                f"note: --model '{name}' leaves out {len(unavailable)} whose weights are not here ({reason}): "
+                f"{', '.join(unavailable)}; name one to see where its weights go",
+                err=True,
+            )
+        expanded += [match for match in matches if match not in expanded and match not in unavailable]
     return expanded
 
 

@@ -171,6 +171,23 @@ def fetch_weights(source: WeightsSource, filename: str | None = None, what: str 
     return target
 
 
+def weights_unavailable(source: WeightsSource) -> str | None:
+    """Why the weights of `source` cannot be had now (not cached, and no network or no public download), or None.
+
+    `--model PATTERN` leaves such models out instead of stopping at the first (`bench evaluate --model 'iqa-*'`).
+    """
+    if source.package:
+        return None
+    try:
+        if cached_path(source).exists():
+            return None
+    except ValueError:  # a source naming no single file (open_clip's, pyiqa's): its download decides
+        pass
+    if source.hub_id or source.url:
+        return network_problem(_host(source))
+    return "no public download and not in the cache"
+
+
 def fetch_first_available(source: WeightsSource, filenames: Sequence[str], what: str = "") -> Path:
     """The first of `filenames` that is cached or downloadable (hub repos publish one of several names)."""
     for name in filenames:

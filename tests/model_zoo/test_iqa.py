@@ -146,3 +146,17 @@ def test_learned_metrics_load_their_trunks_through_our_cache(name, first_file, m
     with pytest.raises(WeightsUnavailableError) as error:
         create_model(name)
     assert "\n" not in str(error.value) and first_file in str(error.value)
+
+
+def test_a_pattern_leaves_out_metrics_whose_weights_are_not_here(monkeypatch, capsys):
+    from benchmark.cli_common import expand_model_patterns
+
+    monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
+    monkeypatch.setenv("PERCEPTBENCH_CACHE", "/nonexistent-perceptbench-cache")
+    offline = expand_model_patterns(["iqa-*"])
+    assert "iqa-psnr" in offline and "iqa-topiq-fr" not in offline
+    assert "leaves out" in capsys.readouterr().err
+    assert "iqa-topiq-fr" in expand_model_patterns(["iqa-*"], pretrained=False)
+    assert expand_model_patterns(["iqa-topiq-fr"]) == ["iqa-topiq-fr"]  # named explicitly: kept, its own error explains
+    with pytest.raises(ValueError, match="no match has its weights here"):
+        expand_model_patterns(["iqa-topiq-fr*"])
