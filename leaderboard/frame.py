@@ -20,14 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.results import EvaluationResult, Scores
-from model_zoo.families import family_group
 
 from .checks import failed_checks
 from .collect import collect_results
+from .families import family_group
 
 COLUMNS = [
     "model",
-    "family",  # the kind of metric (model_zoo.families.family_group of the card's family): IQA, CLIP-based, DINO, ...
+    "family",  # the kind of metric (leaderboard.families.family_group of the card's family): IQA, CLIP-based, DINO, ...
     "dataset",
     "split",
     "protocol",

@@ -19,6 +19,7 @@ from benchmark.statistics import Interval
 from .collect import collect_results
 from .csv_export import render_csv
 from .escape import markdown_cell
+from .families import family_group
 from .frame import collect_entries
 from .gallery import collect_galleries
 from .model_pages import ModelPage, build_model_pages, model_slug
@@ -171,8 +172,6 @@ def _template_environment() -> Environment:
 
 def _families(tables: list[LeaderboardTable]) -> dict[str, list[str]]:
     """The card families on the site, under the kind of metric each is (the filter's option groups)."""
-    from model_zoo.families import family_group
-
     grouped: dict[str, list[str]] = {}
     for family in sorted({row.family for table in tables for row in table.every_row}):
         grouped.setdefault(family_group(family), []).append(family)

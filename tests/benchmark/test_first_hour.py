@@ -61,7 +61,9 @@ def test_perf_on_a_missing_gpu_is_one_line_as_evaluate():
 
 
 def test_a_reference_attack_without_autoattack_fails_before_the_progress_bar(monkeypatch, isolated_cache):
-    monkeypatch.setitem(sys.modules, "pyautoattack", None)  # as if the [reference] extra were not installed
+    # as if the [reference] extra were not installed; the submodules too, which earlier tests may have imported
+    for module in ("pyautoattack", "pyautoattack.autopgd_base", "pyautoattack.square"):
+        monkeypatch.setitem(sys.modules, module, None)
     out = CliRunner().invoke(main, ["evaluate", "--model", "pixel-l2", "--attack", "apgd-ce-reference", "--n-ex", "2"])
     assert out.exit_code == 1 and "pip install 'perceptbench[reference]'" in out.output
     assert len(out.output.strip().splitlines()) == 1 and "%" not in out.output, out.output

@@ -10,7 +10,7 @@ from paper_data import write_bapps_split
 from PIL import Image
 from torchvision import transforms as v1
 
-import benchmark.tasks.twoafc as twoafc_module
+import benchmark.tasks.base as task_base_module
 from benchmark.datasets.bapps import BAPPS_VAL_SPLITS
 from benchmark.runner import EvaluationConfig, run_evaluation
 from benchmark.tasks import TwoAFCTask, twoafc_score
@@ -29,13 +29,13 @@ def test_bapps_is_attacked_at_224(tmp_path, monkeypatch):
     """App. A-A: BAPPS images are upsampled to 224x224 and perturbed there, not at 64x64."""
     _bapps(tmp_path, {split: [0.8, 0.2] for split in BAPPS_VAL_SPLITS})
     attacked_shapes = []
-    real_run_attack = twoafc_module.run_attack
+    real_run_attack = task_base_module.run_attack
 
     def spy(config, objective, x, sample_ids):
         attacked_shapes.append(tuple(x.shape[1:]))
         return real_run_attack(config, objective, x, sample_ids)
 
-    monkeypatch.setattr(twoafc_module, "run_attack", spy)
+    monkeypatch.setattr(task_base_module, "run_attack", spy)  # every task attacks through BatchAttack
     config = EvaluationConfig(model="pixel-l2", dataset="bapps", data_root=str(tmp_path), split="cnn", n_iter=2)
     result, _ = run_evaluation(config, tmp_path / "results", progress=False)
     assert attacked_shapes and set(attacked_shapes) == {(3, 224, 224)}

@@ -327,7 +327,7 @@ def test_cli_submit_verify_and_results(acme, tmp_path):
         main, ["results", "--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions"), "--format", "csv"]
     )
     assert as_csv.output.splitlines()[0].startswith(
-        "model,dataset,split,protocol,threat,eps,attack,clean,clean_lo,clean_hi,robust,robust_lo,robust_hi,n,status"
+        "model,family,dataset,split,protocol,threat,eps,attack,clean,clean_lo,clean_hi,robust,robust_lo,robust_hi,n,status"
     )
     rejected = runner.invoke(main, ["submit", "--model", "acme_submit:noisy", "--out", str(tmp_path / "x"), "--card", str(acme), "--smoke"])
     assert rejected.exit_code != 0 and "a randomised metric must declare itself" in rejected.output and "Traceback" not in rejected.output

@@ -39,4 +39,4 @@ def test_zero_shot_runs_apgd_t_members(four_classes, tmp_path, attack, members):
     result, path = run_evaluation(config, tmp_path, progress=False)
     assert 0.0 <= result.scores.robust <= result.scores.clean <= 1.0
     if attack == "standard":
-        assert [m["name"] for m in result.ensemble["members"]] == members
+        assert [m.name for m in result.ensemble.members] == members

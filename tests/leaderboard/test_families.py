@@ -4,9 +4,9 @@ from test_leaderboard_fixtures import make_result
 
 from benchmark.results import write_result
 from leaderboard import build_site
+from leaderboard.families import FAMILY_GROUPS, family_group
 from leaderboard.frame import load_results
 from model_zoo import get_model_card, list_models
-from model_zoo.families import FAMILY_GROUPS, family_group
 
 
 def test_every_builtin_card_family_has_a_kind():
