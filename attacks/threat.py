@@ -1,15 +1,30 @@
-"""Threat models: the norm and radius of allowed perturbations, parsed from user text like '4/255'."""
+"""Threat models: the norm and radius of allowed perturbations, parsed from user text like '4/255'.
+
+Light (torch only for type checkers): the CLI's help and the leaderboard read NORMS, DEFAULT_EPS and `threat_label`.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
 NORMS = ("linf", "l2")
 DEFAULT_EPS = {"linf": "4/255", "l2": "3.0"}
+
+
+def threat_label(norm: str, eps_text: str) -> str:
+    """The one label of a threat, e.g. 'linf 4/255': leaderboard columns, result files' `covers` and `threat`, the CLI."""
+    return f"{norm} {eps_text}"
+
+
+def split_threat_label(label: str) -> tuple[str, str]:
+    """'linf 4/255' -> ('linf', '4/255'): the inverse of `threat_label`."""
+    norm, _, eps_text = label.partition(" ")
+    return norm, eps_text
 
 
 def parse_eps(text: str | float) -> float:
@@ -70,5 +85,5 @@ class ThreatModel:
 
     @property
     def label(self) -> str:
-        """Short label for tables and file names, e.g. 'linf-4/255'."""
-        return f"{self.norm}-{self.eps_text}"
+        """The threat's label, e.g. 'linf 4/255' (`threat_label`); file names use results.py's slug instead."""
+        return threat_label(self.norm, self.eps_text)

@@ -93,7 +93,7 @@ def save_gallery(run: EvaluationRun, outcomes: list[SampleOutcome], count: int, 
     record = {
         "model": run.config.model,
         "dataset": run.config.dataset,
-        "threat": f"{run.threat.norm} {run.threat.eps_text}",
+        "threat": run.threat.label,
         "selection": "attacked samples with the largest change of sim(ref, x_label) - sim(ref, x_other) toward the wrong choice",
         "examples": examples,
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from attacks.threat import split_threat_label
 from benchmark.results import EvaluationResult, Scores
 
 from .checks import failed_checks
@@ -164,7 +165,7 @@ def reported_frame() -> pd.DataFrame:
         protocol = PAPER_PROTOCOLS["2afc"] if dataset in TWOAFC_DATASETS else ""
         threats = [threat for threat in cells if threat != CLEAN] or [CLEAN]
         for threat in threats:
-            norm, _, eps = threat.partition(" ")
+            norm, eps = split_threat_label(threat)
             rows.append(
                 {
                     "model": model,

@@ -18,7 +18,6 @@ from benchmark.results import EvaluationResult
 from benchmark.schema import GalleryExampleRecord, SchemaError, validate_gallery
 
 from .model_pages import model_slug
-from .tables import threat_label
 
 MAX_EXAMPLES_BYTES = 4 * 2**20
 MAX_IMAGE_BYTES = 16 * 2**20
@@ -73,7 +72,7 @@ def _gallery_of(path: Path, result: EvaluationResult, out_dir: Path) -> Gallery 
             shutil.copyfile(source, target / source.name)
             images[kind] = (target / source.name).relative_to(out_dir).as_posix()
         shown.append(GalleryExample(images, example))
-    caption = f"{result.dataset}, {threat_label(result)}, {result.attack.name if result.attack else 'no attack'}"
+    caption = f"{result.dataset}, {result.threat.label}, {result.attack.name if result.attack else 'no attack'}"
     return Gallery(result.model, caption + (" [random weights]" if result.weights == "random" else ""), shown)
 
 

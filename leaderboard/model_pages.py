@@ -13,7 +13,7 @@ from .checks import check_details
 from .plots import sweep_svg
 from .reported import ReportedScore
 from .sweeps import Sweep
-from .tables import Claim, LeaderboardTable, threat_label
+from .tables import Claim, LeaderboardTable
 
 CARD_FIELDS = (
     "family",
@@ -155,14 +155,14 @@ def build_model_pages(
             page.conflicts += [
                 (table.title, table.column_header(column), cell.disputed) for column, cell in row.cells.items() if cell.disputed
             ]
-    for path, result in sorted(results, key=lambda item: (item[1].dataset, item[1].split or "", threat_label(item[1]), item[1].created_at)):
+    for path, result in sorted(results, key=lambda item: (item[1].dataset, item[1].split or "", item[1].threat.label, item[1].created_at)):
         page = pages.setdefault(result.model, ModelPage(result.model, model_slug(result.model), dict(result.model_card or {}), "", []))
         try:
             shown = str(path.relative_to(results_dir))
         except ValueError:
             shown = str(path)
         checks = [CheckView(name, check.passed, check_details(check)) for name, check in result.checks.items()]
-        page.results.append(ResultView(shown, result, threat_label(result), _attack(result), _versions(result), checks))
+        page.results.append(ResultView(shown, result, result.threat.label, _attack(result), _versions(result), checks))
     for score in reported:
         if score.model in pages:
             pages[score.model].reported.append(score)

@@ -68,7 +68,7 @@ def find_sweeps(results: list[tuple[Path, EvaluationResult]]) -> list[Sweep]:
         x = result.threat.eps * 255 if norm == "linf" else result.threat.eps
         by_eps.setdefault(base + (norm, f"{norm}, {attack_name} {n_iter} it x {restarts}"), []).append((x, result))
         if attack is not None:
-            label = f"{norm} {result.threat.eps_text}, {attack_name} x {restarts}"
+            label = f"{result.threat.label}, {attack_name} x {restarts}"
             by_iterations.setdefault(base + (label,), []).append((float(n_iter), result))
     sweeps = []
     for key, members in by_eps.items():

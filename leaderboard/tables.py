@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from attacks.defaults import STANDARD
+from attacks.threat import DEFAULT_EPS, NORMS, parse_eps, split_threat_label, threat_label
 from benchmark.results import TWOAFC_SCORING_NAMES as TWOAFC_PROTOCOL_NAMES
 from benchmark.results import EvaluationResult, Scores
 from benchmark.statistics import Interval
@@ -32,7 +33,7 @@ from .reported import ReportedScore
 
 CLEAN = "clean"
 CERTIFIED = "certified"  # prefix of the certified columns, e.g. "certified (L2 0.5)" (`bench evaluate --certify`)
-HEADLINE_THREATS = ("linf 4/255", "l2 3.0")  # the paper's default radii; other radii live on the model pages
+HEADLINE_THREATS = tuple(threat_label(norm, DEFAULT_EPS[norm]) for norm in NORMS)  # the paper's radii; others: model pages
 
 
 @dataclass(frozen=True)
@@ -208,21 +209,14 @@ def score_protocol(result: EvaluationResult) -> str:
     return TWOAFC_PROTOCOL_NAMES.get(labels, labels)
 
 
-def threat_label(result: EvaluationResult) -> str:
-    """The column a result's robust score goes in, e.g. 'linf 4/255'."""
-    return f"{result.threat.norm} {result.threat.eps_text}"
-
-
 def threat_sort_key(threat: str) -> tuple[int, float, str]:
-    """Columns in order: Linf before L2, then by radius."""
-    from attacks.threat import parse_eps
-
-    norm, _, eps = threat.partition(" ")
+    """Columns in order: Linf before L2 (attacks/threat.py's NORMS), then by radius."""
+    norm, eps = split_threat_label(threat)
     try:
         radius = float(parse_eps(eps))
     except (ValueError, TypeError):
         radius = math.inf
-    return ({"linf": 0, "l2": 1}.get(norm, 2), radius, threat)
+    return (NORMS.index(norm) if norm in NORMS else len(NORMS), radius, threat)
 
 
 def canonical_split(result: EvaluationResult) -> str | None:
@@ -279,7 +273,7 @@ def _measured_cells(results: list[tuple[Path, EvaluationResult]]) -> tuple[dict[
     by_threat: dict[str, list[tuple[Path, EvaluationResult]]] = {}
     for path, result in results:
         if result.attack is not None:  # clean-only runs (`--attack none`) have no robust score
-            by_threat.setdefault(threat_label(result), []).append((path, result))
+            by_threat.setdefault(result.threat.label, []).append((path, result))
     clean_choice = max(results, key=lambda item: (item[1].scores.n or 0, item[1].created_at))
     clean = _score(clean_choice[1], "clean")
     if clean is not None:
@@ -470,7 +464,7 @@ def build_tables(
         smoke = sorted((row for row in all_rows if row.smoke and row.weights != "random"), key=lambda row: row.model)
         certified = sorted(
             {column for row in all_rows for column in row.cells if column.startswith(CERTIFIED)},
-            key=lambda column: threat_sort_key("l2 " + column.removeprefix(f"{CERTIFIED} (L2 ").rstrip(")")),
+            key=lambda column: threat_sort_key(threat_label("l2", column.removeprefix(f"{CERTIFIED} (L2 ").rstrip(")"))),
         )
         best = {}
         for column in [CLEAN] + threats + certified:
