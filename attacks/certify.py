@@ -18,7 +18,7 @@ any attack at eps (under the same decision rule), so the two check each other.
   level alpha), and the certified radius is sigma * Phi^-1(p_lower), abstaining when p_lower <= 1/2.
   It certifies the smoothed classifier, not the metric itself; its defaults are Cohen et al.'s
   (sigma 0.25, n0 100, alpha 0.001) except n, 10,000 here instead of their 100,000, which caps the
-  radius at sigma * Phi^-1(0.001 ** (1 / 10000)) = 3.1 sigma.
+  radius at sigma * Phi^-1(0.001 ** (1 / 10000)) = 3.1 sigma. `SmoothingConfig` holds them, in attacks/defaults.py.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from torch import Tensor
 
 from model_zoo.base import PerceptualModel
 
+from .defaults import SmoothingConfig
 from .losses import TwoAFCObjective, twoafc_predictions
 
 # Cosines near 1 carry float32 rounding of about 1e-7; margins are shrunk by this much before certifying.
@@ -39,22 +40,6 @@ NUMERICAL_MARGIN = 1e-5
 
 # Radii LipSim reports (its evaluation's `eps_list`: 36, 72, 108 /255).
 LIPSIM_RADII = (36 / 255, 72 / 255, 108 / 255)
-
-
-@dataclass(frozen=True)
-class SmoothingConfig:
-    """Cohen et al. (2019)'s CERTIFY parameters; `batch_size` noise draws go through the model at once."""
-
-    sigma: float = 0.25
-    n0: int = 100
-    n: int = 10_000
-    alpha: float = 0.001
-    batch_size: int = 1000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not (self.sigma > 0 and self.n0 >= 1 and self.n >= 1 and 0 < self.alpha < 1 and self.batch_size >= 1):
-            raise ValueError(f"smoothing needs sigma > 0, n0 >= 1, n >= 1, 0 < alpha < 1 and batch_size >= 1; got {self}")
 
 
 @dataclass(frozen=True)

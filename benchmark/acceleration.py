@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 import torch
 from torch import nn
 
+from attacks.defaults import BatchSize
+
 if TYPE_CHECKING:
     from model_zoo.base import PerceptualModel
 
@@ -110,7 +112,7 @@ def auto_batch_size(model: PerceptualModel, image_size: int, device: torch.devic
 
 
 def resolve_batch_size(
-    batch_size: int | str, model: PerceptualModel, image_size: int, device: torch.device | str, acceleration: Acceleration | None = None
+    batch_size: BatchSize, model: PerceptualModel, image_size: int, device: torch.device | str, acceleration: Acceleration | None = None
 ) -> int:
     """`--batch-size` as a number, before any batch is cut: itself, or for 'auto' the largest that fits (autocast as the run will be).
 

@@ -8,14 +8,15 @@ from pathlib import Path
 from model_zoo import PerceptualModel
 
 from .results import EvaluationResult
+from .runner import EvaluationConfig, run_evaluation
 
 
 def evaluate(
     model: str | PerceptualModel,
-    dataset: str = "demo",
-    threat: str = "linf",
+    dataset: str = EvaluationConfig.dataset,
+    threat: str = EvaluationConfig.threat,
     eps: str | float | None = None,
-    attack: str = "standard",
+    attack: str = EvaluationConfig.attack,
     *,
     name: str | None = None,
     output_dir: str | Path | None = None,
@@ -24,13 +25,12 @@ def evaluate(
 ) -> EvaluationResult:
     """Evaluate a metric, a registry name or a `PerceptualModel` instance, and return the typed result.
 
-    `options` are further `EvaluationConfig` fields (n_ex, batch_size, device, n_iter, square_queries,
+    Every default is `EvaluationConfig`'s, the same as `bench evaluate`'s: the paper's attack, APGD-CE (attack="standard"
+    runs the ensemble). `options` are further `EvaluationConfig` fields (n_ex, batch_size, device, n_iter, square_queries,
     data_root, split, ...). An instance is recorded under `name` (default: its card's name, else its
     class name). The result file is written to `output_dir` when given, else to a temporary folder
     that is removed (the returned result then names a sidecar that no longer exists).
     """
-    from .runner import EvaluationConfig, run_evaluation
-
     instance = None
     if isinstance(model, PerceptualModel):
         instance = model

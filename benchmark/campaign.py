@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from attacks.defaults import BatchSize
 from attacks.threat import ThreatModel
 
 from .atomic import atomic_write_text
@@ -88,7 +89,7 @@ class RunEntry(BaseModel):
     n_ex: int | None = None
     n_ex_per_split: int | None = None
     square_queries: int | None = None
-    batch_size: int | Literal["auto"] | None = None
+    batch_size: BatchSize | None = None
     device: str | None = None
     seed: int | None = None
     pretrained: bool | None = None

@@ -19,21 +19,21 @@ from typing import Any
 
 import torch
 
-from attacks.certify import LIPSIM_RADII, NUMERICAL_MARGIN, Certificate, SmoothingConfig, lipschitz_certificates, smoothing_certificates
+from attacks.certify import LIPSIM_RADII, NUMERICAL_MARGIN, Certificate, lipschitz_certificates, smoothing_certificates
+from attacks.defaults import DEFAULT_CERTIFY_N_EX, SmoothingConfig
 from attacks.threat import ThreatModel
 from model_zoo.base import PerceptualModel
 
 from .results import CertifiedRadius, CertifiedScores, SampleOutcome
 
 CERTIFY_METHODS = ("lipschitz", "smoothing")
-DEFAULT_CERTIFY_N_EX = 100  # smoothing's n0 + n = 10,100 forward passes per sample: a subset unless asked for more
 RADIUS_COLUMN, PREDICTION_COLUMN = "certified_radius", "certified_prediction"
 LIPSIM_RADII_TEXT = ("36/255", "72/255", "108/255")  # attacks/certify.py's LIPSIM_RADII as LipSim writes them
 
 
 @dataclass(frozen=True)
 class CertifyConfig:
-    """What `--certify` asks: the method, Cohen et al.'s parameters (defaults in attacks/certify.py's SmoothingConfig), the subset."""
+    """What `--certify` asks: the method, Cohen et al.'s parameters (defaults in attacks/defaults.py's SmoothingConfig), the subset."""
 
     method: str
     smoothing: SmoothingConfig = SmoothingConfig()
@@ -115,11 +115,7 @@ def summarise(
         return sum(c.certifies(y, radius) for (_, c), y in zip(certified, labels)) / len(certified)
 
     eps = run_radius(threat, image_numel)
-    radii = [
-        CertifiedRadius(
-            eps, threat.eps_text if threat.norm == "l2" else f"{eps:.4g}", accuracy(eps), "run", f"{threat.norm} {threat.eps_text}"
-        )
-    ]
+    radii = [CertifiedRadius(eps, threat.eps_text if threat.norm == "l2" else f"{eps:.4g}", accuracy(eps), "run", threat.label)]
     if config.method == "lipschitz":
         radii += [CertifiedRadius(r, text, accuracy(r), "lipsim") for r, text in zip(LIPSIM_RADII, LIPSIM_RADII_TEXT)]
     return CertifiedScores(

@@ -17,16 +17,17 @@ from typing import Any
 import click
 
 from attacks import defaults as attack_defaults
+from attacks.defaults import SmoothingConfig
+from attacks.threat import DEFAULT_EPS, NORMS
 
 from . import __version__
 from .cli_common import (
     POSITIVE,
     FiniteNumber,
+    attack_budget_options,
     batch_size_option,
+    evaluation_options,
     expand_model_patterns,
-    follow_links_option,
-    model_options,
-    n_ex_option,
     output_dir_option,
     parse_batch_size,
     parse_kwargs,
@@ -35,6 +36,8 @@ from .cli_common import (
     user_errors,
 )
 from .lazy_group import LazyGroup
+
+DEFAULT_EPS_TEXT = ", ".join(f"{eps} for {norm}" for norm, eps in DEFAULT_EPS.items())  # '4/255 for linf, 3.0 for l2'
 
 # Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,26 +73,22 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def run_options(command):
-    """The options of every command that runs evaluations (evaluate, sweep)."""
-    command = follow_links_option(command)
+    """The options of every command that runs evaluations (evaluate, sweep): `evaluation_options` and the run's own."""
     for option in reversed(
         [
-            click.option("--dataset", default="demo", show_default=True, help="Dataset name (see `bench datasets`)."),
+            click.option(
+                "--dataset", default=attack_defaults.DEFAULT_DATASET, show_default=True, help="Dataset name (see `bench datasets`)."
+            ),
             click.option("--split", default=None, help="Dataset split (default: the dataset's evaluation split)."),
             click.option("--n-restarts", default=attack_defaults.N_RESTARTS, show_default=True, type=int, help="Attack restarts."),
-            n_ex_option("Evaluate the first N samples only."),
             click.option("--seed", default=0, show_default=True, type=int, help="Seed of the attack's random starts and of Square."),
-            click.option(
-                "--data-root",
-                default=None,
-                type=click.Path(file_okay=False),
-                help="Root of downloaded datasets [default: $PERCEPTBENCH_DATA].",
-            ),
         ]
     ):
         command = option(command)
     command = output_dir_option("results", "Folder the result files (and checkpoints) go in.")(command)
-    return model_options("Build the architecture with random weights (smoke runs; never ranked).")(command)
+    return evaluation_options(
+        "Build the architecture with random weights (smoke runs; never ranked).", "Evaluate the first N samples only."
+    )(command)
 
 
 def run_config_fields(run: dict[str, Any], models: list[str]) -> dict[str, Any]:
@@ -139,24 +138,21 @@ def acceleration_options(command: Callable) -> Callable:
 @main.command()
 @run_options
 @click.option("--model", "models", required=True, help="Model name(s), comma-separated (see `bench models`), or pkg.module:factory.")
-@click.option("--threat", "threats", default="linf", show_default=True, help="Threat model(s): linf, l2, or both comma-separated.")
-@click.option("--eps", default=None, help="Radius, e.g. 4/255 or 3.0 [default: 4/255 for linf, 3.0 for l2].")
+@click.option(
+    "--threat",
+    "threats",
+    default=attack_defaults.DEFAULT_THREAT,
+    show_default=True,
+    help=f"Threat model(s): {', '.join(NORMS)}, or several comma-separated.",
+)
+@click.option("--eps", default=None, help=f"Radius, e.g. 4/255 or 3.0 [default: {DEFAULT_EPS_TEXT}].")
 @click.option(
     "--attack",
     default=attack_defaults.DEFAULT_ATTACK,
     show_default=True,
     help="Attack (standard = the ensemble APGD-CE, APGD-margin x2, Square; apgd-ce, apgd-margin, square, apgd-ce-reference, square-reference), or none for clean scores only.",
 )
-@click.option(
-    "--n-iter", default=attack_defaults.N_ITER, show_default=True, type=int, help="Attack iterations (for Square: the query budget)."
-)
-@click.option(
-    "--square-queries",
-    default=attack_defaults.SQUARE_QUERIES,
-    show_default=True,
-    type=int,
-    help="Square's query budget inside --attack standard.",
-)
+@attack_budget_options("Attack iterations (for Square: the query budget).")
 @click.option("--n-ex-per-split", default=None, type=int, help="Evaluate the first N samples of every split (paper: 1000 for BAPPS).")
 @click.option(
     "--dataset-option",
@@ -165,7 +161,6 @@ def acceleration_options(command: Callable) -> Callable:
     metavar="KEY=VALUE",
     help="Dataset option, e.g. labels=soft or image_size=native for BAPPS.",
 )
-@batch_size_option()
 @click.option("--checks", is_flag=True, help="Run the sanity checks after the evaluation and record them in the result file.")
 @acceleration_options
 @click.option("--distributed", is_flag=True, help="Shard batches across torchrun processes (implied when run under torchrun).")
@@ -177,17 +172,37 @@ def acceleration_options(command: Callable) -> Callable:
     default=None,
     help="Certify the 2AFC decision in L2: lipschitz (models that declare a bound, e.g. LipSim) or randomized smoothing (any model).",
 )
-@click.option("--sigma", "certify_sigma", type=POSITIVE, default=None, help="Smoothing noise [default: 0.25, Cohen et al. 2019].")
-@click.option("--n", "certify_n", type=click.IntRange(min=1), default=None, help="Smoothing estimation draws per sample [default: 10000].")
-@click.option("--n0", "certify_n0", type=click.IntRange(min=1), default=None, help="Smoothing selection draws per sample [default: 100].")
+# Not given: EvaluationConfig's defaults, Cohen et al. (2019)'s as attacks/defaults.py's SmoothingConfig holds them.
+@click.option(
+    "--sigma", "certify_sigma", type=POSITIVE, default=None, help=f"Smoothing noise [default: {SmoothingConfig.sigma}, Cohen et al. 2019]."
+)
+@click.option(
+    "--n",
+    "certify_n",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Smoothing estimation draws per sample [default: {SmoothingConfig.n}].",
+)
+@click.option(
+    "--n0",
+    "certify_n0",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Smoothing selection draws per sample [default: {SmoothingConfig.n0}].",
+)
 @click.option(
     "--alpha",
     "certify_alpha",
     type=FiniteNumber(0.0, 1.0, low_open=True, high_open=True),
     default=None,
-    help="Smoothing failure probability [default: 0.001].",
+    help=f"Smoothing failure probability [default: {SmoothingConfig.alpha}].",
 )
-@click.option("--certify-n-ex", type=click.IntRange(min=1), default=None, help="Certify the first N samples of the run [default: 100].")
+@click.option(
+    "--certify-n-ex",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Certify the first N samples of the run [default: {attack_defaults.DEFAULT_CERTIFY_N_EX}].",
+)
 @click.option(
     "--save-adversarial",
     type=click.IntRange(min=0),
@@ -266,7 +281,7 @@ def evaluate(
         result, path = run_evaluation(config, output_dir, progress=not quiet, validated=True, merge_shards=merge_shards)
         if not is_main:
             continue
-        threat = f"{result.threat.norm} {result.threat.eps_text}" if result.attack is not None else "no attack"
+        threat = result.threat.label if result.attack is not None else "no attack"
         weights = " [random weights: smoke run, not a real result]" if result.weights == "random" else ""
         robust = f"  robust {100 * (result.scores.robust or 0.0):.2f}" if result.attack is not None else " (clean only)"
         if result.resumed_samples:
@@ -277,8 +292,10 @@ def evaluate(
             f"  ({result.timing['total_s']:.1f}s){weights}\n  -> {path}"
             + (f"\n  shard {config.shard}: `--merge-shards` writes the result once every shard is done" if config.shard else "")
         )
-        for member in result.ensemble.members if result.ensemble is not None else ():
-            count = f"broke {member.count}" if result.ensemble.success_based else f"kept point on {member.count}"
+        members = result.ensemble.members if result.ensemble is not None else ()
+        success_based = result.ensemble is not None and result.ensemble.success_based
+        for member in members:
+            count = f"broke {member.count}" if success_based else f"kept point on {member.count}"
             click.echo(
                 f"  member {member.name} ({member.n_iter} {'queries' if member.name == 'square' else 'it'} x {member.n_restarts}): "
                 f"{count} samples, {member.seconds:.1f}s"
@@ -295,13 +312,12 @@ def evaluate(
 @main.command()
 @run_options
 @click.option("--model", required=True, help="Model name (see `bench models`).")
-@click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
+@click.option("--threat", default=attack_defaults.DEFAULT_THREAT, show_default=True, help=f"Threat model: {' or '.join(NORMS)}.")
 @click.option("--eps", "eps_values", default=None, help="Radii to sweep, e.g. 0,1/255,2/255,4/255 (or one radius for an --n-iter sweep).")
 @click.option(
     "--n-iter", "iteration_values", default=None, help="Iterations to sweep, e.g. 0,50,100,200 (or one value for an --eps sweep)."
 )
 @click.option("--attack", default=attack_defaults.DEFAULT_ATTACK, show_default=True, help="Attack.")
-@batch_size_option()
 @user_errors
 def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet, **run):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
@@ -319,10 +335,11 @@ def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet
         threat=threat,
         eps=eps_list[0] if axis == "n_iter" and eps_list else None,
         attack=attack,
-        n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else 100,
+        n_iter=int(iteration_list[0]) if axis == "eps" and iteration_list else EvaluationConfig.n_iter,
         **run_config_fields(run, [model]),
     )
-    result = run_sweep(base, axis, eps_list if axis == "eps" else iteration_list, output_dir, progress=not quiet)
+    values = (eps_list if axis == "eps" else iteration_list) or []  # the swept axis: several values
+    result = run_sweep(base, axis, values, output_dir, progress=not quiet)
     for point in result.points:
         click.echo(
             f"{axis} {point.value}: clean {100 * (point.result.scores.clean or 0.0):.2f}  robust {100 * (point.result.scores.robust or 0.0):.2f}  -> {point.path}"
@@ -339,10 +356,10 @@ def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet
     help="Random weights by default: timing does not depend on them and nothing is downloaded.",
 )
 @click.option("--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true.")
-@batch_size_option("4")
+@batch_size_option(4)
 @click.option("--n-iter", default=10, show_default=True, type=int, help="Attack iterations timed per method.")
 @click.option("--image-size", default=224, show_default=True, type=int, help="Side of the attacked images.")
-@click.option("--threat", default="linf", show_default=True, help="Threat model: linf or l2.")
+@click.option("--threat", default=attack_defaults.DEFAULT_THREAT, show_default=True, help=f"Threat model: {' or '.join(NORMS)}.")
 @click.option("--eps", default=None, help="Radius [default: the threat's default].")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @acceleration_options

@@ -10,8 +10,12 @@ import errno
 import functools
 import json
 import math
+from typing import overload
 
 import click
+
+from attacks import defaults as attack_defaults
+from attacks.defaults import BATCH_SIZE, BatchSize
 
 
 def user_error_types() -> tuple[type[Exception], ...]:
@@ -173,11 +177,17 @@ def n_ex_option(help: str = "Evaluate the first N samples only (smoke runs; the 
     return click.option("--n-ex", default=None, type=click.IntRange(min=1), metavar="N", help=help)
 
 
-def parse_batch_size(value: str | int | None, option: str = "--batch-size") -> int | str | None:
+@overload
+def parse_batch_size(value: str | int, option: str = "--batch-size") -> BatchSize: ...
+@overload
+def parse_batch_size(value: None, option: str = "--batch-size") -> None: ...
+def parse_batch_size(value: str | int | None, option: str = "--batch-size") -> BatchSize | None:
     """--batch-size (or another size `option`, such as --micro-batch-size): a whole number >= 1, or 'auto' (the largest
     batch that fits GPU memory, resolved to a number before any batch is cut); None keeps a command's own default."""
-    if value is None or value == "auto":
-        return value
+    if value is None:
+        return None
+    if value == "auto":
+        return "auto"
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -187,30 +197,71 @@ def parse_batch_size(value: str | int | None, option: str = "--batch-size") -> i
     return number
 
 
-def batch_size_option(default: str | None = "32"):
+def batch_size_option(default: BatchSize | None = BATCH_SIZE):
     """The --batch-size of every command that takes one (evaluate, sweep, reproduce, submit, verify, perf, invert, finetune);
     `parse_batch_size` reads it and `acceleration.resolve_batch_size` turns "auto" into a number once the model is built."""
     extra = "" if default is not None else " [default: the submission's]"
     return click.option(
         "--batch-size",
         default=default,
+        type=click.STRING,  # a number or 'auto': parse_batch_size reads it, with a one-line error
         show_default=default is not None,
         help=f"Samples per batch, or 'auto' (the largest that fits GPU memory).{extra}",
     )
 
 
-def model_options(random_weights_help: str):
-    """--device, --random-weights, --model-kwarg and --quiet, as every command that builds models takes them."""
+def model_options(random_weights_help: str | None):
+    """--device, --random-weights (left out where `random_weights_help` is None), --model-kwarg and --quiet, as every
+    command that builds models takes them."""
+
+    def decorate(command):
+        options = [
+            click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+            *([click.option("--random-weights", is_flag=True, help=random_weights_help)] if random_weights_help else []),
+            click.option(
+                "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."
+            ),
+            click.option("--quiet", is_flag=True, help="No progress bar."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def data_root_option(help: str = "Root of downloaded datasets [default: $PERCEPTBENCH_DATA]."):
+    """--data-root of every command that reads datasets; None leaves it to $PERCEPTBENCH_DATA (benchmark/datasets)."""
+    return click.option("--data-root", default=None, type=click.Path(file_okay=False), help=help)
+
+
+def evaluation_options(random_weights_help: str | None = None, n_ex_help: str | None = None):
+    """What every command that runs `EvaluationConfig`s takes alike (evaluate, sweep, submit): the model options
+    (`model_options`), --data-root, --n-ex, --batch-size and --follow-links, with `EvaluationConfig`'s defaults."""
+
+    def decorate(command):
+        command = follow_links_option(command)
+        for option in reversed([data_root_option(), n_ex_option(*([n_ex_help] if n_ex_help else [])), batch_size_option()]):
+            command = option(command)
+        return model_options(random_weights_help)(command)
+
+    return decorate
+
+
+def attack_budget_options(n_iter_help: str):
+    """--n-iter and --square-queries, as evaluate and submit take them (defaults: attacks/defaults.py, as EvaluationConfig's)."""
 
     def decorate(command):
         for option in reversed(
             [
-                click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
-                click.option("--random-weights", is_flag=True, help=random_weights_help),
+                click.option("--n-iter", default=attack_defaults.N_ITER, show_default=True, type=int, help=n_iter_help),
                 click.option(
-                    "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Extra factory argument, e.g. reduced=true."
+                    "--square-queries",
+                    default=attack_defaults.SQUARE_QUERIES,
+                    show_default=True,
+                    type=int,
+                    help="Square's query budget in the standard ensemble.",
                 ),
-                click.option("--quiet", is_flag=True, help="No progress bar."),
             ]
         ):
             command = option(command)

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from attacks.defaults import INVERSION_BATCH_SIZE, BatchSize
 from attacks.inversion import InversionConfig, invert, noisy_grey_start
 from model_zoo import create_model
 from model_zoo.registry import model_class
@@ -48,7 +49,7 @@ class InversionRun:
     pretrained: bool = True
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
-    batch_size: int | str = 8  # or "auto": resolved per model once it is built
+    batch_size: BatchSize = INVERSION_BATCH_SIZE  # or "auto": resolved per model once it is built
 
     def validate(self) -> None:
         """Refuse bad input (kind, models without an embedding or text tower, missing images) before any model runs."""

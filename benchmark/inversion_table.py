@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from attacks.defaults import INVERSION_BATCH_SIZE, BatchSize
 from attacks.inversion import InversionConfig
 from model_zoo import create_model
 
@@ -48,7 +49,7 @@ def cross_similarity(
     pretrained: bool,
     model_kwargs: dict[str, Any],
     device: str,
-    batch_size: int | str,
+    batch_size: BatchSize,
 ) -> dict[str, dict[str, float]]:
     """{generator: {judge: mean cosine of the judge's embeddings of original and reconstruction}}."""
     matrix: dict[str, dict[str, float]] = {g: {} for g in reconstructions}
@@ -77,7 +78,7 @@ def run_inversion_table(
     pretrained: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     device: str = "cpu",
-    batch_size: int | str = 8,  # or "auto": resolved per model
+    batch_size: BatchSize = INVERSION_BATCH_SIZE,  # or "auto": resolved per model
     progress: bool = True,
 ) -> tuple[dict[str, dict[str, float]], Path]:
     """Invert `images` with every model, judge with every model; write `reproduce-table7.json`."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from attacks.defaults import InversionConfig
+from attacks.defaults import INVERSION_BATCH_SIZE, InversionConfig
 
 from .cli_common import (
     POSITIVE,
@@ -48,7 +48,7 @@ def _add_inversion_options(command, kind: str):
                 "--step-size", default=defaults.initial_step_size, show_default=True, type=POSITIVE, help="APGD's initial step size."
             ),
             click.option("--image-size", default=defaults.image_size, show_default=True, type=int, help="Side of the optimised images."),
-            batch_size_option("8"),
+            batch_size_option(INVERSION_BATCH_SIZE),
         ]
     ):
         command = option(command)

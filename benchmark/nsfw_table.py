@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from attacks.config import AttackConfig
+from attacks.defaults import BATCH_SIZE, BatchSize
 from attacks.losses import ClassifierObjective, TargetedEmbeddingObjective
 from attacks.threat import ThreatModel
 from model_zoo import create_model
@@ -58,7 +59,7 @@ class NSFWTableConfig:
     eps: str = "8/255"
     n_iter: int = 200
     n_ex: int | None = None  # first N queries of each class (paper: 1000)
-    batch_size: int | str = 32  # or "auto": resolved per model
+    batch_size: BatchSize = BATCH_SIZE  # or "auto": resolved per model
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True

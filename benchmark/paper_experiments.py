@@ -15,6 +15,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from attacks.defaults import BatchSize
+
 CUSTOM_TABLES: dict[str, dict[str, str]] = {
     "table4": {
         "title": "Table IV: LAION NSFW detector vs nearest-neighbour detection (safe/unsafe, no buffer), grey-box Eq. 5 at Linf 8/255",
@@ -64,7 +66,7 @@ def reproduce_custom(
     data_root: str | None,
     output_dir: str,
     device: str,
-    batch_size: int | str,
+    batch_size: BatchSize,
     n_ex: int | None,
     pretrained: bool,
     model_kwargs: dict[str, Any],

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import default_collate
 
 from attacks import AttackConfig, TwoAFCObjective, apgd, twoafc_predictions
+from attacks.defaults import BatchSize
 from attacks.reference import run_reference_attack
 from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
@@ -45,7 +46,7 @@ class ThroughputConfig:
     model: str = "clip-convnext"
     pretrained: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    batch_size: int | str = 4  # or "auto", resolved once the model is built
+    batch_size: BatchSize = 4  # or "auto", resolved once the model is built
     n_iter: int = 10
     image_size: int = 224  # demo triplets are resized to this before the attack
     threat: str = "linf"

@@ -18,8 +18,19 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from attacks.certify import SmoothingConfig
-from attacks.defaults import DEFAULT_ATTACK, N_ITER, N_RESTARTS, SQUARE_QUERIES, STANDARD
+from attacks.defaults import (
+    BATCH_SIZE,
+    DEFAULT_ATTACK,
+    DEFAULT_CERTIFY_N_EX,
+    DEFAULT_DATASET,
+    DEFAULT_THREAT,
+    N_ITER,
+    N_RESTARTS,
+    SQUARE_QUERIES,
+    STANDARD,
+    BatchSize,
+    SmoothingConfig,
+)
 from attacks.ensemble import EnsembleRecord, summarise_members
 from attacks.registry import list_attacks
 from attacks.threat import ThreatModel
@@ -29,7 +40,7 @@ from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
 from .acceleration import Acceleration, check_device, resolve_batch_size
-from .certification import DEFAULT_CERTIFY_N_EX, CertifyConfig, certify_batch, check_certifiable, summarise
+from .certification import CertifyConfig, certify_batch, check_certifiable, summarise
 from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import check_dataset_available, get_dataset_spec, load_dataset
 from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
@@ -57,12 +68,15 @@ class EvaluationConfig:
     """What to evaluate and how: model, dataset, threat, attack budget, sample selection, device and speed-ups.
 
     Recorded in every result file (`config`); `batch_size` "auto" is recorded as the number it resolved to.
+    The one home of an evaluation's defaults: `benchmark.evaluate` reads them from here, and every value more than
+    one layer needs (iterations, Square's queries, batch size, attack, threat) comes from attacks/defaults.py, which
+    the click options read without loading torch.
     """
 
     model: str
-    dataset: str = "demo"
+    dataset: str = DEFAULT_DATASET
     split: str | None = None
-    threat: str = "linf"
+    threat: str = DEFAULT_THREAT
     eps: str | None = None  # default per threat: 4/255 (linf), 3.0 (l2)
     attack: str = DEFAULT_ATTACK  # or "standard": the ensemble of attacks/ensemble.py
     n_iter: int = N_ITER
@@ -73,7 +87,7 @@ class EvaluationConfig:
     subset_seed: int = 0  # the seed of that draw (the attack keeps `seed`)
     only_splits: list[str] | None = None  # keep only samples of these per-sample splits (Table X: the unsafe queries)
     square_queries: int = SQUARE_QUERIES  # the Square member's budget in `--attack standard`
-    batch_size: int | str = 32  # or "auto": the largest that fits GPU memory (with headroom)
+    batch_size: BatchSize = BATCH_SIZE  # or "auto": the largest that fits GPU memory (with headroom)
     device: str = "cpu"
     seed: int = 0
     pretrained: bool = True
@@ -86,7 +100,7 @@ class EvaluationConfig:
     compile_model: bool = False
     shard: str | None = None  # "i/n": this job evaluates batches i-1, i-1+n, ...; `--merge-shards` writes the one result
     # `--certify lipschitz|smoothing` on the first `certify_n_ex` samples (benchmark/certification.py); the smoothing
-    # parameters' defaults are Cohen et al. (2019)'s, held once in attacks/certify.py's SmoothingConfig.
+    # parameters' defaults are Cohen et al. (2019)'s, held once in attacks/defaults.py's SmoothingConfig.
     certify: str | None = None
     certify_sigma: float = SmoothingConfig.sigma
     certify_n: int = SmoothingConfig.n

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import default_collate
 
 from attacks.config import AttackConfig
-from attacks.defaults import SQUARE_QUERIES
+from attacks.defaults import BATCH_SIZE, SQUARE_QUERIES
 from attacks.ensemble import EnsembleRecord
 from model_zoo.base import PerceptualModel
 
@@ -76,7 +76,7 @@ def run_sanity_checks(
     attack: AttackConfig,
     outcomes: list[SampleOutcome],
     device: torch.device | str,
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     config: SanityConfig | None = None,
 ) -> dict[str, CheckResult]:
     """Run the three checks on the samples of an evaluation (`outcomes`, from the runner)."""
@@ -174,7 +174,7 @@ def standard_checks(
     outcomes: list[SampleOutcome],
     ensemble: EnsembleRecord,
     device: torch.device | str,
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     large_radius_samples: int = LARGE_RADIUS_SAMPLES,
 ) -> dict[str, CheckResult]:
     """The checks `--attack standard` always runs, cheaply: what the ensemble already computed, plus one short re-attack.

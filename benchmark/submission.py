@@ -35,8 +35,9 @@ from typing import Any
 
 import torch
 
-from attacks.defaults import STANDARD
+from attacks.defaults import BATCH_SIZE, STANDARD, BatchSize
 from attacks.ensemble import MemberRecord, summarise_members
+from attacks.threat import NORMS
 from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, create_model, get_model_card
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
@@ -95,7 +96,7 @@ __all__ = [
 
 REQUIRED_DATASETS = ("nights", "bapps")  # NIGHTS test and BAPPS (its six validation splits)
 SMOKE_DATASETS = ("demo",)
-DEFAULT_THREATS = ("linf", "l2")
+DEFAULT_THREATS = NORMS  # every threat model (`bench submit --threat` shows the same)
 DEFAULT_VERIFY_SAMPLES = 200
 CONFIDENCE = 0.99  # of the Wilson score interval a claim must fall in
 GRADIENT_FREE = "gradient-free: black-box attacks only"
@@ -356,7 +357,7 @@ def create_submission(
     datasets = list(SMOKE_DATASETS if smoke else REQUIRED_DATASETS)
     configs = [
         EvaluationConfig(
-            model=model, dataset=dataset, threat=threat, attack="standard", device=device, data_root=data_root, **evaluation_options
+            model=model, dataset=dataset, threat=threat, attack=STANDARD, device=device, data_root=data_root, **evaluation_options
         )
         for dataset in datasets
         for threat in threats
@@ -546,7 +547,7 @@ def verify_submission(
     confidence: float = CONFIDENCE,
     device: str = "cpu",
     data_root: str | None = None,
-    batch_size: int | None = None,
+    batch_size: BatchSize | None = None,
     progress: bool = True,
     echo=print,
 ) -> VerificationStatement:
@@ -591,7 +592,7 @@ def verify_submission(
                 subset_seed=seed,
                 device=device,
                 data_root=data_root,
-                batch_size=batch_size or (stored_batch if isinstance(stored_batch, int) and 0 < stored_batch <= 4096 else 32),
+                batch_size=batch_size or (stored_batch if isinstance(stored_batch, int) and 0 < stored_batch <= 4096 else BATCH_SIZE),
             )
             rerun, rerun_path = run_evaluation(config, scratch, progress=progress)
             reasons += [
@@ -604,7 +605,7 @@ def verify_submission(
             size = int(rerun.scores.n or 0)
             fewest = size if fewest is None else min(fewest, size)
             full = full and size >= int(claimed.scores.n or 0)
-            threat = f"{claimed.threat.norm} {claimed.threat.eps_text}"
+            threat = claimed.threat.label
             for key in ("clean", "robust"):
                 observed = float(rerun.scores.score(key) or 0.0)
                 interval = wilson_interval(observed * size, size, confidence)

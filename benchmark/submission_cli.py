@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from attacks import defaults as attack_defaults
+from attacks.threat import NORMS
 
 from .cli_common import (
     FiniteNumber,
+    attack_budget_options,
     batch_size_option,
+    data_root_option,
+    evaluation_options,
     follow_links_option,
-    n_ex_option,
     output_dir_option,
     parse_batch_size,
     split_list,
@@ -33,24 +35,9 @@ RESULT_STATUSES = ("measured", "random", "flagged", "submitted", "verified", "re
     help="JSON with authors, link, license, weights, ... (completes the registry's card).",
 )
 @click.option("--smoke", is_flag=True, help="Evaluate on the demo only (a smoke submission, marked so; never ranked beside full ones).")
-@click.option("--threat", "threats", default="linf,l2", show_default=True, help="Threat models to evaluate.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
-@batch_size_option()
-@n_ex_option("Evaluate the first N samples only (smoke runs).")
-@click.option("--n-iter", default=attack_defaults.N_ITER, show_default=True, type=int, help="APGD iterations of the standard ensemble.")
-@click.option(
-    "--square-queries",
-    default=attack_defaults.SQUARE_QUERIES,
-    show_default=True,
-    type=int,
-    help="Square's queries in the standard ensemble.",
-)
-@click.option(
-    "--model-kwarg", "model_kwargs", multiple=True, metavar="KEY=VALUE", help="Factory argument the card records, e.g. reduced=true."
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@follow_links_option
+@click.option("--threat", "threats", default=",".join(NORMS), show_default=True, help="Threat models to evaluate.")
+@evaluation_options(n_ex_help="Evaluate the first N samples only (smoke runs).")
+@attack_budget_options("APGD iterations of the standard ensemble.")
 @user_errors
 def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_size, n_ex, n_iter, square_queries, model_kwargs, quiet):
     """Check a metric and write a submission folder: card, checks, standard-ensemble results, environment."""
@@ -95,7 +82,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
     help="Confidence of the Wilson interval a claim must fall in.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of NIGHTS and BAPPS [default: $PERCEPTBENCH_DATA].")
+@data_root_option()
 @batch_size_option(None)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @follow_links_option

@@ -275,8 +275,7 @@ def _evaluate(options: argparse.Namespace, step: str, attack: str, n: int) -> di
             pretrained=False,
             model_kwargs={"reduced": True} if options.tiny else {},
             batch_size="auto" if options.device.startswith("cuda") else 4,
-            n_iter=2 if options.tiny else 100,
-            square_queries=4 if options.tiny else 5000,
+            **({"n_iter": 2, "square_queries": 4} if options.tiny else {}),  # else EvaluationConfig's: the paper's budget
             output_dir=output_dir,
         )
         done, batch_size, clean, robust = n, result.config.get("batch_size"), result.scores.clean, result.scores.robust

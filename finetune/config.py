@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from attacks.defaults import BatchSize
 from attacks.threat import parse_eps
 
 METHODS = ("lora", "mlp", "fare", "tecoa")
@@ -45,7 +46,7 @@ class FinetuneConfig:
     # Samples per forward/backward pass in each process: None = the process's whole share of the batch in one pass,
     # a number, or "auto" (what fits the device, resolved once the model is built). Gradients accumulate over a step's
     # micro-batches, so the update is that of the whole batch: an execution detail, outside `identity` and the hash.
-    micro_batch_size: int | str | None = None
+    micro_batch_size: BatchSize | None = None
     lr: float = 3e-4
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw

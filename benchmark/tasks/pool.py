@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from attacks.defaults import BATCH_SIZE
 from model_zoo.base import PerceptualModel
 
 
 @torch.no_grad()
 def encode_images(
-    model: PerceptualModel, load: Callable[[int], Tensor], count: int, device: torch.device | str, batch_size: int = 32
+    model: PerceptualModel, load: Callable[[int], Tensor], count: int, device: torch.device | str, batch_size: int = BATCH_SIZE
 ) -> Tensor:
     """`model.features` of images 0..count-1 (read with `load`), in batches, stacked on `device`."""
     chunks = []
