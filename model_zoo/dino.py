@@ -36,7 +36,7 @@ DINO_PREPROCESSING = dreamsim_style(IMAGENET_MEAN, IMAGENET_STD)
 class LastBlockClassToken(nn.Module):
     """A timm ViT read out as DreamSim reads DINO: the class token before the final LayerNorm."""
 
-    def __init__(self, vit: nn.Module):
+    def __init__(self, vit: VisionTransformer):
         super().__init__()
         self.vit = vit
 
@@ -83,7 +83,8 @@ def build_timm_vit(
         vit = timm.create_model(spec.architecture, pretrained=False, num_classes=0, global_pool="token", img_size=image_size, **random_init)
     if path is not None:
         load_timm_vit_weights(vit, path)
-    return EmbeddingModel(LastBlockClassToken(vit), ImagePreprocess(DINO_PREPROCESSING.at_input_size(image_size)))
+    # timm.create_model is typed nn.Module; every TimmVitSpec architecture is a timm VisionTransformer.
+    return EmbeddingModel(LastBlockClassToken(cast(VisionTransformer, vit)), ImagePreprocess(DINO_PREPROCESSING.at_input_size(image_size)))
 
 
 def load_timm_vit_weights(vit: nn.Module, path: Path) -> None:
