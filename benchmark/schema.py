@@ -316,7 +316,7 @@ class ConfigRecord(_OpenRecord):
     random_subset: Count | None = None
     subset_seed: Index | None = None
     square_queries: Index | None = None
-    batch_size: Count | Literal["auto"] | None = None
+    batch_size: Count | Literal["auto"] | None = None  # attacks.defaults.BatchSize, its number checked >= 1
     device: Name | None = None
     seed: Index | None = None
     pretrained: bool | None = None
