@@ -281,16 +281,17 @@ class AdversarialRecipe(Recipe):
         self.class_weights = self._class_weights() if config.method == "tecoa" else None
 
     def _classnames(self) -> list[str]:
-        from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID
+        from model_zoo.zero_shot_data import imagenet_classname_by_wnid
 
+        clip_names = imagenet_classname_by_wnid()
         classes = self.train_set.dataset.classes
-        unknown = [wnid for wnid in classes if wnid not in IMAGENET_CLASSNAME_BY_WNID]
+        unknown = [wnid for wnid in classes if wnid not in clip_names]
         if unknown:
             warnings.warn(
                 f"{len(unknown)} class folder(s) are not ImageNet wnids (e.g. '{unknown[0]}'); their folder names are the class names",
                 stacklevel=2,
             )
-        return [IMAGENET_CLASSNAME_BY_WNID.get(wnid, wnid.replace("_", " ")) for wnid in classes]
+        return [clip_names.get(wnid, wnid.replace("_", " ")) for wnid in classes]
 
     def _class_weights(self) -> Tensor:
         from model_zoo.text_tower import create_text_tower
