@@ -141,7 +141,8 @@ def load_zoo_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict]:
     path = Path(data_dir) / ZOO_CARDS_FILE
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
+    with path.open(encoding="utf-8") as handle:  # package data, read as the CSV files beside it are
+        data = json.load(handle)
     if not isinstance(data, dict) or not isinstance(data.get("cards"), dict):
         raise ReportedDataError(f"{path}: expected {{'cards': {{model: card}}}}; regenerate it: python -m benchmark.paper_cards")
     return {name: dict(card) for name, card in data["cards"].items()}
