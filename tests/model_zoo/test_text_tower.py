@@ -20,7 +20,7 @@ from model_zoo.text_tower import (
     load_text_weights,
     text_tower_source,
 )
-from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
+from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_class_vectors
 from model_zoo.zero_shot_data import imagenet_classname_by_wnid, imagenet_classnames, imagenet_wnids, openai_imagenet_templates
 
 
@@ -70,17 +70,17 @@ def test_text_weights_load_from_a_whole_open_clip_checkpoint(tmp_path, seeded):
         load_text_weights(tower.text, tmp_path / "image_only.bin")
 
 
-def test_zero_shot_weights_average_templates_per_class(seeded):
+def test_zero_shot_class_vectors_average_templates_per_class(seeded):
     tower = create_text_tower("clip-vit-b16", pretrained=False, reduced=True)
     classnames, templates = imagenet_classnames()[:3], openai_imagenet_templates()[:4]
-    weights = zero_shot_weights(tower, classnames, templates)
-    assert weights.shape == (3, tower.embed_dim)
+    vectors = zero_shot_class_vectors(tower, classnames, templates)
+    assert vectors.shape == (3, tower.embed_dim)
     expected = torch.nn.functional.normalize(tower.encode_text([t.format(classnames[1]) for t in templates]).mean(0), dim=0)
-    assert torch.allclose(weights[1], expected, atol=1e-5)
+    assert torch.allclose(vectors[1], expected, atol=1e-5)
     with pytest.raises(ValueError, match="no '\\{\\}'"):
-        zero_shot_weights(tower, classnames, ["a photo"])
+        zero_shot_class_vectors(tower, classnames, ["a photo"])
 
-    classifier = ZeroShotClassifier(create_model("clip-vit-b16", pretrained=False, reduced=True), weights)
+    classifier = ZeroShotClassifier(create_model("clip-vit-b16", pretrained=False, reduced=True), vectors)
     assert classifier(torch.rand(2, 3, 64, 64)).shape == (2, 3)
 
 
