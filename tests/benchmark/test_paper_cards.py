@@ -60,3 +60,11 @@ def test_a_paper_row_without_results_shows_the_zoos_card():
     assert rows["r-clip-f-convnext"].family == "robust-clip"
     assert rows["r-clip-t-vit-b32+lora"].family == "robust-clip-nights"  # outside the zoo: the CSV's row
     assert zoo_cards_path().name == "paper_zoo_cards.json"
+
+
+def test_the_results_table_gives_a_paper_row_its_cards_family():
+    from leaderboard.frame import reported_frame
+
+    families = reported_frame().drop_duplicates("model").set_index("model")["family"]
+    assert families["r-clip-f-convnext"] == "CLIP-based" and families["lipsim-pretrained"] == "LipSim"
+    assert families["r-dino-f-vit-b16+lora"] == "DINO" and not families.isna().any()  # outside the zoo too
