@@ -10,7 +10,7 @@ verification/       the re-run's own result files
 The files are validated by the models of benchmark/submission_schema.py; the metric is loaded only the
 way its card declares (benchmark/submitted_metric.py).
 A submission is checked before anything is evaluated (`submission_checks`): card complete, weights
-downloadable and matching the sha256 the card records, `sim` deterministic (or declared randomised), `sim(x, x)` the
+downloadable and matching the sha256 the card records, `sim` deterministic (or its class declared randomised), `sim(x, x)` the
 maximum, gradients reach the input. A metric without useful gradients is accepted but flagged
 "gradient-free: black-box attacks only".
 
@@ -50,6 +50,7 @@ from .sanity import ensemble_checks, needs_large_radius
 from .statistics import wilson_interval  # the one Wilson interval (benchmark/statistics.py)
 from .submission_schema import (
     CARD_FIELDS,
+    CLASS_FIELDS,
     RESULTS_DIR,
     SUBMISSION_FILE,
     VERIFICATION_DIR,
@@ -148,8 +149,6 @@ def build_card(loading: SubmissionCard, model: PerceptualModel, card_file: str |
         "link": str(extra.get("code") or registry_card.paper or ""),
         "license": "" if registry_card.license == "unknown" else registry_card.license,
         "weights": _weights_from_registry(name),
-        "preprocessing": model.input_preprocessing.to_dict(),
-        "randomised": bool(model.is_randomised),
     }
     where = "card"
     if card_file is not None:
@@ -159,9 +158,43 @@ def build_card(loading: SubmissionCard, model: PerceptualModel, card_file: str |
         given, where = read_json(path), str(path)
         if not isinstance(given, dict):
             raise ValueError(f"{path}: expected a JSON object, got {type(given).__name__}")
-        card.update(given)
+        card.update(_without_class_facts(given, model, where))
     card.update({key: getattr(loading, key) for key in ("name", "loader", "package", "model_kwargs")})
     return SubmissionCard.from_dict(card, where)
+
+
+def _without_class_facts(given: dict[str, Any], model: PerceptualModel, where: str) -> dict[str, Any]:
+    """The author's card less `randomised` and `preprocessing`, which the metric's class says (schema 3).
+
+    A card written for schema 2 may still state them: agreeing with the class, they are accepted and dropped;
+    disagreeing, they are refused, since the class alone decides whether the metric is wrapped in expectation over
+    transformation and how it preprocesses (a card saying "randomised" used to be reported EOT without being so).
+    """
+    owner = type(model).__name__
+    if "randomised" in given and given["randomised"] is not bool(model.is_randomised):
+        stated = json.dumps(given["randomised"])
+        raise ValueError(
+            f'{where}: the card says "randomised": {stated} but {owner}.is_randomised is {bool(model.is_randomised)}; '
+            f"the class decides (it chooses expectation over transformation): set `is_randomised = {given['randomised'] is True}` "
+            f'on {owner} or delete "randomised" from the card'
+        )
+    if "preprocessing" in given:
+        own = json.loads(json.dumps(model.input_preprocessing.to_dict()))
+        stated_preprocessing = given["preprocessing"]
+        differing = (
+            sorted(key for key in stated_preprocessing if stated_preprocessing[key] != own.get(key))
+            if isinstance(stated_preprocessing, dict)
+            else ["(the whole field)"]
+        )
+        if differing:
+            key = differing[0]
+            stated, actual = (stated_preprocessing, own) if key.startswith("(") else (stated_preprocessing[key], own.get(key))
+            raise ValueError(
+                f'{where}: the card says "preprocessing" {key} is {json.dumps(stated)[:80]} but {owner}.input_preprocessing '
+                f"has {json.dumps(actual)[:80]}; the model decides (it resizes and normalises inside itself): change its "
+                'ImagePreprocess or delete "preprocessing" from the card'
+            )
+    return {key: value for key, value in given.items() if key not in CLASS_FIELDS}
 
 
 # -- the checks --------------------------------------------------------------------------------------
@@ -172,8 +205,8 @@ def _outcome(name: str, passed: bool, message: str, blocking: bool = True) -> Ch
 
 
 def check_card(card: SubmissionCard) -> CheckOutcome:
-    """Authors, link, license, weights and preprocessing are all given."""
-    missing = [name for name in ("authors", "link", "license", "weights", "preprocessing") if not getattr(card, name)]
+    """Authors, link, license and weights are all given (the class says the rest)."""
+    missing = [name for name in ("authors", "link", "license", "weights") if not getattr(card, name)]
     if missing:
         return _outcome(
             "card_complete",
@@ -246,22 +279,26 @@ def _probe_images(seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Te
     return x, y
 
 
-def check_determinism(model: PerceptualModel, card: SubmissionCard, device="cpu") -> CheckOutcome:
-    """sim gives the same output twice for the same input, unless the card declares the metric randomised."""
+def check_determinism(model: PerceptualModel, device="cpu") -> CheckOutcome:
+    """sim gives the same output twice for the same input, unless its class declares it randomised (`is_randomised`).
+
+    The class, not the card, decides: it is what wraps the metric in expectation over transformation everywhere.
+    """
     x, y = (t.to(device) for t in _probe_images())
     with torch.no_grad():
         first, second = model.sim(x, y), model.sim(x, y)
     same = torch.equal(first, second)
-    if same and card.randomised:
+    if same and model.is_randomised:
         return _outcome(
             "deterministic",
             True,
-            "declared randomised, but sim gave the same output twice; evaluated with expectation over transformation all the same",
+            "declared randomised (is_randomised), but sim gave the same output twice; "
+            "evaluated with expectation over transformation all the same",
         )
     if same:
         return _outcome("deterministic", True, "sim is deterministic (same input twice, same output)")
-    if card.randomised:
-        return _outcome("deterministic", True, "randomised, as declared: evaluated with expectation over transformation")
+    if model.is_randomised:
+        return _outcome("deterministic", True, "randomised, as its class declares: evaluated with expectation over transformation")
     gap = float((first - second).abs().max())
     return _outcome(
         "deterministic",
@@ -309,7 +346,7 @@ def submission_checks(name: str, model: PerceptualModel, card: SubmissionCard, d
     return [
         check_card(card),
         check_weights(card, model),
-        check_determinism(model, card, device),
+        check_determinism(model, device),
         check_self_similarity(evaluated, device),
         check_gradients(evaluated, device),
     ]

@@ -21,8 +21,11 @@ SUBMISSION_FILE = "submission.json"
 VERIFICATION_FILE = "verification.json"
 RESULTS_DIR = "results"
 VERIFICATION_DIR = "verification"
-SUBMISSION_SCHEMA_VERSION: Final = 2  # 2: the card says how its metric is loaded (loader, package, model_kwargs)
-CARD_FIELDS = ("name", "authors", "link", "license", "weights", "preprocessing", "randomised", "loader", "package", "model_kwargs")
+# 2: the card says how its metric is loaded (loader, package, model_kwargs); 3: the card no longer says whether the
+# metric is randomised or how it preprocesses, its class does (`is_randomised`, `input_preprocessing`).
+SUBMISSION_SCHEMA_VERSION: Final = 3
+CARD_FIELDS = ("name", "authors", "link", "license", "weights", "loader", "package", "model_kwargs")
+CLASS_FIELDS = ("randomised", "preprocessing")  # what schema-2 cards said and the metric's class says now
 LOADERS = ("registered", "entry_point", "module")
 MODULE_FACTORY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -60,8 +63,6 @@ class SubmissionCard(_Strict):
     link: ShortText = ""  # paper or code
     license: Annotated[str, Field(max_length=200)] = ""
     weights: WeightsSpec | None = None
-    preprocessing: dict[str, Any] = Field(default_factory=dict)
-    randomised: StrictBool = False
     loader: Literal["registered", "entry_point", "module"] = "registered"
     package: Annotated[str, Field(max_length=200)] | None = None  # the installed distribution that holds the metric
     model_kwargs: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ScalarValue] = Field(default_factory=dict)
@@ -122,7 +123,7 @@ class SubmissionRecord(_Strict):
     environment: dict[str, Any]
     created_at: Annotated[str, Field(max_length=100)]
     flags: list[ShortText] = Field(default_factory=list, max_length=20)  # e.g. GRADIENT_FREE
-    schema_version: Literal[2] = SUBMISSION_SCHEMA_VERSION
+    schema_version: Literal[3] = SUBMISSION_SCHEMA_VERSION
 
     @field_validator("results")
     @classmethod
@@ -170,8 +171,19 @@ def read_submission(folder: str | Path) -> SubmissionRecord:
     data = read_json(path)
     if isinstance(data, dict) and data.get("schema_version") == 1:
         raise ValueError(f"{path} is a schema-1 submission (its card does not say how its metric is loaded); submit it again")
-    record: SubmissionRecord = validate(SubmissionRecord, data, str(path))
+    record: SubmissionRecord = validate(SubmissionRecord, _from_schema_2(data), str(path))
     return record
+
+
+def _from_schema_2(data: Any) -> Any:
+    """A schema-2 record as schema 3: its card's `randomised` and `preprocessing` dropped, the class says them.
+
+    Nothing is lost: each result file records what the run used (`model_properties.is_randomised`, `protocol`).
+    """
+    if not isinstance(data, dict) or data.get("schema_version") != 2 or not isinstance(data.get("card"), dict):
+        return data
+    card = {key: value for key, value in data["card"].items() if key not in CLASS_FIELDS}
+    return {**data, "card": card, "schema_version": SUBMISSION_SCHEMA_VERSION}
 
 
 def contained(folder: Path, relative: str) -> Path:

@@ -243,15 +243,15 @@ class EmbeddingDriftObjective:
 class ZeroShotCrossEntropyObjective:
     """TeCoA's loss: cross-entropy of `logit_scale` x cosine to the text classifier's class vectors."""
 
-    def __init__(self, model: EmbeddingModel, class_weights: Tensor, labels: Tensor, logit_scale: float, autocast: Autocast):
-        self.model, self.class_weights, self.labels = model, class_weights, labels
+    def __init__(self, model: EmbeddingModel, class_vectors: Tensor, labels: Tensor, logit_scale: float, autocast: Autocast):
+        self.model, self.class_vectors, self.labels = model, class_vectors, labels
         self.logit_scale, self.autocast = logit_scale, autocast
 
     def logits(self, x: Tensor) -> Tensor:
         """(B, K) zero-shot logits of `x`: `logit_scale` times the cosine to each class vector."""
         with self.autocast():
             embedding = self.model.embed(x).float()
-        return self.logit_scale * F.normalize(embedding, dim=-1) @ self.class_weights.T
+        return self.logit_scale * F.normalize(embedding, dim=-1) @ self.class_vectors.T
 
     def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
         logits = self.logits(x)
@@ -278,28 +278,29 @@ class AdversarialRecipe(Recipe):
         self.model.requires_grad_(False)
         base.visual.requires_grad_(True)
         self.original = copy.deepcopy(self.model).eval().requires_grad_(False) if config.method == "fare" else None
-        self.class_weights = self._class_weights() if config.method == "tecoa" else None
+        self.class_vectors = self._class_vectors() if config.method == "tecoa" else None
 
     def _classnames(self) -> list[str]:
-        from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID
+        from model_zoo.zero_shot_data import imagenet_classname_by_wnid
 
+        clip_names = imagenet_classname_by_wnid()
         classes = self.train_set.dataset.classes
-        unknown = [wnid for wnid in classes if wnid not in IMAGENET_CLASSNAME_BY_WNID]
+        unknown = [wnid for wnid in classes if wnid not in clip_names]
         if unknown:
             warnings.warn(
                 f"{len(unknown)} class folder(s) are not ImageNet wnids (e.g. '{unknown[0]}'); their folder names are the class names",
                 stacklevel=2,
             )
-        return [IMAGENET_CLASSNAME_BY_WNID.get(wnid, wnid.replace("_", " ")) for wnid in classes]
+        return [clip_names.get(wnid, wnid.replace("_", " ")) for wnid in classes]
 
-    def _class_weights(self) -> Tensor:
+    def _class_vectors(self) -> Tensor:
         from model_zoo.text_tower import create_text_tower
-        from model_zoo.zero_shot import zero_shot_weights
+        from model_zoo.zero_shot import zero_shot_class_vectors
 
         tower = create_text_tower(
             self.base.architecture, pretrained=self.base.base_weights == "pretrained", device=self.device, reduced=self.base.reduced
         )
-        return zero_shot_weights(tower, self._classnames(), list(self.config.templates)).to(self.device)
+        return zero_shot_class_vectors(tower, self._classnames(), list(self.config.templates)).to(self.device)
 
     def objective(self, batch: dict[str, Tensor]) -> EmbeddingDriftObjective | ZeroShotCrossEntropyObjective:
         """The loss PGD maximises and training minimises on `batch`: FARE's embedding drift or TeCoA's cross-entropy."""
@@ -307,8 +308,8 @@ class AdversarialRecipe(Recipe):
             with torch.no_grad(), self.autocast():
                 targets = self.original.embed(batch["image"]).float()
             return EmbeddingDriftObjective(self.model, targets, self.autocast)
-        if self.class_weights is not None:  # TeCoA
-            return ZeroShotCrossEntropyObjective(self.model, self.class_weights, batch["label"], self.config.logit_scale, self.autocast)
+        if self.class_vectors is not None:  # TeCoA
+            return ZeroShotCrossEntropyObjective(self.model, self.class_vectors, batch["label"], self.config.logit_scale, self.autocast)
         raise ValueError(f"adversarial fine-tuning is 'fare' or 'tecoa', got '{self.config.method}'")
 
     def adversarial_images(

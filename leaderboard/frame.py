@@ -153,9 +153,10 @@ def reported_frame() -> pd.DataFrame:
     The paper's tables store clean and robust numbers as separate cells; a row pairs each robust cell with
     the clean cell of the same model, dataset, split and table (clean-only cells make clean-only rows).
     """
-    from .reported import load_reported
+    from .reported import load_paper_model_cards, load_reported
     from .tables import CLEAN, PAPER_PROTOCOLS, TWOAFC_DATASETS
 
+    cards = load_paper_model_cards()  # a paper row's family is its card's, as a measured row's is
     grouped: dict[tuple, dict[str, float]] = {}
     for score in load_reported():
         if score.metric == "score":
@@ -169,6 +170,7 @@ def reported_frame() -> pd.DataFrame:
             rows.append(
                 {
                     "model": model,
+                    "family": family_group(str(cards.get(model, {}).get("family") or "")),
                     "dataset": dataset,
                     "split": split,
                     "protocol": protocol,

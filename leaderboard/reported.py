@@ -23,6 +23,7 @@ NSFW queries) and `guns-safe-query` / `guns-unsafe-query` (ImageNet gun filterin
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,15 +120,12 @@ def load_reported(data_dir: str | Path = DATA_DIR) -> list[ReportedScore]:
     return [score for path in paths for score in load_table(path)]
 
 
-def load_paper_model_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict[str, str]]:
-    """Card fields for the paper's models (family, backbone, training, parameters), for rows the paper reports.
+PAPER_MODELS_FILE = "paper_models.csv"  # card fields of the paper's models that the zoo does not register
+ZOO_CARDS_FILE = "paper_zoo_cards.json"  # the zoo's cards of the paper's models it registers (benchmark/paper_cards.py)
 
-    Stored data, not the live zoo, so the leaderboard is a function of files alone; the parameter
-    counts were copied from the zoo's cards (measured on the full-size builds).
-    """
-    path = Path(data_dir) / "paper_models.csv"
-    if not path.is_file():
-        return {}
+
+def _read_paper_models(path: Path) -> dict[str, dict]:
+    """The hand-kept cards of paper models outside the zoo (the paper is their only source)."""
     with path.open(newline="", encoding="utf-8") as handle:
         cards = {}
         for row in csv.DictReader(handle):
@@ -136,3 +134,33 @@ def load_paper_model_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict[st
             card["robust_eps"] = row.get("robust_eps") or None
             cards[row["model"]] = card
         return cards
+
+
+def load_zoo_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict]:
+    """The zoo's cards of the paper's models, as generated from the registry (no registry is imported here)."""
+    path = Path(data_dir) / ZOO_CARDS_FILE
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8") as handle:  # package data, read as the CSV files beside it are
+        data = json.load(handle)
+    if not isinstance(data, dict) or not isinstance(data.get("cards"), dict):
+        raise ReportedDataError(f"{path}: expected {{'cards': {{model: card}}}}; regenerate it: python -m benchmark.paper_cards")
+    return {name: dict(card) for name, card in data["cards"].items()}
+
+
+def load_paper_model_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict]:
+    """The card of every model the paper reports, for its rows without results: the zoo's own card where the zoo
+    registers it (`paper_zoo_cards.json`, generated from the cards), else the stored fields of `paper_models.csv`.
+
+    Stored data, not the live zoo, so the leaderboard is a function of files alone; each model is in one file only.
+    """
+    path = Path(data_dir) / PAPER_MODELS_FILE
+    outside = _read_paper_models(path) if path.is_file() else {}
+    zoo = load_zoo_cards(data_dir)
+    both = sorted(set(outside) & set(zoo))
+    if both:
+        raise ReportedDataError(
+            f"{path}: {', '.join(both)} {'is' if len(both) == 1 else 'are'} in the zoo, whose card says it "
+            f"({ZOO_CARDS_FILE}); delete {'its row' if len(both) == 1 else 'their rows'} from {PAPER_MODELS_FILE}"
+        )
+    return {**outside, **zoo}

@@ -20,10 +20,10 @@ CLIP_LOGIT_SCALE = 100.0
 
 
 @torch.no_grad()
-def zero_shot_weights(text_tower: ClipTextTower, classnames: Sequence[str], templates: Sequence[str]) -> Tensor:
+def zero_shot_class_vectors(text_tower: ClipTextTower, classnames: Sequence[str], templates: Sequence[str]) -> Tensor:
     """Class vectors (C, D): per class, the mean of its normalised template embeddings, renormalised."""
     if not classnames or not templates:
-        raise ValueError(f"zero_shot_weights needs class names and templates, got {len(classnames)} and {len(templates)}")
+        raise ValueError(f"zero_shot_class_vectors needs class names and templates, got {len(classnames)} and {len(templates)}")
     bad = [t for t in templates if "{}" not in t]
     if bad:
         raise ValueError(f"template {bad[0]!r} has no '{{}}' for the class name, e.g. 'a photo of a {{}}.'")
@@ -35,22 +35,22 @@ def zero_shot_weights(text_tower: ClipTextTower, classnames: Sequence[str], temp
 class ZeroShotClassifier(nn.Module):
     """Images in [0, 1] -> class logits (B, C) of an embedding metric and fixed class vectors."""
 
-    class_weights: Tensor
+    class_vectors: Tensor
 
-    def __init__(self, model: PerceptualModel, class_weights: Tensor, logit_scale: float = CLIP_LOGIT_SCALE):
+    def __init__(self, model: PerceptualModel, class_vectors: Tensor, logit_scale: float = CLIP_LOGIT_SCALE):
         super().__init__()
         if not model.has_embedding:
             raise ValueError(f"zero-shot classification needs an embedding metric; '{model.card.name}' is pairwise")
         self.model = model
-        self.register_buffer("class_weights", class_weights.float())
+        self.register_buffer("class_vectors", class_vectors.float())
         self.logit_scale = logit_scale
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits (B, C): logit_scale times the cosine to each class vector."""
         image = F.normalize(self.model.embed(x).float(), dim=-1)
-        if image.shape[-1] != self.class_weights.shape[-1]:
+        if image.shape[-1] != self.class_vectors.shape[-1]:
             raise ValueError(
-                f"image embeddings have {image.shape[-1]} dimensions but the class vectors {self.class_weights.shape[-1]}; "
+                f"image embeddings have {image.shape[-1]} dimensions but the class vectors {self.class_vectors.shape[-1]}; "
                 "build both from the same model (and both reduced or both full size)"
             )
-        return self.logit_scale * image @ self.class_weights.T
+        return self.logit_scale * image @ self.class_vectors.T

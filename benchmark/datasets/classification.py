@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, OPENAI_IMAGENET_TEMPLATES, SIMPLE_TEMPLATES
+from model_zoo.zero_shot_data import TEMPLATE_SETS, imagenet_classname_by_wnid
 
 from .detection import list_class_folders
 from .images import DatasetError, center_crop_transform, load_image, path_inside
@@ -30,7 +30,6 @@ from .subset_ids import SubsetIds, missing_ids_message, read_subset_ids
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
-TEMPLATE_SETS = {"openai-imagenet": OPENAI_IMAGENET_TEMPLATES, "simple": SIMPLE_TEMPLATES}
 
 
 def read_classnames_file(path: Path) -> dict[str, str]:
@@ -50,8 +49,9 @@ def class_name_for_folder(folder: str, overrides: dict[str, str]) -> str:
     """What the prompts call a class folder: the override, else the CLIP name of an ImageNet WordNet id, else the folder name."""
     if folder in overrides:
         return overrides[folder]
-    if folder in IMAGENET_CLASSNAME_BY_WNID:
-        return IMAGENET_CLASSNAME_BY_WNID[folder]
+    clip_names = imagenet_classname_by_wnid()
+    if folder in clip_names:
+        return clip_names[folder]
     return folder.replace("_", " ")
 
 
@@ -77,7 +77,7 @@ class ClassificationDataset(Dataset):
         self.root = Path(root)
         self.split = split
         self.image_transform = center_crop_transform(image_size)  # until the runner installs the model's
-        self.templates = TEMPLATE_SETS[templates]
+        self.templates = TEMPLATE_SETS[templates]()
         self.template_set = templates
         folders = list_class_folders(self.root, root=self.root)  # a link leaving the folder needs --follow-links
         names_file = self.root / CLASSNAMES_FILE
@@ -143,7 +143,7 @@ def load_imagenet(
     folder = root / "imagenet" / split
     subset = read_subset_ids(subset_ids) if subset_ids else None
     dataset = ClassificationDataset("imagenet", folder, split, templates, subset=subset)
-    unknown = [f for f in dataset.folders if f not in IMAGENET_CLASSNAME_BY_WNID]
+    unknown = [f for f in dataset.folders if f not in imagenet_classname_by_wnid()]
     if unknown:
         raise DatasetError(
             f"{folder} has class folder(s) that are not ImageNet-1k WordNet ids: {', '.join(unknown[:3])}; "

@@ -109,7 +109,7 @@ def _content_hashes(paths) -> dict[str, Path]:
 
 
 def _verify_imagenet(root: Path, report: VerifyReport) -> None:
-    from model_zoo.zero_shot_data import IMAGENET_WNIDS
+    from model_zoo.zero_shot_data import imagenet_wnids
 
     try:
         classes = list_class_folders(root, root=root)
@@ -117,7 +117,8 @@ def _verify_imagenet(root: Path, report: VerifyReport) -> None:
         report.problems.append(str(error))
         return
     folders = set(classes)
-    missing, unknown = sorted(set(IMAGENET_WNIDS) - folders), sorted(folders - set(IMAGENET_WNIDS))
+    wnids = set(imagenet_wnids())
+    missing, unknown = sorted(wnids - folders), sorted(folders - wnids)
     images = [p for paths in classes.values() for p in paths]
     report.facts.append(f"{len(folders)} class folders, {len(images)} images (ImageNet-1k val: 1000 and 50000)")
     if missing:

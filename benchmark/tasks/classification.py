@@ -19,25 +19,25 @@ from attacks.losses import ClassifierObjective
 from model_zoo.base import PerceptualModel
 from model_zoo.text_tower import text_tower_for_model
 from model_zoo.weights import perceptbench_cache_dir
-from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
+from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_class_vectors
 
 from ..results import SampleOutcome
 from .base import BatchAttack, PerSampleTask, predicted_class_outcomes
 from .registry import register_task
 
 
-def _class_weights(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
-    """Zero-shot class vectors; for pretrained weights cached on disk (1000 classes x 80 prompts take a while)."""
+def _class_vectors(model: PerceptualModel, classnames: list[str], templates: tuple[str, ...], device) -> torch.Tensor:
+    """Zero-shot class vectors; cached on disk for a pretrained model (1000 classes x 80 prompts take a while)."""
     key = hashlib.sha256(json.dumps([model.card.name, classnames, list(templates)]).encode()).hexdigest()[:16]
     safe_name = re.sub(r"[^A-Za-z0-9._+-]+", "_", model.card.name)  # names may be paths or module:factory
     cache = perceptbench_cache_dir() / "zero_shot" / f"{safe_name}-{key}.pt"
     if model.weights_kind == "pretrained" and cache.is_file():
         return torch.load(cache, map_location=device, weights_only=True)
-    weights = zero_shot_weights(text_tower_for_model(model, device), classnames, templates).to(device)
+    vectors = zero_shot_class_vectors(text_tower_for_model(model, device), classnames, templates).to(device)
     if model.weights_kind == "pretrained":
         cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(weights.cpu(), cache)
-    return weights
+        torch.save(vectors.cpu(), cache)
+    return vectors
 
 
 @register_task
@@ -49,7 +49,7 @@ class ClassificationTask(PerSampleTask):
     def prepare(self, model: PerceptualModel, dataset, attack: AttackConfig | None, device, batch_size: int) -> None:
         """Build the zero-shot classifier from the dataset's class names and prompt templates."""
         self.classnames = list(dataset.classnames)
-        self.classifier = ZeroShotClassifier(model, _class_weights(model, self.classnames, dataset.templates, device))
+        self.classifier = ZeroShotClassifier(model, _class_vectors(model, self.classnames, dataset.templates, device))
 
     def evaluate_batch(
         self, model: PerceptualModel, batch: dict[str, Any], attack: AttackConfig | None, device, sample_ids: list[int]

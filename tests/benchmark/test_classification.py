@@ -38,7 +38,7 @@ def test_imagenet_folder_loads_with_clip_class_names_in_round_robin_order(data_r
     assert len(dataset) == 7
     assert [int(dataset[i]["label"]) for i in range(4)] == [0, 1, 2, 0]
     assert dataset[0]["image"].shape == (3, 224, 224)
-    assert len(dataset.templates) == 80
+    assert len(dataset.templates) == 80 and dataset.templates[0] == "a bad photo of a {}."  # OpenAI's, from open_clip
     assert len(load_dataset("imagenet", data_root, templates="simple").templates) == 1
 
 

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import http.server
 import json
+import re
 import sys
 import textwrap
 import threading
@@ -19,8 +20,12 @@ from benchmark.submission import (
     GRADIENT_FREE,
     SubmissionCard,
     SubmissionRejected,
+    build_card,
+    check_determinism,
     check_weights,
     create_submission,
+    loading_card,
+    read_submission,
     submission_status,
     verify_submission,
     wilson_interval,
@@ -44,6 +49,9 @@ class Noisy(MeanAbsolute):
 
 class DeclaredNoisy(Noisy):
     is_randomised = True
+
+    def pairwise_sim(self, x, y):  # noise below the self-similarity tolerance (1e-5), so that check never flakes
+        return MeanAbsolute.pairwise_sim(self, x, y) + 1e-5 * torch.rand(x.shape[0])
 
 class DistanceAsSimilarity(MeanAbsolute):
     def pairwise_sim(self, x, y):
@@ -111,7 +119,7 @@ def test_an_entry_point_metric_goes_submit_verify_leaderboard_as_verified(acme, 
     record = create_submission("acme-l1", folder, card_file=acme, smoke=True, n_ex=16, **TINY)
     assert record.smoke and record.datasets == ["demo"] and not record.flags
     assert {c.name for c in record.checks} == {"card_complete", "weights", "deterministic", "self_similarity_max", "gradients"}
-    assert record.card.authors == CARD["authors"] and record.card.preprocessing
+    assert record.card.authors == CARD["authors"] and "preprocessing" not in record.card.to_dict()  # the class says it
     assert "versions" in record.environment
     assert submission_status(folder).status == "submitted"
 
@@ -266,11 +274,62 @@ def test_url_weights_are_downloaded_to_the_cache_and_their_sha256_checked(acme, 
 
 
 def test_a_declared_randomised_metric_is_evaluated_with_expectation_over_transformation(acme, tmp_path):
+    """The class declares it; a schema-2 card that says so too is accepted (it agrees), and the record keeps no copy."""
+    card = tmp_path / "card-schema-2.json"
+    card.write_text(json.dumps({**CARD, "randomised": True}))
     folder = tmp_path / "random"
-    record = create_submission("acme_submit:declared_noisy", folder, card_file=acme, smoke=True, n_ex=4, **TINY)
-    assert record.card.randomised is True
+    record = create_submission("acme_submit:declared_noisy", folder, card_file=card, smoke=True, n_ex=4, **TINY)
+    assert "randomised" not in record.card.to_dict() and "preprocessing" not in record.card.to_dict()
+    assert "randomised, as its class declares" in {c.name: c.message for c in record.checks}["deterministic"]
     result = json.loads((folder / record.results[0]).read_text())
     assert result["protocol"]["expectation_over_transformation"] == 8
+    assert result["metric"]["is_randomised"] is True
+
+
+def test_a_card_cannot_declare_a_metric_randomised_that_its_class_does_not(acme, tmp_path):
+    """The old hole: a noisy metric randomised only in its card passed as 'evaluated with EOT' and was never wrapped in it."""
+    card = tmp_path / "card-randomised.json"
+    card.write_text(json.dumps({**CARD, "randomised": True}))
+    expected = (
+        f'{card}: the card says "randomised": true but Noisy.is_randomised is False; the class decides (it chooses expectation '
+        'over transformation): set `is_randomised = True` on Noisy or delete "randomised" from the card'
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        create_submission("acme_submit:noisy", tmp_path / "out", card_file=card, smoke=True, n_ex=4, **TINY)
+    assert not (tmp_path / "out").exists()
+    check = check_determinism(create_model("acme_submit:noisy"))  # no card to consult: the class alone decides
+    assert not check.passed and "a randomised metric must declare itself" in check.message
+    card.write_text(json.dumps({**CARD, "randomised": False}))
+    with pytest.raises(ValueError, match=re.escape("DeclaredNoisy.is_randomised is True; the class decides")):
+        build_card(loading_card("acme_submit:declared_noisy", {}), create_model("acme_submit:declared_noisy"), card)
+    with pytest.raises(ValueError, match=re.escape("field randomised: Extra inputs are not permitted")):
+        SubmissionCard.from_dict({"name": "w", "randomised": True})
+
+
+def test_a_cards_preprocessing_must_be_the_models_own(acme, tmp_path):
+    model = create_model("acme_submit:mean_absolute")
+    loading, card = loading_card("acme_submit:mean_absolute", {}), tmp_path / "card-preprocessing.json"
+    own = json.loads(json.dumps(model.input_preprocessing.to_dict()))
+    card.write_text(json.dumps({**CARD, "preprocessing": own}))
+    assert "preprocessing" not in build_card(loading, model, card).to_dict()  # agreeing: accepted, and dropped
+    card.write_text(json.dumps({**CARD, "preprocessing": {**own, "resize": [96, 96]}}))
+    with pytest.raises(
+        ValueError, match=re.escape('the card says "preprocessing" resize is [96, 96] but MeanAbsolute.input_preprocessing')
+    ):
+        build_card(loading, model, card)
+    card.write_text(json.dumps({**CARD, "preprocessing": "resize to 96"}))
+    with pytest.raises(ValueError, match=re.escape('delete "preprocessing" from the card')):
+        build_card(loading, model, card)
+
+
+def test_a_schema_2_record_reads_as_schema_3_without_the_class_facts(acme, tmp_path):
+    folder = tmp_path / "old"
+    record = create_submission("acme-l1", folder, card_file=acme, smoke=True, n_ex=4, **TINY)
+    data = json.loads((folder / "submission.json").read_text())
+    assert data["schema_version"] == 3
+    data["schema_version"], data["card"]["randomised"], data["card"]["preprocessing"] = 2, False, {"resize": None}
+    (folder / "submission.json").write_text(json.dumps(data))
+    assert read_submission(folder) == record
 
 
 def test_a_gradient_free_metric_is_accepted_but_flagged_never_silently_robust(acme, tmp_path):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -16,8 +20,8 @@ from model_zoo.text_tower import (
     load_text_weights,
     text_tower_source,
 )
-from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_weights
-from model_zoo.zero_shot_data import IMAGENET_CLASSNAME_BY_WNID, IMAGENET_CLASSNAMES, IMAGENET_WNIDS, OPENAI_IMAGENET_TEMPLATES
+from model_zoo.zero_shot import ZeroShotClassifier, zero_shot_class_vectors
+from model_zoo.zero_shot_data import imagenet_classname_by_wnid, imagenet_classnames, imagenet_wnids, openai_imagenet_templates
 
 
 def test_every_text_tower_name_is_a_registered_clip_model():
@@ -66,22 +70,39 @@ def test_text_weights_load_from_a_whole_open_clip_checkpoint(tmp_path, seeded):
         load_text_weights(tower.text, tmp_path / "image_only.bin")
 
 
-def test_zero_shot_weights_average_templates_per_class(seeded):
+def test_zero_shot_class_vectors_average_templates_per_class(seeded):
     tower = create_text_tower("clip-vit-b16", pretrained=False, reduced=True)
-    classnames, templates = IMAGENET_CLASSNAMES[:3], OPENAI_IMAGENET_TEMPLATES[:4]
-    weights = zero_shot_weights(tower, classnames, templates)
-    assert weights.shape == (3, tower.embed_dim)
+    classnames, templates = imagenet_classnames()[:3], openai_imagenet_templates()[:4]
+    vectors = zero_shot_class_vectors(tower, classnames, templates)
+    assert vectors.shape == (3, tower.embed_dim)
     expected = torch.nn.functional.normalize(tower.encode_text([t.format(classnames[1]) for t in templates]).mean(0), dim=0)
-    assert torch.allclose(weights[1], expected, atol=1e-5)
+    assert torch.allclose(vectors[1], expected, atol=1e-5)
     with pytest.raises(ValueError, match="no '\\{\\}'"):
-        zero_shot_weights(tower, classnames, ["a photo"])
+        zero_shot_class_vectors(tower, classnames, ["a photo"])
 
-    classifier = ZeroShotClassifier(create_model("clip-vit-b16", pretrained=False, reduced=True), weights)
+    classifier = ZeroShotClassifier(create_model("clip-vit-b16", pretrained=False, reduced=True), vectors)
     assert classifier(torch.rand(2, 3, 64, 64)).shape == (2, 3)
 
 
-def test_imagenet_class_data():
-    assert len(IMAGENET_WNIDS) == len(IMAGENET_CLASSNAMES) == 1000
-    assert list(IMAGENET_WNIDS) == sorted(IMAGENET_WNIDS)
-    assert IMAGENET_CLASSNAME_BY_WNID["n01440764"] == "tench"
-    assert len(OPENAI_IMAGENET_TEMPLATES) == 80 and all("{}" in t for t in OPENAI_IMAGENET_TEMPLATES)
+def _digest(items) -> str:
+    return hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()
+
+
+def test_imagenet_class_data_is_what_the_deleted_copy_held():
+    """open_clip's names and templates and timm's WordNet ids are the lists model_zoo/zero_shot_data.py once copied.
+
+    The digests are of that copy (OpenAI's CLIP notebook; the ILSVRC-2012 synsets), so a package that changes them fails here.
+    """
+    wnids, names, templates = imagenet_wnids(), imagenet_classnames(), openai_imagenet_templates()
+    assert len(wnids) == len(names) == 1000 and list(wnids) == sorted(wnids)
+    assert imagenet_classname_by_wnid()["n01440764"] == "tench" and names[-1] == "toilet paper"
+    assert len(templates) == 80 and all(t.count("{}") == 1 for t in templates) and templates[0] == "a bad photo of a {}."
+    assert _digest(wnids) == "624954f06d059ddd477ab500dc059cf2628ac01e441d8a648d1dc6fbfe504c5a"
+    assert _digest(names) == "6ef5246539bb6543da0958381424e7f7b63b6758af04434f6e8f6da88e0cca70"
+    assert _digest(templates) == "e30aa9d7fb289e072e361fb1b2d16a295f7cb396978685fa57a0882c96c06b0d"
+
+
+def test_importing_the_zero_shot_data_loads_neither_open_clip_nor_timm():
+    """The lists load on first use, so the dataset registry that imports this module stays light."""
+    code = "import sys, model_zoo.zero_shot_data; print(sorted(m for m in ('open_clip', 'timm') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
