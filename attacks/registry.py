@@ -13,7 +13,6 @@ import difflib
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,10 +81,15 @@ def _load() -> None:
     _loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry_point.load()  # a module whose import registers attacks, or a runner registered under the entry point's name
-        if callable(loaded) and entry_point.name not in _ATTACKS:
-            register_attack(entry_point.name)(loaded)
+    from model_zoo.plugins import load_entry_points  # here: model_zoo's package loads torch
+
+    load_entry_points(ENTRY_POINT_GROUP, _register_entry_point)
+
+
+def _register_entry_point(name: str, loaded: Any) -> None:
+    """An entry point that names a runner (not a module whose import registers attacks): registered under its name."""
+    if callable(loaded) and name not in _ATTACKS:
+        register_attack(name)(loaded)
 
 
 def list_attacks() -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from .cli_common import (
     split_list,
     user_errors,
 )
-from .datasets.sources import SOURCES
 from .paper_experiments import CUSTOM_TABLES
 from .paper_tables import PAPER_TABLES
 
@@ -38,15 +37,20 @@ def data() -> None:
 
 
 @data.command()
-@click.argument("name", type=click.Choice(sorted(SOURCES)))
+@click.argument("name")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
 @follow_links_option
 @user_errors
 def download(name, data_root):
-    """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest."""
+    """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest (`bench datasets` lists NAMEs)."""
+    from .datasets import get_dataset_spec
     from .datasets.download import download_dataset
     from .datasets.verify import verify_dataset
 
+    spec = get_dataset_spec(name)  # an unknown name: the registry's error, with the closest names
+    if not spec.source.fetches_anything:
+        click.echo(f"{name}: nothing to download ({spec.local_copy(None)})")
+        return
     root = _require_root(data_root)
     for instruction in download_dataset(name, root, progress=click.echo):
         click.echo(f"manual step for {name}: {instruction}")
@@ -55,16 +59,18 @@ def download(name, data_root):
 
 
 @data.command()
-@click.argument("name", type=click.Choice(sorted(SOURCES)))
+@click.argument("name")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of datasets [default: $PERCEPTBENCH_DATA].")
 @follow_links_option
 @user_errors
 def verify(name, data_root):
-    """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong."""
+    """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong (`bench datasets` lists NAMEs)."""
+    from .datasets import get_dataset_spec
     from .datasets.verify import verify_dataset
 
-    report = verify_dataset(name, _require_root(data_root))
-    click.echo(f"{name} at {report.location}")
+    spec = get_dataset_spec(name)  # an unknown name: the registry's error, with the closest names
+    report = verify_dataset(name, _require_root(data_root) if spec.relative_path is not None else None)
+    click.echo(f"{name} at {report.location}" if report.location is not None else f"{name} (needs no data root)")
     for fact in report.facts:
         click.echo(f"  ok: {fact}")
     for problem in dict.fromkeys(report.problems):  # splits that share a file (NIGHTS' test sets) find it once

@@ -183,8 +183,8 @@ PAPER_TABLES: dict[str, dict] = {
 }
 
 # Choices we made where the paper is silent (or where the authors' code and ours count differently), each with its
-# reason. `DATASET_CHOICES` names those that apply to a dataset's runs; the runner writes them into the result's
-# protocol, and README's protocol table lists them all.
+# reason. A dataset's spec names those that apply to its runs (`DatasetSpec.choices`); the runner writes them into the
+# result's protocol, and README's protocol table lists them all.
 PROTOCOL_CHOICES: dict[str, str] = {
     "model_transform_with_centre_crop": "detection and retrieval images go through each model's own transform (for "
     "ConvNeXt-B: Resize(256) + CenterCrop(224), which drops the borders), as the paper's code does for NIGHTS and THINGS; "
@@ -202,13 +202,4 @@ PROTOCOL_CHOICES: dict[str, str] = {
     "things_all_triplets": "THINGS: every triplet of the file is scored; the authors' loader (utils_perceptual_data.py "
     "THINGSDataset) loses the last ([:n_triplets_max] with its default -1) and, where pandas takes it for a header, the "
     "first; we do not copy that (2 of ~146k triplets)",
-}
-DATASET_CHOICES: dict[str, tuple[str, ...]] = {
-    "detect": ("model_transform_with_centre_crop", "clean_wrong_counts_as_broken"),
-    "roxford5k": ("model_transform_with_centre_crop",),
-    "rparis6k": ("model_transform_with_centre_crop",),
-    "nights": ("clean_wrong_counts_as_broken",),
-    "bapps": ("clean_wrong_counts_as_broken",),
-    "imagenet": ("clean_wrong_counts_as_broken",),
-    "things": ("things_all_triplets",),
 }

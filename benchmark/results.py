@@ -46,6 +46,10 @@ _PROTOCOL_KEY = re.compile(r"^map_(?P<protocol>[a-z0-9]+)_(?P<kind>clean|robust)
 
 # 2AFC's scoring protocols as results record them (protocol["scoring"], written by the task) and the leaderboard shows them.
 TWOAFC_SCORING_NAMES = {"hard": "hard labels", "soft": "soft score"}
+# The scoring protocol of the paper's reported numbers, per dataset where its task scores several ways: the paper's 2AFC
+# numbers (Tables I, II, XIII-XV) are hard-label accuracies. The leaderboard files the paper's numbers under it (a paper
+# number has no result file to record it); tests/benchmark/test_dataset_registry.py checks it against the dataset registry.
+PAPER_SCORING = {"nights": TWOAFC_SCORING_NAMES["hard"], "bapps": TWOAFC_SCORING_NAMES["hard"]}
 
 
 @dataclass

@@ -12,10 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 from tqdm.auto import tqdm
 
 from attacks.defaults import (
@@ -42,7 +43,7 @@ from model_zoo.registry import check_model_options
 from .acceleration import Acceleration, check_device, resolve_batch_size
 from .certification import CertifyConfig, certify_batch, check_certifiable, summarise
 from .checkpoint import BatchCheckpoint, configuration_hash
-from .datasets import check_dataset_available, get_dataset_spec, load_dataset
+from .datasets import Dataset, check_dataset_available, get_dataset_spec, load_dataset
 from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
 from .environment import environment, package_versions
 from .results import (
@@ -243,30 +244,31 @@ def prepare_instance(model: PerceptualModel, name: str, device) -> PerceptualMod
     return model.to(device)
 
 
-def evaluation_protocol(dataset: Any, model: PerceptualModel, first_position: int, split: str | None = None) -> dict[str, Any]:
+def evaluation_protocol(
+    dataset: Dataset, model: PerceptualModel, first_position: int, split: str | None = None, choices: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Install the model's image transform where the dataset follows it, and describe what was run.
 
     The paper preprocesses NIGHTS, THINGS (and, we take it, detection and retrieval) images with
     each model's own transform before attacking them; BAPPS has a fixed one. Whatever applies, the
     result records it with the resolution the attack acted on, whether the model resized a native-size
-    input (`model_input`), and the choices we made where the paper is silent (`choices`).
+    input (`model_input`), and the choices we made where the paper is silent (`choices`, the dataset spec's).
     """
-    protocol = dict(dataset.protocol()) if hasattr(dataset, "protocol") else {}
+    protocol = dict(dataset.protocol())
     protocol["split"] = split  # resolved: the dataset's default when none was named (the leaderboard reads it)
-    if getattr(dataset, "follows_model_preprocessing", False):
+    if dataset.follows_model_preprocessing:
         dataset.image_transform = model.input_preprocessing.image_transform()
         protocol["image_transform"] = f"the model's: {model.input_preprocessing.describe()}"
     protocol["model_preprocessing"] = model.input_preprocessing.to_dict()
-    if getattr(dataset, "native_resolution", False):
+    if dataset.native_resolution:
         # LPIPS-family metrics then skip their resize to 224 (LPIPS's own protocol on BAPPS); others keep their preprocessing.
         switch = getattr(model, "use_native_resolution", None)
         native = callable(switch)
         if callable(switch):
             switch()
         protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
-    from .paper_tables import DATASET_CHOICES, PROTOCOL_CHOICES
+    from .paper_tables import PROTOCOL_CHOICES
 
-    choices = DATASET_CHOICES.get(getattr(dataset, "name", ""), ())
     if choices:  # where the paper is silent: what we chose, and why
         protocol["choices"] = {name: PROTOCOL_CHOICES[name] for name in choices}
     first_item = dataset[first_position]
@@ -304,7 +306,7 @@ class EvaluationRun:
     batch_size: int
     model: PerceptualModel
     metric: MetricProperties
-    dataset: Any
+    dataset: Dataset
     task: Task
     task_name: str
     threat: ThreatModel
@@ -347,7 +349,7 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
 
     spec = get_dataset_spec(config.dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.split, **config.dataset_options)
-    task = get_task(spec.task, **getattr(dataset, "task_options", {}))
+    task = get_task(spec.task, **dataset.task_options)
     positions = select_positions(
         dataset, config.n_ex, config.n_ex_per_split, config.random_subset, config.subset_seed, only_splits=config.only_splits
     )
@@ -359,7 +361,7 @@ def setup_evaluation(config: EvaluationConfig, output_dir: str | Path, model: Pe
         else prepare_instance(model, config.model, device)
     )
     metric = MetricProperties.from_dict(model.metric_properties())
-    protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split)
+    protocol = evaluation_protocol(dataset, model, positions[0], config.split or spec.default_split, spec.choices)
     if model.is_randomised:
         model = ExpectationOverTransformation(model)
         protocol["expectation_over_transformation"] = model.n_samples
@@ -447,7 +449,8 @@ def evaluate_batches(run: EvaluationRun, progress: bool = True, merge_only: bool
         unit="sample",
         disable=not (progress and run.group.is_main),
     )
-    loader = DataLoader(run.dataset, batch_sampler=[batches[b] for b in todo])
+    # Any map-style dataset batches; torch's Dataset class is not required of a `Dataset`.
+    loader: DataLoader[dict] = DataLoader(cast("TorchDataset[dict]", run.dataset), batch_sampler=[batches[b] for b in todo])
     certify_s = 0.0
     for batch_index, batch in zip(todo, loader):
         sample_positions = [int(p) for p in batch["position"]]
@@ -495,7 +498,7 @@ def sanity_checks(run: EvaluationRun, outcomes: list[SampleOutcome]) -> tuple[di
 def finalise_evaluation(run: EvaluationRun, loop: BatchLoopOutcome, run_checks: bool = True) -> EvaluationResult:
     """Score the outcomes, run the sanity checks and build the one result of the run."""
     checks, ensemble = sanity_checks(run, loop.outcomes) if run_checks else ({}, None)
-    scores = aggregate_scores(run.task, loop.outcomes, getattr(run.dataset, "score_averaging", "samples"))
+    scores = aggregate_scores(run.task, loop.outcomes, run.dataset.score_averaging)
     certified = None
     if run.certify is not None:
         height, width = run.protocol["attacked_resolution"]

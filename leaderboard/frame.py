@@ -154,7 +154,7 @@ def reported_frame() -> pd.DataFrame:
     the clean cell of the same model, dataset, split and table (clean-only cells make clean-only rows).
     """
     from .reported import load_paper_model_cards, load_reported
-    from .tables import CLEAN, PAPER_PROTOCOLS, TWOAFC_DATASETS
+    from .tables import CLEAN, paper_protocol
 
     cards = load_paper_model_cards()  # a paper row's family is its card's, as a measured row's is
     grouped: dict[tuple, dict[str, float]] = {}
@@ -163,7 +163,7 @@ def reported_frame() -> pd.DataFrame:
             grouped.setdefault((score.model, score.dataset, score.split or "", score.table), {})[score.threat] = score.value
     rows = []
     for (model, dataset, split, table), cells in grouped.items():
-        protocol = PAPER_PROTOCOLS["2afc"] if dataset in TWOAFC_DATASETS else ""
+        protocol = paper_protocol(dataset)
         threats = [threat for threat in cells if threat != CLEAN] or [CLEAN]
         for threat in threats:
             norm, eps = split_threat_label(threat)

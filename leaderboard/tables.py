@@ -23,8 +23,8 @@ from typing import Any
 
 from attacks.defaults import STANDARD
 from attacks.threat import DEFAULT_EPS, NORMS, parse_eps, split_threat_label, threat_label
+from benchmark.results import PAPER_SCORING, EvaluationResult, Scores
 from benchmark.results import TWOAFC_SCORING_NAMES as TWOAFC_PROTOCOL_NAMES
-from benchmark.results import EvaluationResult, Scores
 from benchmark.statistics import Interval
 
 from .checks import failed_checks
@@ -176,7 +176,7 @@ class LeaderboardTable:
     def anchor(self) -> str:
         """Stable link target: dataset and split, plus the protocol where it is not the paper's."""
         name = self.dataset + (f" {self.split}" if self.split else "")
-        if self.protocol and self.protocol not in PAPER_PROTOCOLS.values():
+        if self.protocol and self.protocol not in PAPER_SCORING.values():
             name += f" {self.protocol}"
         return "table-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
@@ -186,9 +186,9 @@ class LeaderboardTable:
         return value is not None and column in self.best and math.isclose(value, self.best[column], abs_tol=1e-9)
 
 
-# 2AFC scoring protocols as headers show them; the paper's own numbers are hard-label accuracies.
-PAPER_PROTOCOLS = {"2afc": TWOAFC_PROTOCOL_NAMES["hard"]}
-TWOAFC_DATASETS = ("nights", "bapps", "demo")
+def paper_protocol(dataset: str) -> str:
+    """The scoring protocol the paper's numbers for `dataset` were computed under ("" where its task has one)."""
+    return PAPER_SCORING.get(dataset, "")
 
 
 def score_protocol(result: EvaluationResult) -> str:
@@ -427,7 +427,7 @@ def build_tables(
     for score in reported:
         if score.metric != "score":
             continue
-        key = (score.dataset, score.split, PAPER_PROTOCOLS["2afc"] if score.dataset in TWOAFC_DATASETS else "")
+        key = (score.dataset, score.split, paper_protocol(score.dataset))
         rows = tables.setdefault(key, {})
         if score.threat != CLEAN:
             reported_threats.setdefault(key, set()).add(score.threat)

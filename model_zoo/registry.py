@@ -21,13 +21,13 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from importlib.metadata import entry_points
 from typing import Any, get_type_hints
 
 import torch
 
 from .base import PerceptualModel
 from .card import UNKNOWN_WEIGHTS, ModelCard
+from .plugins import load_entry_points
 
 ModelFactory = Callable[..., PerceptualModel]
 ENTRY_POINT_GROUP = "perceptbench.models"
@@ -179,11 +179,13 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry_point.load()
-        # An entry point may name a module (whose import registers models) or a factory.
-        if callable(loaded) and entry_point.name not in _FACTORIES:
-            register_model(entry_point.name)(loaded)
+    load_entry_points(ENTRY_POINT_GROUP, _register_entry_point)
+
+
+def _register_entry_point(name: str, loaded: Any) -> None:
+    """An entry point that names a factory (not a module whose import registers models): registered under its name."""
+    if callable(loaded) and name not in _FACTORIES:
+        register_model(name)(loaded)
 
 
 def _import_builtin_families() -> None:

@@ -132,3 +132,14 @@ def write_installed_distribution(
     (dist_info / "entry_points.txt").write_text(f"[{group}]\n" + lines)
     (dist_info / "RECORD").write_text(f"{module}.py,,\n{dist_info.name}/METADATA,,\n")
     return site
+
+
+def replace_dataset_source(monkeypatch, name: str, **changes):
+    """Registered dataset `name` with its `DatasetSpec.source` changed (e.g. `downloads=` served from a local file), for one test."""
+    import dataclasses
+
+    from benchmark.datasets import registry
+
+    spec = registry.get_dataset_spec(name)
+    monkeypatch.setitem(registry._DATASETS, name, dataclasses.replace(spec, source=dataclasses.replace(spec.source, **changes)))
+    return spec.source

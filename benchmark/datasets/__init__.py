@@ -6,6 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names for type checkers; at run time __getattr__ imports each on first use
+    from .base import Dataset, DatasetBase
     from .images import DatasetError, load_image, save_image
     from .registry import (
         DatasetSpec,
@@ -16,10 +17,14 @@ if TYPE_CHECKING:  # the same names for type checkers; at run time __getattr__ i
         register_dataset,
         resolve_data_root,
     )
+    from .sources import DatasetSource, Download
     from .twoafc import TwoAFCDataset, TwoAFCTriplet
+    from .verify import VerifyReport
 
 # name -> module: importing the package (or a light submodule of it) loads no torch until a name is used
 _EXPORTS = {
+    "Dataset": ".base",
+    "DatasetBase": ".base",
     "DatasetError": ".images",
     "load_image": ".images",
     "save_image": ".images",
@@ -30,11 +35,19 @@ _EXPORTS = {
     "load_dataset": ".registry",
     "register_dataset": ".registry",
     "resolve_data_root": ".registry",
+    "DatasetSource": ".sources",
+    "Download": ".sources",
     "TwoAFCDataset": ".twoafc",
     "TwoAFCTriplet": ".twoafc",
+    "VerifyReport": ".verify",
 }
 
 __all__ = [
+    "Dataset",
+    "DatasetBase",
+    "DatasetSource",
+    "Download",
+    "VerifyReport",
     "DatasetError",
     "DatasetSpec",
     "check_dataset_available",

@@ -15,7 +15,9 @@ import numpy as np
 from model_zoo.preprocess import Preprocessing
 
 from .images import DatasetError, path_inside
+from .sources import DatasetSource, Download
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
+from .verify import VerifyReport, check_images
 
 BAPPS_VAL_SPLITS = ("traditional", "cnn", "superres", "deblur", "color", "frameinterp")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -112,3 +114,37 @@ def load_bapps(
     )
     dataset.native_resolution = size is None  # the runner then asks LPIPS-family metrics not to resize either
     return dataset
+
+
+BAPPS_SOURCE = DatasetSource(
+    downloads=(
+        # The archive holds val/<split>/...; LPIPS's download script unpacks it into 2afc/.
+        # The sha256 is the one a public dataset index lists for this file, not LPIPS's own.
+        Download(
+            "https://perceptual-similarity.s3.us-west-2.amazonaws.com/dataset/twoafc_val.tar.gz",
+            destination="bapps/2afc",
+            sha256="41486671b06de923e7ba277c4797d4d9d86d609863ba35ecdb576133f8b9d859",
+        ),
+    ),
+    license="BSD-2-Clause (LPIPS repository)",
+    citation="Zhang et al., The Unreasonable Effectiveness of Deep Features as a Perceptual Metric, CVPR 2018",
+)
+
+
+def verify_bapps(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify bapps`: every split's triplets, its images and equal file counts per folder."""
+    assert root is not None  # verify_dataset checks the folder first
+    for split in BAPPS_VAL_SPLITS:
+        try:
+            triplets = read_bapps_split(root / split, split)
+        except DatasetError as error:
+            report.problems.append(str(error))
+            continue
+        counts = {
+            f: sum(1 for p in (root / split / f).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + (".npy",))
+            for f in ("ref", "p0", "p1", "judge")
+        }
+        report.facts.append(f"{split}: {len(triplets)} triplets (files: {counts})")
+        check_images([p for t in triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, f"{split} images")
+        if len(set(counts.values())) != 1:
+            report.problems.append(f"{root / split}: ref/, p0/, p1/ and judge/ hold different numbers of files {counts}")

@@ -20,13 +20,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from model_zoo.zero_shot_data import TEMPLATE_SETS, imagenet_classname_by_wnid
 
+from .base import DatasetBase
 from .detection import list_class_folders
 from .images import DatasetError, center_crop_transform, load_image, path_inside
+from .sources import DatasetSource
 from .subset_ids import SubsetIds, missing_ids_message, read_subset_ids
+from .verify import VerifyReport, check_images
 
 CLASSIFICATION_IMAGE_SIZE = 224
 CLASSNAMES_FILE = "classnames.txt"
@@ -55,7 +57,7 @@ def class_name_for_folder(folder: str, overrides: dict[str, str]) -> str:
     return folder.replace("_", " ")
 
 
-class ClassificationDataset(Dataset):
+class ClassificationDataset(DatasetBase):
     """Labelled images of `root/<class>/*`; `classnames` are what the prompts say."""
 
     task = "classification"
@@ -135,12 +137,11 @@ class ClassificationDataset(Dataset):
 
 
 def load_imagenet(
-    root: Path, split: str | None, templates: str = "openai-imagenet", subset_ids: str | None = None
+    folder: Path, split: str | None, templates: str = "openai-imagenet", subset_ids: str | None = None
 ) -> ClassificationDataset:
-    """ImageNet-1k `val/<wnid>/*.JPEG` under the data root, optionally only the images a `subset_ids` list names;
-    folders that are not WordNet ids are refused."""
+    """ImageNet-1k `<wnid>/*.JPEG` from `folder` (the data root's `imagenet/val`), optionally only the images a
+    `subset_ids` list names; folders that are not WordNet ids are refused."""
     split = split or "val"
-    folder = root / "imagenet" / split
     subset = read_subset_ids(subset_ids) if subset_ids else None
     dataset = ClassificationDataset("imagenet", folder, split, templates, subset=subset)
     unknown = [f for f in dataset.folders if f not in imagenet_classname_by_wnid()]
@@ -153,10 +154,48 @@ def load_imagenet(
 
 
 def load_image_folder(
-    root: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet"
+    location: Path | None, split: str | None, path: str | None = None, templates: str = "openai-imagenet"
 ) -> ClassificationDataset:
     """Any `DIR/<class>/*` the user names with `--dataset-option path=DIR`; it needs no data root."""
     if not path:
         raise DatasetError("dataset 'imagefolder' needs its folder: --dataset-option path=DIR (DIR/<class>/*.jpg)")
     folder = Path(path).expanduser()
     return ClassificationDataset(folder.name, folder, split or folder.name, templates)
+
+
+IMAGENET_SOURCE = DatasetSource(
+    manual=(
+        "ImageNet-1k needs an account at https://image-net.org (ILSVRC2012_img_val.tar and the devkit's labels). Put the "
+        "50,000 validation images into {root}/imagenet/val/<wnid>/*.JPEG, one folder per class named by its WordNet id "
+        "(n01440764, ...), the layout torchvision's ImageNet and most preparation scripts produce."
+    ),
+    license="ImageNet terms of access (non-commercial research)",
+    citation="Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 2015",
+)
+
+
+def verify_imagenet(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify imagenet`: the 1000 WordNet-id folders and every image in them."""
+    assert root is not None  # verify_dataset checks the folder first
+    from model_zoo.zero_shot_data import imagenet_wnids
+
+    try:
+        classes = list_class_folders(root, root=root)
+    except DatasetError as error:
+        report.problems.append(str(error))
+        return
+    folders = set(classes)
+    wnids = set(imagenet_wnids())
+    missing, unknown = sorted(wnids - folders), sorted(folders - wnids)
+    images = [p for paths in classes.values() for p in paths]
+    report.facts.append(f"{len(folders)} class folders, {len(images)} images (ImageNet-1k val: 1000 and 50000)")
+    if missing:
+        report.problems.append(f"{len(missing)} of the 1000 WordNet-id folders are missing under {root}, e.g. {missing[0]}")
+    if unknown:
+        report.problems.append(f"folders that are not ImageNet-1k WordNet ids under {root}, e.g. {unknown[0]}")
+    check_images(images, report, "images")
+
+
+def verify_image_folder(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify imagefolder`: nothing under the data root; the folder is the user's, checked when loaded."""
+    report.facts.append("reads your own folder (--dataset-option path=DIR), checked when `bench evaluate` loads it")

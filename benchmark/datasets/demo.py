@@ -28,6 +28,7 @@ from model_zoo.weights import perceptbench_cache_dir
 from .bapps import load_bapps
 from .images import save_image
 from .twoafc import TwoAFCDataset
+from .verify import VerifyReport, check_images
 
 DEMO_VERSION = "v1"
 DEMO_SPLIT = "demo"
@@ -154,3 +155,12 @@ def load_demo(cache_dir: Path | None = None, labels: str = "hard") -> TwoAFCData
     """The demo under BAPPS's protocol (hard labels by default), but at its files' 64x64: the quick
     start stays fast on a CPU, and no paper number depends on the demo."""
     return load_bapps(ensure_demo(cache_dir), splits=[DEMO_SPLIT], name="demo", labels=labels, image_size=None)
+
+
+def verify_demo(location: Path | None, report: VerifyReport) -> None:
+    """`bench data verify demo`: the embedded set (built on first use in the cache) has its 240 triplets, every image decodable."""
+    dataset = load_demo()
+    report.facts.append(f"embedded: {len(dataset)} triplets in {demo_root() / DEMO_SPLIT}")
+    if len(dataset) != DEMO_TRIPLETS:
+        report.problems.append(f"the demo has {len(dataset)} triplets, not {DEMO_TRIPLETS}; delete {demo_root()} to rebuild it")
+    check_images([p for t in dataset.triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, "demo images")

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
-from model_zoo.fetch import following_links, links_followed
+from model_zoo.fetch import following_links, links_followed, sha256_of
 
+from .base import DatasetBase
 from .images import DatasetError, ImageTransform, load_image, path_inside
+from .sources import DatasetSource
+from .verify import VerifyReport, check_images
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DETECTION_MANIFEST = "detection.json"
@@ -88,7 +90,7 @@ def read_detection_setup(root: Path, pool_classes: list[str], query_classes: lis
     return DetectionSetup(classes=list(pool_classes), buffer=buffer, targets=dict(targets))
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(DatasetBase):
     """The query images (what is evaluated and attacked); the pool and targets ride along."""
 
     task = "detection"
@@ -143,3 +145,63 @@ class DetectionDataset(Dataset):
 def load_detection(root: Path, name: str = "detect") -> DetectionDataset:
     """One detection configuration folder (`detect/<configuration>`: pool/, query/, target/)."""
     return DetectionDataset(name, root)
+
+
+DETECTION_SOURCE = DatasetSource(
+    manual=(
+        "Retrieval-based detection sets are assembled by hand, one folder per configuration under {root}/detect/: "
+        "pool/<class>/*, query/<class>/* (disjoint from the pool), target/<class>/* (attack targets outside the pool, "
+        '16 per class in the paper) and an optional detection.json ({{"buffer": ..., "targets": {{...}}}}). '
+        "Paper's NSFW set (detect/nsfw): 500 pool images each of 'neutral' (safe), 'porn' (unsafe) and 'sexy' "
+        "(buffer) from https://huggingface.co/datasets/deepghs/nsfw_detect, 1000 disjoint queries each for neutral "
+        'and porn, detection.json {{"buffer": "sexy"}}. Gun filtering (detect/guns, paper App. B-G, Table X), no buffer: '
+        "pool/unsafe/ 500 Flickr images tagged handgun, pistol, assault rifle, rifle, shotgun, sniper, bazooka, glock, "
+        "klashnikov; pool/safe/ 500 Flickr images tagged Dog, Cat, Bird, Fish, Horse, Cow, Pig, Rabbit, Chicken, Chair, "
+        "Table, Pen, Notebook, Bottle, Backpack, Lamp, Wallet, Keys, Clock; query/unsafe/ the ImageNet train images of "
+        "assault_rifle, rifle, revolver (4k); query/safe/ 10k ImageNet train images of desktop_computer, car_wheel, "
+        "frilled_lizard, lorikeet, snowplow, otter, fire_engine, koala, tusker, African_hunting_dog; target/safe/ and "
+        "target/unsafe/ 16 images each outside the pool."
+    ),
+    notes=("the paper's exact image samples were not published; results depend on the sample",),
+)
+
+
+def content_hashes(paths) -> dict[str, Path]:
+    return {sha256_of(Path(p)): p for p in paths}
+
+
+def verify_detection(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify detect`: every configuration's pool, queries and targets, and that they do not overlap."""
+    assert root is not None  # verify_dataset checks the folder first
+    configurations = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not configurations:
+        report.problems.append(f"no configuration folders under {root} (expected e.g. {root / 'nsfw'}/pool/<class>/)")
+    for folder in configurations:
+        try:
+            dataset = DetectionDataset(folder.name, folder)
+        except DatasetError as error:
+            report.problems.append(str(error))
+            continue
+        pool = {c: len(v) for c, v in dataset.pool.items()}
+        queries = {c: sum(1 for _, label in dataset.queries if label == c) for c in dataset.classes}
+        report.facts.append(
+            f"{folder.name}: pool {pool}, queries {queries}, buffer {dataset.setup.buffer}, targets {dataset.setup.targets}"
+        )
+        check_images(
+            [p for paths in dataset.pool.values() for p in paths] + [p for p, _ in dataset.queries], report, f"{folder.name} images"
+        )
+        pool_hashes = content_hashes(p for paths in dataset.pool.values() for p in paths)
+        overlap = [p for h, p in content_hashes(p for p, _ in dataset.queries).items() if h in pool_hashes]
+        if overlap:
+            report.problems.append(f"{folder.name}: {len(overlap)} query image(s) also in the pool, e.g. {overlap[0]}")
+        for target_class in sorted(set(dataset.setup.targets.values())):
+            try:
+                targets = dataset.target_images(target_class)
+            except DatasetError as error:
+                report.problems.append(f"{folder.name}: {error}")
+                continue
+            check_images(targets, report, f"{folder.name} target images")
+            overlap = [p for h, p in content_hashes(targets).items() if h in pool_hashes]
+            report.facts.append(f"{folder.name}: {len(targets)} attack targets of '{target_class}'")
+            if overlap:
+                report.problems.append(f"{folder.name}: target image {overlap[0]} is also in the pool (targets must lie outside it)")

@@ -14,37 +14,38 @@ from model_zoo.fetch import DownloadError, download, extract, network_problem, u
 
 from ..atomic import atomic_write_text
 from .images import DatasetError
-from .sources import SOURCES, DatasetSource
+from .registry import DatasetSpec, get_dataset_spec
+from .sources import DatasetSource
 
 DOWNLOAD_RECORD = "DOWNLOADS.json"
 ARCHIVES_DIR = ".downloads"  # archives wait here between download and unpacking; a bad one is kept aside here
-SOURCES_RECORD = "benchmark/datasets/sources.py"
 
 
-def get_source(name: str) -> DatasetSource:
-    """Where dataset `name` comes from; an unknown name lists the known ones."""
-    if name not in SOURCES:
-        raise DatasetError(f"no download source for '{name}'; known: {', '.join(sorted(SOURCES))}")
-    return SOURCES[name]
+def source_file(spec: DatasetSpec) -> str:
+    """Where a dataset's source (and its pinned sha256) is written: the module of its check, beside its loader."""
+    return spec.verify.__module__.replace(".", "/") + ".py"
 
 
-def _fetch(url: str, target: Path, sha256: str | None, by_hand: str, progress: Callable[[str], None]) -> str:
+def _fetch(url: str, target: Path, sha256: str | None, by_hand: str, progress: Callable[[str], None], recorded_in: str) -> str:
     problem = network_problem(url_host(url))
     if problem:
         raise DownloadError(f"{problem}: cannot fetch {url}; {by_hand}")
-    digest = download(url, target, sha256, SOURCES_RECORD, by_hand=by_hand)
+    digest = download(url, target, sha256, recorded_in, by_hand=by_hand)
     progress(f"fetched {url} -> {target}")
     return digest
 
 
 def download_dataset(name: str, data_root: Path, progress: Callable[[str], None] = print) -> list[str]:
     """Fetch, verify and unpack what `name` publishes; returns the instructions for what remains."""
-    source = get_source(name)
+    spec = get_dataset_spec(name)
+    source = spec.source
+    if not source.fetches_anything:
+        raise DatasetError(f"dataset '{name}' has nothing to download ({spec.local_copy(data_root)})")
     data_root.mkdir(parents=True, exist_ok=True)
     record_path = data_root / DOWNLOAD_RECORD
     record = _read_record(record_path)
     try:
-        _download_all(source, data_root, record, progress)
+        _download_all(source, data_root, record, progress, source_file(spec))
     finally:
         archives = data_root / ARCHIVES_DIR
         if archives.is_dir() and not any(archives.iterdir()):
@@ -68,16 +69,18 @@ def _read_record(path: Path) -> dict:
     return record
 
 
-def _download_all(source: DatasetSource, data_root: Path, record: dict, progress: Callable[[str], None]) -> None:
+def _download_all(source: DatasetSource, data_root: Path, record: dict, progress: Callable[[str], None], recorded_in: str) -> None:
     for item in source.downloads:
         destination = data_root / item.destination
         if item.filename is not None:
             target = destination / item.filename
-            digest = _fetch(item.url, target, item.sha256, f"download it by hand and put it at {target}", progress)
+            digest = _fetch(item.url, target, item.sha256, f"download it by hand and put it at {target}", progress, recorded_in)
         else:
             archive = data_root / ARCHIVES_DIR / PurePosixPath(item.url).name
             flat = ", keeping only the file names" if item.flatten else ""
-            digest = _fetch(item.url, archive, item.sha256, f"download it by hand and unpack it into {destination}{flat}", progress)
+            digest = _fetch(
+                item.url, archive, item.sha256, f"download it by hand and unpack it into {destination}{flat}", progress, recorded_in
+            )
             count = extract(archive, destination, flatten=item.flatten)
             archive.unlink()
             progress(f"unpacked {count} files into {destination}")

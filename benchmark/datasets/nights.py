@@ -14,7 +14,9 @@ from pathlib import Path
 
 from . import cells
 from .images import DatasetError, path_inside
+from .sources import DatasetSource, Download
 from .twoafc import TwoAFCDataset, TwoAFCTriplet
+from .verify import VerifyReport, check_images
 
 NIGHTS_COLUMNS = ("id", "left_vote", "right_vote", "votes", "ref_path", "left_path", "right_path", "split", "is_imagenet")
 NIGHTS_SPLITS = ("test", "test_imagenet", "test_no_imagenet", "val", "train")
@@ -105,3 +107,25 @@ def load_nights(root: Path, split: str = "test") -> TwoAFCDataset:
     preprocessing to its NIGHTS dataset), so each model is attacked at its 224x224 input.
     """
     return TwoAFCDataset("nights", read_nights_csv(Path(root) / "data.csv", split), labels="hard")
+
+
+NIGHTS_SOURCE = DatasetSource(
+    downloads=(Download("https://data.csail.mit.edu/nights/nights.zip", destination="."),),
+    license="CC BY-NC-SA 4.0 (DreamSim project page)",
+    citation="Fu et al., DreamSim: Learning New Dimensions of Human Visual Similarity using Synthetic Data, NeurIPS 2023",
+)
+
+
+def verify_nights(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify nights`: every split's rows and the images they name."""
+    assert root is not None  # verify_dataset checks the folder first
+    for split in NIGHTS_SPLITS:
+        try:
+            triplets = read_nights_csv(root / "data.csv", split)
+        except DatasetError as error:
+            report.problems.append(str(error))
+            if "lacks column" in str(error) or "not found" in str(error):
+                return
+            continue
+        report.facts.append(f"{split}: {len(triplets)} triplets with >= 6 votes")
+        check_images([p for t in triplets for p in (t.reference, t.candidate_0, t.candidate_1)], report, f"{split} images")

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from .base import DatasetBase
 from .images import DatasetError, ImageTransform, load_image, path_inside
+from .sources import DatasetSource, Download
+from .verify import VerifyReport, check_images
 
 REVISITED_DATASETS = ("roxford5k", "rparis6k")
 REVISITED_COUNTS = {"roxford5k": (4993, 70), "rparis6k": (6322, 70)}  # (database images, queries)
@@ -81,7 +83,7 @@ def read_ground_truth(path: Path) -> tuple[list[str], list[str], list[QueryGroun
     return imlist, qimlist, truths
 
 
-class RetrievalDataset(Dataset):
+class RetrievalDataset(DatasetBase):
     """The queries (evaluated and attacked); the database images are read by the task's `prepare`."""
 
     task = "retrieval"
@@ -123,3 +125,42 @@ def load_revisited(root: Path, name: str) -> RetrievalDataset:
     if name not in REVISITED_DATASETS:
         raise DatasetError(f"unknown revisited dataset '{name}'; choose one of {', '.join(REVISITED_DATASETS)}")
     return RetrievalDataset(name, root)
+
+
+REVISITED_GND = "https://cmp.felk.cvut.cz/revisitop/data/datasets/{name}/gnd_{name}.pkl"
+REVISITED_IMAGES = {
+    "roxford5k": ("https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/oxbuild_images-v1.tgz",),
+    "rparis6k": (
+        "https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_1-v1.tgz",
+        "https://www.robots.ox.ac.uk/~vgg/data/parisbuildings/paris_2-v1.tgz",
+    ),
+}
+
+
+def revisited_source(name: str) -> DatasetSource:
+    """Where revisited Oxford or Paris comes from: the authors' ground truth and the original image archives."""
+    return DatasetSource(
+        downloads=(
+            Download(REVISITED_GND.format(name=name), destination=f"revisited/{name}", filename=f"gnd_{name}.pkl"),
+            *(Download(url, destination=f"revisited/{name}/jpg", flatten=True) for url in REVISITED_IMAGES[name]),
+        ),
+        citation="Radenovic et al., Revisiting Oxford and Paris: Large-Scale Image Retrieval Benchmarking, CVPR 2018",
+    )
+
+
+def verify_revisited(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify roxford5k|rparis6k`: the ground truth's counts and every image it names."""
+    assert root is not None  # verify_dataset checks the folder first
+    name = report.name
+    try:
+        dataset = RetrievalDataset(name, root)
+    except DatasetError as error:
+        report.problems.append(str(error))
+        return
+    expected_db, expected_q = REVISITED_COUNTS[name]
+    report.facts.append(f"{len(dataset.imlist)} database images, {len(dataset.qimlist)} queries")
+    if (len(dataset.imlist), len(dataset.qimlist)) != (expected_db, expected_q):
+        report.problems.append(
+            f"ground truth lists {len(dataset.imlist)}/{len(dataset.qimlist)} images/queries; {name} has {expected_db}/{expected_q}"
+        )
+    check_images([dataset.image_path(n) for n in dataset.imlist + dataset.qimlist], report, "images under jpg/")

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from . import cells
+from .base import DatasetBase
 from .images import DatasetError, ImageTransform, load_image, path_inside
+from .sources import DatasetSource
+from .verify import VerifyReport, check_images
 
 THINGS_IMAGE_LIST = "things_first_imgs_idx.txt"
+THINGS_CONCEPTS = 1854
 THINGS_TRIPLETS = "triplets_large_final_correctednc_correctedorder.csv"
 THINGS_IMAGE_DIR = "Images"
 THINGS_SPLIT = "test"
@@ -79,7 +82,7 @@ def read_things_triplets(path: Path, images: list[Path]) -> list[OddOneOutTriple
     return triplets
 
 
-class OddOneOutDataset(Dataset):
+class OddOneOutDataset(DatasetBase):
     """Triplets of images and the human odd-one-out choice, read lazily."""
 
     task = "odd-one-out"
@@ -109,3 +112,30 @@ def load_things(root: Path) -> OddOneOutDataset:
     root = Path(root)
     images = read_image_list(root / THINGS_IMAGE_LIST, root / THINGS_IMAGE_DIR)
     return OddOneOutDataset("things", read_things_triplets(root / THINGS_TRIPLETS, images))
+
+
+THINGS_SOURCE = DatasetSource(
+    manual=(
+        "THINGS images are distributed on OSF behind a licence agreement (https://osf.io/jum2f/), the triplets at "
+        "https://osf.io/f5rn6/ (data/triplet_dataset/). Put into {root}/things/: Images/ (the image folders), "
+        "things_first_imgs_idx.txt (one image path per line, relative to Images/, one per concept) and "
+        "triplets_large_final_correctednc_correctedorder.csv (tab-separated, header image1 image2 image3 choice ...)."
+    ),
+    license="THINGS: CC BY 4.0 for the behavioural data; images under the THINGS terms of use",
+    citation="Hebart et al., THINGS: A database of 1,854 object concepts and more than 26,000 naturalistic object images, PLoS ONE 2019",
+)
+
+
+def verify_things(root: Path | None, report: VerifyReport) -> None:
+    """`bench data verify things`: the image list (one image per concept), the triplets and every listed image."""
+    assert root is not None  # verify_dataset checks the folder first
+    try:
+        images = read_image_list(root / THINGS_IMAGE_LIST, root / THINGS_IMAGE_DIR)
+        triplets = read_things_triplets(root / THINGS_TRIPLETS, images)
+    except DatasetError as error:
+        report.problems.append(str(error))
+        return
+    report.facts.append(f"{len(images)} images listed, {len(triplets)} triplets")
+    if len(images) != THINGS_CONCEPTS:
+        report.problems.append(f"{root / THINGS_IMAGE_LIST} lists {len(images)} images; the distributed list has {THINGS_CONCEPTS}")
+    check_images(images, report, "listed images")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
+from .base import DatasetBase
 from .images import DatasetError, ImageTransform, load_image
 
 TWOAFC_LABELS = {
@@ -47,7 +47,7 @@ class TwoAFCTriplet:
     judge: float  # fraction of humans preferring candidate 1; hard labels are 0.0 or 1.0
 
 
-class TwoAFCDataset(Dataset):
+class TwoAFCDataset(DatasetBase):
     """Triplets read lazily from disk; items are dicts of tensors with the sample's position.
 
     With `image_transform=None` and `follows_model_preprocessing` (NIGHTS), the runner installs

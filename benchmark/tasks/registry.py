@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from importlib.metadata import entry_points
 from typing import Any, TypeVar
+
+from model_zoo.plugins import load_entry_points
 
 ENTRY_POINT_GROUP = "perceptbench.tasks"
 BUILTIN_MODULES = (
@@ -45,10 +46,13 @@ def _load() -> None:
     _loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry_point.load()  # a module whose import registers tasks, or a task class
-        if isinstance(loaded, type) and getattr(loaded, "name", None) not in _TASKS:
-            register_task(loaded)
+    load_entry_points(ENTRY_POINT_GROUP, _register_entry_point)
+
+
+def _register_entry_point(name: str, loaded: Any) -> None:
+    """An entry point that names a task class (not a module whose import registers tasks): registered under its `name`."""
+    if isinstance(loaded, type) and getattr(loaded, "name", None) not in _TASKS:
+        register_task(loaded)
 
 
 def list_tasks() -> tuple[str, ...]:

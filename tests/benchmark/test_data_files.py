@@ -7,7 +7,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from paper_data import write_imagenet, write_nights, write_things
+from paper_data import replace_dataset_source, write_imagenet, write_nights, write_things
 
 from benchmark.cli import main
 from benchmark.datasets import DatasetError, load_dataset
@@ -117,7 +117,7 @@ def test_classification_folder_links_leaving_it_are_refused_unless_followed(tmp_
 def test_bench_data_download_of_a_truncated_tgz_is_one_line_and_unpacks_nothing(tmp_path, monkeypatch):
     import tarfile
 
-    from benchmark.datasets import download, sources
+    from benchmark.datasets import sources
 
     archive = tmp_path / "served" / "nights.tgz"
     archive.parent.mkdir()
@@ -128,8 +128,7 @@ def test_bench_data_download_of_a_truncated_tgz_is_one_line_and_unpacks_nothing(
             info.size = len(payload)
             bundle.addfile(info, io.BytesIO(payload))
     archive.write_bytes(archive.read_bytes()[:50_000])  # a download cut short, published without a sha256
-    source = sources.DatasetSource("nights", downloads=(sources.Download(url=f"file://{archive}", destination="."),))
-    monkeypatch.setitem(download.SOURCES, "nights", source)
+    replace_dataset_source(monkeypatch, "nights", downloads=(sources.Download(url=f"file://{archive}", destination="."),))
     monkeypatch.delenv("PERCEPTBENCH_OFFLINE", raising=False)
     root = tmp_path / "data"
     out = CliRunner().invoke(main, ["data", "download", "nights", "--data-root", str(root)])

@@ -8,11 +8,11 @@ import tarfile
 
 import pytest
 from click.testing import CliRunner
-from paper_data import write_bapps_split, write_detection, write_nights, write_revisited, write_things
+from paper_data import replace_dataset_source, write_bapps_split, write_detection, write_nights, write_revisited, write_things
 
 from benchmark.cli import main
-from benchmark.datasets import sources
-from benchmark.datasets.bapps import BAPPS_VAL_SPLITS
+from benchmark.datasets.bapps import BAPPS_SOURCE, BAPPS_VAL_SPLITS
+from benchmark.datasets.revisited import revisited_source
 from benchmark.results import read_result, read_samples
 
 RED, YELLOW, BLUE = (220, 30, 30), (220, 220, 30), (30, 30, 220)
@@ -225,8 +225,8 @@ def _bapps_archive(tmp_path, extra_member=None):
 
 
 def _use_source(monkeypatch, archive, sha256):
-    download = dataclasses.replace(sources.SOURCES["bapps"].downloads[0], url=archive.as_uri(), sha256=sha256)
-    monkeypatch.setitem(sources.SOURCES, "bapps", dataclasses.replace(sources.SOURCES["bapps"], downloads=(download,)))
+    download = dataclasses.replace(BAPPS_SOURCE.downloads[0], url=archive.as_uri(), sha256=sha256)
+    replace_dataset_source(monkeypatch, "bapps", downloads=(download,))
 
 
 def test_data_download_verifies_checksum_unpacks_and_verify_passes(tmp_path, monkeypatch):
@@ -250,7 +250,7 @@ def test_data_download_refuses_bad_checksums_and_escaping_archives(tmp_path, mon
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data")])
     actual = hashlib.sha256(archive.read_bytes()).hexdigest()
     assert out.exit_code == 1 and "checksum mismatch" in out.output and f"sha256 {actual}, expected " + "0" * 64 in out.output
-    assert not (tmp_path / "data" / "bapps").exists() and "sources.py" in out.output
+    assert not (tmp_path / "data" / "bapps").exists() and "update the sha256 in benchmark/datasets/bapps.py" in out.output
     evil = _bapps_archive(tmp_path / "evil", extra_member="val/../../escape.txt")
     _use_source(monkeypatch, evil, None)
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path / "data2")])
@@ -261,7 +261,7 @@ def test_data_download_refuses_bad_checksums_and_escaping_archives(tmp_path, mon
 def test_data_download_offline_says_what_to_fetch_by_hand_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
     out = CliRunner().invoke(main, ["data", "download", "bapps", "--data-root", str(tmp_path)])
-    url = sources.SOURCES["bapps"].downloads[0].url
+    url = BAPPS_SOURCE.downloads[0].url
     assert out.exit_code == 1 and out.output.startswith("Error: offline") and out.output.count("\n") == 1
     assert f"cannot fetch {url}; download it by hand and unpack it into {tmp_path / 'bapps' / '2afc'}" in out.output
     assert not (tmp_path / ".downloads").exists()
@@ -298,9 +298,9 @@ def test_data_download_revisited_flattens_nested_archives_and_verify_counts(tmp_
         for image in sorted((staging / "jpg").iterdir()):
             bundle.write(image, f"paris/{image.stem.split('_')[1]}/{image.name}")
     gnd = staging / "gnd_rparis6k.pkl"
-    old = sources.SOURCES["rparis6k"]
+    old = revisited_source("rparis6k")
     downloads = (dataclasses.replace(old.downloads[0], url=gnd.as_uri()), dataclasses.replace(old.downloads[1], url=archive.as_uri()))
-    monkeypatch.setitem(sources.SOURCES, "rparis6k", dataclasses.replace(old, downloads=downloads))
+    replace_dataset_source(monkeypatch, "rparis6k", downloads=downloads)
     root = tmp_path / "data"
     out = CliRunner().invoke(main, ["data", "download", "rparis6k", "--data-root", str(root)])
     assert out.exit_code == 0, out.output

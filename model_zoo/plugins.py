@@ -1,0 +1,22 @@
+"""Third-party plugins through entry points: the one loader every registry (models, attacks, tasks, datasets) uses.
+
+An entry point of a `perceptbench.*` group names either a module, whose import registers what it defines
+(`@register_model`, `@register_attack`, `@register_task`, `register_dataset`), or one object that the
+registry registers under the entry point's name. model_zoo is the lowest layer, so every package may import
+it; a light registry (attacks) imports it where it loads its plugins, as `model_zoo/__init__` loads torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+
+def load_entry_points(group: str, register: Callable[[str, Any], None]) -> None:
+    """Import every entry point of `group`; an object that is not a module goes to `register(entry point name, object)`."""
+    for entry_point in entry_points(group=group):
+        loaded = entry_point.load()
+        if not isinstance(loaded, ModuleType):
+            register(entry_point.name, loaded)
