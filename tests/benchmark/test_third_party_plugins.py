@@ -209,6 +209,9 @@ def plugins(tmp_path, monkeypatch):
         ("acme_fgsm", ATTACK, "perceptbench.attacks", "acme_fgsm"),
         ("acme_nearer", TASK, "perceptbench.tasks", "acme_nearer"),
     )
+    # the built-ins first, into the registries themselves: a built-in module imported for the first time inside the
+    # copies below would register only there, and be missing once the copies are undone
+    attack_registry.list_attacks(), task_registry.list_tasks(), dataset_registry.list_datasets()
     for module, source, group, target in plugins:
         site = write_installed_distribution(tmp_path / module, module, textwrap.dedent(source), {module: target}, group=group)
         monkeypatch.syspath_prepend(str(site))
