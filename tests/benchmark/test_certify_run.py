@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +26,10 @@ def test_smoothing_run_records_per_sample_radii_and_the_certified_block(tmp_path
     assert read_result(path) == result
     certified = result.certified
     assert certified is not None and certified.method == "smoothing" and certified.n == 6  # the first 6 of the 8 samples
-    assert certified.parameters == {"sigma": 0.25, "n0": 20, "n": 200, "alpha": 0.001, "seed": 0, "certify_n_ex": 6}
+    assert certified.parameters == {
+        **{"sigma": 0.25, "n0": 20, "n": 200, "alpha": 0.001, "seed": 0, "certify_n_ex": 6},
+        **{"attack_n_iter": 10, "attack_eot_draws": 8, "attack_draws": 1000, "attack_n_restarts": 1},
+    }
     outcomes = read_outcomes(path)
     certificates = [certificate_of(o) for o in outcomes]
     assert [c is not None for c in certificates] == [True] * 6 + [False] * 2
@@ -34,6 +38,25 @@ def test_smoothing_run_records_per_sample_radii_and_the_certified_block(tmp_path
     assert certified.at_run.accuracy <= certified.robust <= certified.clean
     assert result.checks["certified_le_robust_le_clean"].passed is True
     assert "certified_not_broken" not in result.checks  # smoothing certifies another classifier than the one attacked
+    smoothed = read_result(path).checks["smoothed_certified_not_broken"]  # ... which has its own attack
+    assert smoothed.passed is True and smoothed.numbers["attacked"] == sum(c is not None and c.prediction is not None for c in certificates)
+
+
+def test_a_smoothing_radius_that_claims_too_much_fails_the_check_and_names_the_samples(tmp_path, monkeypatch):
+    import benchmark.certification as certification
+
+    honest = certification.smoothing_certificates
+
+    def inflated(*args, **kwargs):
+        return [replace(c, radius=c.radius + 3.0) if c.prediction is not None else c for c in honest(*args, **kwargs)]
+
+    monkeypatch.setattr(certification, "smoothing_certificates", inflated)
+    config = EvaluationConfig(model="pixel-l2", threat="l2", eps="0.25", n_ex=6, n_iter=3, batch_size=3, **SMALL_SMOOTHING)
+    result, path = run_evaluation(config, tmp_path, progress=False)
+    check = read_result(path).checks["smoothed_certified_not_broken"]
+    flagged = [o.position for o in read_outcomes(path) if (c := certificate_of(o)) is not None and c.prediction is not None]
+    assert check.passed is False and flagged and check.numbers["positions"] == flagged
+    assert f"for {len(flagged)} of the {len(flagged)} smoothing certificates" in check.detail
 
 
 def test_defaults_are_cohen_et_al_and_linf_runs_are_certified_at_the_enclosing_l2_radius(tmp_path):
