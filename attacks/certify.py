@@ -19,6 +19,10 @@ any attack at eps (under the same decision rule), so the two check each other.
   It certifies the smoothed classifier, not the metric itself; its defaults are Cohen et al.'s
   (sigma 0.25, n0 100, alpha 0.001) except n, 10,000 here instead of their 100,000, which caps the
   radius at sigma * Phi^-1(0.001 ** (1 / 10000)) = 3.1 sigma.
+- Checking a smoothing certificate (`attack_smoothed`): the run's attack judges the metric, not the
+  smoothed classifier, so the smoothed classifier gets its own attack, APGD-L2 on Salman et al.
+  (2019)'s soft smoothed loss, within each certificate's radius; benchmark/sanity.py's
+  `smoothed_certified_not_broken` says when its finding contradicts the certificate.
 """
 
 from __future__ import annotations

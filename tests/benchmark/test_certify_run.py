@@ -172,3 +172,22 @@ def _example(**changes):
     example.update(sims_after_png=[1.0, 0.0], choice_before=1, choice_after=0, choice_after_png=0, margin_change=2.0)
     example.update(perturbation_norm=0.5, amplification=3.0, images={"reference": "001_reference.png"})
     return {**example, **changes}
+
+
+def test_the_smoothed_check_flags_only_a_confident_flip_not_a_noisy_disagreement():
+    """480 of 1,000 votes for the certified class is a minority, yet consistent with p > 1/2 at alpha 0.001: not a violation."""
+
+    def attacked(position: int, votes: int) -> SampleOutcome:
+        outcome = _outcome(position, 1, 1, 1.0)
+        extra = {"smoothed_attack_votes": str(votes), "smoothed_attack_draws": "1000", "smoothed_attack_l2": "1.0"}
+        return replace(outcome, extra={**outcome.extra, **extra})  # as read back from the CSV: text
+
+    certified = CertifiedScores(
+        "smoothing", {"alpha": 0.001}, 3, 0, [CertifiedRadius(0.5, "0.5", 1.0, "run", "l2 0.5")], clean=1.0, robust=1.0
+    )
+    checks = certificate_checks("smoothing", certified, [attacked(0, 480), attacked(1, 700), attacked(2, 400)], attacked=True)
+    check = checks["smoothed_certified_not_broken"]
+    assert check.passed is False and check.numbers["positions"] == [2] and check.numbers["broken_at_run"] == 1
+    quiet = certificate_checks("smoothing", certified, [attacked(0, 480), attacked(1, 700)], attacked=True)
+    assert quiet["smoothed_certified_not_broken"].passed is True
+    assert "smoothed_certified_not_broken" not in certificate_checks("smoothing", certified, [_outcome(0, 1, 1, 1.0)], attacked=True)
