@@ -36,9 +36,10 @@ def test_smoothing_run_records_per_sample_radii_and_the_certified_block(tmp_path
     expected = sum(c.certifies(int(o.label), 0.25) for o, c in zip(outcomes, certificates) if c is not None) / 6
     assert certified.at_run == CertifiedRadius(0.25, "0.25", expected, "run", "l2 0.25")
     assert certified.at_run.accuracy <= certified.robust <= certified.clean
-    assert result.checks["certified_le_robust_le_clean"].passed is True
+    assert "certified_le_robust_le_clean" not in result.checks  # the smoothed classifier may well be more robust than the metric
     assert "certified_not_broken" not in result.checks  # smoothing certifies another classifier than the one attacked
     smoothed = read_result(path).checks["smoothed_certified_not_broken"]  # ... which has its own attack
+    assert smoothed.numbers["certified"] == certified.at_run.accuracy and smoothed.numbers["robust"] == certified.robust
     assert smoothed.passed is True and smoothed.numbers["attacked"] == sum(c is not None and c.prediction is not None for c in certificates)
 
 
