@@ -19,6 +19,10 @@ any attack at eps (under the same decision rule), so the two check each other.
   It certifies the smoothed classifier, not the metric itself; its defaults are Cohen et al.'s
   (sigma 0.25, n0 100, alpha 0.001) except n, 10,000 here instead of their 100,000, which caps the
   radius at sigma * Phi^-1(0.001 ** (1 / 10000)) = 3.1 sigma. `SmoothingConfig` holds them, in attacks/defaults.py.
+- Checking a smoothing certificate (`attack_smoothed`): the run's attack judges the metric, not the
+  smoothed classifier, so the smoothed classifier gets its own attack, APGD-L2 on Salman et al.
+  (2019)'s soft smoothed loss, within each certificate's radius; benchmark/sanity.py's
+  `smoothed_certified_not_broken` says when its finding contradicts the certificate.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from model_zoo.base import PerceptualModel
 
 from .defaults import SmoothingConfig
 from .losses import TwoAFCObjective, twoafc_predictions
+from .objective import ObjectiveOutput
 
 # Cosines near 1 carry float32 rounding of about 1e-7; margins are shrunk by this much before certifying.
 NUMERICAL_MARGIN = 1e-5
@@ -145,3 +150,119 @@ def smoothing_certificates(
             radius = config.sigma * float(torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(p_lower, dtype=torch.float64)))
             certificates.append(Certificate(top, radius, p_lower))
     return certificates
+
+
+# -- attacking the smoothed classifier (checks a smoothing certificate) --------------------------------
+
+
+@dataclass(frozen=True)
+class SmoothedAttackConfig:
+    """The attack that checks each smoothing certificate; its defaults keep it near a tenth of CERTIFY's own cost.
+
+    Per attacked sample: `n_restarts * (n_iter + 1) * eot_draws` forward and backward passes (the
+    gradient steps), then `draws` forward passes to estimate the smoothed decision at the adversarial
+    point (defaults: 11 * 8 = 88 passes with gradients, 1,000 without). `n_iter = 0` turns it off.
+    """
+
+    n_iter: int = 10
+    eot_draws: int = 8  # noise draws averaged per gradient step (Salman et al.'s m; they use 1 to 8)
+    draws: int = 1000  # noise draws that estimate the smoothed decision at the adversarial point
+    n_restarts: int = 1
+
+    def __post_init__(self) -> None:
+        if not (self.n_iter >= 0 and self.eot_draws >= 1 and self.draws >= 1 and self.n_restarts >= 1):
+            raise ValueError(f"the smoothed attack needs n_iter >= 0, eot_draws >= 1, draws >= 1 and n_restarts >= 1; got {self}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.n_iter > 0
+
+
+@dataclass(frozen=True)
+class SmoothedAttackOutcome:
+    """What the attack found for one certificate: the certified class's votes at the adversarial point, and its distance."""
+
+    votes: int  # of `draws` noisy copies of the adversarial reference, how many the base decision gave the certified class
+    draws: int
+    distance: float  # L2 norm of the perturbation (at most the certified radius)
+
+    def broken(self, alpha: float) -> bool:
+        """Whether the smoothed decision at the adversarial point is, at confidence 1 - alpha, not the certified class.
+
+        The certified class keeps the smoothed decision while its probability p exceeds 1/2; this says
+        p < 1/2 when even the one-sided (1 - alpha) Clopper-Pearson upper bound on p is below 1/2.
+        """
+        return clopper_pearson_upper(self.votes, self.draws, alpha) < 0.5
+
+
+def clopper_pearson_upper(successes: int, n: int, alpha: float) -> float:
+    """One-sided (1 - alpha) Clopper-Pearson upper bound of a binomial proportion."""
+    if successes >= n:
+        return 1.0
+    from scipy.stats import beta
+
+    return float(beta.ppf(1 - alpha, successes + 1, n - successes))
+
+
+class SoftSmoothedObjective:
+    """The loss of Salman et al. (2019, 'Provably Robust Deep Learning via Adversarially Trained Smoothed
+    Classifiers', SmoothAdv): cross-entropy of the soft smoothed classifier, the mean over Gaussian noise
+    of the base classifier's probabilities (here softmax of the 2AFC similarities), estimated with
+    `eot_draws` fresh draws at every call, whose gradient is the expectation over transformation's.
+    The base decision is hard and the smoothed one a probability, so the attack reports no success:
+    APGD keeps its highest-loss point and the smoothed decision is judged there afterwards.
+    """
+
+    def __init__(self, objective: TwoAFCObjective, row: int, target: int, sigma: float, eot_draws: int, generator: torch.Generator):
+        self.objective, self.row, self.target = objective, row, target
+        self.sigma, self.eot_draws, self.generator = sigma, eot_draws, generator
+
+    def __call__(self, x: Tensor, index: Tensor) -> ObjectiveOutput:
+        noise = torch.randn((len(x), self.eot_draws, *x.shape[1:]), generator=self.generator).to(x.device, x.dtype)
+        points = (x.unsqueeze(1) + self.sigma * noise).flatten(0, 1)
+        rows = torch.full((len(points),), self.row, dtype=torch.long, device=x.device)
+        probabilities = self.objective.logits(points, rows).float().softmax(dim=-1).view(len(x), self.eot_draws, 2).mean(dim=1)
+        return ObjectiveOutput(loss=-probabilities[:, self.target].clamp_min(1e-12).log())
+
+
+def attack_smoothed(
+    model: PerceptualModel,
+    reference: Tensor,
+    candidate_0: Tensor,
+    candidate_1: Tensor,
+    sample_ids: Sequence[int],
+    certificates: Sequence[Certificate],
+    smoothing: SmoothingConfig = SmoothingConfig(),
+    config: SmoothedAttackConfig = SmoothedAttackConfig(),
+) -> list[SmoothedAttackOutcome | None]:
+    """APGD-L2 on the soft smoothed classifier within each certificate's own radius (None: abstained, nothing to check).
+
+    Attacking at the sample's radius tests every eps the certificate claims, the run's among them.
+    Noise comes from per-sample generators (seed, sample id), apart from CERTIFY's, so batches do not matter.
+    """
+    from .apgd import apgd
+
+    labels = torch.zeros(len(reference), dtype=torch.long, device=reference.device)
+    objective = TwoAFCObjective(model, candidate_0, candidate_1, labels)
+    outcomes: list[SmoothedAttackOutcome | None] = []
+    for row, (sample_id, certificate) in enumerate(zip(sample_ids, certificates)):
+        if certificate.prediction is None or certificate.radius <= 0:
+            outcomes.append(None)
+            continue
+        generator = torch.Generator().manual_seed(smoothing.seed * 1_000_003 + int(sample_id) + 500_009)
+        soft = SoftSmoothedObjective(objective, row, certificate.prediction, smoothing.sigma, config.eot_draws, generator)
+        x = reference[row : row + 1]
+        found = apgd(
+            soft,
+            x,
+            norm="l2",
+            eps=certificate.radius,
+            n_iter=config.n_iter,
+            n_restarts=config.n_restarts,
+            seed=smoothing.seed,
+            sample_ids=[sample_id],
+        ).x_adv
+        votes = _noisy_votes(objective, found[0], row, config.draws, smoothing, generator)
+        distance = float((found - x).flatten().norm())
+        outcomes.append(SmoothedAttackOutcome(int(votes[certificate.prediction]), config.draws, distance))
+    return outcomes

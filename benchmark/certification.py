@@ -19,7 +19,16 @@ from typing import Any
 
 import torch
 
-from attacks.certify import LIPSIM_RADII, NUMERICAL_MARGIN, Certificate, lipschitz_certificates, smoothing_certificates
+from attacks.certify import (
+    LIPSIM_RADII,
+    NUMERICAL_MARGIN,
+    Certificate,
+    SmoothedAttackConfig,
+    SmoothedAttackOutcome,
+    attack_smoothed,
+    lipschitz_certificates,
+    smoothing_certificates,
+)
 from attacks.defaults import DEFAULT_CERTIFY_N_EX, SmoothingConfig
 from attacks.threat import ThreatModel
 from model_zoo.base import PerceptualModel
@@ -28,16 +37,20 @@ from .results import CertifiedRadius, CertifiedScores, SampleOutcome
 
 CERTIFY_METHODS = ("lipschitz", "smoothing")
 RADIUS_COLUMN, PREDICTION_COLUMN = "certified_radius", "certified_prediction"
+# What the attack on the smoothed classifier found (smoothing only): the certified class's votes of how many draws, the distance.
+ATTACK_VOTES_COLUMN, ATTACK_DRAWS_COLUMN, ATTACK_DISTANCE_COLUMN = "smoothed_attack_votes", "smoothed_attack_draws", "smoothed_attack_l2"
 LIPSIM_RADII_TEXT = ("36/255", "72/255", "108/255")  # attacks/certify.py's LIPSIM_RADII as LipSim writes them
 
 
 @dataclass(frozen=True)
 class CertifyConfig:
-    """What `--certify` asks: the method, Cohen et al.'s parameters (defaults in attacks/defaults.py's SmoothingConfig), the subset."""
+    """What `--certify` asks: the method, Cohen et al.'s parameters (defaults in attacks/defaults.py's SmoothingConfig), the subset,
+    and the attack on the smoothed classifier that checks each smoothing certificate (SmoothedAttackConfig; n_iter 0: none)."""
 
     method: str
     smoothing: SmoothingConfig = SmoothingConfig()
     n_ex: int = DEFAULT_CERTIFY_N_EX
+    attack: SmoothedAttackConfig = SmoothedAttackConfig()
 
     def __post_init__(self) -> None:
         if self.method not in CERTIFY_METHODS:
@@ -51,7 +64,8 @@ class CertifyConfig:
             bound = getattr(model, "embedding_lipschitz", None)
             return {"embedding_lipschitz": bound, "numerical_margin": NUMERICAL_MARGIN, "certify_n_ex": self.n_ex}
         smoothing = {f.name: getattr(self.smoothing, f.name) for f in fields(self.smoothing) if f.name != "batch_size"}
-        return {**smoothing, "certify_n_ex": self.n_ex}
+        attack = {f"attack_{f.name}": getattr(self.attack, f.name) for f in fields(self.attack)}
+        return {**smoothing, "certify_n_ex": self.n_ex, **attack}
 
 
 def check_certifiable(config: CertifyConfig, model: PerceptualModel, task: str) -> None:
@@ -78,14 +92,21 @@ def certify_batch(
     reference, x0, x1 = (batch[key][index].to(device) for key in ("reference", "candidate_0", "candidate_1"))
     if config.method == "lipschitz":
         certificates = lipschitz_certificates(model, reference, x0, x1)
-    else:
-        certificates = smoothing_certificates(model, reference, x0, x1, [positions[i] for i in rows], config.smoothing)
-    return {positions[i]: certificate_columns(c) for i, c in zip(rows, certificates)}
+        return {positions[i]: certificate_columns(c) for i, c in zip(rows, certificates)}
+    ids = [positions[i] for i in rows]
+    certificates = smoothing_certificates(model, reference, x0, x1, ids, config.smoothing)
+    attacks: list[SmoothedAttackOutcome | None] = [None] * len(rows)
+    if config.attack.enabled:
+        attacks = attack_smoothed(model, reference, x0, x1, ids, certificates, config.smoothing, config.attack)
+    return {positions[i]: certificate_columns(c, a) for i, c, a in zip(rows, certificates, attacks)}
 
 
-def certificate_columns(certificate: Certificate) -> dict[str, Any]:
-    """A certificate as sidecar columns: the certified decision (None: abstained) and its L2 radius."""
-    return {PREDICTION_COLUMN: certificate.prediction, RADIUS_COLUMN: certificate.radius}
+def certificate_columns(certificate: Certificate, attack: SmoothedAttackOutcome | None = None) -> dict[str, Any]:
+    """A certificate as sidecar columns: the certified decision (None: abstained), its L2 radius, what attacking it found."""
+    columns: dict[str, Any] = {PREDICTION_COLUMN: certificate.prediction, RADIUS_COLUMN: certificate.radius}
+    if attack is not None:
+        columns |= {ATTACK_VOTES_COLUMN: attack.votes, ATTACK_DRAWS_COLUMN: attack.draws, ATTACK_DISTANCE_COLUMN: attack.distance}
+    return columns
 
 
 def certificate_of(outcome: SampleOutcome) -> Certificate | None:
@@ -95,6 +116,14 @@ def certificate_of(outcome: SampleOutcome) -> Certificate | None:
         return None
     prediction = outcome.extra.get(PREDICTION_COLUMN)
     return Certificate(None if prediction in (None, "") else int(prediction), float(radius))
+
+
+def smoothed_attack_of(outcome: SampleOutcome) -> SmoothedAttackOutcome | None:
+    """What the attack on the smoothed classifier found for an outcome's certificate; None when it was not attacked."""
+    votes = outcome.extra.get(ATTACK_VOTES_COLUMN)
+    if votes in (None, ""):
+        return None
+    return SmoothedAttackOutcome(int(votes), int(outcome.extra[ATTACK_DRAWS_COLUMN]), float(outcome.extra[ATTACK_DISTANCE_COLUMN]))
 
 
 def run_radius(threat: ThreatModel, image_numel: int) -> float:

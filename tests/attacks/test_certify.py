@@ -8,9 +8,13 @@ import torch
 from attacks import TwoAFCObjective, apgd, twoafc_predictions
 from attacks.certify import (
     Certificate,
+    SmoothedAttackConfig,
+    SmoothedAttackOutcome,
     SmoothingConfig,
+    attack_smoothed,
     certified_accuracy,
     clopper_pearson_lower,
+    clopper_pearson_upper,
     lipschitz_certificates,
     smoothing_certificates,
 )
@@ -116,3 +120,34 @@ def test_certified_accuracy_counts_correct_and_covered():
     assert certified_accuracy(certificates, [1, 0, 1, 0], 0.2) == 0.25
     with pytest.raises(ValueError, match="one label per"):
         certified_accuracy(certificates, [1], 0.1)
+
+
+def test_the_attack_on_the_smoothed_classifier_reaches_the_boundary_of_a_true_certificate_but_not_beyond():
+    """Linear decision: the smoothed classifier is the same hyperplane, so within a true radius the attack can only come near it."""
+    reference, x0, x1, distances = _linear_case()
+    model, ids = create_model("pixel-l2"), list(range(len(reference)))
+    config = SmoothingConfig(n0=100, n=2000, batch_size=2000)
+    certificates = smoothing_certificates(model, reference, x0, x1, ids, config)
+    found = attack_smoothed(model, reference, x0, x1, ids, certificates, config, SmoothedAttackConfig(draws=1000))
+    attacked = [(c, f) for c, f in zip(certificates, found) if f is not None]
+    assert len(attacked) >= 9 and all(f.distance <= c.radius + 1e-5 for c, f in attacked)
+    assert not any(f.broken(config.alpha) for _, f in attacked)
+    # the attack does its job: the certified class's vote, near 1 at the clean reference far from the hyperplane, falls near 1/2
+    assert max(f.votes / f.draws for _, f in attacked) < 0.75
+
+
+def test_the_attack_on_the_smoothed_classifier_breaks_a_radius_that_claims_too_much():
+    reference, x0, x1, distances = _linear_case()
+    model, ids = create_model("pixel-l2"), list(range(len(reference)))
+    config = SmoothingConfig(n0=100, n=2000, batch_size=2000)
+    true = smoothing_certificates(model, reference, x0, x1, ids, config)
+    inflated = [Certificate(c.prediction, 2 * c.radius + 0.2, c.p_lower) for c in true]  # past the hyperplane for every sample
+    found = attack_smoothed(model, reference, x0, x1, ids, inflated, config, SmoothedAttackConfig(draws=1000))
+    assert all(f is None or f.broken(config.alpha) for f in found) and sum(f is not None for f in found) >= 9
+
+
+def test_clopper_pearson_upper_mirrors_the_lower_bound():
+    assert clopper_pearson_upper(100, 100, 0.001) == 1.0
+    assert clopper_pearson_upper(10, 1000, 0.001) == pytest.approx(1 - clopper_pearson_lower(990, 1000, 0.001))
+    # 0 of 9 draws cannot show p < 1/2 at alpha 0.001 (0.5 ** 9 > 0.001); 0 of 10 can
+    assert not SmoothedAttackOutcome(0, 9, 0.1).broken(0.001) and SmoothedAttackOutcome(0, 10, 0.1).broken(0.001)

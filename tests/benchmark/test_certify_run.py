@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -25,15 +26,38 @@ def test_smoothing_run_records_per_sample_radii_and_the_certified_block(tmp_path
     assert read_result(path) == result
     certified = result.certified
     assert certified is not None and certified.method == "smoothing" and certified.n == 6  # the first 6 of the 8 samples
-    assert certified.parameters == {"sigma": 0.25, "n0": 20, "n": 200, "alpha": 0.001, "seed": 0, "certify_n_ex": 6}
+    assert certified.parameters == {
+        **{"sigma": 0.25, "n0": 20, "n": 200, "alpha": 0.001, "seed": 0, "certify_n_ex": 6},
+        **{"attack_n_iter": 10, "attack_eot_draws": 8, "attack_draws": 1000, "attack_n_restarts": 1},
+    }
     outcomes = read_outcomes(path)
     certificates = [certificate_of(o) for o in outcomes]
     assert [c is not None for c in certificates] == [True] * 6 + [False] * 2
     expected = sum(c.certifies(int(o.label), 0.25) for o, c in zip(outcomes, certificates) if c is not None) / 6
     assert certified.at_run == CertifiedRadius(0.25, "0.25", expected, "run", "l2 0.25")
     assert certified.at_run.accuracy <= certified.robust <= certified.clean
-    assert result.checks["certified_le_robust_le_clean"].passed is True
+    assert "certified_le_robust_le_clean" not in result.checks  # the smoothed classifier may well be more robust than the metric
     assert "certified_not_broken" not in result.checks  # smoothing certifies another classifier than the one attacked
+    smoothed = read_result(path).checks["smoothed_certified_not_broken"]  # ... which has its own attack
+    assert smoothed.numbers["certified"] == certified.at_run.accuracy and smoothed.numbers["robust"] == certified.robust
+    assert smoothed.passed is True and smoothed.numbers["attacked"] == sum(c is not None and c.prediction is not None for c in certificates)
+
+
+def test_a_smoothing_radius_that_claims_too_much_fails_the_check_and_names_the_samples(tmp_path, monkeypatch):
+    import benchmark.certification as certification
+
+    honest = certification.smoothing_certificates
+
+    def inflated(*args, **kwargs):
+        return [replace(c, radius=c.radius + 3.0) if c.prediction is not None else c for c in honest(*args, **kwargs)]
+
+    monkeypatch.setattr(certification, "smoothing_certificates", inflated)
+    config = EvaluationConfig(model="pixel-l2", threat="l2", eps="0.25", n_ex=6, n_iter=3, batch_size=3, **SMALL_SMOOTHING)
+    result, path = run_evaluation(config, tmp_path, progress=False)
+    check = read_result(path).checks["smoothed_certified_not_broken"]
+    flagged = [o.position for o in read_outcomes(path) if (c := certificate_of(o)) is not None and c.prediction is not None]
+    assert check.passed is False and flagged and check.numbers["positions"] == flagged
+    assert f"for {len(flagged)} of the {len(flagged)} smoothing certificates" in check.detail
 
 
 def test_defaults_are_cohen_et_al_and_linf_runs_are_certified_at_the_enclosing_l2_radius(tmp_path):
@@ -149,3 +173,22 @@ def _example(**changes):
     example.update(sims_after_png=[1.0, 0.0], choice_before=1, choice_after=0, choice_after_png=0, margin_change=2.0)
     example.update(perturbation_norm=0.5, amplification=3.0, images={"reference": "001_reference.png"})
     return {**example, **changes}
+
+
+def test_the_smoothed_check_flags_only_a_confident_flip_not_a_noisy_disagreement():
+    """480 of 1,000 votes for the certified class is a minority, yet consistent with p > 1/2 at alpha 0.001: not a violation."""
+
+    def attacked(position: int, votes: int) -> SampleOutcome:
+        outcome = _outcome(position, 1, 1, 1.0)
+        extra = {"smoothed_attack_votes": str(votes), "smoothed_attack_draws": "1000", "smoothed_attack_l2": "1.0"}
+        return replace(outcome, extra={**outcome.extra, **extra})  # as read back from the CSV: text
+
+    certified = CertifiedScores(
+        "smoothing", {"alpha": 0.001}, 3, 0, [CertifiedRadius(0.5, "0.5", 1.0, "run", "l2 0.5")], clean=1.0, robust=1.0
+    )
+    checks = certificate_checks("smoothing", certified, [attacked(0, 480), attacked(1, 700), attacked(2, 400)], attacked=True)
+    check = checks["smoothed_certified_not_broken"]
+    assert check.passed is False and check.numbers["positions"] == [2] and check.numbers["broken_at_run"] == 1
+    quiet = certificate_checks("smoothing", certified, [attacked(0, 480), attacked(1, 700)], attacked=True)
+    assert quiet["smoothed_certified_not_broken"].passed is True
+    assert "smoothed_certified_not_broken" not in certificate_checks("smoothing", certified, [_outcome(0, 1, 1, 1.0)], attacked=True)

@@ -41,6 +41,14 @@ def _images(driver, selector):
     )
 
 
+def _scroll_to(driver, selector):
+    """Bring the element into the viewport and say it is there (its top within the window)."""
+    top = driver.execute_script(
+        "var e = document.querySelector(arguments[0]); e.scrollIntoView(); return e.getBoundingClientRect().top;", selector
+    )
+    assert 0 <= top < driver.execute_script("return window.innerHeight;"), (selector, top)
+
+
 def test_model_page_gallery_and_index_examples_load_in_chromium(browser, gallery_site):  # noqa: F811
     site, shots = gallery_site / "site", gallery_site / "screenshots"
     shots.mkdir()
@@ -50,6 +58,8 @@ def test_model_page_gallery_and_index_examples_load_in_chromium(browser, gallery
     assert all(complete and width > 0 for _, complete, width in images), images
     assert "humans chose" in browser.find_element("css selector", ".adversarial-example figcaption").text
     browser.save_screenshot(str(shots / "model-page.png"))
+    _scroll_to(browser, "#gallery")  # a screenshot shows the viewport only: one of the gallery itself
+    browser.save_screenshot(str(shots / "model-page-gallery.png"))
 
     browser.get((site / "index.html").as_uri())
     examples = _images(browser, "#adversarial-examples img.gallery-img")
@@ -61,4 +71,6 @@ def test_model_page_gallery_and_index_examples_load_in_chromium(browser, gallery
     headers = browser.execute_script("return Array.from(document.querySelectorAll('th.score-header')).map(th => th.textContent.trim());")
     assert any(header.startswith("certified (L2 0.5)") for header in headers), headers
     browser.save_screenshot(str(shots / "index.png"))
-    assert (shots / "model-page.png").stat().st_size > 0 and (shots / "index.png").stat().st_size > 0
+    _scroll_to(browser, "#adversarial-examples")
+    browser.save_screenshot(str(shots / "index-examples.png"))
+    assert all((shots / f"{name}.png").stat().st_size > 0 for name in ("model-page", "model-page-gallery", "index", "index-examples"))
