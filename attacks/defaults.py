@@ -20,7 +20,7 @@ DEFAULT_THREAT = "linf"  # `bench evaluate --threat`, `benchmark.evaluate(threat
 DEFAULT_DATASET = "demo"  # `bench evaluate --dataset`: the shipped demo, so a first run needs no download
 
 # Samples per batch: a number, or "auto" (the largest that fits GPU memory, resolved to a number once the model is built:
-# benchmark/acceleration.py's resolve_batch_size). Past that point code holds a plain int.
+# benchmark/runtime/acceleration.py's resolve_batch_size). Past that point code holds a plain int.
 BatchSize: TypeAlias = int | Literal["auto"]
 BATCH_SIZE = 32  # `bench evaluate`, `submit`, `sweep`, `reproduce`; the sanity checks' and the pool encoder's batches
 INVERSION_BATCH_SIZE = 8  # `bench invert`, `bench reproduce table7`: images optimised at once

@@ -1,5 +1,5 @@
 """`python -m benchmark ...` runs the `bench` command line."""
 
-from .cli import main
+from .cli.bench import main
 
 main()

@@ -23,8 +23,8 @@ from torch.utils.data import default_collate
 from attacks import Subset, TwoAFCObjective, run_attack, twoafc_predictions
 from attacks.threat import perturbation_norm
 
-from .atomic import atomic_write_text
 from .results import SampleOutcome
+from .runtime.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from .runner import EvaluationRun

@@ -28,10 +28,10 @@ from model_zoo import create_model
 from model_zoo.registry import model_class
 from model_zoo.text_tower import text_tower_for_model, text_tower_source
 
-from .acceleration import resolve_batch_size
-from .atomic import atomic_write_bytes, atomic_write_text
 from .datasets.images import load_image_center_crop, save_image
-from .environment import environment
+from .runtime.acceleration import resolve_batch_size
+from .runtime.atomic import atomic_write_bytes, atomic_write_text
+from .runtime.environment import environment
 
 KINDS = ("features", "text")
 RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS: smoke run, not a real result"

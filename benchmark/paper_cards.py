@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
+from .runtime.atomic import atomic_write_text
 
 REGENERATE = f"python -m {__spec__.name if __spec__ else __name__}"  # the command, wherever this module lives
 

@@ -26,8 +26,8 @@ from attacks.threat import DEFAULT_EPS, ThreatModel
 from model_zoo import create_model
 from model_zoo.base import PerceptualModel
 
-from .acceleration import Acceleration, check_device, resolve_batch_size
 from .datasets import load_dataset
+from .runtime.acceleration import Acceleration, check_device, resolve_batch_size
 
 # (goal, device type it is measured on, the time ratio that decides it and its bound: None where this report cannot decide it)
 GOALS: tuple[tuple[str, str, str | None, float | None], ...] = (
@@ -183,7 +183,7 @@ def run_throughput(config: ThroughputConfig) -> ThroughputReport:
 
 
 def _device_name(device: torch.device) -> str:
-    from .environment import device_description
+    from .runtime.environment import device_description
 
     return device_description(device)
 

@@ -23,7 +23,7 @@ from attacks.defaults import STANDARD
 from attacks.ensemble import EnsembleRecord
 from attacks.threat import ThreatModel
 
-from .atomic import atomic_write_text
+from .runtime.atomic import atomic_write_text
 from .schema import SchemaError, validate_result
 from .statistics import Interval
 

@@ -40,12 +40,8 @@ from model_zoo.card import NO_WEIGHTS, UNKNOWN_WEIGHTS
 from model_zoo.eot import ExpectationOverTransformation
 from model_zoo.registry import check_model_options
 
-from .acceleration import Acceleration, check_device, resolve_batch_size
 from .certification import CertifyConfig, certify_batch, check_certifiable, summarise
-from .checkpoint import BatchCheckpoint, configuration_hash
 from .datasets import Dataset, check_dataset_available, get_dataset_spec, load_dataset
-from .distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
-from .environment import environment, package_versions
 from .results import (
     SAMPLES_SUFFIX,
     CheckResult,
@@ -57,6 +53,10 @@ from .results import (
     result_file_stem,
     write_result,
 )
+from .runtime.acceleration import Acceleration, check_device, resolve_batch_size
+from .runtime.checkpoint import BatchCheckpoint, configuration_hash
+from .runtime.distributed import ProcessGroup, agree_on_minimum, barrier, current_process_group, gather_batches, rank_device
+from .runtime.environment import environment, package_versions
 from .sampling import select_positions
 from .score_intervals import attach_intervals
 from .tasks import AttackConfig, Task, get_task
@@ -267,7 +267,7 @@ def evaluation_protocol(
         if callable(switch):
             switch()
         protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
-    from .paper_tables import PROTOCOL_CHOICES
+    from .paper.tables import PROTOCOL_CHOICES
 
     if choices:  # where the paper is silent: what we chose, and why
         protocol["choices"] = {name: PROTOCOL_CHOICES[name] for name in choices}

@@ -5,7 +5,7 @@ records (model_zoo/card.py) are validated here and nowhere else: types are stric
 never the text "0.9"; a flag is a bool, never 1), ranges are checked (scores finite and in [0, 1], `n >= 1`,
 `weights` from its enum), nesting is bounded, and the copies of what the leaderboard displays (model,
 dataset, split, threat, eps, attack, weights) must agree with the configuration that was run, so what is
-shown is what was run. `bench schema results` prints the JSON Schema (benchmark/schema_cli.py).
+shown is what was run. `bench schema results` prints the JSON Schema (benchmark/cli/schema.py).
 
 Importing this module loads pydantic only; what needs the attack code (eps parsing, attack names) is
 imported when a file is validated.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark.cli import main  # noqa: E402
+from benchmark.cli.bench import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(["perf", *sys.argv[1:]]))

@@ -141,7 +141,7 @@ def _env() -> dict[str, str]:
 
 def _bench_in_process(*args: str) -> None:
     """`bench ARGS` in this process (the same click command, no new interpreter); a failure raises."""
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     main.main(args=list(args), prog_name="bench", standalone_mode=False)
 
@@ -496,7 +496,7 @@ def _warm_up() -> float:
 
     import benchmark.cli  # noqa: F401
     import benchmark.perf  # noqa: F401
-    import finetune.cli  # noqa: F401
+    import benchmark.cli.finetune  # noqa: F401
 
     return time.perf_counter() - start
 

@@ -24,7 +24,7 @@ from torch.utils.data import default_collate
 from attacks.objective import ObjectiveOutput
 from attacks.pgd import pgd, uniform_linf_start
 from benchmark.datasets.twoafc import TwoAFCDataset
-from benchmark.distributed import ProcessGroup
+from benchmark.runtime.distributed import ProcessGroup
 from model_zoo.base import EmbeddingModel
 from model_zoo.clip import OPEN_CLIP_SPECS, REDUCED_EMBED_DIM, OpenClipImageEncoder
 from model_zoo.finetuned import MLP_HIDDEN, HeadedEncoder, attach_mlp_head, trainable_lora
@@ -349,7 +349,7 @@ class AdversarialRecipe(Recipe):
 
     def data_info(self):
         """Which ImageNet split and how many images trained the tower."""
-        from benchmark.paper_tables import PROTOCOL_CHOICES
+        from benchmark.paper.tables import PROTOCOL_CHOICES
 
         dataset = self.train_set.dataset
         info = {"dataset": "imagenet-format folder", "split": "train", "n_train": len(self.train_set), "n_classes": len(dataset.classes)}

@@ -43,11 +43,11 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, default_collate
 from tqdm import tqdm
 
-from benchmark.acceleration import Acceleration, resolve_batch_size
-from benchmark.atomic import atomic_write_bytes, atomic_write_text
-from benchmark.checkpoint import configuration_hash
-from benchmark.distributed import ProcessGroup, barrier, current_process_group, rank_device
-from benchmark.environment import environment
+from benchmark.runtime.acceleration import Acceleration, resolve_batch_size
+from benchmark.runtime.atomic import atomic_write_bytes, atomic_write_text
+from benchmark.runtime.checkpoint import configuration_hash
+from benchmark.runtime.distributed import ProcessGroup, barrier, current_process_group, rank_device
+from benchmark.runtime.environment import environment
 from model_zoo.base import EmbeddingModel
 from model_zoo.download import sha256_of
 from model_zoo.trained_folder import CARD_FILE, FinetuneCard, build_trained_folder, read_card

@@ -77,11 +77,11 @@ def collect_entries(
     """Our own results (status from their checks) and every submission's results (status from its signed verification).
 
     A submission's statement is believed when signed by this machine's key or one of the `trusted_keys` files
-    (benchmark/verification.py); a folder whose submission.json is malformed is skipped with a warning.
+    (benchmark/submissions/verification.py); a folder whose submission.json is malformed is skipped with a warning.
     """
-    from benchmark.submission_schema import RESULTS_DIR, find_submissions, read_submission
-    from benchmark.verification import submission_status
-    from benchmark.verification import trusted_keys as load_trusted_keys
+    from benchmark.submissions.schema import RESULTS_DIR, find_submissions, read_submission
+    from benchmark.submissions.verification import submission_status
+    from benchmark.submissions.verification import trusted_keys as load_trusted_keys
 
     entries = []
     if results_dir is not None:

@@ -10,9 +10,9 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from tabulate import tabulate
 
-from benchmark.atomic import atomic_write_text
 from benchmark.gallery import GALLERY_SUFFIX
 from benchmark.results import Scores
+from benchmark.runtime.atomic import atomic_write_text
 from benchmark.schema import is_link
 from benchmark.statistics import Interval
 
@@ -230,7 +230,7 @@ def build_site(
 ) -> dict[str, Path]:
     """Write index.html, a page per model, LEADERBOARD.md, leaderboard.csv and assets; return the main paths.
 
-    `submissions_dir` adds every submission folder under it (benchmark/submission.py) with its status;
+    `submissions_dir` adds every submission folder under it (benchmark/submissions/submission.py) with its status;
     `trusted_keys` are public-key files whose signed verifications are believed (beside this machine's key).
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)

@@ -2,7 +2,7 @@
 
 A cell holds what we measured and what the paper reports. Rows are "verified" (both), "measured" (ours only) or
 "reported" (paper only). Random-weight smoke runs are kept apart and never ranked or compared with the paper.
-Submissions (benchmark/submission.py) are rows of their own: "submitted" (claimed, not verified), "verified" (re-run
+Submissions (benchmark/submissions/submission.py) are rows of their own: "submitted" (claimed, not verified), "verified" (re-run
 here, in full or on a subset of n) or "flagged" (verification or sanity checks failed; the reasons are on the model
 page). A robust cell shows the standard ensemble where it was run, else the strongest single attack, and names it.
 Smoke submissions (`bench submit --smoke`, demo only) are listed apart, never ranked beside full ones.

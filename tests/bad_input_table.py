@@ -424,7 +424,7 @@ def good_result() -> str:
     if "path" not in _GOOD:
         from click.testing import CliRunner
 
-        from benchmark.cli import main
+        from benchmark.cli.bench import main
 
         folder = Path(tempfile.mkdtemp(prefix="census-good-"))
         out = CliRunner().invoke(
@@ -460,7 +460,7 @@ def run_row(row: BadInput, tmp: Path) -> Outcome:
     """Run `row` in the folder `tmp` (made empty by the caller) and classify what happened."""
     from click.testing import CliRunner
 
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     if row.setup:
         SETUPS[row.setup](tmp)

@@ -130,7 +130,7 @@ RUN = [(index, command) for index, command in enumerate(readme_commands()) if is
 
 @pytest.mark.parametrize("index, command", RUN, ids=[command[:60] for _, command in RUN])
 def test_readme_command_runs(index, command, readme_folder, monkeypatch):
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     monkeypatch.chdir(readme_folder)
     words = shlex.split(command)
@@ -144,7 +144,7 @@ def test_readme_command_runs(index, command, readme_folder, monkeypatch):
 
 def test_readme_module_factory_name_runs_from_its_folder(readme_folder, monkeypatch):
     """ "--model acme_metrics:mean_absolute" with acme_metrics.py in the current folder, as the README says."""
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     monkeypatch.chdir(readme_folder)
     args = ["evaluate", "--model", "acme_metrics:mean_absolute", "--n-ex", "4", "--n-iter", "2", "--quiet"]

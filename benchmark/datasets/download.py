@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from model_zoo.fetch import DownloadError, download, extract, network_problem, url_host
 
-from ..atomic import atomic_write_text
+from ..runtime.atomic import atomic_write_text
 from .images import DatasetError
 from .registry import DatasetSpec, get_dataset_spec
 from .sources import DatasetSource

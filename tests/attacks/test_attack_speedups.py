@@ -7,10 +7,10 @@ import torch
 from torch.utils.data import default_collate
 
 from attacks import ObjectiveOutput, TwoAFCObjective, apgd, twoafc_cross_entropy, twoafc_predictions
-from benchmark.acceleration import Acceleration
 from benchmark.perf import ThroughputConfig, format_report, run_throughput
 from benchmark.results import read_samples
 from benchmark.runner import EvaluationConfig, run_evaluation
+from benchmark.runtime.acceleration import Acceleration
 from model_zoo import create_model
 
 EPS = 1e-3  # small enough that some random-weight predictions survive, so both outcomes occur
@@ -91,7 +91,7 @@ def test_throughput_report_has_floor_ours_reference_ratios_and_goals():
 
 
 def test_largest_fitting_batch_finds_the_memory_wall():
-    from benchmark.acceleration import auto_batch_size, largest_fitting_batch
+    from benchmark.runtime.acceleration import auto_batch_size, largest_fitting_batch
 
     tried = []
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from attacks import AttackConfig, ObjectiveOutput, UntargetedEmbeddingObjective, run_attack
 from attacks.ensemble import EnsembleResult, standard_members
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import read_samples
 from benchmark.runner import EvaluationConfig, run_evaluation
 from model_zoo import EmbeddingModel

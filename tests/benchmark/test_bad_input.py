@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from attacks.threat import ThreatModel
-from benchmark.checkpoint import PARTIAL_SUFFIX
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets import DatasetError, load_dataset
 from benchmark.datasets.demo import write_demo
 from benchmark.results import read_samples
+from benchmark.runtime.checkpoint import PARTIAL_SUFFIX
 from leaderboard.collect import collect_results
 
 
@@ -183,15 +183,15 @@ def write_nights_rows_raw(root, rows):
 def test_every_evaluation_command_takes_batch_size_auto_and_refuses_nonsense(command, tmp_path):
     refused = CliRunner().invoke(main, command + ["--batch-size", "none"])
     _assert_one_line_error(refused, "--batch-size must be a whole number >= 1 or 'auto'", "got 'none'")
-    from benchmark.cli_common import parse_batch_size
+    from benchmark.cli.common import parse_batch_size
 
     assert parse_batch_size("auto") == "auto" and parse_batch_size("8") == 8 and parse_batch_size(None) is None
 
 
 def test_batch_size_auto_is_a_number_before_any_batch_is_cut(tmp_path):
     """The runner resolves 'auto' once (on CPU a fixed modest batch) and records the number it used."""
-    from benchmark.acceleration import CPU_AUTO_BATCH_SIZE, resolve_batch_size
     from benchmark.runner import EvaluationConfig, run_evaluation
+    from benchmark.runtime.acceleration import CPU_AUTO_BATCH_SIZE, resolve_batch_size
     from model_zoo import create_model
 
     result, _ = run_evaluation(EvaluationConfig(model="pixel-l2", n_ex=4, attack="none", batch_size="auto"), tmp_path, progress=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.checkpoint import PARTIAL_SUFFIX
 from benchmark.results import read_result, read_samples
 from benchmark.runner import EvaluationConfig, parse_shard, run_evaluation
+from benchmark.runtime.checkpoint import PARTIAL_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("submitit")
@@ -245,7 +245,7 @@ def test_a_failed_job_shows_its_last_error_line(tmp_path, isolated_cache):
 
 @pytest.mark.parametrize("name, kwargs", [("ssim", {}), ("clip-convnext", {"reduced": True})])
 def test_the_campaign_expects_the_result_file_the_runner_writes(tmp_path, name, kwargs):
-    from benchmark.campaign import expected_result_path
+    from benchmark.cli.campaign_jobs import expected_result_path
 
     config = EvaluationConfig(model=name, pretrained=False, model_kwargs=kwargs, n_ex=1, attack="none")
     _, path = run_evaluation(config, tmp_path, progress=False)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import benchmark.runner as runner_module
 from benchmark.certification import certificate_of
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.gallery import EXAMPLES_FILE, IMAGE_KINDS
 from benchmark.results import CertifiedRadius, CertifiedScores, EvaluationResult, SampleOutcome, read_outcomes, read_result
 from benchmark.runner import EvaluationConfig, run_evaluation

@@ -90,7 +90,7 @@ def test_models_without_text_tower_cannot_classify(data_root, tmp_path):
 def test_bench_data_verify_imagenet_names_missing_class_folders(data_root):
     from click.testing import CliRunner
 
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     result = CliRunner().invoke(main, ["data", "verify", "imagenet", "--data-root", str(data_root)])
     assert result.exit_code == 1

@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 
 
 def _commands(command: click.Command, path: tuple[str, ...], ctx: click.Context):

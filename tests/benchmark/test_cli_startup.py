@@ -1,4 +1,4 @@
-"""`bench --version`, `bench --help` and the commands' `--help` start without torch (benchmark/cli.py's lazy commands)."""
+"""`bench --version`, `bench --help` and the commands' `--help` start without torch (benchmark/cli/bench.py's lazy commands)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 import click.testing
 import pytest
 
-from benchmark.cli import LAZY_COMMANDS, main
+from benchmark.cli.bench import LAZY_COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "open_clip", "timm", "pandas", "matplotlib", "scipy")

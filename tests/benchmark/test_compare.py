@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 import benchmark
+from benchmark.cli.compare import compare
 from benchmark.compare import compare_results
-from benchmark.compare_cli import compare
 from benchmark.results import read_outcomes
 from benchmark.statistics import mcnemar_exact_p
 

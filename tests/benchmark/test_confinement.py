@@ -11,7 +11,7 @@ import tarfile
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets import DatasetError, load_dataset
 from benchmark.datasets.demo import write_demo
 from benchmark.datasets.verify import verify_dataset

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from paper_data import replace_dataset_source, write_imagenet, write_nights, write_things
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets import DatasetError, load_dataset
 from model_zoo.fetch import following_links
 

@@ -14,7 +14,7 @@ import pytest
 
 from attacks.defaults import SmoothingConfig
 from attacks.threat import DEFAULT_EPS, NORMS, ThreatModel, split_threat_label, threat_label
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.runner import EvaluationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_certify_help_shows_smoothing_configs_defaults():
 
 
 def test_evaluate_and_submit_share_one_option_block():
-    """The options both commands take are declared once (benchmark/cli_common.py): same help, same default."""
+    """The options both commands take are declared once (benchmark/cli/common.py): same help, same default."""
     evaluate = {p.name: p for p in _command(("evaluate",)).params}
     submit = {p.name: p for p in _command(("submit",)).params}
     shared = ["device", "model_kwargs", "quiet", "data_root", "batch_size", "follow_links", "square_queries"]
@@ -99,7 +99,7 @@ def test_one_threat_label():
 
 
 def test_the_homes_of_the_defaults_load_no_torch():
-    code = "import sys, attacks.defaults, attacks.threat, benchmark.cli_common; print('torch' in sys.modules)"
+    code = "import sys, attacks.defaults, attacks.threat, benchmark.cli.common; print('torch' in sys.modules)"
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, capture_output=True, text=True
     )

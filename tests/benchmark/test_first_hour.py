@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from model_zoo import UnknownModelError, create_model
 
 ACME = """
@@ -78,7 +78,7 @@ def test_a_clean_only_summary_names_no_threat(tmp_path, isolated_cache):
 
 
 def test_invert_features_and_text_write_to_their_own_folders():
-    from benchmark.invert_cli import invert
+    from benchmark.cli.invert import invert
 
     defaults = {name: {p.name: p.default for p in invert.commands[name].params}["output_dir"] for name in ("features", "text")}
     assert defaults == {"features": "inversions/features", "text": "inversions/text"}
@@ -88,14 +88,14 @@ def test_verify_submission_says_smoke_for_a_smoke_submission(tmp_path, monkeypat
     """The site labels a smoke submission so; the command's own verdict line must too (not a bare 'verified (full)')."""
     from types import SimpleNamespace
 
-    import benchmark.submission
-    import benchmark.submission_schema
-    import benchmark.verification
+    import benchmark.submissions.schema
+    import benchmark.submissions.submission
+    import benchmark.submissions.verification
 
     record = SimpleNamespace(label="verified (full)", status="verified", reasons=())
-    monkeypatch.setattr(benchmark.submission, "verify_submission", lambda folder, **_: record)
-    monkeypatch.setattr(benchmark.verification, "describe_signing_key", lambda: "test key")
+    monkeypatch.setattr(benchmark.submissions.submission, "verify_submission", lambda folder, **_: record)
+    monkeypatch.setattr(benchmark.submissions.verification, "describe_signing_key", lambda: "test key")
     for smoke, expected in ((True, "verified (full) [smoke: demo only]"), (False, "verified (full)")):
-        monkeypatch.setattr(benchmark.submission_schema, "read_submission", lambda folder, smoke=smoke: SimpleNamespace(smoke=smoke))
+        monkeypatch.setattr(benchmark.submissions.schema, "read_submission", lambda folder, smoke=smoke: SimpleNamespace(smoke=smoke))
         out = CliRunner().invoke(main, ["verify-submission", str(tmp_path)])
         assert out.exit_code == 0 and out.output.splitlines()[0] == expected, out.output

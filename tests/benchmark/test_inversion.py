@@ -55,7 +55,7 @@ def test_feature_inversion_improves_the_objective(seeded):
 def _cli(args):
     from click.testing import CliRunner
 
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     return CliRunner().invoke(main, args, catch_exceptions=False)
 

@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 import benchmark
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import EvaluationResult
 from benchmark.runner import EvaluationConfig, run_evaluation
 from benchmark.sampling import select_positions

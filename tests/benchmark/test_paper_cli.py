@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from paper_data import replace_dataset_source, write_bapps_split, write_detection, write_nights, write_revisited, write_things
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets.bapps import BAPPS_SOURCE, BAPPS_VAL_SPLITS
 from benchmark.datasets.revisited import revisited_source
 from benchmark.results import read_result, read_samples
@@ -160,7 +160,7 @@ def test_evaluate_retrieval_under_untargeted_attack(tmp_path):
 
 
 def test_reproduce_table1_dry_run_matches_the_paper():
-    from benchmark.reproduce import weights_status
+    from benchmark.paper.reproduce import weights_status
 
     weights = weights_status("r-clip-t-convnext")  # cached or downloads: the plan's weights column
     out = CliRunner().invoke(main, ["reproduce", "table1", "--dry-run"])

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from attacks.inversion import InversionConfig
-from benchmark.cli import main
-from benchmark.inversion_table import run_inversion_table
-from benchmark.nsfw_table import NSFWTableConfig, combine_or, detection_scores, run_nsfw_table
-from benchmark.paper_experiments import compact_column_names
+from benchmark.cli.bench import main
+from benchmark.paper.experiments import compact_column_names
+from benchmark.paper.inversion_table import run_inversion_table
+from benchmark.paper.nsfw_table import NSFWTableConfig, combine_or, detection_scores, run_nsfw_table
 from model_zoo import create_model
 from model_zoo.laion_nsfw import LaionNSFWHead, load_laion_head
 

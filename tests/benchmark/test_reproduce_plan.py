@@ -5,9 +5,9 @@ attack budget and sample count the paper states (Sec. V, App. B captions; REFERE
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import main
-from benchmark.paper_tables import NOT_IN_ZOO, PAPER_TABLES
-from benchmark.reproduce import PlannedRun, get_table, plan_table, table_models, weights_status
+from benchmark.cli.bench import main
+from benchmark.paper.reproduce import PlannedRun, get_table, plan_table, table_models, weights_status
+from benchmark.paper.tables import NOT_IN_ZOO, PAPER_TABLES
 from leaderboard.reported import table_rows_and_columns
 from model_zoo import list_models
 
@@ -112,7 +112,7 @@ def test_every_model_the_zoo_lacks_has_a_reason():
 
 
 def test_coverage_of_the_paper_tables_the_zoo_can_run():
-    """The rows planned per table (from the dry runs); Tables IV and VII have their own runners (benchmark/paper_experiments.py)."""
+    """The rows planned per table (from the dry runs); Tables IV and VII have their own runners (benchmark/paper/experiments.py)."""
     planned = {name: len(table_models(name)) for name in PAPER_TABLES}
     assert planned == {
         "table1": 25,
@@ -141,7 +141,7 @@ def test_options_left_unset_keep_the_papers_values_and_set_ones_override_them():
 
 
 def test_an_unknown_table_lists_every_table_reproduce_knows_including_the_cross_model_ones():
-    from benchmark.paper_experiments import CUSTOM_TABLES
+    from benchmark.paper.experiments import CUSTOM_TABLES
 
     with pytest.raises(ValueError, match="choose one of") as raised:
         get_table("table5")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.checkpoint import PARTIAL_SUFFIX, BatchCheckpoint
 from benchmark.results import read_result, read_samples
 from benchmark.runner import EvaluationConfig, run_evaluation
+from benchmark.runtime.checkpoint import PARTIAL_SUFFIX, BatchCheckpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 # A real convnet at a tiny size; 3 batches of 4 so two ranks get an uneven share.
@@ -116,7 +116,7 @@ def test_two_gloo_processes_write_the_single_process_result(tmp_path, isolated_c
 def test_distributed_flag_without_torchrun_is_a_clear_error(tmp_path):
     from click.testing import CliRunner
 
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     out = CliRunner().invoke(main, ["evaluate", "--model", "ssim", "--n-ex", "2", "--distributed", "--output-dir", str(tmp_path)])
     assert out.exit_code != 0 and "torchrun --nproc_per_node N" in out.output and "Traceback" not in out.output

@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import EvaluationResult, read_result, read_samples
 from benchmark.runner import EvaluationConfig, run_evaluation
 

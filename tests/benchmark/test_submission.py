@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from paper_data import write_installed_distribution
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import SAMPLES_SUFFIX
-from benchmark.submission import (
+from benchmark.submissions.submission import (
     GRADIENT_FREE,
     SubmissionCard,
     SubmissionRejected,

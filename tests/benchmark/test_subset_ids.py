@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchmark.datasets import DatasetError, load_dataset
 from benchmark.datasets import subset_ids as subset_module
-from benchmark.reproduce import SEEDED_SUBSET_CHOICE, plan_table, table_choices
+from benchmark.paper.reproduce import SEEDED_SUBSET_CHOICE, plan_table, table_choices
 from benchmark.runner import NO_ATTACK, EvaluationConfig, run_evaluation
 
 WNIDS = ("n01440764", "n01443537", "n01484850")
@@ -120,13 +120,13 @@ def test_without_the_list_the_plan_says_the_seeded_draw_is_not_robustvlms():
 
 
 def test_fig7s_radii_are_a_recorded_choice():
-    from benchmark.paper_tables import PROTOCOL_CHOICES
+    from benchmark.paper.tables import PROTOCOL_CHOICES
 
     assert table_choices("fig7", plan_table("fig7", models=["pixel-l2"])) == {"fig7_eps_grid": PROTOCOL_CHOICES["fig7_eps_grid"]}
 
 
 def test_reproduce_dry_run_shows_the_subset_and_refuses_it_elsewhere(id_list):
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     shown = CliRunner().invoke(
         main, ["reproduce", "table11", "--dry-run", "--models", "clip-vit-b32", "--dataset-option", f"subset_ids={id_list}"]

@@ -6,12 +6,12 @@ from click.testing import CliRunner
 
 import benchmark.sanity
 from attacks import AttackConfig, TargetedEmbeddingObjective, UntargetedEmbeddingObjective, run_attack
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets import get_dataset_spec, load_dataset
+from benchmark.paper.sweep import run_sweep
 from benchmark.results import read_outcomes, read_result
 from benchmark.runner import EvaluationConfig, run_evaluation
 from benchmark.sanity import SanityConfig, run_sanity_checks
-from benchmark.sweep import run_sweep
 from benchmark.tasks import get_task
 from model_zoo import create_model
 from model_zoo.base import EmbeddingModel

@@ -17,7 +17,7 @@ from PIL import Image
 
 import attacks.registry as attack_registry
 import benchmark.tasks.registry as task_registry
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.datasets import registry as dataset_registry
 from benchmark.results import read_samples
 from leaderboard import load_results

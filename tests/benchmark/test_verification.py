@@ -9,10 +9,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paper_data import write_installed_distribution
 
-from benchmark.submission import create_submission, verify_submission
-from benchmark.submission_schema import read_submission
-from benchmark.submitted_metric import MetricLoadRefused
-from benchmark.verification import CHANGED, NOT_VERIFIED, VerificationStatement, sign_statement, submission_status, write_statement
+from benchmark.submissions.schema import read_submission
+from benchmark.submissions.submission import create_submission, verify_submission
+from benchmark.submissions.submitted_metric import MetricLoadRefused
+from benchmark.submissions.verification import (
+    CHANGED,
+    NOT_VERIFIED,
+    VerificationStatement,
+    sign_statement,
+    submission_status,
+    write_statement,
+)
 from model_zoo import registry
 
 PLUGIN = """
@@ -96,7 +103,7 @@ def test_a_statement_signed_by_another_key_counts_only_when_that_key_is_trusted(
     assert submission_status(folder).status == "submitted"
     public = tmp_path / "maintainer.pub"
     public.write_bytes(other.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    from benchmark.verification import trusted_keys
+    from benchmark.submissions.verification import trusted_keys
 
     assert submission_status(folder, trusted_keys([public])).status == "verified"
     # a forged signature under a trusted key does not verify either
@@ -226,7 +233,7 @@ def test_a_submission_json_of_the_wrong_shape_is_one_line(tmp_path, content):
 
 
 def test_the_cache_rule_agrees_with_model_zoo(tmp_path, monkeypatch):
-    from benchmark.verification import _cache_dir
+    from benchmark.submissions.verification import _cache_dir
     from model_zoo.weights import perceptbench_cache_dir
 
     monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path))
@@ -237,7 +244,7 @@ def test_the_cache_rule_agrees_with_model_zoo(tmp_path, monkeypatch):
 
 
 def test_a_new_local_key_is_private_to_its_owner(tmp_path, monkeypatch):
-    from benchmark.verification import local_key_path, signing_key
+    from benchmark.submissions.verification import local_key_path, signing_key
 
     monkeypatch.setenv("PERCEPTBENCH_CACHE", str(tmp_path))
     signing_key()

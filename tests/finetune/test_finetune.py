@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch.utils.data import default_collate
 
 from attacks.pgd import uniform_linf_start
-from benchmark.distributed import ProcessGroup
+from benchmark.runtime.distributed import ProcessGroup
 from finetune.base import load_base_tower
 from finetune.config import default_config
 from finetune.recipes import build_recipe
@@ -376,7 +376,7 @@ def test_two_gloo_processes_train_what_one_process_trains(tmp_path, isolated_cac
 def test_bench_evaluate_takes_the_output_folder(tmp_path):
     from click.testing import CliRunner
 
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     write_nights(tmp_path / "data", _nights_rows(n_train=2, n_val=2, n_test=2))
     runner = CliRunner()
@@ -536,8 +536,8 @@ def test_micro_batch_gradients_are_exact_in_float64(tmp_path, method, model, mic
 def test_batch_size_auto_keeps_the_recipe_batch_and_fits_the_micro_batch(tmp_path):
     from click.testing import CliRunner
 
-    from benchmark.acceleration import CPU_AUTO_BATCH_SIZE
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
+    from benchmark.runtime.acceleration import CPU_AUTO_BATCH_SIZE
 
     write_nights(tmp_path / "data", _nights_rows(n_train=7, n_val=2, n_test=0))
     base = ["finetune", "nights", "--method", "mlp", "--model", "clip-convnext", "--random-weights", "--model-kwarg", "reduced=true"]

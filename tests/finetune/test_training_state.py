@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from finetune.trainer import STATE_FILE, TrainingStateError, read_training_state
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from test_leaderboard_fixtures import make_result
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import SampleOutcome, samples_path, write_result
 from benchmark.runner import aggregate_scores
 from benchmark.statistics import mcnemar_exact_p, wilson_interval

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from test_leaderboard_fixtures import INJECTED_NAME, make_result, write_fixture_results
 
-from benchmark.cli import main
+from benchmark.cli.bench import main
 from benchmark.results import Scores
 from leaderboard import build_site, build_tables, collect_results, load_reported
 from leaderboard.model_pages import model_slug

@@ -149,7 +149,7 @@ def test_learned_metrics_load_their_trunks_through_our_cache(name, first_file, m
 
 
 def test_a_pattern_leaves_out_metrics_whose_weights_are_not_here(monkeypatch, capsys):
-    from benchmark.cli_common import expand_model_patterns
+    from benchmark.cli.common import expand_model_patterns
 
     monkeypatch.setenv("PERCEPTBENCH_OFFLINE", "1")
     monkeypatch.setenv("PERCEPTBENCH_CACHE", "/nonexistent-perceptbench-cache")

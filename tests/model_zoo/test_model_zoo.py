@@ -56,7 +56,7 @@ def test_cards_say_where_weights_come_from_and_how_big_the_model_is(name):
 
 
 def test_bench_models_lists_the_zoo_with_parameters():
-    from benchmark.cli import main
+    from benchmark.cli.bench import main
 
     result = CliRunner().invoke(main, ["models"])
     assert result.exit_code == 0, result.output

@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from attacks.defaults import BatchSize
 from attacks.threat import ThreatModel
 
-from .atomic import atomic_write_text
-from .checkpoint import configuration_hash
-from .results import result_file_path, result_file_stem
+from ..results import result_file_path, result_file_stem
+from ..runtime.atomic import atomic_write_text
+from ..runtime.checkpoint import configuration_hash
 
 EXECUTORS = ("slurm", "local")
 STATES = ("pending", "running", "done", "failed")
@@ -164,7 +164,7 @@ def expected_result_path(config: Any, output_dir: str | Path) -> Path:
 
 def evaluate_arguments(config: Any) -> list[str]:
     """The `bench evaluate` flags that reproduce `config` (an `EvaluationConfig`)."""
-    from .runner import EvaluationConfig
+    from ..runner import EvaluationConfig
 
     defaults = EvaluationConfig(model=config.model)
     if config.random_subset is not None or config.subset_seed != defaults.subset_seed:
@@ -211,7 +211,7 @@ class CampaignRun:
     result_file: str
 
     def evaluation_config(self) -> Any:
-        from .runner import EvaluationConfig
+        from ..runner import EvaluationConfig
 
         return EvaluationConfig(**self.config)
 
@@ -264,7 +264,7 @@ def build_campaign(
     directory: str | Path, configs: list[Any], output_dir: str | Path | None, executor: str, slurm: SlurmOptions
 ) -> Campaign:
     """A campaign of `configs` (EvaluationConfigs, checked), results under `output_dir` (default DIR/results)."""
-    from .runner import EvaluationConfig
+    from ..runner import EvaluationConfig
 
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
@@ -289,7 +289,7 @@ def build_campaign(
 
 def configs_from_entries(entries: list[RunEntry], device: str | None) -> list[Any]:
     """EvaluationConfigs of a campaign file's runs; `device` applies to runs that name none."""
-    from .runner import EvaluationConfig
+    from ..runner import EvaluationConfig
 
     configs = []
     for entry in entries:
@@ -383,7 +383,7 @@ class EvaluationJob(_checkpointable_base()):  # type: ignore[misc]
             return
         import click
 
-        from .cli import main
+        from .bench import main
 
         try:  # the same command a user types, in this process
             main(self.command()[3:], standalone_mode=False)

@@ -33,13 +33,13 @@ from attacks.losses import ClassifierObjective, TargetedEmbeddingObjective
 from attacks.threat import ThreatModel
 from model_zoo import create_model
 
-from .acceleration import resolve_batch_size
-from .atomic import atomic_write_text
-from .datasets import load_dataset
-from .datasets.detection import DetectionDataset, DetectionSetup
-from .environment import environment
-from .tasks.base import BatchAttack
-from .tasks.detection import DetectionTask
+from ..datasets import load_dataset
+from ..datasets.detection import DetectionDataset, DetectionSetup
+from ..runtime.acceleration import resolve_batch_size
+from ..runtime.atomic import atomic_write_text
+from ..runtime.environment import environment
+from ..tasks.base import BatchAttack
+from ..tasks.detection import DetectionTask
 
 LAION_DETECTOR = "laion-nsfw-detector"
 COMBINED_SEPARATOR = "-or-"  # "laion-nsfw-detector-or-r-clip-f-convnext": the paper's combination row

@@ -6,7 +6,7 @@ import click
 
 from attacks.threat import NORMS
 
-from .cli_common import (
+from .common import (
     FiniteNumber,
     attack_budget_options,
     batch_size_option,
@@ -44,7 +44,7 @@ def submit(model, out_dir, card_file, smoke, threats, device, data_root, batch_s
     from attacks.threat import ThreatModel
     from model_zoo.options import parse_model_options
 
-    from .submission import create_submission
+    from ..submissions.submission import create_submission
 
     threat_names = tuple(split_list(threats, "--threat"))
     for threat in threat_names:  # refused before the checks and runs start
@@ -93,9 +93,9 @@ def verify_submission_command(folder, n_samples, seed, confidence, device, data_
     The statement is signed with $PERCEPTBENCH_SIGNING_KEY, else with this machine's key (created on first use
     in the cache folder); others believe it only if they pass its public key to `bench leaderboard --trusted-key`.
     """
-    from .submission import VERIFICATION_FILE, verify_submission
-    from .submission_schema import read_submission
-    from .verification import SMOKE_LABEL, describe_signing_key
+    from ..submissions.schema import read_submission
+    from ..submissions.submission import VERIFICATION_FILE, verify_submission
+    from ..submissions.verification import SMOKE_LABEL, describe_signing_key
 
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError(f"--n must be >= 1 and --confidence in (0, 1), got {n_samples} and {confidence}")

@@ -1,6 +1,6 @@
 """What every `bench` command group shares: one-line errors, list and KEY=VALUE parsing, common options.
 
-Command modules (cli.py, data_cli.py, invert_cli.py, submission_cli.py, finetune/cli.py) import
+Command modules (cli.py, cli/data.py, cli/invert.py, cli/submission.py, benchmark/cli/finetune.py) import
 from here and never from each other, so registering a group in cli.py needs no import tricks.
 """
 
@@ -23,8 +23,8 @@ def user_error_types() -> tuple[type[Exception], ...]:
     from model_zoo import UnknownModelError
     from model_zoo.fetch import DownloadError
 
-    from .datasets import DatasetError
-    from .results import ResultFormatError
+    from ..datasets import DatasetError
+    from ..results import ResultFormatError
 
     return (ValueError, DatasetError, UnknownModelError, DownloadError, FileNotFoundError, ResultFormatError)
 
@@ -273,7 +273,7 @@ def attack_budget_options(n_iter_help: str):
 def _readable_keys(ctx, param, paths: tuple[str, ...]) -> tuple[str, ...]:
     """Each --trusted-key read at once, so a file that is not a public key is refused even where no submission needs it."""
     if paths:
-        from .verification import read_public_key  # cryptography: only when a key is given
+        from ..submissions.verification import read_public_key  # cryptography: only when a key is given
 
         for path in paths:
             try:

@@ -10,9 +10,9 @@ import json
 import click
 from pydantic import BaseModel
 
-from .schema import CardRecord, ResultRecord
-from .submission_schema import SubmissionCard, SubmissionRecord
-from .verification import SignedStatement
+from ..schema import CardRecord, ResultRecord
+from ..submissions.schema import SubmissionCard, SubmissionRecord
+from ..submissions.verification import SignedStatement
 
 # Name -> the model of that file: the one schema each file read from outside is validated against.
 SCHEMAS: dict[str, type[BaseModel]] = {

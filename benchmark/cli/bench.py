@@ -20,8 +20,8 @@ from attacks import defaults as attack_defaults
 from attacks.defaults import SmoothingConfig
 from attacks.threat import DEFAULT_EPS, NORMS
 
-from . import __version__
-from .cli_common import (
+from .. import __version__
+from .common import (
     POSITIVE,
     FiniteNumber,
     attack_budget_options,
@@ -41,32 +41,35 @@ DEFAULT_EPS_TEXT = ", ".join(f"{eps} for {norm}" for norm, eps in DEFAULT_EPS.it
 
 # Commands defined elsewhere: name -> (module:attribute, the command's `get_short_help_str(120)`, which `bench --help` shows).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "campaign": ("benchmark.campaign_cli:campaign", "Campaigns: many evaluations, one job each, on Slurm or on this machine (submitit)."),
-    "compare": ("benchmark.compare_cli:compare", "Compare two result files of the same samples: difference, interval, p-value."),
-    "data": ("benchmark.data_cli:data", "Fetch and check the paper's datasets."),
-    "finetune": ("finetune.cli:finetune", "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning."),
+    "campaign": ("benchmark.cli.campaign:campaign", "Campaigns: many evaluations, one job each, on Slurm or on this machine (submitit)."),
+    "compare": ("benchmark.cli.compare:compare", "Compare two result files of the same samples: difference, interval, p-value."),
+    "data": ("benchmark.cli.data:data", "Fetch and check the paper's datasets."),
+    "finetune": (
+        "benchmark.cli.finetune:finetune",
+        "Train your own robust metric: NIGHTS LoRA/MLP, or FARE/TeCoA adversarial fine-tuning.",
+    ),
     "invert": (
-        "benchmark.invert_cli:invert",
+        "benchmark.cli.invert:invert",
         "Reconstruct images from embeddings (features) or prompts (text), as in Section VI of the paper.",
     ),
     "reproduce": (
-        "benchmark.data_cli:reproduce",
+        "benchmark.cli.data:reproduce",
         "Run the paper's configuration for every cell of TABLE (table1, table2, table3, table6, table8, table9, table10,...",
     ),
     "results": (
-        "benchmark.submission_cli:results",
+        "benchmark.cli.submission:results",
         "Print every result as one row per (model, dataset, split, threat, eps, attack), filtered, as Markdown, CSV or JSON.",
     ),
     "schema": (
-        "benchmark.schema_cli:schema",
+        "benchmark.cli.schema:schema",
         "Print the JSON Schema of a file perceptbench reads: results, card, submission, submission-card or verification.",
     ),
     "submit": (
-        "benchmark.submission_cli:submit",
+        "benchmark.cli.submission:submit",
         "Check a metric and write a submission folder: card, checks, standard-ensemble results, environment.",
     ),
     "verify-submission": (
-        "benchmark.submission_cli:verify_submission_command",
+        "benchmark.cli.submission:verify_submission_command",
         "Re-run a seeded random subset of a submission and sign a statement of which claims lie in the re-run's interval.",
     ),
 }
@@ -239,8 +242,8 @@ def evaluate(
     Re-running an interrupted command continues from its checkpoint. Under
     `torchrun --nproc_per_node N -m benchmark.cli evaluate ...` the batches are shared by the processes.
     """
-    from .distributed import current_process_group, init_distributed, launched_by_torchrun
-    from .runner import EvaluationConfig, run_evaluation
+    from ..runner import EvaluationConfig, run_evaluation
+    from ..runtime.distributed import current_process_group, init_distributed, launched_by_torchrun
 
     # Options not given keep EvaluationConfig's defaults (Cohen et al.'s, held in attacks/certify.py).
     certify_options = {key: run.pop(key) for key in list(run) if key.startswith("certify_")}
@@ -321,8 +324,8 @@ def evaluate(
 @user_errors
 def sweep(model, threat, eps_values, iteration_values, attack, output_dir, quiet, **run):
     """Sweep the radius (--eps) or the iterations (--n-iter): one result file per point, and a plot."""
-    from .runner import EvaluationConfig
-    from .sweep import parse_eps_values, parse_iteration_values, run_sweep
+    from ..paper.sweep import parse_eps_values, parse_iteration_values, run_sweep
+    from ..runner import EvaluationConfig
 
     eps_list = parse_eps_values(eps_values) if eps_values else None
     iteration_list = parse_iteration_values(iteration_values) if iteration_values else None
@@ -385,7 +388,7 @@ def perf(
     """Attack throughput: the floor, our APGD and AutoAttack's APGD on the same model, inputs and batch."""
     from model_zoo.options import parse_model_options
 
-    from .perf import ThroughputConfig, format_report, run_throughput
+    from ..perf import ThroughputConfig, format_report, run_throughput
 
     batch_size = parse_batch_size(batch_size)
     if min(n_iter, image_size, repeats) < 1:
@@ -452,7 +455,7 @@ def datasets(data_root):
     """List datasets and whether each is available locally."""
     from tabulate import tabulate
 
-    from .datasets import list_datasets, resolve_data_root
+    from ..datasets import list_datasets, resolve_data_root
 
     root = resolve_data_root(data_root)
     rows = [[spec.name, spec.task, spec.local_copy(root), spec.description] for spec in list_datasets()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_common import FiniteNumber, user_errors
+from .common import FiniteNumber, user_errors
 
 
 @click.command("compare")
@@ -19,7 +19,7 @@ def compare(result_a: str, result_b: str, confidence: float, seed: int) -> None:
     0/1 outcomes: McNemar's exact test on the samples only one metric gets right; other scores
     (soft 2AFC, mean of split means, mAP): a paired bootstrap over the same samples.
     """
-    from .compare import compare_results, describe
+    from ..compare import compare_results, describe
 
     for line in describe(compare_results(result_a, result_b, confidence=confidence, seed=seed)):
         click.echo(line)

@@ -1,6 +1,6 @@
 """`bench reproduce TABLE`: the paper's configuration for every cell of a table, planned and run.
 
-The configurations are data (`paper_tables.py`); a table's models are the rows of the paper's numbers
+The configurations are data (`paper/tables.py`); a table's models are the rows of the paper's numbers
 stored in `leaderboard/data/`. This module turns them into `EvaluationConfig`s, prints the plan, and
 runs it with the one runner.
 """
@@ -20,11 +20,11 @@ from model_zoo import get_model_card, list_models
 from model_zoo.download import cached_path
 from model_zoo.fetch import is_offline
 
-from .atomic import atomic_write_text
-from .datasets import DatasetError, get_dataset_spec, resolve_data_root
-from .datasets.subset_ids import HOW_TO_GET_THE_LIST, read_subset_ids
-from .paper_tables import NOT_IN_ZOO, PAPER_TABLES, PROTOCOL_CHOICES
-from .runner import NO_ATTACK, EvaluationConfig
+from ..datasets import DatasetError, get_dataset_spec, resolve_data_root
+from ..datasets.subset_ids import HOW_TO_GET_THE_LIST, read_subset_ids
+from ..runner import NO_ATTACK, EvaluationConfig
+from ..runtime.atomic import atomic_write_text
+from .tables import NOT_IN_ZOO, PAPER_TABLES, PROTOCOL_CHOICES
 
 DEFAULT_ATTACK = "apgd-ce"
 SUBSET_IDS = "subset_ids"  # the dataset option naming a fixed list of images (benchmark/datasets/subset_ids.py)
@@ -124,7 +124,7 @@ def _table_number(name: str) -> tuple[bool, int, str]:
 def get_table(name: str) -> dict:
     """The configuration of paper table `name`, or an error suggesting close names."""
     if name not in PAPER_TABLES:
-        from .paper_experiments import CUSTOM_TABLES  # table4 and table7 have their own runners, and are tables too
+        from .experiments import CUSTOM_TABLES  # table4 and table7 have their own runners, and are tables too
 
         names = [*PAPER_TABLES, *CUSTOM_TABLES]
         close = difflib.get_close_matches(name, names, n=2, cutoff=0.5)
@@ -219,7 +219,7 @@ def table_choices(name: str, planned: list[PlannedRun]) -> dict[str, str]:
 
 def run_table(name: str, planned: list[PlannedRun], output_dir: Path, progress: bool = True, echo: Callable[[str], None] = print) -> Path:
     """Run every planned run whose model is in the zoo; write an index of the result files."""
-    from .runner import run_evaluation
+    from ..runner import run_evaluation
 
     # Missing data first: one message naming every dataset the table needs.
     missing = sorted(

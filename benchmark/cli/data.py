@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from .cli_common import (
+from ..paper.experiments import CUSTOM_TABLES
+from ..paper.tables import PAPER_TABLES
+from .common import (
     batch_size_option,
     follow_links_option,
     model_options,
@@ -18,12 +20,10 @@ from .cli_common import (
     split_list,
     user_errors,
 )
-from .paper_experiments import CUSTOM_TABLES
-from .paper_tables import PAPER_TABLES
 
 
 def _require_root(data_root: str | None) -> Path:
-    from .datasets import DatasetError, resolve_data_root
+    from ..datasets import DatasetError, resolve_data_root
 
     root = resolve_data_root(data_root)
     if root is None:
@@ -43,9 +43,9 @@ def data() -> None:
 @user_errors
 def download(name, data_root):
     """Fetch what NAME publishes, verify checksums, unpack into the data root; say where to put the rest (`bench datasets` lists NAMEs)."""
-    from .datasets import get_dataset_spec
-    from .datasets.download import download_dataset
-    from .datasets.verify import verify_dataset
+    from ..datasets import get_dataset_spec
+    from ..datasets.download import download_dataset
+    from ..datasets.verify import verify_dataset
 
     spec = get_dataset_spec(name)  # an unknown name: the registry's error, with the closest names
     if not spec.source.fetches_anything:
@@ -65,8 +65,8 @@ def download(name, data_root):
 @user_errors
 def verify(name, data_root):
     """Check a local copy of NAME (files, counts, csv columns, formats); exit 1 when something is wrong (`bench datasets` lists NAMEs)."""
-    from .datasets import get_dataset_spec
-    from .datasets.verify import verify_dataset
+    from ..datasets import get_dataset_spec
+    from ..datasets.verify import verify_dataset
 
     spec = get_dataset_spec(name)  # an unknown name: the registry's error, with the closest names
     report = verify_dataset(name, _require_root(data_root) if spec.relative_path is not None else None)
@@ -105,7 +105,7 @@ def reproduce(
     from model_zoo import get_model_card, list_models
     from model_zoo.options import parse_model_options
 
-    from .reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_choices, table_models
+    from ..paper.reproduce import PLAN_HEADERS, get_table, plan_table, run_table, table_choices, table_models
 
     batch_size = parse_batch_size(batch_size)
     model_list = split_list(models) if models else None
@@ -115,7 +115,7 @@ def reproduce(
     if table in CUSTOM_TABLES:  # tables that cross models (Table IV, VII): their own runners
         if dataset_options:
             raise ValueError(f"--dataset-option is for the tables planned as runs, not {table}")
-        from .paper_experiments import reproduce_custom
+        from ..paper.experiments import reproduce_custom
 
         return reproduce_custom(
             table,
@@ -153,7 +153,7 @@ def reproduce(
     for model, path in {run.config.model: run.weights_to_place for run in planned if run.registered and not run.runnable}.items():
         click.echo(f"WEIGHTS NOT CACHED {model} ({get_model_card(model).weights.note}): put the file at {path} to run it")
     if spec.get("paper_numbers"):
-        from .paper_experiments import show_paper_numbers
+        from ..paper.experiments import show_paper_numbers
 
         show_paper_numbers(spec["paper_numbers"], click.echo)
     if dry_run:

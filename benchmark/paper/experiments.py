@@ -136,7 +136,7 @@ def _table4(models, dry_run, data_root, output_dir, device, batch_size, n_ex, pr
 def _table7(models, dry_run, data_root, output_dir, device, batch_size, n_ex, pretrained, model_kwargs, progress, echo) -> None:
     from attacks.inversion import InversionConfig
 
-    from .datasets import resolve_data_root
+    from ..datasets import resolve_data_root
     from .inversion_table import TABLE7_IMAGES, TABLE7_MODELS, run_inversion_table, table7_images
 
     models = list(models) if models else list(TABLE7_MODELS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import n_ex_option, split_list, user_errors
+from .common import n_ex_option, split_list, user_errors
 
 
 @click.group()
@@ -48,12 +48,12 @@ def run_command(source, directory, executor, output_dir, models, data_root, n_ex
     One job per configuration, each the `bench evaluate` of that configuration writing its usual result
     file. Re-running skips what is done and resubmits what failed; jobs resume from their checkpoints.
     """
-    from .campaign import CAMPAIGN_FILE, Campaign, CampaignFile, build_campaign, configs_from_entries, read_campaign_file, start
-    from .paper_tables import PAPER_TABLES
+    from ..paper.tables import PAPER_TABLES
+    from .campaign_jobs import CAMPAIGN_FILE, Campaign, CampaignFile, build_campaign, configs_from_entries, read_campaign_file, start
 
     device = device or ("cuda" if executor == "slurm" else None)
     if source in PAPER_TABLES:
-        from .reproduce import plan_table
+        from ..paper.reproduce import plan_table
 
         planned = plan_table(
             source,
@@ -71,7 +71,7 @@ def run_command(source, directory, executor, output_dir, models, data_root, n_ex
         source_file = read_campaign_file(source)
         configs = configs_from_entries(source_file.runs, device or source_file.device)
     elif not Path(source).suffix:
-        from .reproduce import get_table
+        from ..paper.reproduce import get_table
 
         get_table(source)  # an unknown table, with close names
         raise AssertionError("unreachable: get_table refuses what PAPER_TABLES lacks")
@@ -92,7 +92,7 @@ def run_command(source, directory, executor, output_dir, models, data_root, n_ex
 def _echo_status(record) -> dict[str, int]:
     from tabulate import tabulate
 
-    from .campaign import STATES, STATUS_HEADERS, campaign_status
+    from .campaign_jobs import STATES, STATUS_HEADERS, campaign_status
 
     rows = campaign_status(record)
     click.echo(tabulate([r.row() for r in rows], headers=STATUS_HEADERS, tablefmt="simple", disable_numparse=True))
@@ -107,7 +107,7 @@ def _echo_status(record) -> dict[str, int]:
 @user_errors
 def status_command(directory, retry_failed):
     """A table of every run of the campaign in DIRECTORY: state, job id, elapsed time, log, last error line."""
-    from .campaign import Campaign, start
+    from .campaign_jobs import Campaign, start
 
     record = Campaign.load(directory)
     if retry_failed:

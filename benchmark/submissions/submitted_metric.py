@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .submission_schema import MODULE_FACTORY, SubmissionCard
+from .schema import MODULE_FACTORY, SubmissionCard
 
 ENTRY_POINT_GROUP = "perceptbench.models"  # model_zoo.registry.ENTRY_POINT_GROUP (read there lazily, model_zoo imports torch)
 REGISTERED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")

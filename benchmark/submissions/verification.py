@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .atomic import atomic_write_text
-from .submission_schema import SUBMISSION_FILE, VERIFICATION_FILE, read_json, read_submission
+from ..runtime.atomic import atomic_write_text
+from .schema import SUBMISSION_FILE, VERIFICATION_FILE, read_json, read_submission
 
 STATEMENT_VERSION: Final = 1
 # Statements by an older verifier are outdated: raise this whenever what verification checks changes.
@@ -82,7 +82,7 @@ class SubsetRecord(_Strict):
 
 
 class CheckRecord(_Strict):
-    """A submission check as the verifier ran it (benchmark/submission.py's checks)."""
+    """A submission check as the verifier ran it (benchmark/submissions/submission.py's checks)."""
 
     name: str
     passed: bool

@@ -8,7 +8,7 @@ import click
 
 from attacks.defaults import INVERSION_BATCH_SIZE, InversionConfig
 
-from .cli_common import (
+from .common import (
     POSITIVE,
     batch_size_option,
     model_options,
@@ -61,7 +61,7 @@ def _run(
 ):
     from model_zoo.options import parse_model_options
 
-    from .inversion import InversionRun, run_inversion
+    from ..inversion import InversionRun, run_inversion
 
     try:
         seed_list = [int(s) for s in split_list(seeds, "--seeds")]

@@ -4,11 +4,11 @@ Layout of `submissions/NAME/`:
 ```
 submission.json     card, checks, datasets, threats, environment, result files (SubmissionRecord)
 results/<dataset>/  result files of `bench evaluate --attack standard` (+ per-sample sidecars): the claim
-verification.json   written by `bench verify-submission`: a signed statement (benchmark/verification.py)
+verification.json   written by `bench verify-submission`: a signed statement (benchmark/submissions/verification.py)
 verification/       the re-run's own result files
 ```
-The files are validated by the models of benchmark/submission_schema.py; the metric is loaded only the
-way its card declares (benchmark/submitted_metric.py).
+The files are validated by the models of benchmark/submissions/schema.py; the metric is loaded only the
+way its card declares (benchmark/submissions/submitted_metric.py).
 A submission is checked before anything is evaluated (`submission_checks`): card complete, weights
 downloadable and matching the sha256 the card records, `sim` deterministic (or its class declared randomised), `sim(x, x)` the
 maximum, gradients reach the input. A metric without useful gradients is accepted but flagged
@@ -42,13 +42,13 @@ from model_zoo import PerceptualModel, WeightsSource, WeightsUnavailableError, c
 from model_zoo.download import fetch_weights, sha256_of
 from model_zoo.eot import ExpectationOverTransformation
 
-from . import __version__
-from .atomic import atomic_write_text
-from .environment import environment, package_versions
-from .results import EvaluationResult, Scores, read_outcomes, read_result, read_samples, samples_path
-from .sanity import ensemble_checks, needs_large_radius
-from .statistics import wilson_interval  # the one Wilson interval (benchmark/statistics.py)
-from .submission_schema import (
+from .. import __version__
+from ..results import EvaluationResult, Scores, read_outcomes, read_result, read_samples, samples_path
+from ..runtime.atomic import atomic_write_text
+from ..runtime.environment import environment, package_versions
+from ..sanity import ensemble_checks, needs_large_radius
+from ..statistics import wilson_interval  # the one Wilson interval (benchmark/statistics.py)
+from .schema import (
     CARD_FIELDS,
     CLASS_FIELDS,
     RESULTS_DIR,
@@ -129,7 +129,7 @@ def _weights_from_registry(name: str) -> dict[str, Any]:
 
 
 def loading_card(name: str, model_kwargs: dict[str, Any]) -> SubmissionCard:
-    """The part of a card that says how its metric is loaded, checked before anything is built (benchmark/submitted_metric.py)."""
+    """The part of a card that says how its metric is loaded, checked before anything is built (benchmark/submissions/submitted_metric.py)."""
     loader, package = describe_loader(name)
     card = SubmissionCard.from_dict({"name": name, "loader": loader, "package": package, "model_kwargs": model_kwargs}, "--model-kwarg")
     check_metric_loader(card)
@@ -379,7 +379,7 @@ def create_submission(
     `evaluation_options` go to every EvaluationConfig (n_ex, batch_size, n_iter, square_queries,
     model_kwargs, ...); the full protocol leaves them at their defaults.
     """
-    from .runner import EvaluationConfig, run_evaluation
+    from ..runner import EvaluationConfig, run_evaluation
 
     out_dir = Path(out_dir)
     if (out_dir / SUBMISSION_FILE).exists():
@@ -593,7 +593,7 @@ def verify_submission(
     Before anything is imported or run, the card's loader and model_kwargs are checked and every
     result's copies of its displayed fields must agree; a refusal raises SubmissionRejected (one line).
     """
-    from .runner import EvaluationConfig, run_evaluation
+    from ..runner import EvaluationConfig, run_evaluation
 
     folder = Path(folder)
     record = read_submission(folder)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli_common import NON_NEGATIVE, POSITIVE, FiniteNumber, parse_batch_size, user_errors
+from benchmark.cli.common import NON_NEGATIVE, POSITIVE, FiniteNumber, parse_batch_size, user_errors
 
 # The recipe defaults as the help shows them; tests/benchmark/test_cli_help.py checks them against
 # `finetune.config.METHOD_DEFAULTS` (not imported here: it loads torch, and `--help` must not).
@@ -113,11 +113,10 @@ def _add_common_options(command, data_root_help: str, defaults: dict[str, str]):
 
 
 def _run(method: str, options: dict) -> None:
-    from benchmark.distributed import current_process_group, init_distributed, launched_by_torchrun
+    from benchmark.runtime.distributed import current_process_group, init_distributed, launched_by_torchrun
+    from finetune.config import default_config
+    from finetune.trainer import train
     from model_zoo.options import parse_model_options
-
-    from .config import default_config
-    from .trainer import train
 
     model = options.pop("model")
     output_dir = options.pop("output_dir") or str(Path("runs") / f"{method}-{Path(model).name}")

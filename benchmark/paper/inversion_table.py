@@ -19,11 +19,11 @@ from attacks.defaults import INVERSION_BATCH_SIZE, BatchSize
 from attacks.inversion import InversionConfig
 from model_zoo import create_model
 
-from .acceleration import resolve_batch_size
-from .atomic import atomic_write_text
-from .datasets.detection import IMAGE_SUFFIXES
-from .datasets.images import DatasetError, load_image, load_image_center_crop
-from .inversion import RANDOM_WEIGHTS_LABEL, InversionRun, run_inversion
+from ..datasets.detection import IMAGE_SUFFIXES
+from ..datasets.images import DatasetError, load_image, load_image_center_crop
+from ..inversion import RANDOM_WEIGHTS_LABEL, InversionRun, run_inversion
+from ..runtime.acceleration import resolve_batch_size
+from ..runtime.atomic import atomic_write_text
 
 TABLE7_MODELS = ["clip-convnext", "r-clip-t-convnext", "r-clip-f-convnext", "dino-vit-b16", "r-dino-f-vit-b16"]
 TABLE7_IMAGES = "coco_inversion"  # folder under the data root: the images to reconstruct (paper: 100 from COCO)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from attacks.threat import parse_eps
 
-from .atomic import atomic_write_bytes
-from .results import EvaluationResult, _slug
-from .runner import NO_ATTACK, EvaluationConfig, run_evaluation
+from ..results import EvaluationResult, _slug
+from ..runner import NO_ATTACK, EvaluationConfig, run_evaluation
+from ..runtime.atomic import atomic_write_bytes
 
 AXES = ("eps", "n_iter")
 
