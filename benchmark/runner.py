@@ -267,7 +267,7 @@ def evaluation_protocol(
         if callable(switch):
             switch()
         protocol["model_input"] = "native resolution, no resize inside the model" if native else "the model's own preprocessing"
-    from .paper.tables import PROTOCOL_CHOICES
+    from .protocol_choices import PROTOCOL_CHOICES
 
     if choices:  # where the paper is silent: what we chose, and why
         protocol["choices"] = {name: PROTOCOL_CHOICES[name] for name in choices}

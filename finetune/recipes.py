@@ -349,7 +349,7 @@ class AdversarialRecipe(Recipe):
 
     def data_info(self):
         """Which ImageNet split and how many images trained the tower."""
-        from benchmark.paper.tables import PROTOCOL_CHOICES
+        from benchmark.protocol_choices import PROTOCOL_CHOICES
 
         dataset = self.train_set.dataset
         info = {"dataset": "imagenet-format folder", "split": "train", "n_train": len(self.train_set), "n_classes": len(dataset.classes)}

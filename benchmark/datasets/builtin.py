@@ -13,7 +13,7 @@ from .registry import DatasetSpec, register_dataset
 from .revisited import REVISITED_DATASETS, load_revisited, revisited_source, verify_revisited
 from .things import THINGS_SOURCE, THINGS_SPLIT, load_things, verify_things
 
-# Where the paper is silent, what we chose (paper_tables.PROTOCOL_CHOICES): the runner records them in each result.
+# Where the paper is silent, what we chose (benchmark/protocol_choices.py's PROTOCOL_CHOICES): the runner records them in each result.
 MODEL_TRANSFORM = "model_transform_with_centre_crop"
 CLEAN_WRONG = "clean_wrong_counts_as_broken"
 

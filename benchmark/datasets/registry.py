@@ -40,7 +40,7 @@ class DatasetSpec:
     dataset that needs no data root). `required_file` is the file in that folder whose presence means the
     dataset is there (the folder itself when None). `verify(location, report)` is `bench data verify`'s check,
     defined beside the loader; `verify_dataset` has already reported a missing folder when it runs.
-    `choices` names the entries of `paper_tables.PROTOCOL_CHOICES` (what we chose where the paper is silent)
+    `choices` names the entries of `benchmark/protocol_choices.py's PROTOCOL_CHOICES` (what we chose where the paper is silent)
     that apply to its runs; the runner writes them into each result's protocol.
     """
 

@@ -22,9 +22,10 @@ from model_zoo.fetch import is_offline
 
 from ..datasets import DatasetError, get_dataset_spec, resolve_data_root
 from ..datasets.subset_ids import HOW_TO_GET_THE_LIST, read_subset_ids
+from ..protocol_choices import PROTOCOL_CHOICES
 from ..runner import NO_ATTACK, EvaluationConfig
 from ..runtime.atomic import atomic_write_text
-from .tables import NOT_IN_ZOO, PAPER_TABLES, PROTOCOL_CHOICES
+from .tables import NOT_IN_ZOO, PAPER_TABLES
 
 DEFAULT_ATTACK = "apgd-ce"
 SUBSET_IDS = "subset_ids"  # the dataset option naming a fixed list of images (benchmark/datasets/subset_ids.py)

@@ -15,7 +15,7 @@ from paper_data import write_installed_distribution
 from benchmark.cli.bench import main
 from benchmark.datasets import DatasetError, list_datasets, load_dataset, registry
 from benchmark.datasets.verify import verify_dataset
-from benchmark.paper.tables import PROTOCOL_CHOICES
+from benchmark.protocol_choices import PROTOCOL_CHOICES
 from benchmark.results import PAPER_SCORING
 from benchmark.tasks import list_tasks
 from benchmark.tasks.twoafc import TwoAFCTask

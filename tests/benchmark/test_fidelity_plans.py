@@ -41,7 +41,7 @@ def test_only_splits_keeps_the_samples_of_those_splits():
 def test_result_records_the_choices_made_where_the_paper_is_silent(tmp_path):
     from paper_data import write_bapps_split
 
-    from benchmark.paper.tables import PROTOCOL_CHOICES
+    from benchmark.protocol_choices import PROTOCOL_CHOICES
     from benchmark.runner import EvaluationConfig, run_evaluation
 
     write_bapps_split(tmp_path / "bapps" / "2afc" / "val", "cnn", [0.0, 1.0])

@@ -120,7 +120,7 @@ def test_without_the_list_the_plan_says_the_seeded_draw_is_not_robustvlms():
 
 
 def test_fig7s_radii_are_a_recorded_choice():
-    from benchmark.paper.tables import PROTOCOL_CHOICES
+    from benchmark.protocol_choices import PROTOCOL_CHOICES
 
     assert table_choices("fig7", plan_table("fig7", models=["pixel-l2"])) == {"fig7_eps_grid": PROTOCOL_CHOICES["fig7_eps_grid"]}
 

@@ -18,7 +18,7 @@ def test_convnext_adversarial_training_card_states_its_224_px_choice(tmp_path):
     import torch
     from paper_data import write_imagenet
 
-    from benchmark.paper.tables import PROTOCOL_CHOICES
+    from benchmark.protocol_choices import PROTOCOL_CHOICES
     from finetune.base import load_base_tower
     from finetune.config import default_config
     from finetune.recipes import build_recipe
