@@ -1,7 +1,7 @@
 """What every `bench` command group shares: one-line errors, list and KEY=VALUE parsing, common options.
 
-Command modules (cli.py, cli/data.py, cli/invert.py, cli/submission.py, benchmark/cli/finetune.py) import
-from here and never from each other, so registering a group in cli.py needs no import tricks.
+The command modules beside it (bench.py, data.py, invert.py, submission.py, finetune.py, ...) import
+from here and never from each other, so registering a group in bench.py needs no import tricks.
 """
 
 from __future__ import annotations
