@@ -215,4 +215,6 @@ def test_the_checker_finds_a_circle_and_ignores_type_checking_imports():
     runner = imports_of("benchmark.runner", "def f():\n    from .gallery import save\n", modules)
     typed = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .runner import Run\n"
     assert circles(runner + imports_of("benchmark.gallery", typed, modules)) == []
-    assert circles(runner + imports_of("benchmark.gallery", "from .runner import Run\n", modules)) == [["benchmark.gallery", "benchmark.runner"]]
+    assert circles(runner + imports_of("benchmark.gallery", "from .runner import Run\n", modules)) == [
+        ["benchmark.gallery", "benchmark.runner"]
+    ]
