@@ -121,7 +121,7 @@ def load_reported(data_dir: str | Path = DATA_DIR) -> list[ReportedScore]:
 
 
 PAPER_MODELS_FILE = "paper_models.csv"  # card fields of the paper's models that the zoo does not register
-ZOO_CARDS_FILE = "paper_zoo_cards.json"  # the zoo's cards of the paper's models it registers (benchmark/paper_cards.py)
+ZOO_CARDS_FILE = "paper_zoo_cards.json"  # the zoo's cards of the paper's models it registers (benchmark/paper/cards.py)
 
 
 def _read_paper_models(path: Path) -> dict[str, dict]:
@@ -144,7 +144,7 @@ def load_zoo_cards(data_dir: str | Path = DATA_DIR) -> dict[str, dict]:
     with path.open(encoding="utf-8") as handle:  # package data, read as the CSV files beside it are
         data = json.load(handle)
     if not isinstance(data, dict) or not isinstance(data.get("cards"), dict):
-        raise ReportedDataError(f"{path}: expected {{'cards': {{model: card}}}}; regenerate it: python -m benchmark.paper_cards")
+        raise ReportedDataError(f"{path}: expected {{'cards': {{model: card}}}}; regenerate it: python -m benchmark.paper.cards")
     return {name: dict(card) for name, card in data["cards"].items()}
 
 

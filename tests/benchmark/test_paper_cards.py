@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from benchmark.paper_cards import REGENERATE, check_zoo_cards, paper_zoo_cards, zoo_cards_path
+from benchmark.paper.cards import REGENERATE, check_zoo_cards, paper_zoo_cards, zoo_cards_path
 from leaderboard import build_tables, load_reported
 from leaderboard.families import FAMILY_GROUPS
 from leaderboard.reported import DATA_DIR, PAPER_MODELS_FILE, load_paper_model_cards
@@ -19,14 +19,14 @@ SHOWN_FIELDS = ("family", "backbone", "robust_training", "robust_eps", "finetuni
 
 
 def test_the_stored_cards_are_the_zoo_cards_regenerated():
-    check_zoo_cards()  # a one-line error naming the stale models and `python -m benchmark.paper_cards`
+    check_zoo_cards()  # a one-line error naming the stale models and `python -m benchmark.paper.cards`
 
 
 def test_a_card_changed_without_regenerating_fails_naming_the_model_and_the_command(monkeypatch):
     monkeypatch.setitem(registry._CARDS, "r-clip-f-convnext", replace(get_model_card("r-clip-f-convnext"), family="clip"))
     with pytest.raises(ValueError, match=re.escape(f"(r-clip-f-convnext differ from the zoo's cards); regenerate it: {REGENERATE}")):
         check_zoo_cards()
-    assert REGENERATE == "python -m benchmark.paper_cards"
+    assert REGENERATE == "python -m benchmark.paper.cards"
 
 
 def test_no_card_field_of_a_paper_model_differs_from_the_zoo():

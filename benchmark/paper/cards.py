@@ -2,7 +2,7 @@
 
 The leaderboard imports no model registry (it is a function of files alone), yet a paper row without
 results must show the same card as a measured one. So the cards are the one source and
-`leaderboard/data/paper_zoo_cards.json` is generated from them: `python -m benchmark.paper_cards`
+`leaderboard/data/paper_zoo_cards.json` is generated from them: `python -m benchmark.paper.cards`
 rewrites it, and tests/benchmark/test_paper_cards.py fails, naming that command, when a card changed
 and the file was not regenerated. Paper models outside the zoo keep their fields in `paper_models.csv`.
 """
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runtime.atomic import atomic_write_text
+from ..runtime.atomic import atomic_write_text
 
 REGENERATE = f"python -m {__spec__.name if __spec__ else __name__}"  # the command, wherever this module lives
 
