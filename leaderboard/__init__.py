@@ -4,7 +4,8 @@ from .collect import collect_results
 from .frame import collect_entries, load_results
 from .render import build_site, render_html, render_markdown
 from .reported import ReportedScore, load_reported
-from .tables import LeaderboardRow, LeaderboardTable, build_tables
+from .table_types import LeaderboardRow, LeaderboardTable
+from .tables import build_tables
 
 __all__ = [
     "LeaderboardRow",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .escape import csv_text
-from .tables import LeaderboardRow, LeaderboardTable
+from .table_types import LeaderboardRow, LeaderboardTable
 
 CSV_COLUMNS = [
     "dataset",

@@ -13,7 +13,7 @@ from .checks import check_details
 from .plots import sweep_svg
 from .reported import ReportedScore
 from .sweeps import Sweep
-from .tables import Claim, LeaderboardTable
+from .table_types import Claim, LeaderboardTable
 
 CARD_FIELDS = (
     "family",

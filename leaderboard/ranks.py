@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmark.results import ResultFormatError, read_outcomes, read_result
 from benchmark.statistics import CONFIDENCE, mcnemar_exact_p, significance_ranks
 
-from .tables import CLEAN, Cell, LeaderboardRow, LeaderboardTable
+from .table_types import CLEAN, Cell, LeaderboardRow, LeaderboardTable
 
 Outcomes = dict[tuple[str, str], float]  # (split, sample id) -> 0/1 outcome
 

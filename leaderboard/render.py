@@ -26,7 +26,8 @@ from .model_pages import ModelPage, build_model_pages, model_slug
 from .plots import ScatterPoint, scatter_svg
 from .reported import load_paper_model_cards, load_reported
 from .sweeps import find_sweeps
-from .tables import CLEAN, Cell, LeaderboardRow, LeaderboardTable, build_tables
+from .table_types import CLEAN, Cell, LeaderboardRow, LeaderboardTable
+from .tables import build_tables
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 ASSET_FILES = ("style.css", "leaderboard.js")

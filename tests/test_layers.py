@@ -42,8 +42,6 @@ ALLOWED_CIRCLES: dict[tuple[str, str], str] = {
     "taking the factory would end it",
     ("benchmark.datasets.registry", "benchmark.datasets.builtin"): "dataset registration, the same pattern: the first lookup "
     "imports the built-in datasets' module, which registers them with the registry",
-    ("leaderboard.tables", "leaderboard.ranks"): "not yet removed: rank groups build on the tables' cell types, and "
-    "`build_tables` calls them (inside the function); splitting the types out of tables.py breaks it",
 }
 
 
