@@ -27,6 +27,7 @@ import torch
 
 from .base import PerceptualModel
 from .card import UNKNOWN_WEIGHTS, ModelCard
+from .option_types import typed_factory_options
 from .plugins import load_entry_points
 
 ModelFactory = Callable[..., PerceptualModel]
@@ -206,9 +207,7 @@ def factory_accepts(name: str, keyword: str) -> bool:
 
 def check_model_options(name: str, options: dict) -> None:
     """Refuse keyword options the factory of `name` does not take (naming those it does), or of the wrong type."""
-    from .options import typed_model_options  # the one rule for option types (model_zoo/options.py)
-
-    typed_model_options(name, options)
+    typed_factory_options(name, inspect.signature(_resolve_factory(name)).parameters, options)  # model_zoo/option_types.py
 
 
 def declared_options(name: str) -> tuple[str, ...]:

@@ -37,9 +37,6 @@ ALLOWED_CIRCLES: dict[tuple[str, str], str] = {
     "`@register_model` factories import the registry back (timm's pattern); a new family is one module",
     ("model_zoo.registry", "model_zoo.trained_folder"): "the same circle for a `bench finetune` folder named by its path: the "
     "registry's lookup asks trained_folder.py for its factory, which registers it and builds on the clip family",
-    ("model_zoo.registry", "model_zoo.options"): "not registration: `check_model_options` hands over to options.py's one rule "
-    "for option types, which reads the factory's signature through the registry (inside the function); options.py "
-    "taking the factory would end it",
     ("benchmark.datasets.registry", "benchmark.datasets.builtin"): "dataset registration, the same pattern: the first lookup "
     "imports the built-in datasets' module, which registers them with the registry",
 }
