@@ -10,7 +10,6 @@ the attack modules (and torch) load on the first lookup, not on import.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,11 +78,9 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    from model_zoo.plugins import load_entry_points  # here: model_zoo's package loads torch
+    from model_zoo.plugins import load_registry  # here, not at the top: model_zoo's package loads torch
 
-    load_entry_points(ENTRY_POINT_GROUP, _register_entry_point)
+    load_registry(BUILTIN_MODULES, ENTRY_POINT_GROUP, _register_entry_point)
 
 
 def _register_entry_point(name: str, loaded: Any) -> None:

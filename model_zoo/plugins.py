@@ -8,10 +8,18 @@ it; a light registry (attacks) imports it where it loads its plugins, as `model_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
+
+
+def load_registry(builtin_modules: Iterable[str], group: str, register: Callable[[str, Any], None]) -> None:
+    """Fill a registry: import its built-in modules (their decorators register them), then the entry points of `group`."""
+    for module in builtin_modules:
+        importlib.import_module(module)
+    load_entry_points(group, register)
 
 
 def load_entry_points(group: str, register: Callable[[str, Any], None]) -> None:

@@ -245,7 +245,7 @@ def evaluate(
     from ..runner import EvaluationConfig, run_evaluation
     from ..runtime.distributed import current_process_group, init_distributed, launched_by_torchrun
 
-    # Options not given keep EvaluationConfig's defaults (Cohen et al.'s, held in attacks/certify.py).
+    # Options not given keep EvaluationConfig's defaults (Cohen et al.'s, held in attacks/defaults.py's SmoothingConfig).
     certify_options = {key: run.pop(key) for key in list(run) if key.startswith("certify_")}
     certify_options = {key: value for key, value in certify_options.items() if value is not None}
     model_names = expand_model_patterns(split_list(models), pretrained=not run["random_weights"])

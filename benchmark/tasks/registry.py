@@ -8,10 +8,9 @@ module named by an entry point of the group `perceptbench.tasks`.
 from __future__ import annotations
 
 import difflib
-import importlib
 from typing import Any, TypeVar
 
-from model_zoo.plugins import load_entry_points
+from model_zoo.plugins import load_registry
 
 ENTRY_POINT_GROUP = "perceptbench.tasks"
 BUILTIN_MODULES = (
@@ -44,9 +43,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    load_entry_points(ENTRY_POINT_GROUP, _register_entry_point)
+    load_registry(BUILTIN_MODULES, ENTRY_POINT_GROUP, _register_entry_point)
 
 
 def _register_entry_point(name: str, loaded: Any) -> None:
